@@ -1,0 +1,80 @@
+"""Run every benchmark script in this folder and write their output to benchmarks/RESULTS.md.
+
+Each ``bench_*.py`` prints its own figures; this runner records them verbatim with the machine
+they were measured on, so RESULTS.md is always a transcript, never hand-edited numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def machine_description() -> str:
+    """One paragraph naming the CPU, core count, memory and library versions."""
+    import psutil
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = psutil.virtual_memory().total / 2**30
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return (
+        f"{cpu}; {os.cpu_count()} logical cores; {mem:.0f} GiB RAM; GPU: {gpu}; "
+        f"Python {platform.python_version()}; torch {torch.__version__}; {platform.platform()}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="pass --quick to every benchmark")
+    parser.add_argument("--only", nargs="*", help="benchmark names to run (e.g. parse pack)")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+
+    scripts = sorted(HERE.glob("bench_*.py"))
+    if args.only:
+        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.only]
+    sections = []
+    failed = 0
+    for script in scripts:
+        cmd = [sys.executable, str(script), *(["--quick"] if args.quick else [])]
+        print(f"== {script.name}", flush=True)
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        output = (proc.stdout + (proc.stderr if proc.returncode else "")).rstrip()
+        print(output, flush=True)
+        failed += proc.returncode != 0
+        status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+        sections.append(
+            f"## {script.stem}\n\n`{' '.join(['python', 'benchmarks/' + script.name, *cmd[2:]])}`"
+            f" — {status}, {seconds:.0f} s wall\n\n```\n{output}\n```\n"
+        )
+    header = (
+        "# Benchmark results\n\n"
+        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by "
+        f"`python benchmarks/run_all.py{' --quick' if args.quick else ''}` on: "
+        f"{machine_description()}.\n\nEach section is the benchmark's own output, verbatim.\n\n"
+    )
+    args.out.write_text(header + "\n".join(sections))
+    print(f"wrote {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
