@@ -1,0 +1,45 @@
+"""Reading CelebA and CelebAMask-HQ: metadata tables, masks and PyTorch datasets.
+
+Importing this package stays light (no torch): the datasets and other members load on first use.
+"""
+
+# No ``from __future__ import annotations`` here: it would bind the name ``annotations`` in this
+# package and shadow the ``celebalab.datasets.annotations`` submodule in ``from … import``.
+from importlib import import_module
+from typing import Any
+
+from celebalab.datasets.schema import (
+    ATTRIBUTE_NAMES,
+    DEFAULT_REGION_GROUPS,
+    MASK_CLASS_NAMES,
+    MASK_CLASS_VALUES,
+    PARTITION_NAMES,
+)
+
+_LAZY = {
+    "load_table": "celebalab.datasets.table",
+    "read_annotation": "celebalab.datasets.annotations",
+    "detect_layout": "celebalab.datasets.layout",
+    "combine_part_masks": "celebalab.datasets.masks",
+    "load_label_map": "celebalab.datasets.masks",
+    "region_mask": "celebalab.datasets.masks",
+    "label_map_to_color": "celebalab.datasets.masks",
+    "CelebADataset": "celebalab.datasets.torch_datasets",
+    "CelebAMaskHQDataset": "celebalab.datasets.torch_datasets",
+    "verify_dataset": "celebalab.datasets.verify",
+}
+
+__all__ = [
+    "ATTRIBUTE_NAMES",
+    "DEFAULT_REGION_GROUPS",
+    "MASK_CLASS_NAMES",
+    "MASK_CLASS_VALUES",
+    "PARTITION_NAMES",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

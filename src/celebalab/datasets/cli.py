@@ -1,0 +1,69 @@
+"""``celebalab data …``: read, verify, synthesise and pack datasets.
+
+``verify`` and ``info`` live here; ``synth`` and ``pack`` are registered from their own modules
+when those are installed, so a missing optional part never breaks the CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Read, verify, synthesise and pack datasets.")
+
+
+@app.command("verify")
+def verify_command(
+    root: Annotated[Path, typer.Argument(help="Dataset folder (CelebA or CelebAMask-HQ).")],
+    sample: Annotated[
+        int | None, typer.Option(help="Decode only N randomly chosen images (and their masks).")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report here.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes for decoding (default: all cores).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the --sample draw.")] = 0,
+    max_listed: Annotated[int, typer.Option(help="Problems listed per category.")] = 20,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Check a copy: layout, annotation files, missing/extra/unreadable images, masks.
+
+    Exit status 0 when clean, 1 when problems were found.
+    """
+    from celebalab.datasets.verify import print_report, verify_dataset
+    from celebalab.io import write_json_atomic
+
+    report = verify_dataset(root, sample, workers, seed, progress, max_listed)
+    print_report(report)
+    if json_path is not None:
+        write_json_atomic(json_path, report.to_dict())
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("info")
+def info_command(
+    root: Annotated[Path, typer.Argument(help="Dataset folder (CelebA or CelebAMask-HQ).")],
+) -> None:
+    """Print a short summary: layout, counts, partitions, identities, image size, attributes."""
+    from celebalab.datasets.verify import dataset_info, print_info
+
+    print_info(dataset_info(root))
+
+
+try:
+    from celebalab.datasets.synth.cli_command import synth_command
+except ImportError:
+    pass
+else:
+    app.command("synth")(synth_command)
+
+try:
+    from celebalab.datasets.packed import pack_command
+except ImportError:
+    pass
+else:
+    app.command("pack")(pack_command)

@@ -1,0 +1,195 @@
+"""One metadata table per dataset copy, cached as Parquet next to a fingerprint of its sources.
+
+The first call parses the annotation files (see :mod:`celebalab.datasets.annotations`) and writes
+``metadata.parquet`` into :func:`~celebalab.datasets.cache.cache_dir_for`; the fingerprint (path,
+size and mtime of every source file) is stored in the Parquet file's own metadata, so the table and
+its fingerprint are replaced together, atomically. Later calls read the Parquet file unless a
+source changed.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from celebalab.datasets.annotations import read_annotation
+from celebalab.datasets.cache import cache_dir_for
+from celebalab.datasets.layout import DatasetLayout, detect_layout, find_celeba_beside
+from celebalab.datasets.schema import (
+    ATTRIBUTE_NAMES,
+    BBOX_COLUMNS,
+    CELEBA_PARTITION_SIZES,
+    LANDMARK_COLUMNS,
+    POSE_COLUMNS,
+)
+from celebalab.io import atomic_path
+
+_CACHE_FILE = "metadata.parquet"
+_CACHE_KEY = b"celebalab"
+_CACHE_VERSION = 1
+#: First CelebA ``orig_idx`` (0-based) of val and test, and the end of test: the official split.
+_OFFICIAL_BOUNDS = np.cumsum([CELEBA_PARTITION_SIZES[s] for s in ("train", "val", "test")])
+
+
+def load_table(
+    root: str | Path, refresh: bool = False, celeba_root: str | Path | None = None
+) -> pd.DataFrame:
+    """The metadata table of a CelebA or CelebAMask-HQ copy (see docs/ARCHITECTURE.md).
+
+    ``refresh`` re-parses even when the cache is current. For CelebAMask-HQ the partition and
+    identities come from ``celeba_root`` (or a CelebA folder beside the HQ root) through the
+    mapping file, else from the official ``orig_idx`` ranges; ``df.attrs["partition_source"]``
+    says which.
+    """
+    layout = detect_layout(root)
+    celeba = _celeba_for(layout, celeba_root)
+    fingerprint = _fingerprint(layout, celeba)
+    cache = cache_dir_for(layout.root) / _CACHE_FILE
+    frame = None if refresh else _read_cache(cache, fingerprint)
+    if frame is None:
+        frame = _build_hq(layout, celeba) if layout.dataset == "celebamask_hq" else _build(layout)
+        _write_cache(cache, frame, fingerprint)
+    frame.attrs.update(
+        dataset=layout.dataset,
+        layout=layout.kind,
+        root=str(layout.root),
+        image_dir=str(layout.image_dir),
+        image_ext=layout.image_ext,
+        partition_source=fingerprint["partition_source"],
+    )
+    return frame
+
+
+def _celeba_for(layout: DatasetLayout, celeba_root: str | Path | None) -> DatasetLayout | None:
+    if layout.dataset != "celebamask_hq":
+        return None
+    if celeba_root is not None:
+        return detect_layout(celeba_root)
+    return find_celeba_beside(layout.root)
+
+
+def _partition_source(layout: DatasetLayout, celeba: DatasetLayout | None) -> str:
+    if layout.dataset == "celeba":
+        return "partition file" if "partition" in layout.files else "none"
+    if celeba is not None and "partition" in celeba.files:
+        return f"CelebA {celeba.files['partition']}"
+    if "hq_mapping" in layout.files:
+        return "official CelebA orig_idx ranges"
+    return "none"
+
+
+def _fingerprint(layout: DatasetLayout, celeba: DatasetLayout | None) -> dict:
+    sources = dict(layout.files)
+    if celeba is not None:
+        sources.update({f"celeba_{k}": p for k, p in celeba.files.items()})
+    stats = []
+    for kind, path in sorted(sources.items()):
+        st = path.stat()
+        stats.append([kind, str(path), st.st_size, st.st_mtime_ns])
+    return {
+        "version": _CACHE_VERSION,
+        "layout": layout.kind,
+        "sources": stats,
+        "partition_source": _partition_source(layout, celeba),
+    }
+
+
+def _read_cache(path: Path, fingerprint: dict) -> pd.DataFrame | None:
+    """The cached table if its stored fingerprint equals ``fingerprint``; None otherwise."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        if json.loads(meta.get(_CACHE_KEY, b"null")) != fingerprint:
+            return None
+        return pq.read_table(path).to_pandas()
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+
+
+def _write_cache(path: Path, frame: pd.DataFrame, fingerprint: dict) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = {**(table.schema.metadata or {}), _CACHE_KEY: json.dumps(fingerprint).encode()}
+    try:
+        with atomic_path(path) as tmp:
+            # dictionary encoding of ~60 short columns triples the write time for no gain here
+            pq.write_table(table.replace_schema_metadata(meta), tmp, use_dictionary=False)
+    except OSError as err:  # a read-only place: the table is still returned, just not cached
+        warnings.warn(f"could not cache the metadata table at {path}: {err}", stacklevel=3)
+
+
+def _aligned(
+    ids: pd.Series, other: pd.DataFrame, key: str, fills: dict[str, object]
+) -> dict[str, np.ndarray]:
+    """The ``fills`` columns of ``other`` in the row order of ``ids`` (matched on ``other[key]``);
+    ids missing from ``other`` get the column's fill value."""
+    keys = other[key]
+    if keys.reset_index(drop=True).equals(ids.reset_index(drop=True)):
+        return {c: other[c].to_numpy() for c in fills}
+    where = pd.Index(keys).get_indexer(ids)
+    found = where >= 0
+    out = {}
+    for column, fill in fills.items():
+        values = other[column].to_numpy()
+        filled = np.full(len(ids), fill, dtype=values.dtype)
+        filled[found] = values[where[found]]
+        out[column] = filled
+    return out
+
+
+def _optional(
+    layout: DatasetLayout | None, kind: str, ids: pd.Series, fills: dict[str, object]
+) -> dict[str, np.ndarray]:
+    """Columns of an annotation file aligned to ``ids`` by image id; absent file → fill values."""
+    if layout is None or kind not in layout.files:
+        return {c: np.full(len(ids), fill) for c, fill in fills.items()}
+    return _aligned(ids, read_annotation(layout.files[kind], kind), "image_id", fills)
+
+
+def _build(layout: DatasetLayout) -> pd.DataFrame:
+    """The CelebA table: ids, partition, identity, attributes, then landmarks and bbox if any."""
+    attrs = read_annotation(layout.files["attributes"], "attributes")
+    ids = attrs["image_id"]
+    columns = {"image_id": ids.to_numpy()}
+    columns.update(_optional(layout, "partition", ids, {"partition": np.int8(-1)}))
+    columns.update(_optional(layout, "identity", ids, {"identity": np.int32(-1)}))
+    columns.update({a: attrs[a].to_numpy() for a in ATTRIBUTE_NAMES})
+    for kind, names, fill in (
+        ("landmarks", LANDMARK_COLUMNS, np.int16(-1)),
+        ("bbox", BBOX_COLUMNS, np.int32(-1)),
+    ):
+        if kind in layout.files:
+            columns.update(_optional(layout, kind, ids, dict.fromkeys(names, fill)))
+    return pd.DataFrame(columns)
+
+
+def _build_hq(layout: DatasetLayout, celeba: DatasetLayout | None) -> pd.DataFrame:
+    """The CelebAMask-HQ table; partition and identity through the HQ→CelebA mapping."""
+    attrs = read_annotation(layout.files["attributes"], "attributes")
+    ids = attrs["image_id"]
+    stems = ids.str.replace(r"\.[^.]*$", "", regex=True)
+    hq_index = pd.to_numeric(stems, errors="coerce").fillna(-1).to_numpy(np.int32)
+    mapping = {"orig_idx": np.int32(-1), "orig_file": ""}
+    if "hq_mapping" in layout.files:
+        table = read_annotation(layout.files["hq_mapping"], "hq_mapping")
+        mapping = _aligned(pd.Series(hq_index), table, "idx", mapping)
+    else:
+        mapping = {c: np.full(len(ids), fill) for c, fill in mapping.items()}
+    orig_files = pd.Series(mapping["orig_file"], dtype=str)
+    if celeba is not None and "partition" in celeba.files:
+        partition = _optional(celeba, "partition", orig_files, {"partition": np.int8(-1)})
+    else:
+        codes = np.searchsorted(_OFFICIAL_BOUNDS, mapping["orig_idx"], side="right")
+        known = (mapping["orig_idx"] >= 0) & (codes < len(_OFFICIAL_BOUNDS))
+        partition = {"partition": np.where(known, codes, -1).astype(np.int8)}
+    columns = {"image_id": ids.to_numpy(), **partition}
+    columns.update(_optional(celeba, "identity", orig_files, {"identity": np.int32(-1)}))
+    columns.update({a: attrs[a].to_numpy() for a in ATTRIBUTE_NAMES})
+    columns.update(hq_index=hq_index, orig_idx=mapping["orig_idx"], orig_file=orig_files)
+    if "pose" in layout.files:
+        columns.update(_optional(layout, "pose", ids, dict.fromkeys(POSE_COLUMNS, np.nan)))
+    return pd.DataFrame(columns)

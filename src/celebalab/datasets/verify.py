@@ -1,0 +1,392 @@
+"""``data verify`` and ``data info``: is a dataset copy complete and readable, and what is in it.
+
+Verification never stops at the first problem and never crashes on bad data: every check runs
+on its own and every failure becomes a listed problem. Problems are grouped by category; each
+listing is capped, the totals are not.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from rich.console import Console
+from rich.table import Table
+from tqdm.auto import tqdm
+
+from celebalab.datasets.annotations import parse_annotation
+from celebalab.datasets.errors import CelebalabError
+from celebalab.datasets.layout import IMAGE_EXTENSIONS, DatasetLayout, detect_layout
+from celebalab.datasets.masks import IMAGES_PER_MASK_FOLDER, MASK_PART_NAMES, parse_mask_name
+from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_NAMES
+
+#: Problem categories, in report order.
+CATEGORIES: tuple[str, ...] = (
+    "layout",
+    "annotations",
+    "missing_images",
+    "extra_images",
+    "unreadable_images",
+    "masks_wrong_size",
+    "unreadable_masks",
+    "images_without_mask",
+    "unknown_mask_files",
+    "misplaced_mask_files",
+    "check_failed",
+)
+_POOL_THRESHOLD = 256  # fewer files than this are checked in-process
+
+
+@dataclass
+class VerifyReport:
+    """What ``data verify`` found; ``ok`` when no category has a problem."""
+
+    root: str
+    layout: str | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+    max_listed: int = 20
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.totals.values())
+
+    def add(self, category: str, messages: Iterable[str], total: int | None = None) -> None:
+        """Record problems; ``total`` counts ones not passed in (e.g. capped by a parser)."""
+        listed = self.problems.setdefault(category, [])
+        messages = list(messages)
+        room = max(self.max_listed - len(listed), 0)
+        listed.extend(messages[:room])
+        self.totals[category] = self.totals.get(category, 0) + (
+            len(messages) if total is None else total
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "layout": self.layout,
+            "ok": self.ok,
+            "counts": self.counts,
+            "totals": {c: self.totals.get(c, 0) for c in CATEGORIES},
+            "problems": {c: self.problems.get(c, []) for c in CATEGORIES},
+        }
+
+
+def verify_dataset(
+    root: str | Path,
+    sample: int | None = None,
+    workers: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    max_listed: int = 20,
+) -> VerifyReport:
+    """Check a dataset copy: annotations, image files, decodability and (HQ) masks.
+
+    ``sample`` decodes only that many randomly chosen images (and their masks) instead of all.
+    """
+    report = VerifyReport(str(root), max_listed=max_listed)
+    try:
+        layout = detect_layout(root)
+    except CelebalabError as err:
+        report.add("layout", [str(err)])
+        return report
+    report.layout, report.root = layout.kind, str(layout.root)
+    ids = _guarded(report, "annotations", lambda: _check_annotations(layout, report)) or []
+    files = _guarded(report, "image files", lambda: _check_image_files(layout, ids, report))
+    to_decode = sorted(files or [])
+    if sample is not None and sample < len(to_decode):
+        to_decode = sorted(random.Random(seed).sample(to_decode, sample))
+    report.counts["images_decoded"] = len(to_decode)
+    _guarded(
+        report,
+        "image decoding",
+        lambda: _check_images(layout, to_decode, workers, progress, report),
+    )
+    if layout.dataset == "celebamask_hq":
+        indices = [_hq_index(name) for name in to_decode]
+        _guarded(
+            report, "masks", lambda: _check_masks(layout, ids, indices, workers, progress, report)
+        )
+    return report
+
+
+def _guarded(report: VerifyReport, what: str, check: Callable[[], Any]) -> Any:
+    """Run one check; an unexpected exception is reported, never raised."""
+    try:
+        return check()
+    except Exception as err:
+        report.add("check_failed", [f"{what}: {type(err).__name__}: {err}"])
+        return None
+
+
+def _check_annotations(layout: DatasetLayout, report: VerifyReport) -> list[str]:
+    """Parse every annotation file, collecting all their problems; returns the annotated ids."""
+    frames = {}
+    for kind, path in layout.files.items():
+        result = parse_annotation(path, kind, max_problems=report.max_listed)
+        report.add("annotations", [str(p) for p in result.problems], total=result.num_problems)
+        frames[kind] = result.frame
+    attrs = frames["attributes"]
+    ids = attrs["image_id"].tolist()
+    report.counts["annotated_images"] = len(ids)
+    known = set(ids)
+    for kind, frame in frames.items():
+        if kind in ("attributes", "hq_mapping"):
+            continue
+        listed = set(frame["image_id"])
+        lacking = [i for i in ids if i not in listed]
+        if lacking:
+            report.add(
+                "annotations",
+                [
+                    f"{layout.files[kind]}: {len(lacking)} annotated image(s) missing: "
+                    + ", ".join(lacking[:5])
+                ],
+            )
+        unknown = [i for i in frame["image_id"] if i not in known]
+        if unknown:
+            report.add(
+                "annotations",
+                [
+                    f"{layout.files[kind]}: {len(unknown)} image(s) not in the attribute file: "
+                    + ", ".join(unknown[:5])
+                ],
+            )
+    if "partition" in frames:
+        counts = frames["partition"]["partition"].value_counts().sort_index()
+        report.counts["partitions"] = {PARTITION_NAMES[int(c)]: int(n) for c, n in counts.items()}
+    if "identity" in frames:
+        report.counts["identities"] = int(frames["identity"]["identity"].nunique())
+    if layout.dataset == "celebamask_hq":
+        report.counts.update(_hq_partitions(layout))
+    return ids
+
+
+def _hq_partitions(layout: DatasetLayout) -> dict[str, Any]:
+    from celebalab.datasets.table import load_table
+
+    table = load_table(layout.root)
+    counts = table["partition"].value_counts().sort_index()
+    out = {
+        "partitions": {PARTITION_NAMES.get(int(c), "unknown"): int(n) for c, n in counts.items()},
+        "partition_source": table.attrs["partition_source"],
+    }
+    if (table["identity"] >= 0).any():
+        out["identities"] = int(table.loc[table["identity"] >= 0, "identity"].nunique())
+    return out
+
+
+def _check_image_files(layout: DatasetLayout, ids: list[str], report: VerifyReport) -> list[str]:
+    """Missing and extra image files; returns the names of annotated files that exist."""
+    with os.scandir(layout.image_dir) as entries:
+        present = {
+            e.name for e in entries if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+        }
+    expected = [os.path.splitext(i)[0] + layout.image_ext for i in ids]
+    expected_set = set(expected)
+    report.counts["image_files"] = len(present)
+    missing = [name for name in expected if name not in present]
+    report.add(
+        "missing_images", [f"{layout.image_dir / n}: annotated but no file" for n in missing]
+    )
+    extra = sorted(present - expected_set)
+    report.add("extra_images", [f"{layout.image_dir / n}: file not in annotations" for n in extra])
+    return [name for name in expected if name in present]
+
+
+def _check_images(
+    layout: DatasetLayout,
+    names: list[str],
+    workers: int | None,
+    progress: bool,
+    report: VerifyReport,
+) -> None:
+    paths = [str(layout.image_dir / n) for n in names]
+    sizes: Counter = Counter()
+    bad = []
+    for path, error, size in _map_files(check_image_file, paths, workers, progress, "images"):
+        if error is None:
+            sizes[size] += 1
+        else:
+            bad.append(f"{path}: {error}")
+    report.add("unreadable_images", bad)
+    report.counts["image_sizes"] = {f"{w}x{h}": n for (w, h), n in sizes.most_common(5)}
+
+
+def _check_masks(
+    layout: DatasetLayout,
+    ids: list[str],
+    indices: list[int],
+    workers: int | None,
+    progress: bool,
+    report: VerifyReport,
+) -> None:
+    """Mask files: unknown class names, wrong folder, images without masks, size, decodability."""
+    if layout.mask_dir is None:
+        report.add("images_without_mask", [f"{layout.root}: no CelebAMask-HQ-mask-anno folder"])
+        return
+    by_index: dict[int, list[str]] = {}
+    unknown, misplaced = [], []
+    for folder in sorted(p for p in layout.mask_dir.iterdir() if p.is_dir()):
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                parsed = parse_mask_name(entry.name)
+                if parsed is None:
+                    continue
+                index, part = parsed
+                if part not in MASK_PART_NAMES:
+                    unknown.append(f"{entry.path}: unknown mask class {part!r}")
+                elif folder.name != str(index // IMAGES_PER_MASK_FOLDER):
+                    right = index // IMAGES_PER_MASK_FOLDER
+                    misplaced.append(f"{entry.path}: belongs in folder {right}")
+                else:
+                    by_index.setdefault(index, []).append(entry.path)
+    report.add("unknown_mask_files", sorted(unknown))
+    report.add("misplaced_mask_files", sorted(misplaced))
+    annotated = [_hq_index(i) for i in ids]
+    no_mask = [
+        f"{layout.image_dir / i}: no mask file"
+        for i, n in zip(ids, annotated, strict=True)
+        if n not in by_index
+    ]
+    report.add("images_without_mask", no_mask)
+    report.counts["mask_files"] = sum(len(v) for v in by_index.values())
+    paths = [p for i in indices for p in sorted(by_index.get(i, []))]
+    results = list(_map_files(check_mask_file, paths, workers, progress, "masks"))
+    sizes = Counter(size for _, error, size in results if error is None)
+    report.add("unreadable_masks", [f"{p}: {e}" for p, e, _ in results if e is not None])
+    if sizes:
+        usual = sizes.most_common(1)[0][0]
+        report.counts["mask_size"] = f"{usual[0]}x{usual[1]}"
+        report.add(
+            "masks_wrong_size",
+            [
+                f"{p}: {s[0]}x{s[1]}, the other masks are {usual[0]}x{usual[1]}"
+                for p, e, s in results
+                if e is None and s != usual
+            ],
+        )
+
+
+def check_image_file(path: str) -> tuple[str, str | None, tuple[int, int] | None]:
+    """Fully decode an image (truncation shows only then): ``(path, error or None, size)``."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return path, None, image.size
+    except Exception as err:
+        return path, str(err) or type(err).__name__, None
+
+
+def check_mask_file(path: str) -> tuple[str, str | None, tuple[int, int] | None]:
+    """Check a PNG mask's chunks (cheaper than decoding) and read its size."""
+    try:
+        with Image.open(path) as image:
+            size = image.size
+            image.verify()
+        return path, None, size
+    except Exception as err:
+        return path, str(err) or type(err).__name__, None
+
+
+def _map_files(
+    check: Callable[[str], tuple], paths: list[str], workers: int | None, progress: bool, what: str
+) -> Iterable[tuple]:
+    """Apply ``check`` to every path, in a process pool for large sets, with a progress bar."""
+    bar = tqdm(total=len(paths), desc=f"checking {what}", unit="file", disable=not progress)
+    if len(paths) < _POOL_THRESHOLD or workers == 1:
+        for path in paths:
+            yield check(path)
+            bar.update()
+    else:
+        chunksize = max(1, min(256, len(paths) // (8 * (workers or os.cpu_count() or 1))))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for result in pool.map(check, paths, chunksize=chunksize):
+                yield result
+                bar.update()
+    bar.close()
+
+
+def _hq_index(image_id: str) -> int:
+    stem = os.path.splitext(os.path.basename(image_id))[0]
+    return int(stem) if stem.isdigit() else -1
+
+
+def dataset_info(root: str | Path, top: int = 5) -> dict[str, Any]:
+    """A short summary: layout, counts, partitions, identities, first image size, attributes."""
+    from celebalab.datasets.table import load_table
+
+    table = load_table(root)
+    partitions = table["partition"].value_counts().sort_index()
+    identities = table["identity"]
+    frequency = table[list(ATTRIBUTE_NAMES)].mean().sort_values(ascending=False)
+    info: dict[str, Any] = {
+        "root": table.attrs["root"],
+        "dataset": table.attrs["dataset"],
+        "layout": table.attrs["layout"],
+        "images": len(table),
+        "partitions": {
+            PARTITION_NAMES.get(int(c), "unknown"): int(n) for c, n in partitions.items()
+        },
+        "identities": int(identities[identities >= 0].nunique())
+        if (identities >= 0).any()
+        else "no identity file",
+        "partition_source": table.attrs["partition_source"],
+        "most_frequent": {k: round(float(v), 4) for k, v in frequency.head(top).items()},
+        "least_frequent": {k: round(float(v), 4) for k, v in frequency.tail(top).items()},
+    }
+    if len(table):
+        first = Path(table.attrs["image_dir"]) / (
+            os.path.splitext(table["image_id"].iloc[0])[0] + table.attrs["image_ext"]
+        )
+        _, error, size = check_image_file(str(first))
+        info["first_image"] = f"{first.name}: " + (f"{size[0]}x{size[1]}" if size else error)
+    return info
+
+
+def print_report(report: VerifyReport, console: Console | None = None) -> None:
+    """Readable summary of a :class:`VerifyReport` (counts, then each problem category)."""
+    console = console or Console()
+    counts = Table(title=f"{report.root} ({report.layout or 'unknown layout'})", show_header=False)
+    for key, value in report.counts.items():
+        counts.add_row(key.replace("_", " "), _plain(value))
+    console.print(counts)
+    for category in CATEGORIES:
+        total = report.totals.get(category, 0)
+        if not total:
+            continue
+        console.print(f"[bold red]{category.replace('_', ' ')}: {total}[/]")
+        for message in report.problems.get(category, []):
+            console.print(f"  {message}", markup=False, highlight=False, soft_wrap=True)
+        if total > len(report.problems.get(category, [])):
+            console.print(f"  … and {total - len(report.problems[category])} more")
+    verdict = (
+        "[bold green]OK[/]: no problems found"
+        if report.ok
+        else (f"[bold red]{sum(report.totals.values())} problem(s)[/]")
+    )
+    console.print(verdict)
+
+
+def print_info(info: dict[str, Any], console: Console | None = None) -> None:
+    """Print :func:`dataset_info` as a two-column table."""
+    console = console or Console()
+    table = Table(show_header=False, title=str(info.get("root", "")))
+    for key, value in info.items():
+        if key != "root":
+            table.add_row(key.replace("_", " "), _plain(value))
+    console.print(table)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
