@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from celebalab.datasets.errors import CelebalabError
+from celebalab.models import ARCHITECTURES
 
 #: Architectures accepted by ``celebalab train --arch``.
-ARCHITECTURES: tuple[str, ...] = ("small_cnn", "mobilenet_v2", "resnet18", "resnet50")
 
 #: ImageNet statistics (0–1 pixel scale): the normalisation of every pretrained torchvision model.
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -48,7 +48,9 @@ class SmallCNN(nn.Module):
             _conv_bn(4 * w, 8 * w, stride=2),
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(8 * w, num_outputs))
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(8 * w, num_outputs)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``N×num_outputs`` for a normalised batch ``N×3×H×W``."""

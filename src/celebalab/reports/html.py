@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;
+background:#f6f7f9}
 header{background:#1d2330;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
 header p{margin:4px 0 0;color:#b8c0cc;font-size:13px}
 main{max-width:1200px;margin:0 auto;padding:16px 32px 48px}
-section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);padding:16px 24px;margin:18px 0}
+section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);
+padding:16px 24px;margin:18px 0}
 h2{font-size:18px;margin:4px 0 12px}h3{font-size:15px;margin:14px 0 8px}
 p.note{color:#555;font-size:13px}
 table.data{border-collapse:collapse;font-size:12.5px;margin:8px 0}
@@ -57,7 +59,9 @@ class Section:
         self.parts.append(f"<h3>{html.escape(text)}</h3>")
         return self
 
-    def table(self, frame: pd.DataFrame, float_format: str = "{:.3f}", index: bool = True) -> Section:
+    def table(
+        self, frame: pd.DataFrame, float_format: str = "{:.3f}", index: bool = True
+    ) -> Section:
         """Add a table; NaN is shown as 'undefined' so missing metrics are never read as numbers."""
         self.parts.append(table_html(frame, float_format=float_format, index=index))
         return self

@@ -1,0 +1,103 @@
+"""CLI of the classifiers: ``celebalab train`` (here) plus ``evaluate``/``predict`` (cli_eval)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from celebalab.models import ARCHITECTURES
+
+
+def train_command(
+    root: Annotated[Path, typer.Argument(help="CelebA (official/Kaggle) or CelebAMask-HQ root.")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to create (or resume).")],
+    task: Annotated[
+        str | None,
+        typer.Option(help="'attributes' (all 40, multi-label) or one attribute, e.g. Smiling."),
+    ] = None,
+    arch: Annotated[str | None, typer.Option(help=f"One of {', '.join(ARCHITECTURES)}.")] = None,
+    size: Annotated[
+        int | None, typer.Option(help="Image side in px (default 64 small_cnn, else 128).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 10).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per device step (128).")] = None,
+    devices: Annotated[
+        str | None, typer.Option(help="GPU count or ids '0,1'; >1 trains with DDP.")
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(help="32-true, 16-mixed (GPU), bf16-mixed; default: mixed on GPU, 32 on CPU."),
+    ] = None,
+    weights: Annotated[
+        Path | None, typer.Option(help="Local pretrained state dict (nothing is downloaded).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out where it stopped.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace the run in a non-empty --out.")] = False,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate (1e-3).")] = None,
+    loss: Annotated[str | None, typer.Option(help="'bce' (default) or 'focal'.")] = None,
+    pos_weight: Annotated[
+        bool | None,
+        typer.Option("--pos-weight/--no-pos-weight", help="Weight positives by neg/pos (on)."),
+    ] = None,
+    focal_gamma: Annotated[float | None, typer.Option(help="Focal loss gamma (2.0).")] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Early stopping: epochs without val-loss gain (3).")
+    ] = None,
+    threshold_metric: Annotated[
+        str | None,
+        typer.Option(help="What per-attribute thresholds maximise: balanced_accuracy or f1."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of init, shuffling, augmentation.")] = None,
+    augment: Annotated[
+        bool | None, typer.Option("--augment/--no-augment", help="Flip + crop augmentation (on).")
+    ] = None,
+    checkpoint_every: Annotated[
+        int | None, typer.Option(help="Also checkpoint every N steps, for mid-epoch resume (50).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="DataLoader workers (default: 0 packed, a few for files).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads for torch (default: all cores).")
+    ] = None,
+    pack: Annotated[
+        bool, typer.Option("--pack/--no-pack", help="Build the packed cache when missing.")
+    ] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar.")
+    ] = True,
+) -> None:
+    """Train an attribute classifier into a self-describing run directory."""
+    from celebalab.models.train import train
+
+    result = train(
+        root, out, task=task, arch=arch, size=size, epochs=epochs, batch_size=batch_size,
+        devices=devices, precision=precision, weights=weights, resume=resume, overwrite=overwrite,
+        lr=lr, loss=loss, pos_weight=pos_weight, focal_gamma=focal_gamma, patience=patience,
+        threshold_metric=threshold_metric, seed=seed, augment=augment,
+        checkpoint_every=checkpoint_every, workers=workers, threads=threads, pack=pack,
+        progress=progress,
+    )  # fmt: skip
+    if not result:  # a non-zero DDP rank
+        return
+    val, tr = result["metrics"]["val"], result["training"]
+    typer.echo(
+        f"trained {result['arch']} on {result['task']} ({tr['epochs_run']} epochs, "
+        f"{tr['seconds']:.0f} s, {tr['images_per_second']} img/s): val mean balanced accuracy "
+        f"{val['mean_balanced_accuracy']:.4f} (tuned thresholds), "
+        f"{val['mean_balanced_accuracy_at_0.5']:.4f} at 0.5 -> {out}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` (and, when present, ``evaluate``/``predict``) to the root CLI."""
+    app.command("train")(train_command)
+    try:
+        from celebalab.models.cli_eval import register as register_eval
+    except ImportError:
+        return
+    register_eval(app)

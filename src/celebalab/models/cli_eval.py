@@ -1,0 +1,147 @@
+"""CLI commands ``celebalab evaluate`` and ``celebalab predict`` (registered by ``models/cli.py``).
+
+Heavy imports (torch, the model code) happen inside the commands so that ``celebalab --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from celebalab.models.evaluate import EvaluationResult
+
+_EXIT_SOME_UNREADABLE = 1
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``evaluate`` and ``predict`` commands to ``app``."""
+    app.command("evaluate")(evaluate_command)
+    app.command("predict")(predict_command)
+
+
+def evaluate_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `celebalab train`.")],
+    split: Annotated[
+        str, typer.Option(help="Split to evaluate: train, val, test or all.")
+    ] = "test",
+    root: Annotated[
+        Path | None, typer.Option(help="Dataset root (default: the one recorded in run.json).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 256,
+    device: Annotated[
+        str | None, typer.Option(help="torch device (default: cuda if available, else cpu).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Decoding processes when no packed cache exists.")
+    ] = None,
+) -> None:
+    """Per-attribute metrics with majority-class baselines → RUN_DIR/eval_<split>/ (+ report)."""
+    from celebalab.models.evaluate import evaluate_run
+
+    result = evaluate_run(run_dir, split, root, batch_size, device, workers)
+    _print_headline(result)
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    if result.skipped_images:
+        typer.echo(f"note: {len(result.skipped_images)} unreadable image(s) left out "
+                   "(listed in metrics.json)", err=True)  # fmt: skip
+    typer.echo(f"wrote {result.out_dir}/ (metrics.csv, metrics.json, confusion.csv, "
+               "predictions.parquet, report.html)")  # fmt: skip
+
+
+def predict_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `celebalab train`.")],
+    images: Annotated[
+        list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")
+    ],
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write all probabilities as JSON here.")
+    ] = None,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Write all probabilities as CSV here.")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Attributes shown per image in the table.")] = 5,
+    max_rows: Annotated[int, typer.Option(help="Images shown in the table (0: all).")] = 50,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 64,
+    device: Annotated[
+        str | None, typer.Option(help="torch device (default: cuda if available, else cpu).")
+    ] = None,
+) -> None:
+    """Attribute probabilities for aligned face images (any size: cropped/resized as in training).
+
+    Unreadable files are listed and skipped (exit status 1); if none is readable, nothing is
+    written and the exit status is 2.
+    """
+    from celebalab.io import write_json_atomic, write_text_atomic
+    from celebalab.models.predict import predict_paths, predictions_json
+
+    frame = predict_paths(run_dir, images, batch_size=batch_size, device=device)
+    _print_predictions(frame, top, max_rows)
+    if json_path is not None:
+        write_json_atomic(json_path, predictions_json(frame))
+        typer.echo(f"wrote {json_path}")
+    if csv_path is not None:
+        write_text_atomic(csv_path, frame.to_csv(index=False, float_format="%.6g"))
+        typer.echo(f"wrote {csv_path}")
+    failures = frame.attrs["failures"]
+    if failures:
+        typer.echo(f"{len(failures)} file(s) could not be read and were skipped:", err=True)
+        for failure in failures:
+            typer.echo(f"  {failure['path']}: {failure['reason']}", err=True)
+        raise typer.Exit(_EXIT_SOME_UNREADABLE)
+
+
+def _print_headline(result: EvaluationResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from celebalab.models.eval_report import HEADLINE_LABELS
+
+    h = result.headline
+    table = Table(title=f"{result.split} split, {h['images']:,} images")
+    for col in ("metric", "model", "majority baseline", "attributes"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for key, label in HEADLINE_LABELS.items():
+        table.add_row(label, _fmt(h[key]), _fmt(h[f"baseline_{key}"]),
+                      f"{h[f'{key}_attributes']}/{h['attributes']}")  # fmt: skip
+    Console().print(table)
+    if result.groups is not None:
+        g = Table(title="synthetic data: mean balanced accuracy by attribute group")
+        for col in ("group", "attributes", "model", "majority baseline"):
+            g.add_column(col, justify="left" if col == "group" else "right")
+        for name, row in result.groups.iterrows():
+            g.add_row(str(name), str(int(row["attributes"])), _fmt(row["balanced_accuracy"]),
+                      _fmt(row["baseline_balanced_accuracy"]))  # fmt: skip
+        Console().print(g)
+
+
+def _print_predictions(frame: pd.DataFrame, top: int, max_rows: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from celebalab.models.predict import top_attributes
+
+    rows = top_attributes(frame, top)
+    paths = frame["path"].tolist()
+    shown = len(rows) if max_rows <= 0 else min(max_rows, len(rows))
+    table = Table(title=f"top {top} attributes per image (bold: predicted present)")
+    table.add_column("image")
+    table.add_column("attributes (probability)")
+    for path, attrs in zip(paths[:shown], rows[:shown], strict=True):
+        cells = [f"[bold]{n}[/bold] {p:.2f}" if on else f"[dim]{n} {p:.2f}[/dim]"
+                 for n, p, on in attrs]  # fmt: skip
+        table.add_row(Path(path).name, ", ".join(cells))
+    console = Console()
+    console.print(table)
+    if shown < len(rows):
+        console.print(f"… {len(rows) - shown} more image(s); use --json or --csv for all")
+
+
+def _fmt(value: float) -> str:
+    return "undefined" if value != value else f"{value:.3f}"

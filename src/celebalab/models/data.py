@@ -1,0 +1,283 @@
+"""Training data: splits, labels and whole-batch uint8 loaders, from the packed cache or files.
+
+The fast path reads the packed memmap (``data pack``): each batch is one fancy-index of the
+memmap with the batch's rows sorted, so a batch costs one mostly sequential read from the page
+cache and one copy, and resident memory does not grow with the dataset. The slow path decodes
+image files with the same function the pack uses (:func:`celebalab.datasets.decode.load_resized`),
+so both paths give identical pixels. Either way a batch is ``(uint8 N×S×S×3, uint8 N×K)``;
+conversion to float, normalisation and augmentation happen on the training device
+(:mod:`celebalab.models.module`).
+
+Batch order comes from :class:`EpochBatchSampler`: a permutation seeded by ``(seed, epoch)``,
+sharded across DDP ranks, which can start an epoch at a given batch. That is what makes
+``--resume`` from a mid-epoch checkpoint continue with exactly the batches that were not yet
+trained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from celebalab.datasets.decode import load_resized
+from celebalab.datasets.errors import DataFormatError
+from celebalab.datasets.schema import PARTITION_NAMES
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+#: Fractions of the seeded split used when the dataset has no partition file.
+SEEDED_SPLIT_FRACTIONS: tuple[float, float, float] = (0.8, 0.1, 0.1)
+
+
+@dataclass
+class Splits:
+    """Table rows of each split, the label matrix and where the partition came from."""
+
+    rows: dict[str, np.ndarray]
+    labels: np.ndarray
+    partition_source: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of usable images per split."""
+        return {name: len(r) for name, r in self.rows.items()}
+
+
+def make_splits(
+    table: pd.DataFrame,
+    attribute_names: Sequence[str],
+    seed: int,
+    valid: np.ndarray | None = None,
+) -> Splits:
+    """Official partition when the table has one, else a seeded 80/10/10 split (with a note).
+
+    ``valid`` (per table row) drops images the packed cache could not decode.
+    """
+    labels = table[list(attribute_names)].to_numpy(dtype=np.uint8)
+    partition = table["partition"].to_numpy(dtype=np.int64)
+    notes: list[str] = []
+    if (partition < 0).all():
+        partition = seeded_partition(len(table), seed)
+        source = f"seeded_split(seed={seed}, fractions={list(SEEDED_SPLIT_FRACTIONS)})"
+        notes.append(
+            "no partition file: using a seeded 80/10/10 split of the images "
+            f"(seed {seed}); results are not comparable with the official split"
+        )
+    else:
+        source = str(table.attrs.get("partition_source", "partition file"))
+        unknown = int((partition < 0).sum())
+        if unknown:
+            notes.append(f"{unknown} image(s) without a partition entry are left out")
+    keep = np.ones(len(table), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} corrupt image(s) in the packed cache are left out")
+    rows = {
+        PARTITION_NAMES[code]: np.flatnonzero((partition == code) & keep)
+        for code in sorted(PARTITION_NAMES)
+    }
+    return Splits(rows=rows, labels=labels, partition_source=source, notes=notes)
+
+
+def seeded_partition(n: int, seed: int) -> np.ndarray:
+    """Partition codes 0/1/2 for ``n`` images, drawn by a seeded permutation."""
+    order = np.random.default_rng(seed).permutation(n)
+    bounds = np.round(np.cumsum(SEEDED_SPLIT_FRACTIONS) * n).astype(int)
+    partition = np.empty(n, dtype=np.int8)
+    for code, (lo, hi) in enumerate(zip([0, *bounds[:-1]], bounds, strict=True)):
+        partition[order[lo:hi]] = code
+    return partition
+
+
+def data_fingerprint(table: pd.DataFrame, attribute_names: Sequence[str]) -> str:
+    """SHA-256 of image ids, partitions and the predicted labels: what a model was trained on."""
+    cols = ["image_id", "partition", *attribute_names]
+    hashed = pd.util.hash_pandas_object(table[cols], index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+class PackedSource:
+    """Images from the packed memmap, by table row."""
+
+    def __init__(self, images: np.ndarray) -> None:
+        self.images = images
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """``len(rows)×S×S×3`` uint8; ``rows`` must be sorted for a sequential read."""
+        return np.ascontiguousarray(self.images[rows])
+
+
+class FileSource:
+    """Images decoded from files, resized and cropped exactly as the packed cache does."""
+
+    def __init__(self, image_dir: str | Path, image_ids: Sequence[str], size: int, crop: str):
+        self.image_dir = Path(image_dir)
+        self.image_ids = list(image_ids)
+        self.size = size
+        self.crop = crop
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """Decode the images of ``rows`` into one ``len(rows)×S×S×3`` uint8 array."""
+        out = np.empty((len(rows), self.size, self.size, 3), dtype=np.uint8)
+        for i, row in enumerate(rows):
+            path = self.image_dir / self.image_ids[row]
+            try:
+                out[i] = load_resized(path, self.size, self.crop)
+            except Exception as err:  # any decoder failure: name the file, stop cleanly
+                raise DataFormatError(path, f"cannot decode image ({err})") from None
+        return out
+
+
+class BatchImages(Dataset):
+    """A split as a dataset fetched a whole batch at a time (``__getitems__``)."""
+
+    def __init__(self, source: PackedSource | FileSource, rows: np.ndarray, labels: np.ndarray):
+        self.source = source
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = self.__getitems__([index])
+        return images[0], labels[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(uint8 N×S×S×3, uint8 N×K)`` for dataset positions ``indices``, rows sorted."""
+        rows = np.sort(self.rows[np.asarray(indices, dtype=np.int64)])
+        return torch.from_numpy(self.source.read(rows)), torch.from_numpy(self.labels[rows])
+
+
+def _keep_batch(batch: Any) -> Any:
+    """Collate of a batch that ``__getitems__`` already assembled."""
+    return batch
+
+
+class EpochBatchSampler(Sampler[list[int]]):
+    """Batches of a seeded per-epoch permutation (or in order), sharded over ``num_replicas``.
+
+    Every rank gets the same number of batches (the permutation is padded by wrapping around).
+    ``position``, when given, is asked at the start of every iteration for ``(epoch, batches
+    already trained in it)``; a restored mid-epoch position makes the iteration skip those
+    batches. Asking at iteration time (not at construction) matters: Lightning builds loaders
+    before it restores its loop counters from a checkpoint.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+        position: Callable[[], tuple[int, int]] | None = None,
+    ) -> None:
+        self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
+        self.num_replicas, self.rank = num_replicas, rank
+        self.position = position
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the permutation of ``epoch`` (Lightning calls this before every epoch)."""
+        self.epoch = epoch
+
+    def _per_rank(self) -> int:
+        return -(-self.n // self.num_replicas)
+
+    def __len__(self) -> int:
+        return -(-self._per_rank() // self.batch_size)
+
+    def indices(self) -> np.ndarray:
+        """This rank's dataset positions for the current epoch, in batch order."""
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+        else:
+            order = np.arange(self.n)
+        total = self._per_rank() * self.num_replicas
+        order = np.resize(order, total)  # pad by wrapping so every rank has as many batches
+        return order[self.rank :: self.num_replicas]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        first = 0
+        if self.position is not None:
+            self.epoch, done = self.position()
+            first = done if 0 < done < len(self) else 0
+        order = self.indices()
+        for b in range(first, len(self)):
+            yield order[b * self.batch_size : (b + 1) * self.batch_size].tolist()
+
+
+class AttributeDataModule(pl.LightningDataModule):
+    """Train / val / test loaders of whole uint8 batches for Lightning."""
+
+    def __init__(
+        self,
+        datasets: dict[str, BatchImages],
+        batch_size: int,
+        seed: int,
+        workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        self.datasets = datasets
+        self.batch_size = batch_size
+        self.seed = seed
+        self.workers = workers
+        self.pin_memory = pin_memory
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        trainer = self.trainer
+        replicas = trainer.world_size if trainer is not None else 1
+        rank = trainer.global_rank if trainer is not None else 0
+        position = None
+        if shuffle and trainer is not None:
+
+            def position() -> tuple[int, int]:
+                progress = trainer.fit_loop.epoch_loop.batch_progress.current
+                return trainer.current_epoch, progress.processed
+
+        sampler = EpochBatchSampler(
+            len(self.datasets[split]), self.batch_size, shuffle, self.seed, replicas, rank,
+            position,
+        )  # fmt: skip
+        return DataLoader(
+            self.datasets[split],
+            batch_sampler=sampler,
+            collate_fn=_keep_batch,
+            num_workers=self.workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled, seeded per epoch, resumable mid-epoch."""
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """In order, sharded across ranks."""
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """In order, sharded across ranks."""
+        return self._loader("test", shuffle=False)
+
+
+def positive_weights(labels: np.ndarray, cap: float = 100.0) -> np.ndarray:
+    """BCE ``pos_weight`` per attribute: negatives / positives in the training labels, capped.
+
+    Balances the two classes' total loss; an attribute with no positives gets 1.
+    """
+    pos = labels.sum(axis=0).astype(np.float64)
+    neg = len(labels) - pos
+    ratio = np.divide(neg, pos, out=np.ones_like(pos), where=pos > 0)
+    return np.clip(ratio, 1.0 / cap, cap).astype(np.float32)

@@ -1,0 +1,184 @@
+"""``celebalab predict``: attribute probabilities for aligned face images of any size.
+
+Each image is decoded with :func:`celebalab.datasets.decode.load_resized`, the function that
+built the packed cache the model was trained on (same crop rule, JPEG draft scaling and
+filter), so a file gets the pixels it would have had in training. Decoding runs in a thread pool
+(Pillow releases the GIL) one batch ahead of the model. Unreadable files are listed with their
+reason and skipped; when none is readable, :class:`PredictError` is raised.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from celebalab.datasets.decode import load_resized
+from celebalab.datasets.errors import CelebalabError
+from celebalab.models.metrics import predict_labels
+from celebalab.models.run import LoadedRun, load_run
+
+#: File suffixes collected from a folder (case-insensitive); explicit file arguments may be any.
+IMAGE_SUFFIXES: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+)
+
+
+class PredictError(CelebalabError):
+    """No image could be predicted (none found, or none readable)."""
+
+
+def collect_images(paths: Iterable[str | Path]) -> list[Path]:
+    """Image files named by ``paths``: files as given, folders searched recursively, sorted."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix.lower() in IMAGE_SUFFIXES
+                    and p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                )
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise PredictError(f"{path}: no such file or folder")
+    if not found:
+        names = ", ".join(str(p) for p in paths)
+        raise PredictError(f"{names}: no image files found ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return found
+
+
+def predict_paths(
+    run_dir: str | Path | LoadedRun,
+    paths: Sequence[str | Path],
+    batch_size: int = 64,
+    device: str | None = None,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Probabilities and thresholded labels for the images in ``paths`` (files or folders).
+
+    Returns one row per readable image: ``path``, ``prob_<attr>`` (float32) and ``pred_<attr>``
+    (0/1, probability >= the run's threshold). ``df.attrs["failures"]`` lists
+    ``{"path", "reason"}`` for every unreadable file; ``df.attrs["attribute_names"]`` and
+    ``df.attrs["thresholds"]`` describe the run. ``workers`` decoding threads default to the CPU
+    count (at most 8).
+    """
+    if batch_size < 1:
+        raise PredictError(f"batch size must be positive, not {batch_size}")
+    run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, _device(device))
+    files = collect_images(paths)
+    size, crop = run.image_size, str(run.config.get("crop", "center"))
+    kept: list[str] = []
+    probs: list[np.ndarray] = []
+    failures: list[dict[str, str]] = []
+    threads = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(threads) as pool:
+        for batch_files, decoded in _prefetch(pool, files, batch_size, size, crop):
+            images = []
+            for path, (image, reason) in zip(batch_files, decoded, strict=True):
+                if image is None:
+                    failures.append({"path": str(path), "reason": reason})
+                else:
+                    kept.append(str(path))
+                    images.append(image)
+            if images:
+                probs.append(run.predict_proba(np.stack(images)))
+    if not kept:
+        reasons = "; ".join(f"{f['path']}: {f['reason']}" for f in failures[:3])
+        raise PredictError(f"none of the {len(files)} image file(s) could be read ({reasons})")
+    return _frame(run, kept, np.concatenate(probs), failures)
+
+
+def _device(device: str | None) -> str:
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+Decoded = tuple[np.ndarray | None, str]
+
+
+def _decode(path: Path, size: int, crop: str) -> Decoded:
+    """The S×S×3 uint8 image of ``path``, or None and a one-line reason it cannot be read."""
+    try:
+        return load_resized(path, size, crop), ""
+    except Exception as err:  # any decoder failure (truncated, not an image, …) skips the file
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        return None, f"unreadable image ({type(err).__name__}{': ' + reason if reason else ''})"
+
+
+def _prefetch(
+    pool: ThreadPoolExecutor, files: list[Path], batch_size: int, size: int, crop: str
+) -> Iterator[tuple[list[Path], list[Decoded]]]:
+    """Yield decoded batches while the next batch is already decoding in ``pool``."""
+    batches = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
+
+    def submit(batch: list[Path]) -> list[Future[Decoded]]:
+        return [pool.submit(_decode, p, size, crop) for p in batch]
+
+    pending = submit(batches[0])
+    for k, batch in enumerate(batches):
+        current = pending
+        if k + 1 < len(batches):
+            pending = submit(batches[k + 1])
+        yield batch, [f.result() for f in current]
+
+
+def _frame(
+    run: LoadedRun, paths: list[str], probs: np.ndarray, failures: list[dict[str, str]]
+) -> pd.DataFrame:
+    names = run.attribute_names
+    labels = predict_labels(probs, run.thresholds)
+    data: dict[str, Any] = {"path": paths}
+    data.update({f"prob_{n}": probs[:, j].astype(np.float32) for j, n in enumerate(names)})
+    data.update({f"pred_{n}": labels[:, j] for j, n in enumerate(names)})
+    frame = pd.DataFrame(data)
+    frame.attrs.update(
+        failures=failures,
+        attribute_names=list(names),
+        thresholds={n: float(t) for n, t in zip(names, run.thresholds, strict=True)},
+        run_dir=str(run.run_dir),
+    )
+    return frame
+
+
+def predictions_json(frame: pd.DataFrame) -> dict[str, Any]:
+    """JSON document of a :func:`predict_paths` result: per image probabilities and labels."""
+    names = frame.attrs["attribute_names"]
+    images = []
+    for values in frame.to_dict(orient="records"):
+        images.append(
+            {
+                "path": values["path"],
+                "probabilities": {n: round(float(values[f"prob_{n}"]), 6) for n in names},
+                "present": [n for n in names if values[f"pred_{n}"]],
+            }
+        )
+    return {
+        "run_dir": frame.attrs["run_dir"],
+        "attribute_names": names,
+        "thresholds": frame.attrs["thresholds"],
+        "images": images,
+        "failures": frame.attrs["failures"],
+    }
+
+
+def top_attributes(frame: pd.DataFrame, k: int = 5) -> list[list[tuple[str, float, bool]]]:
+    """Per image, the ``k`` most probable attributes as (name, probability, predicted present)."""
+    names = frame.attrs["attribute_names"]
+    probs = frame[[f"prob_{n}" for n in names]].to_numpy()
+    preds = frame[[f"pred_{n}" for n in names]].to_numpy().astype(bool)
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return [
+        [(names[j], float(probs[i, j]), bool(preds[i, j])) for j in order[i]]
+        for i in range(len(frame))
+    ]

@@ -1,0 +1,165 @@
+"""The run directory: a trained classifier that describes itself, loadable with nothing else.
+
+Layout of ``RUN_DIR`` (format version 1)::
+
+    run.json              written last: its presence means the run finished
+    model.pt              state_dict of the final model (best val loss when early stopping kept one)
+    metrics.csv           per-epoch / per-step metrics (copy of the Lightning CSVLogger file)
+    checkpoints/last.ckpt Lightning checkpoint for ``--resume`` (+ ``epoch=…`` ones, step ones)
+    logs/                 raw Lightning CSVLogger output
+
+``run.json`` keys:
+
+- ``format_version`` (int, this module's :data:`FORMAT_VERSION`), ``celebalab_version`` (str)
+- ``arch`` (one of ``ARCHITECTURES``), ``task`` (``"attributes"`` or one attribute name)
+- ``attribute_names``: the predicted attributes, in logit order
+- ``image_size`` (int, square side in pixels), ``crop`` (how the 178×218 image became square,
+  as in the packed cache: ``"center"``)
+- ``normalisation``: ``{"mean": [3 floats], "std": [3 floats], "scale": 255}``: model input is
+  ``(uint8 / scale - mean) / std`` per channel
+- ``thresholds``: ``{attribute: float}``, decision thresholds on the sigmoid probability,
+  tuned on the validation split (see :mod:`celebalab.models.thresholds`)
+- ``threshold_metric``: what the thresholds maximise (``"balanced_accuracy"`` or ``"f1"``)
+- ``data``: ``{"root", "fingerprint", "counts": {split: n}, "partition_source", "source"}``
+- ``training``: ``{"epochs", "epochs_run", "batch_size", "precision", "devices", "loss",
+  "pos_weight" (list or null), "focal_gamma", "lr", "seed", "seconds", "images_per_second", …}``
+- ``metrics``: ``{"val": {...}}`` (loss, mean balanced accuracy, per-attribute figures)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from celebalab import __version__
+from celebalab.datasets.errors import CelebalabError, DataFormatError
+from celebalab.io import atomic_path, write_json_atomic
+from celebalab.models.architectures import build_model, normalise_uint8
+
+FORMAT_VERSION = 1
+RUN_JSON = "run.json"
+MODEL_FILE = "model.pt"
+CHECKPOINT_DIR = "checkpoints"
+METRICS_CSV = "metrics.csv"
+
+_REQUIRED_KEYS = ("arch", "attribute_names", "image_size", "normalisation", "thresholds")
+
+
+class RunDirError(CelebalabError):
+    """A run directory is missing, incomplete, corrupt or from an incompatible celebalab."""
+
+
+@dataclass
+class LoadedRun:
+    """A trained classifier read back from a run directory."""
+
+    run_dir: Path
+    config: dict[str, Any]
+    model: nn.Module
+    attribute_names: list[str] = field(default_factory=list)
+    thresholds: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    image_size: int = 0
+
+    @property
+    def device(self) -> torch.device:
+        """Device holding the model's parameters."""
+        return next(self.model.parameters()).device
+
+    def preprocess(self, batch: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """uint8 images (``N×3×S×S`` or ``N×S×S×3``, as the packed cache stores them) → model input.
+
+        The result lives on the model's device; images must already be ``image_size`` square,
+        cropped the way ``config["crop"]`` says.
+        """
+        tensor = torch.as_tensor(batch)
+        if tensor.dtype != torch.uint8:
+            raise ValueError(f"expected uint8 images, got {tensor.dtype}")
+        norm = self.config["normalisation"]
+        return normalise_uint8(tensor.to(self.device), norm["mean"], norm["std"])
+
+    @torch.inference_mode()
+    def predict_proba(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Sigmoid probabilities ``N×K`` (float32 numpy) for a uint8 batch."""
+        return torch.sigmoid(self.model(self.preprocess(batch)).float()).cpu().numpy()
+
+
+def save_run(run_dir: str | Path, model: nn.Module, config: dict[str, Any]) -> Path:
+    """Write ``model.pt`` then ``run.json`` (last, atomically) into ``run_dir``; return run.json.
+
+    ``config`` must hold at least ``arch``, ``attribute_names``, ``image_size``,
+    ``normalisation`` and ``thresholds``; the version fields are filled in here.
+    """
+    missing = [k for k in _REQUIRED_KEYS if k not in config]
+    if missing:
+        raise ValueError(f"run config lacks {missing}")
+    run_dir = Path(run_dir)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(run_dir / MODEL_FILE) as tmp:
+        torch.save(state, tmp)
+    full = {"format_version": FORMAT_VERSION, "celebalab_version": __version__, **config}
+    return write_json_atomic(run_dir / RUN_JSON, full)
+
+
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    """Parse and validate ``run_dir/run.json`` (format version check), without loading weights."""
+    run_dir = Path(run_dir)
+    path = run_dir / RUN_JSON
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: run directory not found")
+    if not path.is_file():
+        raise RunDirError(
+            f"{path}: missing; {run_dir} is not a finished celebalab run "
+            "(training still running or interrupted? use `celebalab train … --resume`)"
+        )
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataFormatError(path, f"corrupt run file: {err.msg}", line=err.lineno) from None
+    except UnicodeDecodeError:
+        raise DataFormatError(path, "corrupt run file: not UTF-8 text") from None
+    if not isinstance(config, dict):
+        raise DataFormatError(path, "corrupt run file: expected a JSON object")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        writer = config.get("celebalab_version", "an unknown version")
+        raise RunDirError(
+            f"{path}: run format {version!r} written by celebalab {writer}; this celebalab "
+            f"{__version__} reads format {FORMAT_VERSION} only (retrain with this version)"
+        )
+    missing = [k for k in _REQUIRED_KEYS if k not in config]
+    if missing:
+        raise DataFormatError(path, f"run file lacks required keys {missing}")
+    return config
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
+    """Load a run directory: model rebuilt from ``run.json``, weights from ``model.pt``, in eval."""
+    run_dir = Path(run_dir)
+    config = read_run_config(run_dir)
+    names = list(config["attribute_names"])
+    model = build_model(config["arch"], len(names))
+    weights = run_dir / MODEL_FILE
+    if not weights.is_file():
+        raise RunDirError(f"{weights}: model weights missing")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RunDirError(f"{weights}: corrupt or incompatible model weights ({reason})") from None
+    model.to(device).eval()
+    thresholds = np.array([float(config["thresholds"].get(n, 0.5)) for n in names], np.float32)
+    return LoadedRun(
+        run_dir=run_dir,
+        config=config,
+        model=model,
+        attribute_names=names,
+        thresholds=thresholds,
+        image_size=int(config["image_size"]),
+    )

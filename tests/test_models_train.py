@@ -1,0 +1,182 @@
+"""End-to-end tests of ``celebalab train`` on a tiny official-layout CelebA copy.
+
+Two attributes are drawn into the images (Eyeglasses: a dark band across the eyes; Wearing_Hat:
+a red cap); the other 38 labels are random. The classifier must learn the drawn ones, an
+interrupted run must resume to bit-identical weights, and bad input must fail cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import typer
+from PIL import Image
+from sklearn.metrics import balanced_accuracy_score
+from typer.testing import CliRunner
+
+from celeba_trees import celeba_truth, official_texts
+from celebalab.datasets.errors import CelebalabError
+from celebalab.models.cli import register
+from celebalab.models.run import load_run
+from celebalab.models.train import TrainError, train
+
+DRAWN = ("Eyeglasses", "Wearing_Hat")
+N_IMAGES = 300
+# One thread: fastest when the test machine's cores are shared with other jobs.
+OPTIONS = {"epochs": 3, "batch_size": 20, "size": 32, "checkpoint_every": 4, "progress": False,
+           "threads": 1}  # fmt: skip
+STEPS_PER_EPOCH = 9  # 180 training images / 20
+
+
+def _write_root(root: Path, partition: bool = True) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    truth = celeba_truth(N_IMAGES, seed=1)
+    rng = np.random.default_rng(2)
+    for name in DRAWN:
+        truth[name] = (rng.random(N_IMAGES) < 0.35).astype(np.uint8)
+    for name, text in official_texts(truth).items():
+        if partition or "partition" not in name:
+            (root / name).write_bytes(text.encode())
+    folder = root / "img_align_celeba"
+    folder.mkdir(parents=True)
+    for _, row in truth.iterrows():
+        face = rng.integers(110, 150, (218, 178, 3), dtype=np.uint8)
+        if row["Eyeglasses"]:
+            face[95:115, 25:155] = 15
+        if row["Wearing_Hat"]:
+            face[20:60, 20:160] = (210, 30, 30)
+        Image.fromarray(face).save(folder / row["image_id"], quality=92)
+    return root
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    return _write_root(tmp_path_factory.mktemp("celeba"))
+
+
+@pytest.fixture(scope="module")
+def trained(root, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("runs") / "full"
+    return out, train(root, out, **OPTIONS)
+
+
+@pytest.mark.slow
+def test_train_writes_a_self_describing_run_that_learned_drawn_attributes(root, trained):
+    out, result = trained
+    run = load_run(out)
+    assert run.config == json.loads((out / "run.json").read_text())
+    assert run.attribute_names == result["attribute_names"] and len(run.attribute_names) == 40
+    assert result["data"]["counts"] == {"train": 180, "val": 60, "test": 60}
+    assert result["data"]["source"] == "packed" and len(result["data"]["fingerprint"]) == 64
+    assert result["training"]["global_step"] == 3 * STEPS_PER_EPOCH
+    assert (out / "metrics.csv").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
+    # Recompute validation balanced accuracy independently, from the run alone.
+    from celebalab.datasets.packed import PackedImages
+    from celebalab.datasets.table import load_table
+
+    table = load_table(root)
+    val = table[table["partition"] == 1]
+    packed = PackedImages.open(root, 32)
+    images = packed.images[[packed.row_of(i) for i in val["image_id"]]]
+    pred = run.predict_proba(images) >= run.thresholds
+    for name in DRAWN:
+        a = run.attribute_names.index(name)
+        score = balanced_accuracy_score(val[name], pred[:, a])
+        stored = result["metrics"]["val"]["per_attribute"][name]["balanced_accuracy"]
+        assert score == pytest.approx(stored)
+        assert score > 0.85, (name, score)
+
+
+_KILLER = """
+import os, sys
+import lightning.pytorch as pl
+from celebalab.models.train import train
+
+class Die(pl.Callback):
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == {die_at}:
+            os._exit(3)  # like SIGKILL: no cleanup, no final checkpoint
+
+train(sys.argv[1], sys.argv[2], callbacks=[Die()], **{options})
+"""
+
+
+@pytest.mark.slow
+def test_killed_mid_epoch_then_resumed_equals_an_uninterrupted_run(root, trained, tmp_path):
+    out = tmp_path / "run"
+    script = textwrap.dedent(_KILLER.format(die_at=STEPS_PER_EPOCH + 6, options=OPTIONS))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    killed = subprocess.run(
+        [sys.executable, "-c", script, str(root), str(out)], env=env, capture_output=True
+    )
+    assert killed.returncode == 3, killed.stderr.decode()[-2000:]
+    assert not (out / "run.json").exists()  # unfinished: nothing claims to be a model
+    with pytest.raises(TrainError, match="not empty"):
+        train(root, out, **OPTIONS)
+    # Killed in epoch 2 after its 6th batch (step 15): step.ckpt holds step 12, mid-epoch.
+    result = train(root, out, resume=True, **OPTIONS)
+    assert result["training"]["global_step"] == 3 * STEPS_PER_EPOCH
+    assert result["training"]["epochs_run"] == 3
+    ref = torch.load(trained[0] / "model.pt")
+    got = torch.load(out / "model.pt")
+    for key, value in ref.items():
+        torch.testing.assert_close(got[key], value, rtol=0, atol=0)
+    assert load_run(out).thresholds.tolist() == load_run(trained[0]).thresholds.tolist()
+
+
+@pytest.mark.slow
+def test_corrupt_checkpoint_and_conflicting_resume_fail_clearly(root, trained, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "train_options.json").write_text(
+        (trained[0] / "train_options.json").read_text(encoding="utf-8")
+    )
+    (out / "checkpoints").mkdir()
+    (out / "checkpoints" / "last.ckpt").write_bytes(b"garbage")
+    with pytest.raises(TrainError, match=r"last\.ckpt: corrupt checkpoint"):
+        train(root, out, resume=True, **OPTIONS)
+    with pytest.raises(TrainError, match="started with arch='small_cnn'"):
+        train(root, out, resume=True, **{**OPTIONS, "arch": "resnet18"})
+    assert (out / "checkpoints" / "last.ckpt").read_bytes() == b"garbage"  # untouched
+
+
+def _cli(*args: str):
+    app = typer.Typer()
+    register(app)
+    app.command("noop", hidden=True)(lambda: None)  # keep sub-command parsing with one command
+    return CliRunner().invoke(app, ["train", *args])
+
+
+def test_cli_rejects_unknown_attribute_with_a_suggestion(root, tmp_path):
+    result = _cli(str(root), "--task", "smiling", "--out", str(tmp_path / "r"))
+    assert isinstance(result.exception, CelebalabError)
+    assert "did you mean 'Smiling'" in str(result.exception)
+    assert not (tmp_path / "r").exists()
+
+
+def test_wrong_root_and_bad_options_fail_before_writing(tmp_path):
+    with pytest.raises(CelebalabError):
+        train(tmp_path / "nowhere", tmp_path / "r", progress=False)
+    with pytest.raises(CelebalabError, match="did you mean"):
+        train(tmp_path, tmp_path / "r2", arch="mobilenet", progress=False)
+    assert not (tmp_path / "r2").exists()
+
+
+@pytest.mark.slow
+def test_missing_partition_file_falls_back_to_a_seeded_split(tmp_path, capsys):
+    root = _write_root(tmp_path / "celeba", partition=False)
+    result = train(
+        root, tmp_path / "run", task="Eyeglasses", **{**OPTIONS, "epochs": 1, "size": 16}
+    )
+    assert result["attribute_names"] == ["Eyeglasses"]
+    assert result["data"]["partition_source"].startswith("seeded_split")
+    assert sum(result["data"]["counts"].values()) == N_IMAGES
+    assert "no partition file" in capsys.readouterr().err

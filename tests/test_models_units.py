@@ -1,0 +1,192 @@
+"""Unit tests of the training building blocks, each against an independent reference."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision.transforms.v2.functional as TF
+from sklearn.metrics import balanced_accuracy_score, f1_score
+from torchvision.ops import sigmoid_focal_loss
+
+from celebalab.datasets.errors import CelebalabError
+from celebalab.datasets.schema import ATTRIBUTE_NAMES
+from celebalab.models.architectures import (
+    ARCHITECTURES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    WeightsError,
+    build_model,
+    load_pretrained,
+    normalise_uint8,
+)
+from celebalab.models.data import EpochBatchSampler, make_splits, positive_weights
+from celebalab.models.module import attribute_loss, augment
+from celebalab.models.run import FORMAT_VERSION, RunDirError, load_run, save_run
+from celebalab.models.thresholds import tune_thresholds
+
+
+@pytest.mark.parametrize("metric", ["balanced_accuracy", "f1"])
+def test_thresholds_reach_the_brute_force_optimum(metric: str) -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, (200, 4))
+    y[:, 3] = rng.random(200) < 0.05  # rare attribute
+    p = np.clip(y * 0.3 + rng.random((200, 4)) * 0.7, 0, 1).round(2)  # ties on purpose
+    thr = tune_thresholds(y, p, metric)
+    score = balanced_accuracy_score if metric == "balanced_accuracy" else f1_score
+    for a in range(4):
+        best = max(score(y[:, a], p[:, a] >= t) for t in np.unique(np.r_[p[:, a], 1.01]))
+        assert score(y[:, a], p[:, a] >= thr[a]) == pytest.approx(best)
+        assert not np.isin(thr[a], p[:, a])  # cut lies between scores, never on one
+
+
+def test_thresholds_of_single_class_attribute_stay_at_half() -> None:
+    y = np.zeros((10, 1))
+    assert tune_thresholds(y, np.linspace(0, 1, 10)[:, None])[0] == 0.5
+
+
+def test_losses_match_torch_references() -> None:
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(16, 5, generator=g)
+    targets = (torch.rand(16, 5, generator=g) < 0.3).float()
+    pw = torch.tensor([1.0, 2.0, 3.0, 0.5, 9.0])
+    ref = torch.nn.BCEWithLogitsLoss(pos_weight=pw)(logits, targets)
+    assert attribute_loss(logits, targets, pw).item() == pytest.approx(ref.item(), rel=1e-6)
+    focal = sigmoid_focal_loss(logits, targets, alpha=-1, gamma=2.0, reduction="mean")
+    assert attribute_loss(logits, targets, None, 2.0).item() == pytest.approx(focal.item(), 1e-5)
+
+
+def test_normalisation_matches_torchvision_and_accepts_nhwc() -> None:
+    images = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    ref = TF.normalize(images.float() / 255, list(IMAGENET_MEAN), list(IMAGENET_STD))
+    torch.testing.assert_close(normalise_uint8(images, IMAGENET_MEAN, IMAGENET_STD), ref)
+    nhwc = images.permute(0, 2, 3, 1).contiguous()
+    out = normalise_uint8(nhwc, IMAGENET_MEAN, IMAGENET_STD, channels_last=True)
+    torch.testing.assert_close(out, ref)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_augment_keeps_shape_and_can_flip() -> None:
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+    torch.manual_seed(0)
+    out = augment(x, min_scale=1.0)  # no zoom, no shift: identity or mirror image
+    assert out.shape == x.shape
+    for i in range(2):
+        same, flipped = torch.allclose(out[i], x[i]), torch.allclose(out[i], x[i].flip(-1))
+        assert same or flipped
+
+
+def test_sampler_permutes_per_epoch_shards_and_resumes() -> None:
+    s = EpochBatchSampler(103, 10, shuffle=True, seed=1)
+    e0 = [i for b in s for i in b]
+    assert sorted(e0) == list(range(103)) and len(s) == 11
+    s.set_epoch(1)
+    e1 = [i for b in s for i in b]
+    assert sorted(e1) == list(range(103)) and e1 != e0
+    s.set_epoch(0)
+    assert [i for b in s for i in b] == e0  # seeded: same epoch, same order
+    ranks = [EpochBatchSampler(103, 10, True, 1, num_replicas=2, rank=r) for r in (0, 1)]
+    parts = [[i for b in r for i in b] for r in ranks]
+    assert len(parts[0]) == len(parts[1]) == 52
+    assert set(parts[0]) | set(parts[1]) == set(range(103))
+    resumed = EpochBatchSampler(103, 10, True, 1, position=lambda: (0, 4))
+    assert list(resumed) == list(EpochBatchSampler(103, 10, True, 1))[4:]
+
+
+def test_splits_fall_back_to_a_seeded_split_and_drop_corrupt_rows() -> None:
+    n = 50
+    table = pd.DataFrame({"image_id": [f"{i}.jpg" for i in range(n)], "partition": -1})
+    for name in ATTRIBUTE_NAMES:
+        table[name] = np.uint8(0)
+    valid = np.ones(n, bool)
+    valid[3] = False
+    splits = make_splits(table, ["Smiling"], seed=0, valid=valid)
+    assert sum(splits.counts.values()) == n - 1 and splits.counts["val"] in (4, 5)
+    assert 3 not in np.concatenate(list(splits.rows.values()))
+    assert splits.partition_source.startswith("seeded_split") and "seeded" in splits.notes[0]
+    again = make_splits(table, ["Smiling"], seed=0, valid=valid)
+    assert all((again.rows[k] == splits.rows[k]).all() for k in splits.rows)
+
+
+def test_positive_weights_are_neg_over_pos() -> None:
+    labels = np.array([[1, 0, 1], [0, 0, 1], [0, 0, 1], [0, 0, 0]], np.uint8)
+    np.testing.assert_allclose(positive_weights(labels), [3.0, 1.0, 1 / 3], rtol=1e-6)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_every_architecture_gives_one_logit_per_attribute(arch: str) -> None:
+    model = build_model(arch, 3).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 3)
+
+
+def test_unknown_architecture_suggests_the_closest() -> None:
+    with pytest.raises(CelebalabError, match="resnet18"):
+        build_model("resnet_18", 2)
+
+
+def test_pretrained_weights_load_except_the_head(tmp_path) -> None:
+    import torchvision
+
+    imagenet = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "r18.pth"
+    torch.save(imagenet.state_dict(), path)
+    model = build_model("resnet18", 40)
+    missing, unexpected = load_pretrained(model, path)
+    assert set(missing) == {"fc.weight", "fc.bias"} and set(unexpected) == set(missing)
+    torch.testing.assert_close(model.conv1.weight, imagenet.conv1.weight)
+    (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsError, match=r"bad\.pth"):
+        load_pretrained(model, tmp_path / "bad.pth")
+    with pytest.raises(WeightsError, match="not found"):
+        load_pretrained(model, tmp_path / "absent.pth")
+
+
+def _config() -> dict:
+    return {
+        "arch": "small_cnn",
+        "task": "attributes",
+        "attribute_names": ["Smiling", "Male"],
+        "image_size": 32,
+        "crop": "center",
+        "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
+        "thresholds": {"Smiling": 0.3, "Male": 0.7},
+    }
+
+
+def test_run_round_trip_reproduces_the_model(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = build_model("small_cnn", 2).eval()
+    save_run(tmp_path, model, _config())
+    run = load_run(tmp_path)
+    assert not run.model.training and run.image_size == 32
+    assert run.attribute_names == ["Smiling", "Male"]
+    np.testing.assert_allclose(run.thresholds, [0.3, 0.7])
+    images = torch.randint(0, 256, (3, 32, 32, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        ref = torch.sigmoid(model(normalise_uint8(images, IMAGENET_MEAN, IMAGENET_STD)))
+    np.testing.assert_allclose(run.predict_proba(images), ref.numpy(), rtol=1e-5, atol=1e-6)
+    assert json.loads((tmp_path / "run.json").read_text())["format_version"] == FORMAT_VERSION
+
+
+def test_bad_run_directories_give_clear_errors(tmp_path) -> None:
+    with pytest.raises(RunDirError, match="not found"):
+        load_run(tmp_path / "absent")
+    with pytest.raises(RunDirError, match=r"run\.json: missing"):
+        load_run(tmp_path)
+    save_run(tmp_path, build_model("small_cnn", 2), _config())
+    run_json = tmp_path / "run.json"
+    text = run_json.read_text()
+    run_json.write_text(text.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'))
+    with pytest.raises(RunDirError, match="format 99"):
+        load_run(tmp_path)
+    run_json.write_text(text[:40])
+    with pytest.raises(CelebalabError, match=r"run\.json:\d+: corrupt"):
+        load_run(tmp_path)
+    run_json.write_text(text)
+    (tmp_path / "model.pt").write_bytes(b"\0" * 10)
+    with pytest.raises(RunDirError, match=r"model\.pt: corrupt"):
+        load_run(tmp_path)
