@@ -10,36 +10,45 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+#: Mode of the files we create: what open() gives under the umask (mkstemp alone gives 0600).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
+
+def _temp_beside(final: Path) -> tuple[int, Path]:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.fchmod(fd, _FILE_MODE)
+    return fd, Path(name)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds."""
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmp = _temp_beside(final)
     os.close(fd)
-    tmp = Path(tmp_name)
     try:
         yield tmp
-        if tmp.exists():  # mkstemp makes 0600 files; give the result the usual umask mode
-            os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, final)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically and return the path."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
+    """Write ``data`` to ``path`` atomically (through one open file) and return the path."""
+    final = Path(path)
+    fd, tmp = _temp_beside(final)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
