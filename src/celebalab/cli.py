@@ -30,7 +30,7 @@ register_models(app)
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print ``error: …`` on one line and exit with status 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except CelebalabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             err.show()
             return err.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

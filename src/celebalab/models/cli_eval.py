@@ -75,8 +75,9 @@ def predict_command(
 ) -> None:
     """Attribute probabilities for aligned face images (any size: cropped/resized as in training).
 
-    Unreadable files are listed and skipped (exit status 1); if none is readable, nothing is
-    written and the exit status is 2.
+    Unreadable files are listed and skipped (exit status 1).
+
+    If none is readable, nothing is written (exit status 2).
     """
     from celebalab.io import write_json_atomic, write_text_atomic
     from celebalab.models.predict import predict_paths, predictions_json

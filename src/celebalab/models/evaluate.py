@@ -76,7 +76,7 @@ def evaluate_run(
     if split not in SPLITS:
         raise CelebalabError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     start = time.perf_counter()
-    run = load_run(run_dir, device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    run = load_run(run_dir, device=default_device(device))
     data_root = _dataset_root(run, root)
     names = run.attribute_names
 
@@ -157,6 +157,11 @@ def _predict(run: LoadedRun, batches: Iterator[Batch]) -> tuple[np.ndarray, np.n
             kept.append(ok_rows)
             probs.append(run.predict_proba(images))
     return np.concatenate(kept), np.concatenate(probs).astype(np.float32), np.concatenate(bad)
+
+
+def default_device(device: str | None = None) -> str:
+    """``device`` if given, else ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def write_evaluation(result: EvaluationResult) -> dict[str, Path]:

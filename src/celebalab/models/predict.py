@@ -10,17 +10,17 @@ reason and skipped; when none is readable, :class:`PredictError` is raised.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from celebalab.datasets.decode import load_resized
 from celebalab.datasets.errors import CelebalabError
+from celebalab.models.evaluate import default_device
 from celebalab.models.metrics import predict_labels
 from celebalab.models.run import LoadedRun, load_run
 
@@ -34,7 +34,7 @@ class PredictError(CelebalabError):
     """No image could be predicted (none found, or none readable)."""
 
 
-def collect_images(paths: Iterable[str | Path]) -> list[Path]:
+def collect_images(paths: Sequence[str | Path]) -> list[Path]:
     """Image files named by ``paths``: files as given, folders searched recursively, sorted."""
     found: list[Path] = []
     for raw in paths:
@@ -68,6 +68,8 @@ def predict_paths(
 ) -> pd.DataFrame:
     """Probabilities and thresholded labels for the images in ``paths`` (files or folders).
 
+    ``run_dir`` is a run directory or an already loaded run (to predict many times).
+
     Returns one row per readable image: ``path``, ``prob_<attr>`` (float32) and ``pred_<attr>``
     (0/1, probability >= the run's threshold). ``df.attrs["failures"]`` lists
     ``{"path", "reason"}`` for every unreadable file; ``df.attrs["attribute_names"]`` and
@@ -76,7 +78,7 @@ def predict_paths(
     """
     if batch_size < 1:
         raise PredictError(f"batch size must be positive, not {batch_size}")
-    run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, _device(device))
+    run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, default_device(device))
     files = collect_images(paths)
     size, crop = run.image_size, str(run.config.get("crop", "center"))
     kept: list[str] = []
@@ -98,10 +100,6 @@ def predict_paths(
         reasons = "; ".join(f"{f['path']}: {f['reason']}" for f in failures[:3])
         raise PredictError(f"none of the {len(files)} image file(s) could be read ({reasons})")
     return _frame(run, kept, np.concatenate(probs), failures)
-
-
-def _device(device: str | None) -> str:
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 Decoded = tuple[np.ndarray | None, str]

@@ -151,7 +151,8 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
         state = torch.load(weights, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     except Exception as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+        reason = "; ".join(lines[:2]) if lines else type(err).__name__
         raise RunDirError(f"{weights}: corrupt or incompatible model weights ({reason})") from None
     model.to(device).eval()
     thresholds = np.array([float(config["thresholds"].get(n, 0.5)) for n in names], np.float32)
