@@ -7,33 +7,17 @@ import pandas as pd
 
 from celebalab.analysis.associations import clustered_order, compute_associations, top_pairs
 from celebalab.analysis.frequencies import attribute_frequencies
+from celebalab.analysis.seed_reference import seed_conditional_probabilities
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from test_stats_inputs import attribute_frame
 
 NAMES = list(ATTRIBUTE_NAMES)
 
 
-def seed_conditional_table(train_df: pd.DataFrame) -> pd.DataFrame:
-    """The seed notebook's nested loop for P(A | B), verbatim apart from the function wrapper."""
-    conditional_probs = pd.DataFrame(index=NAMES, columns=NAMES)
-    for feature_a in NAMES:
-        for feature_b in NAMES:
-            if feature_a != feature_b:
-                joint_prob = ((train_df[feature_a] == 1) & (train_df[feature_b] == 1)).mean()
-                prob_b = (train_df[feature_b] == 1).mean()
-                if prob_b > 0:
-                    conditional_probs.at[feature_a, feature_b] = joint_prob / prob_b
-                else:
-                    conditional_probs.at[feature_a, feature_b] = None
-            else:
-                conditional_probs.at[feature_a, feature_b] = 1.0
-    return conditional_probs.astype(float)
-
-
 def test_conditional_probability_equals_seed_loop() -> None:
     frame = attribute_frame(300, seed=1)
     assoc = compute_associations(frame[NAMES].to_numpy(), NAMES)
-    expected = seed_conditional_table(frame)
+    expected = seed_conditional_probabilities(frame).astype(float)
     np.testing.assert_allclose(assoc.conditional.to_numpy(), expected.to_numpy(), atol=1e-12)
     assert (np.diag(assoc.conditional) == 1.0).all()
 

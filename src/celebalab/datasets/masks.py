@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -102,17 +102,24 @@ class MaskIndex:
         found: dict[int, dict[str, Path]] = {}
         if not folder.is_dir():
             return found
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                parsed = parse_mask_name(entry.name)
-                if parsed is None:
-                    continue
-                index, part = parsed
-                if part in MASK_PART_NAMES:
-                    found.setdefault(index, {})[part] = Path(entry.path)
-                else:
-                    self._unknown.setdefault(index, []).append(Path(entry.path))
+        for path, index, part in scan_mask_folder(folder):
+            if part in MASK_PART_NAMES:
+                found.setdefault(index, {})[part] = path
+            else:
+                self._unknown.setdefault(index, []).append(path)
         return found
+
+
+def scan_mask_folder(folder: Path) -> Iterator[tuple[Path, int, str]]:
+    """``(path, image index, class name)`` of every ``<NNNNN>_<class>.png`` file in ``folder``.
+
+    Class names are returned as written, known or not, so callers can report unknown ones.
+    """
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            parsed = parse_mask_name(entry.name)
+            if parsed is not None:
+                yield Path(entry.path), parsed[0], parsed[1]
 
 
 def read_part_mask(path: str | Path) -> np.ndarray:

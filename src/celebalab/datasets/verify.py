@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from celebalab.datasets.annotations import parse_annotation
 from celebalab.datasets.errors import CelebalabError
 from celebalab.datasets.layout import IMAGE_EXTENSIONS, DatasetLayout, detect_layout
-from celebalab.datasets.masks import IMAGES_PER_MASK_FOLDER, MASK_PART_NAMES, parse_mask_name
+from celebalab.datasets.masks import IMAGES_PER_MASK_FOLDER, MASK_PART_NAMES, scan_mask_folder
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_NAMES
 
 #: Problem categories, in report order.
@@ -236,19 +236,13 @@ def _check_masks(
     by_index: dict[int, list[str]] = {}
     unknown, misplaced = [], []
     for folder in sorted(p for p in layout.mask_dir.iterdir() if p.is_dir()):
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                parsed = parse_mask_name(entry.name)
-                if parsed is None:
-                    continue
-                index, part = parsed
-                if part not in MASK_PART_NAMES:
-                    unknown.append(f"{entry.path}: unknown mask class {part!r}")
-                elif folder.name != str(index // IMAGES_PER_MASK_FOLDER):
-                    right = index // IMAGES_PER_MASK_FOLDER
-                    misplaced.append(f"{entry.path}: belongs in folder {right}")
-                else:
-                    by_index.setdefault(index, []).append(entry.path)
+        for path, index, part in scan_mask_folder(folder):
+            if part not in MASK_PART_NAMES:
+                unknown.append(f"{path}: unknown mask class {part!r}")
+            elif folder.name != str(index // IMAGES_PER_MASK_FOLDER):
+                misplaced.append(f"{path}: belongs in folder {index // IMAGES_PER_MASK_FOLDER}")
+            else:
+                by_index.setdefault(index, []).append(str(path))
     report.add("unknown_mask_files", sorted(unknown))
     report.add("misplaced_mask_files", sorted(misplaced))
     annotated = [_hq_index(i) for i in ids]
