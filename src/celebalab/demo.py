@@ -34,9 +34,9 @@ class DemoOptions:
     n: int = 6000
     n_hq: int = 400
     seed: int = 0
-    size: int = 64
-    epochs: int = 6
-    batch_size: int = 128
+    size: int = 128
+    epochs: int = 8
+    batch_size: int = 32
     faces_shown: int = 8
 
 

@@ -18,9 +18,7 @@ def train_command(
         typer.Option(help="'attributes' (all 40, multi-label) or one attribute, e.g. Smiling."),
     ] = None,
     arch: Annotated[str | None, typer.Option(help=f"One of {', '.join(ARCHITECTURES)}.")] = None,
-    size: Annotated[
-        int | None, typer.Option(help="Image side in px (default 64 small_cnn, else 128).")
-    ] = None,
+    size: Annotated[int | None, typer.Option(help="Image side in px (default 128).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 10).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per device step (128).")] = None,
     devices: Annotated[
