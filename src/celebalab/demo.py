@@ -33,8 +33,13 @@ class DemoOptions:
     out: Path = Path("demo_out")
     n: int = 6000
     n_hq: int = 400
+    #: Fewer faces per identity than CelebA's ~20, so per-identity traits (nose, lips, hair
+    #: texture, …) are seen on enough distinct people in a small dataset.
+    images_per_identity: float = 5.0
     seed: int = 0
     size: int = 128
+    #: The whole aligned image, squeezed: a centre crop cuts off the collar and necktie.
+    crop: str = "none"
     epochs: int = 8
     batch_size: int = 32
     faces_shown: int = 8
@@ -86,7 +91,13 @@ def run_demo(options: DemoOptions) -> Path:
     synth = stages.run(
         "synthesise faces",
         data,
-        lambda: generate(data, n=options.n, seed=options.seed, n_hq=options.n_hq),
+        lambda: generate(
+            data,
+            n=options.n,
+            seed=options.seed,
+            n_hq=options.n_hq,
+            images_per_identity=options.images_per_identity,
+        ),
     )
     celeba, hq = synth.celeba_root, synth.hq_root
     verified = {
@@ -97,7 +108,7 @@ def run_demo(options: DemoOptions) -> Path:
     stages.run(
         f"pack images at {options.size} px",
         celeba,
-        lambda: pack_images(celeba, options.size, progress=False),
+        lambda: pack_images(celeba, options.size, crop=options.crop, progress=False),
     )
     stats = stages.run(
         "attribute statistics", out / "stats", lambda: run_stats(celeba, out / "stats")
@@ -112,6 +123,7 @@ def run_demo(options: DemoOptions) -> Path:
             task="attributes",
             arch="small_cnn",
             size=options.size,
+            crop=options.crop,
             epochs=options.epochs,
             batch_size=options.batch_size,
             seed=options.seed,
@@ -208,8 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=defaults.out, help="output folder")
     parser.add_argument("--n", type=int, default=defaults.n, help="synthetic faces")
     parser.add_argument("--n-hq", type=int, default=defaults.n_hq, help="faces also in HQ")
+    parser.add_argument("--images-per-identity", type=float, default=defaults.images_per_identity)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--size", type=int, default=defaults.size, help="training image size")
+    parser.add_argument("--crop", choices=("center", "none"), default=defaults.crop)
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     args = parser.parse_args(argv)

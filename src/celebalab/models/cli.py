@@ -19,6 +19,10 @@ def train_command(
     ] = None,
     arch: Annotated[str | None, typer.Option(help=f"One of {', '.join(ARCHITECTURES)}.")] = None,
     size: Annotated[int | None, typer.Option(help="Image side in px (default 128).")] = None,
+    crop: Annotated[
+        str | None,
+        typer.Option(help="'center': central square (default); 'none': whole image squeezed."),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 10).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per device step (128).")] = None,
     devices: Annotated[
@@ -51,7 +55,7 @@ def train_command(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of init, shuffling, augmentation.")] = None,
     augment: Annotated[
-        bool | None, typer.Option("--augment/--no-augment", help="Flip + crop augmentation (on).")
+        bool | None, typer.Option("--augment/--no-augment", help="Flip + crop augmentation (off).")
     ] = None,
     checkpoint_every: Annotated[
         int | None, typer.Option(help="Also checkpoint every N steps, for mid-epoch resume (50).")
@@ -73,7 +77,8 @@ def train_command(
     from celebalab.models.train import train
 
     result = train(
-        root, out, task=task, arch=arch, size=size, epochs=epochs, batch_size=batch_size,
+        root, out, task=task, arch=arch, size=size, crop=crop, epochs=epochs,
+        batch_size=batch_size,
         devices=devices, precision=precision, weights=weights, resume=resume, overwrite=overwrite,
         lr=lr, loss=loss, pos_weight=pos_weight, focal_gamma=focal_gamma, patience=patience,
         threshold_metric=threshold_metric, seed=seed, augment=augment,

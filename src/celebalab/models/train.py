@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from celebalab.datasets.decode import CROPS
 from celebalab.datasets.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, attribute_index
 from celebalab.io import write_json_atomic
@@ -44,12 +45,13 @@ STEP_CHECKPOINT = "step"
 #: Options that define the experiment: fixed once a run has started.
 _FIXED_ON_RESUME = (
     "task", "arch", "size", "batch_size", "lr", "loss", "pos_weight", "focal_gamma", "seed",
-    "threshold_metric", "augment", "weights", "root",
+    "threshold_metric", "augment", "weights", "root", "crop",
 )  # fmt: skip
 DEFAULTS: dict[str, Any] = {
     "task": "attributes",
     "arch": "small_cnn",
     "size": 128,
+    "crop": "center",
     "epochs": 10,
     "batch_size": 128,
     "lr": 3e-3,
@@ -85,6 +87,7 @@ def train(
     task: str | None = None,
     arch: str | None = None,
     size: int | None = None,
+    crop: str | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
     devices: str | int | None = None,
@@ -115,7 +118,7 @@ def train(
     """
     out = Path(out)
     given = {
-        "root": str(Path(root).resolve()), "task": task, "arch": arch, "size": size,
+        "root": str(Path(root).resolve()), "task": task, "arch": arch, "size": size, "crop": crop,
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "loss": loss,
         "pos_weight": pos_weight, "focal_gamma": focal_gamma, "patience": patience,
         "threshold_metric": threshold_metric, "seed": seed, "augment": augment,
@@ -211,6 +214,8 @@ def _check_options(opts: dict[str, Any]) -> None:
     for key, ok in checks.items():
         if not ok:
             raise TrainError(f"--{key.replace('_', '-')} {opts[key]!r} is out of range")
+    if opts["crop"] not in CROPS:
+        raise TrainError(f"--crop must be one of {', '.join(CROPS)}, not {opts['crop']!r}")
     if opts["loss"] not in ("bce", "focal"):
         raise TrainError(f"--loss must be 'bce' or 'focal', not {opts['loss']!r}")
     if opts["threshold_metric"] not in THRESHOLD_METRICS:
@@ -340,7 +345,7 @@ def _prepare_data(
     )
 
     table = load_table(root)
-    size, crop = opts["size"], "center"
+    size, crop = opts["size"], opts["crop"]
     ids = table["image_id"].astype(str).tolist()
     packed = PackedImages.open(root, size, crop, image_ids=ids)
     if packed is None and pack:
@@ -495,7 +500,7 @@ def _finish_run(
         "task": opts["task"],
         "attribute_names": names,
         "image_size": opts["size"],
-        "crop": "center",
+        "crop": opts["crop"],
         "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
         "thresholds": dict(zip(names, map(float, thresholds), strict=True)),
         "threshold_metric": opts["threshold_metric"],

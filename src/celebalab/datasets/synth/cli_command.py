@@ -38,6 +38,9 @@ def synth_command(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes [default: CPU count].")
     ] = None,
+    images_per_identity: Annotated[
+        float, typer.Option("--images-per-identity", help="Faces per identity (CelebA: ~20).")
+    ] = 20.0,
 ) -> None:
     """Generate procedural faces with known attribute causes, in the official file formats."""
     from celebalab.datasets.synth.generate import generate
@@ -53,6 +56,7 @@ def synth_command(
         shortcuts=shortcut or (),
         workers=workers,
         progress=True,
+        images_per_identity=images_per_identity,
     )
     parts = ", ".join(f"{k} {v}" for k, v in result.partition_counts.items())
     typer.echo(

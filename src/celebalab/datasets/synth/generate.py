@@ -30,6 +30,7 @@ from celebalab.datasets.synth.geometry import sketch_face
 from celebalab.datasets.synth.regions import attribute_regions_json
 from celebalab.datasets.synth.render import CUE_COLOURS, CUE_STRENGTH, Canvas, render
 from celebalab.datasets.synth.sampling import (
+    IMAGES_PER_IDENTITY,
     LABEL_NOISE_RATE,
     NOISY_ATTRIBUTES,
     TARGET_RATES,
@@ -216,14 +217,19 @@ def generate(
     workers: int | None = None,
     chunk_size: int | None = None,
     progress: bool = False,
+    images_per_identity: float = IMAGES_PER_IDENTITY,
 ) -> SynthResult:
-    """Write ``n`` synthetic faces (``n_hq`` of them also in CelebAMask-HQ) under ``out``."""
+    """Write ``n`` synthetic faces (``n_hq`` of them also in CelebAMask-HQ) under ``out``.
+
+    ``images_per_identity`` sets how many faces share one identity's stable traits (CelebA ~20);
+    fewer means more identities, so per-identity traits are seen on more distinct faces.
+    """
     t0 = time.perf_counter()
     out = Path(out)
     if hq_size < 16 or (mask_size is not None and mask_size < 16) or min(aligned_size) < 16:
         raise CelebalabError("image sizes must be at least 16 pixels")
     cuts = tuple(s if isinstance(s, Shortcut) else Shortcut.parse(s) for s in shortcuts)
-    plan = make_plan(n, seed, n_hq=n_hq, shortcuts=cuts)
+    plan = make_plan(n, seed, n_hq=n_hq, shortcuts=cuts, images_per_identity=images_per_identity)
     config = SynthConfig(out, seed, tuple(aligned_size), hq_size, mask_size or hq_size)
     workers = max(1, workers or os.cpu_count() or 1)
     size = chunk_size or int(np.clip(n // (4 * workers), 8, 128))

@@ -185,12 +185,14 @@ def _hair_back(sk: Sketch, f: Face) -> None:
         side = side + 0.07 * np.sin(7 * ys)
     right, left = _xy(side, ys), _xy(-side[::-1], ys[::-1])
     sk.add("hair", np.concatenate([top, right, left]), extra=-0.2)
+    if f.hair_style == "plain":  # neither straight nor wavy: flat hair without strands
+        return
     shades = ("hair_dark", "hair_hi", "hair_dark")
     for k, frac in enumerate((0.3, 0.6, 0.85)):
         ys2 = span(-0.1, length - 0.15, 10)
         x = w + v * frac + (0.07 * np.sin(7 * ys2) if wavy else 0.0)
         for sgn in (1.0, -1.0):
-            sk.add(shades[k], _xy(sgn * x, ys2), extra=-0.2, width=0.02)
+            sk.add(shades[k], _xy(sgn * x, ys2), extra=-0.2, width=0.03)
 
 
 def _skin(sk: Sketch, f: Face) -> None:
@@ -404,9 +406,9 @@ def _hair_front(sk: Sketch, f: Face) -> None:
         inner_y = inner_y - 0.35 * np.exp(-(((np.abs(u) - 0.6) / 0.2) ** 2))
     inner = _xy(u * w * 0.97, inner_y)
     sk.add("hair", np.concatenate([outer, inner[::-1]]), extra=0.12)
-    for k, t in enumerate((0.25, 0.5, 0.75)):
+    for k, t in enumerate((0.25, 0.5, 0.75) if f.hair_style != "plain" else ()):
         curve = outer * (1 - t) + inner * t
-        sk.add("hair_dark" if k != 1 else "hair_hi", curve[2:-2], extra=0.12, width=0.02)
+        sk.add("hair_dark" if k != 1 else "hair_hi", curve[2:-2], extra=0.12, width=0.03)
     if f.attrs["Bangs"]:
         ub = span(-0.92, 0.92, 15)
         fringe_top = np.interp(ub, u, inner_y) - 0.05

@@ -83,7 +83,7 @@ ATTRIBUTE_REGIONS: MappingProxyType[str, MappingProxyType] = MappingProxyType(
         "Rosy_Cheeks": _r(("skin",), "drawn", "red blush ellipses on both cheeks"),
         "Sideburns": _r(("hair",), "drawn", "strips of hair in front of the ears down to the jaw"),
         "Smiling": _r(_MOUTH, "drawn", "mouth corners up, curved lips, teeth when open"),
-        "Straight_Hair": _r(("hair",), "drawn", "smooth outline and straight strands"),
+        "Straight_Hair": _r(("hair",), "drawn", "straight strand lines (other hair is flat)"),
         "Wavy_Hair": _r(("hair",), "drawn", "wavy outline and wavy strands"),
         "Wearing_Earrings": _r(("ear_r",), "drawn", "studs, hoops or drops below the ear lobes"),
         "Wearing_Hat": _r(("hat",), "drawn", "beanie or brimmed hat over the top of the head"),

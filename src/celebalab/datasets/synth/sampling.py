@@ -346,15 +346,21 @@ def make_plan(
     n_hq: int | None = None,
     shortcuts: tuple[Shortcut, ...] = (),
     n_identities: int | None = None,
+    images_per_identity: float = IMAGES_PER_IDENTITY,
 ) -> Plan:
-    """Identities, partitions, attributes, label noise, cues and the HQ subset of ``n`` images."""
+    """Identities, partitions, attributes, label noise, cues and the HQ subset of ``n`` images.
+
+    Identities number ``n_identities`` or about ``n / images_per_identity`` (CelebA: ~20).
+    """
     if n < 1:
         raise CelebalabError(f"--n must be at least 1 (got {n})")
     n_hq = n if n_hq is None else n_hq
     if not 0 <= n_hq <= n:
         raise CelebalabError(f"--n-hq must be between 0 and --n ({n}); got {n_hq}")
     # at least 3 identities (when n allows) so that train, val and test are all non-empty
-    n_ids = n_identities or max(min(3, n), round(n / IMAGES_PER_IDENTITY))
+    if images_per_identity < 1:
+        raise CelebalabError(f"--images-per-identity must be >= 1 (got {images_per_identity})")
+    n_ids = n_identities or max(min(3, n), round(n / images_per_identity))
     n_ids = min(n_ids, n)
 
     def stream(k: int) -> np.random.Generator:
