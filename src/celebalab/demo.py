@@ -40,7 +40,7 @@ class DemoOptions:
     size: int = 128
     #: The whole aligned image, squeezed: a centre crop cuts off the collar and necktie.
     crop: str = "none"
-    epochs: int = 8
+    epochs: int = 12
     batch_size: int = 32
     faces_shown: int = 8
 
