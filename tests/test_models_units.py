@@ -190,3 +190,13 @@ def test_bad_run_directories_give_clear_errors(tmp_path) -> None:
     (tmp_path / "model.pt").write_bytes(b"\0" * 10)
     with pytest.raises(RunDirError, match=r"model\.pt: corrupt"):
         load_run(tmp_path)
+
+
+def test_shuffled_epoch_never_ends_on_a_single_image():
+    from celebalab.models.data import EpochBatchSampler
+
+    sampler = EpochBatchSampler(65, 32, shuffle=True, seed=1)
+    batches = list(sampler)
+    assert [len(b) for b in batches] == [32, 33] == [len(b) for b in batches[: len(sampler)]]
+    assert sorted(i for b in batches for i in b) == list(range(65))
+    assert [len(b) for b in EpochBatchSampler(65, 32, shuffle=False)] == [32, 32, 1]

@@ -194,8 +194,17 @@ class EpochBatchSampler(Sampler[list[int]]):
     def _per_rank(self) -> int:
         return -(-self.n // self.num_replicas)
 
+    def _starts(self) -> list[int]:
+        """First position of each batch; a shuffled epoch never ends on a batch of one image,
+        which BatchNorm cannot train on: that image joins the batch before it."""
+        per_rank = self._per_rank()
+        starts = list(range(0, per_rank, self.batch_size))
+        if self.shuffle and len(starts) > 1 and per_rank - starts[-1] == 1:
+            starts.pop()
+        return starts
+
     def __len__(self) -> int:
-        return -(-self._per_rank() // self.batch_size)
+        return len(self._starts())
 
     def indices(self) -> np.ndarray:
         """This rank's dataset positions for the current epoch, in batch order."""
@@ -213,8 +222,10 @@ class EpochBatchSampler(Sampler[list[int]]):
             self.epoch, done = self.position()
             first = done if 0 < done < len(self) else 0
         order = self.indices()
-        for b in range(first, len(self)):
-            yield order[b * self.batch_size : (b + 1) * self.batch_size].tolist()
+        starts = self._starts()
+        ends = [*starts[1:], len(order)]
+        for b in range(first, len(starts)):
+            yield order[starts[b] : ends[b]].tolist()
 
 
 class AttributeDataModule(pl.LightningDataModule):
