@@ -1,7 +1,7 @@
 """Tiny CelebA / Kaggle / CelebAMask-HQ folders written byte for byte in the published formats.
 
 Shared by the data-layer tests (a helper module, not a test file). Formats follow the samples in
-/work/shared/formats: CRLF, count lines, the trailing space after the attribute header, runs of
+tests/data/formats: CRLF, count lines, the trailing space after the attribute header, runs of
 spaces between columns, the Kaggle CSVs and the LF files of CelebAMask-HQ.
 """
 

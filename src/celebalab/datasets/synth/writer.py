@@ -2,7 +2,7 @@
 
 CelebA ``.txt`` files use CRLF, a row-count line, a header (the attribute header ends with a
 space) and right-aligned columns; CelebAMask-HQ files use LF and their own spacing (see
-``/work/shared/formats``). Files are streamed in blocks to a temporary file and renamed into place,
+``tests/data/formats``). Files are streamed in blocks to a temporary file and renamed into place,
 so memory stays flat in N and a reader never sees half a file.
 """
 
