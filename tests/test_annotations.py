@@ -177,8 +177,15 @@ def test_partition_values_and_integer_overflow(tmp_path: Path) -> None:
 
 
 def test_missing_count_line_and_bad_float(tmp_path: Path) -> None:
-    text = "Yaw Pitch Raw\n0.jpg 1 2 3\n"
-    err = _error(_write(tmp_path, "pose.txt", text), "pose")
+    text = "Yaw Pitch Raw\n0.jpg 1 2 3\n1.jpg 4 5 x\n"
+    result = parse_annotation(_write(tmp_path, "pose.txt", text), "pose")
+    # One clear problem for the missing line; the rows are still read (and checked) after it.
+    assert [(p.line, p.problem) for p in result.problems] == [
+        (1, "the row-count line is missing: line 1 is already the header"),
+        (3, "roll: expected a number, found 'x'"),
+    ]
+    assert result.frame["image_id"].tolist() == ["0.jpg"]
+    err = _error(_write(tmp_path, "pose1.txt", "Pose\n0.jpg 1 2 3\n"), "pose")
     assert err.line == 1 and "number of rows on line 1" in err.problem
     err = _error(_write(tmp_path, "pose2.txt", "1\nYaw Pitch Raw\n0.jpg 1 2 x\n"), "pose")
     assert (err.line, err.problem) == (3, "roll: expected a number, found 'x'")
@@ -196,3 +203,24 @@ def test_kaggle_csv_with_bom_and_crlf(tmp_path: Path) -> None:
 def test_empty_csv_field_is_reported(tmp_path: Path) -> None:
     err = _error(_write(tmp_path, "p.csv", "image_id,partition\n000001.jpg,\n"), "partition")
     assert err.line == 2 and re.search("expected 2 fields, found 1", err.problem)
+
+
+def test_kaggle_and_official_file_formats_swapped(tmp_path: Path) -> None:
+    truth = celeba_truth(3)
+    official = official_texts(truth)["list_attr_celeba.txt"]
+    err = _error(_write(tmp_path, "list_attr_celeba.csv", official))
+    assert (err.line, err.problem) == (
+        1,
+        "line 1 is a row count: this is an official .txt file, not a Kaggle CSV file",
+    )
+    csv = "image_id,partition\r\n" + "".join(f"{i},0\r\n" for i in truth["image_id"])
+    err = _error(_write(tmp_path, "list_eval_partition.txt", csv), "partition")
+    assert err.line == 1 and "this is a Kaggle CSV file" in err.problem
+
+
+@pytest.mark.parametrize("data", [b"", b"\r\n\r\n", b"\xef\xbb\xbf"])
+def test_empty_file(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "list_attr_celeba.txt"
+    path.write_bytes(data)
+    err = _error(path)
+    assert (err.line, err.problem) == (1, "file is empty")

@@ -107,3 +107,22 @@ def test_empty_image_folder(tmp_path: Path) -> None:
         image.unlink()
     message = _error(root)
     assert message == f"image folder {root / 'img_align_celeba'} contains no .jpg or .png images"
+
+
+def test_unknown_archive_says_extract_it(tmp_path: Path) -> None:
+    (tmp_path / "archive.zip").write_bytes(b"PK")  # the name of Kaggle's CelebA download
+    message = _error(tmp_path)
+    assert message == (
+        f"{tmp_path} is not a CelebA or CelebAMask-HQ folder but holds archive.zip: "
+        "extract the download first"
+    )
+
+
+def test_official_with_the_image_folder_doubled(tmp_path: Path) -> None:
+    root = write_official(
+        tmp_path, celeba_truth(2), image_folder="img_align_celeba/img_align_celeba"
+    )
+    inner = root / "img_align_celeba" / "img_align_celeba"
+    layout = detect_layout(root)
+    assert (layout.kind, layout.image_dir) == ("official", inner)
+    assert detect_layout(inner).root == root

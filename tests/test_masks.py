@@ -127,3 +127,24 @@ def test_hq_files_unknown_class_and_missing(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="no mask file"):
         load_label_map(tmp_path, 7)
     assert set(MaskIndex(tmp_path).parts(0)) < set(MASK_PART_NAMES)
+
+
+def test_bad_part_files_raise_naming_the_file(tmp_path: Path) -> None:
+    write_hq(tmp_path, n=3, mask_size=16)
+    odd = mask_path(tmp_path, 0, "hair")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(odd)  # 8×8 among 16×16 parts
+    with pytest.raises(DataFormatError) as info:
+        load_label_map(tmp_path, 0)
+    assert info.value.path == odd
+    assert info.value.problem == "mask is 8x8, the other masks of this image are 16x16"
+    empty = mask_path(tmp_path, 1, "skin")
+    empty.write_bytes(b"")
+    with pytest.raises(DataFormatError) as info:
+        load_label_map(tmp_path, 1)
+    assert info.value.path == empty
+    assert info.value.problem == "cannot read mask: empty file (0 bytes)"
+    cut = mask_path(tmp_path, 2, "skin")
+    cut.write_bytes(cut.read_bytes()[:60])
+    with pytest.raises(DataFormatError) as info:
+        load_label_map(tmp_path, 2)
+    assert info.value.path == cut and info.value.problem.startswith("cannot read mask: ")

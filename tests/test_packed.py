@@ -168,7 +168,9 @@ def test_corrupt_images_are_listed_and_skipped(tmp_path: Path, cache: Path) -> N
 
     result = pack_images(root, 32, workers=2, progress=False, chunk_size=4)
     assert {c["image_id"] for c in result.corrupt} == bad
-    assert all(c["reason"] for c in result.corrupt)
+    reasons = {c["image_id"]: c["reason"] for c in result.corrupt}
+    assert (reasons[ids[7]], reasons[ids[15]]) == ("empty file (0 bytes)", "no such file")
+    assert "truncated" in reasons[ids[3]] and reasons[ids[11]] == "cannot identify image file"
     pack = PackedImages.open(root, 32)
     assert pack is not None
     for row, image_id in enumerate(pack.image_ids):

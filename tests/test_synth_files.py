@@ -12,12 +12,14 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from celebalab.datasets.masks import combine_part_masks
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_VALUES, MASK_PART_NAMES
 from celebalab.datasets.synth import ATTRIBUTE_REGIONS, generate, make_plan
 from celebalab.datasets.synth.appearance import face_parameters
 from celebalab.datasets.synth.geometry import sketch_face
 from celebalab.datasets.synth.regions import attribute_regions_json
 from celebalab.datasets.synth.render import Canvas, _light_tiles, render
+from celebalab.datasets.table import load_table
 
 N, N_HQ, SEED = 120, 40, 0  # as in conftest.synth_root
 
@@ -82,8 +84,7 @@ def test_round_trip_with_independent_reader(synth_root: Path, plan, truth: pd.Da
 
 
 def test_round_trip_with_load_table(synth_root: Path, plan) -> None:
-    table = pytest.importorskip("celebalab.datasets.table")
-    df = table.load_table(synth_root / "CelebA", refresh=True)
+    df = load_table(synth_root / "CelebA", refresh=True)
     assert np.array_equal(df[list(ATTRIBUTE_NAMES)].to_numpy(), plan.labels)
     assert np.array_equal(df["partition"], plan.partition)
     assert np.array_equal(df["identity"], plan.identity)
@@ -105,7 +106,7 @@ def test_round_trip_with_load_table(synth_root: Path, plan) -> None:
         ],
         landmarks,
     )
-    hq = table.load_table(synth_root / "CelebAMask-HQ", refresh=True)
+    hq = load_table(synth_root / "CelebAMask-HQ", refresh=True)
     assert np.array_equal(hq["orig_idx"], plan.hq_orig)
     assert np.array_equal(hq[list(ATTRIBUTE_NAMES)].to_numpy(), plan.labels[plan.hq_orig])
     assert np.array_equal(hq["partition"], plan.partition[plan.hq_orig])
@@ -146,10 +147,6 @@ def test_masks_disjoint_and_recombine_to_label_map(synth_root: Path, plan) -> No
         face = _face(plan, int(plan.hq_orig[j]))
         expected = np.asarray(render(face, Canvas.hq(256), sketch_face(face)).labels)
         assert np.array_equal(combined, expected)
-        try:
-            from celebalab.datasets.masks import combine_part_masks
-        except ImportError:
-            continue
         assert np.array_equal(combine_part_masks(parts), expected)
 
 

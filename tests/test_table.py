@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from celeba_trees import celeba_truth, write_hq, write_kaggle, write_official
+from celeba_trees import celeba_truth, official_texts, write_hq, write_kaggle, write_official
 from celebalab.datasets import table as table_module
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, BBOX_COLUMNS, LANDMARK_COLUMNS
 from celebalab.datasets.table import load_table
@@ -37,6 +37,18 @@ def test_kaggle_equals_official_except_identity(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(
         kaggle.drop(columns="identity"), official.drop(columns="identity")
     )
+
+
+def test_kaggle_with_the_official_identity_file(tmp_path: Path) -> None:
+    truth = celeba_truth(8)
+    root = write_kaggle(tmp_path / "k", truth)
+    (root / "identity_CelebA.txt").write_bytes(
+        official_texts(truth)["identity_CelebA.txt"].encode()
+    )
+    kaggle = load_table(root)
+    assert kaggle.attrs["layout"] == "kaggle"
+    official = load_table(write_official(tmp_path / "o", truth))
+    pd.testing.assert_frame_equal(kaggle, official)
 
 
 def test_lf_and_anno_subdirs_give_same_table(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from celeba_trees import celeba_truth, write_hq, write_official
 from celebalab.datasets.errors import CelebalabError, DataFormatError
+from celebalab.datasets.packed import pack_images
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.datasets.torch_datasets import CelebADataset, CelebAMaskHQDataset
 
@@ -106,9 +107,8 @@ def test_hq_samples_have_masks_at_image_size(tmp_path: Path) -> None:
 def test_packed_cache_fast_path_agrees_and_pickles(celeba: tuple[Path, object]) -> None:
     import pickle
 
-    packed = pytest.importorskip("celebalab.datasets.packed")
     root, _ = celeba
-    packed.pack_images(root, 8, workers=1)
+    pack_images(root, 8, workers=1)
     fast = CelebADataset(root, split="all", size=8)
     slow = CelebADataset(root, split="all", size=8, use_pack=False)
     assert fast.pack is not None and slow.pack is None

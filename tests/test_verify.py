@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from celeba_trees import celeba_truth, write_hq, write_image, write_official
 from celebalab.datasets.cli import app
 from celebalab.datasets.masks import mask_path
-from celebalab.datasets.verify import CATEGORIES, dataset_info, verify_dataset
+from celebalab.datasets.verify import CATEGORIES, _completeness, dataset_info, verify_dataset
 
 runner = CliRunner()
 
@@ -56,16 +56,16 @@ def test_missing_extra_truncated_and_bad_rows(tmp_path: Path) -> None:
         totals["missing_images"] == 1
         and "000004.jpg: annotated but no file" in problems["missing_images"][0]
     )
-    # rows dropped as malformed leave their images unannotated: reported as extra too
-    assert totals["extra_images"] == 3 and "999999.jpg" in problems["extra_images"][-1]
+    # the images of malformed rows are annotated (on a bad line, reported once): not extra
+    assert problems["extra_images"] == [f"{images / '999999.jpg'}: file not in annotations"]
     assert totals["unreadable_images"] == 2
     assert any("000007.jpg" in p and "truncated" in p for p in problems["unreadable_images"])
     annotation = "\n".join(problems["annotations"])
     assert f"{attr}:1: count line says 13 rows but the file has 12" in annotation
     assert f"{attr}:12: expected 41 fields, found 42" in annotation
     assert f"{attr}:13:" in annotation and "found '-7'" in annotation
-    # the dropped rows are then missing from the attribute file vs the partition file
-    assert "not in the attribute file" in annotation
+    # nor are they reported again as missing from the attribute file
+    assert "not in the attribute file" not in annotation and totals["annotations"] == 3
     assert "missing images: 1" in result.output and "000004.jpg" in result.output
 
 
@@ -104,7 +104,9 @@ def test_hq_masks_wrong_size_missing_and_unknown(tmp_path: Path) -> None:
         report.totals["images_without_mask"] == 1
         and "3.jpg" in report.problems["images_without_mask"][0]
     )
-    assert "unknown mask class 'lips'" in report.problems["unknown_mask_files"][0]
+    assert report.problems["unknown_mask_files"] == [
+        f"{mask_path(root, 2, 'lips')}: unknown mask class 'lips'; did you mean 'u_lip', 'l_lip'?"
+    ]
     assert "belongs in folder 0" in report.problems["misplaced_mask_files"][0]
     assert report.counts["partition_source"] == "official CelebA orig_idx ranges"
     assert sum(report.counts["partitions"].values()) == 5
@@ -138,3 +140,47 @@ def test_info(tmp_path: Path) -> None:
     assert max(info["most_frequent"].values()) == pytest.approx(means.max(), abs=1e-4)
     result = runner.invoke(app, ["info", str(root)])
     assert result.exit_code == 0 and "000001.jpg: 18x22" in result.output
+
+
+def test_hq_with_a_bad_annotation_file_still_checks_images(tmp_path: Path) -> None:
+    root = tmp_path / "CelebAMask-HQ"
+    write_hq(root, n=4)
+    pose = root / "CelebAMask-HQ-pose-anno.txt"
+    pose.write_bytes(pose.read_bytes().replace(b"2.jpg ", b"2.jpg x ", 1))
+    (root / "CelebA-HQ-img" / "1.jpg").unlink()
+    # A broken CelebA copy beside it, read only for the HQ partitions: named, not a crash.
+    celeba = write_official(tmp_path / "CelebA", celeba_truth(3))
+    (celeba / "list_eval_partition.txt").write_bytes(b"000001.jpg 7\r\n")
+    report = verify_dataset(root, progress=False)
+    assert report.totals.get("check_failed", 0) == 0, report.problems.get("check_failed")
+    annotations = report.problems["annotations"]
+    assert sum(str(pose) in p for p in annotations) == 1 and f"{pose}:5:" in annotations[0]
+    assert any(f"{celeba / 'list_eval_partition.txt'}:1:" in p for p in annotations)
+    assert report.problems["missing_images"] == [
+        f"{root / 'CelebA-HQ-img' / '1.jpg'}: annotated but no file"
+    ]
+    assert report.totals["images_without_mask"] == 0
+
+
+def test_completeness_against_the_official_release() -> None:
+    # The official sizes as published (tests/data/formats/README.md), typed independently.
+    full = {"annotated_images": 202_599, "partitions": {"train": 162_770, "val": 19_867}}
+    full["partitions"]["test"] = 19_962
+    assert _completeness("celeba", full).startswith("complete: 202,599 images")
+    moved = {**full, "partitions": {"train": 162_771, "val": 19_866, "test": 19_962}}
+    assert "partitions differ" in _completeness("celeba", moved)
+    assert _completeness("celeba", {"annotated_images": 40}).endswith("40 of 202,599 images")
+    hq = {"annotated_images": 30_000, "partitions": {"train": 24_183, "val": 2_993, "test": 2_824}}
+    assert _completeness("celebamask_hq", hq).startswith("complete: 30,000 images")
+
+
+def test_empty_and_non_image_files_are_named_plainly(tmp_path: Path) -> None:
+    root = write_official(tmp_path, celeba_truth(4))
+    empty, text = root / "img_align_celeba" / "000002.jpg", root / "img_align_celeba" / "000003.jpg"
+    empty.write_bytes(b"")
+    text.write_bytes(b"not an image")
+    report = verify_dataset(root, progress=False)
+    assert report.problems["unreadable_images"] == [
+        f"{empty}: empty file (0 bytes)",
+        f"{text}: cannot identify image file",  # Pillow's words, without the path repeated
+    ]

@@ -105,6 +105,8 @@ class ParseResult:
     frame: pd.DataFrame
     problems: list[DataFormatError]
     num_problems: int
+    #: First token (the id) of every row dropped for a problem: still listed in the file.
+    rejected_ids: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -116,6 +118,7 @@ class _Problems:
 
     def __init__(self, path: Path, limit: int) -> None:
         self.path, self.limit, self.items, self.count = path, limit, [], 0
+        self.rejected_ids: list[str] = []
 
     def add(self, line: int, message: str) -> None:
         self.count += 1
@@ -161,12 +164,15 @@ def parse_annotation(path: str | Path, kind: str, max_problems: int = 100) -> Pa
     problems = _Problems(path, max_problems)
     csv = path.suffix.lower() == ".csv"
     frame = _parse(data, spec, csv, problems)
-    return ParseResult(path, frame, problems.errors(), problems.count)
+    return ParseResult(path, frame, problems.errors(), problems.count, problems.rejected_ids)
 
 
 def _parse(data: bytes, spec: FileSpec, csv: bool, problems: _Problems) -> pd.DataFrame:
     """Split off the count and header lines, then tokenise and convert the body."""
     buf = np.frombuffer(data, dtype=np.uint8)
+    if not data.strip(b"\x00 \t\r\n"):
+        problems.add(1, "file is empty")
+        return _empty_frame(spec)
     newlines = np.flatnonzero(buf == _NEWLINE)
     line_ends = np.append(newlines, len(buf)) if len(buf) and buf[-1] != _NEWLINE else newlines
     preamble_lines = (0 if csv else int(spec.count_line)) + int(spec.header or csv)
@@ -179,11 +185,18 @@ def _parse(data: bytes, spec: FileSpec, csv: bool, problems: _Problems) -> pd.Da
         raw = bytes(buf[line_starts[i] : line_ends[i]]).replace(b"\x00", b"")
         return raw.decode("utf-8", errors="replace").strip()
 
+    mixup = _format_mixup(line_text(0), csv)
+    if mixup is not None:
+        problems.add(1, mixup)
+        return _empty_frame(spec)
     declared = None
     if spec.count_line and not csv:
         first = line_text(0)
         if first.isdigit():
             declared = int(first)
+        elif spec.header and not isinstance(perm_from_header(first, spec, csv), str):
+            problems.add(1, "the row-count line is missing: line 1 is already the header")
+            preamble_lines -= 1  # read on, so that the rows' own problems are found too
         else:
             problems.add(1, f"expected the number of rows on line 1, found {first[:40]!r}")
     perm = np.arange(len(spec.fields))
@@ -201,6 +214,15 @@ def _parse(data: bytes, spec: FileSpec, csv: bool, problems: _Problems) -> pd.Da
     if declared is not None and declared != rows_seen:
         problems.add(1, f"count line says {declared} rows but the file has {rows_seen}")
     return frame
+
+
+def _format_mixup(first_line: str, csv: bool) -> str | None:
+    """A message when line 1 shows a Kaggle CSV named ``.txt`` or an official file as ``.csv``."""
+    if not csv and "," in first_line:
+        return "commas on line 1: this is a Kaggle CSV file, not an official .txt file"
+    if csv and first_line.isdigit():
+        return "line 1 is a row count: this is an official .txt file, not a Kaggle CSV file"
+    return None
 
 
 def perm_from_header(text: str, spec: FileSpec, csv: bool) -> np.ndarray | str:
@@ -275,6 +297,7 @@ def _parse_body(
         messages = [f"expected {nfields} fields, found {c}" for c in counts[bad[: problems.limit]]]
         problems.add_many(line_numbers[bad], messages)
     good = np.flatnonzero(nonblank & ~wrong)
+    row_tokens, token_starts, token_ends = first_token, starts, ends
     if len(good) == rows_seen and len(starts) == rows_seen * nfields:  # the usual, clean case
         starts, ends = starts.reshape(rows_seen, nfields), ends.reshape(rows_seen, nfields)
     else:
@@ -296,6 +319,10 @@ def _parse_body(
     frame = pd.DataFrame(columns)
     if not valid.all():
         frame = frame.loc[valid].reset_index(drop=True)
+    rejected = np.concatenate((row_tokens[wrong], row_tokens[good[~valid]]))
+    if len(rejected):
+        ids = _token_strings(buf, token_starts[rejected], token_ends[rejected])
+        problems.rejected_ids.extend(_text(i) for i in ids.tolist())
     return frame, rows_seen
 
 

@@ -22,6 +22,7 @@ images are untouched); ``crop="none"`` squeezes the whole image to S×S.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,14 @@ def load_resized(
     box = (left * sx, top * sy, right * sx, bottom * sy)
     out = rgb.resize((size, size), RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
     return np.asarray(out, dtype=np.uint8)
+
+
+def image_error_text(path: str | Path, err: Exception) -> str:
+    """Why an image file could not be read, for a ``path: reason`` message: Pillow's error without
+    the path it repeats; missing and empty files said plainly (Pillow "cannot identify" those)."""
+    if not os.path.exists(path):
+        return "no such file"
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        return "empty file (0 bytes)"
+    text = str(err).replace(f" {str(path)!r}", "")
+    return text or type(err).__name__

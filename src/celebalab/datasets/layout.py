@@ -3,8 +3,10 @@
 Accepted layouts:
 
 * ``official`` CelebA: annotation ``.txt`` files in the root or in ``Anno/`` and ``Eval/``, images
-  in ``img_align_celeba/`` (``.jpg``) or ``img_align_celeba_png/`` (``.png``), also under ``Img/``;
-* ``kaggle`` CelebA: ``.csv`` files in the root, images in ``img_align_celeba/img_align_celeba/``;
+  in ``img_align_celeba/`` (``.jpg``) or ``img_align_celeba_png/`` (``.png``), also under ``Img/``
+  or doubled (``img_align_celeba/img_align_celeba/``, the zip extracted into its own name);
+* ``kaggle`` CelebA: ``.csv`` files in the root, images in ``img_align_celeba/img_align_celeba/``,
+  optionally with the official ``identity_CelebA.txt`` (the one file Kaggle lacks);
 * ``celebamask_hq``: ``CelebA-HQ-img/``, ``CelebAMask-HQ-mask-anno/`` and the HQ ``.txt`` files.
 
 A path one folder too deep (the image folder, ``Anno/``) or one folder too high (a folder holding
@@ -54,6 +56,7 @@ _OFFICIAL_IMAGE_DIRS = (
     "img_align_celeba_png",
     "Img/img_align_celeba",
     "Img/img_align_celeba_png",
+    "img_align_celeba/img_align_celeba",  # the zip extracted into a folder of its own name
 )
 _KAGGLE_IMAGE_DIRS = ("img_align_celeba/img_align_celeba", "img_align_celeba")
 _ARCHIVES = {
@@ -107,7 +110,22 @@ def detect_layout(root: str | Path) -> DatasetLayout:
     if len(children) > 1:
         names = ", ".join(c.name for c in children)
         raise DatasetLayoutError(f"{root} holds several datasets ({names}); pass one of them")
+    archives = _archives(root)
+    if archives:
+        raise DatasetLayoutError(
+            f"{root} is not a CelebA or CelebAMask-HQ folder but holds {', '.join(archives)}: "
+            "extract the download first"
+        )
     raise DatasetLayoutError(f"{root} is not a CelebA or CelebAMask-HQ folder: {_EXPECTED}")
+
+
+def _archives(root: Path) -> list[str]:
+    """Names of the archive files directly in ``root`` (a Kaggle ``archive.zip`` and the like)."""
+    try:
+        names = sorted(p.name for p in root.iterdir() if p.is_file())
+    except OSError:
+        return []
+    return [n for n in names if n.lower().endswith((".zip", ".7z", ".tar", ".tar.gz", ".tgz"))]
 
 
 _ALL_DIR_NAMES = {
@@ -140,6 +158,9 @@ def _detect_here(root: Path) -> DatasetLayout | None:
     hq = _find_files(root, HQ_FILES, ("",))
     if (root / HQ_IMAGE_DIR).is_dir() or hq:
         return _hq_layout(root, hq)
+    if kaggle and set(official) == {"identity"}:
+        # Kaggle has no identities; the official identity_CelebA.txt added beside it is welcome
+        kaggle["identity"], official = official["identity"], {}
     if official and kaggle:
         raise DatasetLayoutError(
             f"{root} mixes Kaggle CSV files ({', '.join(p.name for p in kaggle.values())}) and "

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from celebalab.datasets.decode import crop_box
+from celebalab.datasets.decode import crop_box, image_error_text
 from celebalab.datasets.errors import CelebalabError, DataFormatError
 from celebalab.datasets.layout import HQ_MASK_DIR
 from celebalab.datasets.schema import (
@@ -123,9 +124,15 @@ def scan_mask_folder(folder: Path) -> Iterator[tuple[Path, int, str]]:
 
 
 def read_part_mask(path: str | Path) -> np.ndarray:
-    """A part mask as bool H×W: any non-zero pixel (in any channel) is inside the part."""
-    with Image.open(path) as image:
-        array = np.asarray(image)
+    """A part mask as bool H×W: any non-zero pixel (in any channel) is inside the part.
+
+    An empty, truncated or non-image file raises :class:`DataFormatError` naming it.
+    """
+    try:
+        with Image.open(path) as image:
+            array = np.asarray(image)
+    except (OSError, ValueError, SyntaxError) as err:  # what Pillow raises for bad files
+        raise DataFormatError(path, f"cannot read mask: {image_error_text(path, err)}") from None
     return array.any(axis=2) if array.ndim == 3 else array > 0
 
 
@@ -180,7 +187,17 @@ def load_label_map(
     files = (mask_index or MaskIndex(hq_root)).parts(index)
     if not files:
         raise DataFormatError(mask_path(hq_root, index, "*"), "no mask file for this image")
-    label_map = combine_part_masks({name: read_part_mask(path) for name, path in files.items()})
+    parts = {name: read_part_mask(path) for name, path in files.items()}
+    shapes = Counter(mask.shape for mask in parts.values())
+    usual = shapes.most_common(1)[0][0]
+    for name, mask in parts.items():
+        if mask.shape != usual:
+            raise DataFormatError(
+                files[name],
+                f"mask is {mask.shape[1]}x{mask.shape[0]}, "
+                f"the other masks of this image are {usual[1]}x{usual[0]}",
+            )
+    label_map = combine_part_masks(parts)
     return label_map if size is None else resize_label_map(label_map, size)
 
 

@@ -44,7 +44,13 @@ import typer
 
 from celebalab import __version__
 from celebalab.datasets.cache import cache_dir_for
-from celebalab.datasets.decode import CROPS, REDUCING_GAP, RESAMPLE, load_resized
+from celebalab.datasets.decode import (
+    CROPS,
+    REDUCING_GAP,
+    RESAMPLE,
+    image_error_text,
+    load_resized,
+)
 from celebalab.datasets.errors import CelebalabError
 from celebalab.io import atomic_path, write_json_atomic
 
@@ -228,7 +234,7 @@ def _pack_chunk(chunk: _Chunk) -> tuple[int, list[tuple[int, str]]]:
             rows[i] = load_resized(path, chunk.size, chunk.crop)
         except Exception as err:  # any decoder failure marks the row invalid, never stops the pack
             rows[i] = 0
-            corrupt.append((i, f"{type(err).__name__}: {err}"))
+            corrupt.append((i, image_error_text(path, err)))
     rows.flush()
     del rows  # unmap now: the worker's resident memory stays one chunk, whatever N is
     return chunk.index, corrupt

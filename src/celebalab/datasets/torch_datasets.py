@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from celebalab.datasets.decode import load_resized
+from celebalab.datasets.decode import image_error_text, load_resized
 from celebalab.datasets.errors import CelebalabError, DataFormatError
 from celebalab.datasets.masks import MaskIndex, load_label_map, resize_label_map
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_CODES
@@ -47,7 +47,7 @@ def read_image(path: Path, size: int | None = None) -> torch.Tensor:
             with Image.open(path) as image:
                 array = np.asarray(image.convert("RGB"))
     except (OSError, ValueError, SyntaxError) as err:  # what Pillow raises for bad files
-        raise DataFormatError(path, f"cannot read image: {err}") from None
+        raise DataFormatError(path, f"cannot read image: {image_error_text(path, err)}") from None
     return torch.from_numpy(np.array(array)).permute(2, 0, 1)  # a writable copy for torch
 
 

@@ -22,10 +22,19 @@ from rich.table import Table
 from tqdm.auto import tqdm
 
 from celebalab.datasets.annotations import parse_annotation
-from celebalab.datasets.errors import CelebalabError
+from celebalab.datasets.decode import image_error_text
+from celebalab.datasets.errors import CelebalabError, DataFormatError
 from celebalab.datasets.layout import IMAGE_EXTENSIONS, DatasetLayout, detect_layout
 from celebalab.datasets.masks import IMAGES_PER_MASK_FOLDER, MASK_PART_NAMES, scan_mask_folder
-from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_NAMES
+from celebalab.datasets.schema import (
+    ATTRIBUTE_NAMES,
+    CELEBA_NUM_IMAGES,
+    CELEBA_PARTITION_SIZES,
+    CELEBAMASK_HQ_NUM_IMAGES,
+    CELEBAMASK_HQ_PARTITION_SIZES,
+    PARTITION_NAMES,
+    unknown_name_message,
+)
 
 #: Problem categories, in report order.
 CATEGORIES: tuple[str, ...] = (
@@ -99,8 +108,12 @@ def verify_dataset(
         report.add("layout", [str(err)])
         return report
     report.layout, report.root = layout.kind, str(layout.root)
-    ids = _guarded(report, "annotations", lambda: _check_annotations(layout, report)) or []
-    files = _guarded(report, "image files", lambda: _check_image_files(layout, ids, report))
+    ids, malformed = _guarded(
+        report, "annotations", lambda: _check_annotations(layout, report)
+    ) or ([], set())
+    files = _guarded(
+        report, "image files", lambda: _check_image_files(layout, ids, malformed, report)
+    )
     to_decode = sorted(files or [])
     if sample is not None and sample < len(to_decode):
         to_decode = sorted(random.Random(seed).sample(to_decode, sample))
@@ -127,21 +140,27 @@ def _guarded(report: VerifyReport, what: str, check: Callable[[], Any]) -> Any:
         return None
 
 
-def _check_annotations(layout: DatasetLayout, report: VerifyReport) -> list[str]:
-    """Parse every annotation file, collecting all their problems; returns the annotated ids."""
-    frames = {}
+def _check_annotations(layout: DatasetLayout, report: VerifyReport) -> tuple[list[str], set[str]]:
+    """Parse every annotation file, collecting all their problems.
+
+    Returns the ids of the clean attribute rows and those of its malformed rows (already reported
+    with their line, so not reported again as missing from the attribute file or as extra images).
+    """
+    frames, rejected, unreadable = {}, {}, set()
     for kind, path in layout.files.items():
         result = parse_annotation(path, kind, max_problems=report.max_listed)
         report.add("annotations", [str(p) for p in result.problems], total=result.num_problems)
-        frames[kind] = result.frame
+        frames[kind], rejected[kind] = result.frame, set(result.rejected_ids)
+        if result.frame.empty and not result.ok:
+            unreadable.add(kind)  # no row could be read: comparing its ids would only repeat that
     attrs = frames["attributes"]
     ids = attrs["image_id"].tolist()
     report.counts["annotated_images"] = len(ids)
-    known = set(ids)
+    known = set(ids) | rejected["attributes"]
     for kind, frame in frames.items():
-        if kind in ("attributes", "hq_mapping"):
+        if kind in ("attributes", "hq_mapping") or kind in unreadable or "attributes" in unreadable:
             continue
-        listed = set(frame["image_id"])
+        listed = set(frame["image_id"]) | rejected[kind]
         lacking = [i for i in ids if i not in listed]
         if lacking:
             report.add(
@@ -166,14 +185,38 @@ def _check_annotations(layout: DatasetLayout, report: VerifyReport) -> list[str]
     if "identity" in frames:
         report.counts["identities"] = int(frames["identity"]["identity"].nunique())
     if layout.dataset == "celebamask_hq":
-        report.counts.update(_hq_partitions(layout))
-    return ids
+        report.counts.update(_hq_partitions(layout, report))
+    report.counts["official_release"] = _completeness(layout.dataset, report.counts)
+    return ids, rejected["attributes"]
 
 
-def _hq_partitions(layout: DatasetLayout) -> dict[str, Any]:
+def _completeness(dataset: str, counts: dict[str, Any]) -> str:
+    """Whether the annotated images and partitions match the official release (a subset is
+    fine, so this is a count, not a problem)."""
+    total, sizes = (
+        (CELEBAMASK_HQ_NUM_IMAGES, CELEBAMASK_HQ_PARTITION_SIZES)
+        if dataset == "celebamask_hq"
+        else (CELEBA_NUM_IMAGES, CELEBA_PARTITION_SIZES)
+    )
+    found = counts.get("annotated_images", 0)
+    if found != total:
+        return f"subset or incomplete: {found:,} of {total:,} images"
+    if counts.get("partitions") != dict(sizes):
+        official = ", ".join(f"{k}: {v:,}" for k, v in sizes.items())
+        return f"all {total:,} images, but partitions differ from the official {official}"
+    return f"complete: {total:,} images, official partitions"
+
+
+def _hq_partitions(layout: DatasetLayout, report: VerifyReport) -> dict[str, Any]:
+    """Partition counts (and identities) through the HQ→CelebA mapping, when the table loads."""
     from celebalab.datasets.table import load_table
 
-    table = load_table(layout.root)
+    try:
+        table = load_table(layout.root)
+    except DataFormatError as err:
+        if err.path not in layout.files.values():  # e.g. the CelebA copy beside; the HQ files'
+            report.add("annotations", [str(err)])  # own problems are listed already
+        return {}
     counts = table["partition"].value_counts().sort_index()
     out = {
         "partitions": {PARTITION_NAMES.get(int(c), "unknown"): int(n) for c, n in counts.items()},
@@ -184,8 +227,11 @@ def _hq_partitions(layout: DatasetLayout) -> dict[str, Any]:
     return out
 
 
-def _check_image_files(layout: DatasetLayout, ids: list[str], report: VerifyReport) -> list[str]:
-    """Missing and extra image files; returns the names of annotated files that exist."""
+def _check_image_files(
+    layout: DatasetLayout, ids: list[str], malformed: set[str], report: VerifyReport
+) -> list[str]:
+    """Missing and extra image files (``malformed``: ids on bad attribute rows, neither);
+    returns the names of annotated files that exist."""
     with os.scandir(layout.image_dir) as entries:
         present = {
             e.name for e in entries if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
@@ -197,7 +243,8 @@ def _check_image_files(layout: DatasetLayout, ids: list[str], report: VerifyRepo
     report.add(
         "missing_images", [f"{layout.image_dir / n}: annotated but no file" for n in missing]
     )
-    extra = sorted(present - expected_set)
+    on_bad_rows = {os.path.splitext(i)[0] + layout.image_ext for i in malformed}
+    extra = sorted(present - expected_set - on_bad_rows)
     report.add("extra_images", [f"{layout.image_dir / n}: file not in annotations" for n in extra])
     return [name for name in expected if name in present]
 
@@ -238,7 +285,9 @@ def _check_masks(
     for folder in sorted(p for p in layout.mask_dir.iterdir() if p.is_dir()):
         for path, index, part in scan_mask_folder(folder):
             if part not in MASK_PART_NAMES:
-                unknown.append(f"{path}: unknown mask class {part!r}")
+                unknown.append(
+                    f"{path}: {unknown_name_message('mask class', part, MASK_PART_NAMES)}"
+                )
             elif folder.name != str(index // IMAGES_PER_MASK_FOLDER):
                 misplaced.append(f"{path}: belongs in folder {index // IMAGES_PER_MASK_FOLDER}")
             else:
@@ -277,7 +326,7 @@ def check_image_file(path: str) -> tuple[str, str | None, tuple[int, int] | None
             image.load()
             return path, None, image.size
     except Exception as err:
-        return path, str(err) or type(err).__name__, None
+        return path, image_error_text(path, err), None
 
 
 def check_mask_file(path: str) -> tuple[str, str | None, tuple[int, int] | None]:
@@ -288,7 +337,7 @@ def check_mask_file(path: str) -> tuple[str, str | None, tuple[int, int] | None]
             image.verify()
         return path, None, size
     except Exception as err:
-        return path, str(err) or type(err).__name__, None
+        return path, image_error_text(path, err), None
 
 
 def _map_files(
