@@ -180,3 +180,25 @@ def test_missing_partition_file_falls_back_to_a_seeded_split(tmp_path, capsys):
     assert result["data"]["partition_source"].startswith("seeded_split")
     assert sum(result["data"]["counts"].values()) == N_IMAGES
     assert "no partition file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_finished_run_resumes_only_to_train_longer_and_keeps_its_log(root, trained, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    out = tmp_path / "run"
+    shutil.copytree(trained[0], out)
+    last = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["global_step"] == 3 * STEPS_PER_EPOCH  # the last epoch, best or not
+    before = (out / "run.json").read_bytes()
+    with pytest.raises(TrainError, match="already finished"):
+        train(root, out, resume=True, **OPTIONS)
+    with pytest.raises(CelebalabError, match="did you mean"):
+        train(root, out, overwrite=True, **{**OPTIONS, "task": "smiling"})
+    assert (out / "run.json").read_bytes() == before  # a failed call overwrote nothing
+    result = train(root, out, resume=True, **{**OPTIONS, "epochs": 4})
+    assert result["training"]["global_step"] == 4 * STEPS_PER_EPOCH
+    logged = pd.read_csv(out / "metrics.csv")
+    assert sorted(logged["epoch"].unique()) == [0, 1, 2, 3]  # epochs before the resume kept

@@ -24,7 +24,7 @@ from celebalab.models.architectures import (
     normalise_uint8,
 )
 from celebalab.models.data import EpochBatchSampler, make_splits, positive_weights
-from celebalab.models.module import attribute_loss, augment
+from celebalab.models.module import AttributeClassifier, attribute_loss, augment
 from celebalab.models.run import FORMAT_VERSION, RunDirError, load_run, save_run
 from celebalab.models.thresholds import tune_thresholds
 
@@ -200,3 +200,15 @@ def test_shuffled_epoch_never_ends_on_a_single_image():
     assert [len(b) for b in batches] == [32, 33] == [len(b) for b in batches[: len(sampler)]]
     assert sorted(i for b in batches for i in b) == list(range(65))
     assert [len(b) for b in EpochBatchSampler(65, 32, shuffle=False)] == [32, 32, 1]
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4, 5])
+def test_one_cycle_schedule_of_a_very_short_run_steps_through(steps: int) -> None:
+    module = AttributeClassifier(
+        "small_cnn", ["Smiling"], (0.5,) * 3, (0.5,) * 3, lr=1e-3, total_steps=steps
+    )
+    sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
+    for _ in range(steps):
+        sched.optimizer.step()
+        sched.step()  # torch divides by zero here when the warm-up phase is empty
+    assert 0 < sched.get_last_lr()[0] <= 1e-3

@@ -48,6 +48,14 @@ def test_outputs_summary_and_report(tmp_path: Path) -> None:
     assert summary["predictability"]["seed"]["per_attribute"]["Bald"]["roc_auc"] is None
     assert summary["predictability"]["official"]["n_test"] == (frame.partition == 2).sum()
     assert summary["clustering"]["k"] == result.clustering.k
+    # Bald has no model: the baseline is averaged over the attributes the accuracy covers.
+    means = summary["predictability"]["seed"]["mean_over_defined"]
+    fitted = seed["accuracy"].notna()
+    assert not fitted["Bald"] and fitted.sum() == 39
+    assert means["baseline_accuracy"] == pytest.approx(seed.loc[fitted, "baseline_accuracy"].mean())
+    assert means["accuracy"] - means["baseline_accuracy"] == pytest.approx(
+        means["gain_over_baseline"]
+    )
     html = (tmp_path / "report.html").read_text()
     for title in (
         "Attribute frequencies",
@@ -70,7 +78,8 @@ def test_one_partition_skips_the_official_protocol(tmp_path: Path) -> None:
     assert any("official protocol skipped" in n for n in result.notes)
     write_stats(result, tmp_path)
     assert not (tmp_path / "predictability_official.csv").exists()
-    assert "Skipped: the test partition" in (tmp_path / "report.html").read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert "Skipped: the official test partition has no rows" in html
     assert build_stats_report(result).sections[3].title == "Predictability (official protocol)"
 
 

@@ -64,7 +64,8 @@ def official_split(partitions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     train, test = np.flatnonzero(partitions == 0), np.flatnonzero(partitions == 2)
     empty = [name for name, rows in (("train", train), ("test", test)) if rows.size == 0]
     if empty:
-        raise ValueError(f"the {' and '.join(empty)} partition(s) have no rows in this selection")
+        noun = "partition has" if len(empty) == 1 else "partitions have"
+        raise ValueError(f"the official {' and '.join(empty)} {noun} no rows in this selection")
     return train, test
 
 

@@ -79,8 +79,9 @@ def _association_section(sec: Section, result: StatsResult) -> None:
         figures.heatmap_figure(assoc.phi, order, "Phi correlation", "RdBu_r", -1.0, 1.0, "phi"),
         alt="phi correlation heatmap",
     )
-    with np.errstate(divide="ignore"):
-        log_lift = np.log2(assoc.lift.where(assoc.lift > 0))
+    # Pairs never seen together (lift 0) are the most negative association, not undefined: they
+    # take the bottom colour, and only lifts that are undefined (NaN) stay grey.
+    log_lift = np.log2(assoc.lift.clip(lower=2.0**-3))
     sec.figure(
         figures.heatmap_figure(
             log_lift,
@@ -89,7 +90,7 @@ def _association_section(sec: Section, result: StatsResult) -> None:
             "PuOr_r",
             -3.0,
             3.0,
-            "log2 lift (0 = independent)",
+            "log2 lift (0 = independent, -3 includes never together)",
         ),
         alt="lift heatmap",
     )

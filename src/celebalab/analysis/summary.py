@@ -56,10 +56,14 @@ def _protocol_summary(proto: Any) -> dict[str, Any]:
     if proto.table is None:
         return out
     metrics = proto.table[list(METRIC_COLUMNS)]
+    means = metrics.mean()
+    # The baseline is defined for every attribute, the model's accuracy only where it could be
+    # fitted: average both over the same attributes so that they can be compared.
+    means["baseline_accuracy"] = metrics["baseline_accuracy"][metrics["accuracy"].notna()].mean()
     out.update(
         n_train=proto.n_train,
         n_test=proto.n_test,
-        mean_over_defined=metrics.mean().map(float).to_dict(),
+        mean_over_defined=means.map(float).to_dict(),
         undefined_count=metrics.isna().sum().map(int).to_dict(),
         solver={
             "newton_iterations": proto.fit.iterations,

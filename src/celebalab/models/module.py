@@ -146,13 +146,35 @@ class AttributeClassifier(pl.LightningModule):
         One-cycle (Smith & Topin 2019: linear warm-up to ``lr`` over the first 25 % of the steps,
         then cosine annealing to ``lr``/10⁴) lets a short CPU run use a high peak rate without
         diverging early. The step count is given, not asked of the trainer: estimating it would
-        build the train loader before a resumed run has restored its position.
+        build the train loader before a resumed run has restored its position. At least 5 steps
+        are planned: with fewer, the warm-up phase is empty and torch's scheduler divides by 0.
         """
         opt = torch.optim.AdamW(
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=self.hparams.lr, total_steps=max(1, self.hparams.total_steps),
+        sched = self._one_cycle(opt)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _one_cycle(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.OneCycleLR:
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=self.hparams.lr, total_steps=max(5, self.hparams.total_steps),
             pct_start=0.25, cycle_momentum=False,
         )  # fmt: skip
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Re-plan a resumed schedule whose length changed (``--resume --epochs`` trains longer).
+
+        torch's one-cycle schedule refuses to step past the total it was created with; the
+        saved position is kept and the phases are those of this run's plan.
+        """
+        schedulers = checkpoint.get("lr_schedulers") or []
+        planned = max(5, self.hparams.total_steps)
+        if len(schedulers) != 1 or schedulers[0].get("total_steps") == planned:
+            return
+        dummy = torch.optim.AdamW([torch.zeros(1, requires_grad=True)], lr=self.hparams.lr)
+        position = ("last_epoch", "_step_count", "_last_lr")
+        saved = schedulers[0]
+        schedulers[0] = {
+            **self._one_cycle(dummy).state_dict(),
+            **{k: saved[k] for k in position if k in saved},
+        }

@@ -15,10 +15,12 @@ execution settings (devices, precision, workers).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,35 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class _LightningNoise(logging.Filter):
+    """Drops Lightning's per-run banner lines (device availability, advertising tip)."""
+
+    PREFIXES = ("GPU available:", "TPU available:", "💡 Tip:")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.PREFIXES)
+
+
+_NOISE_FILTER = _LightningNoise()
+
+
+def _silence_lightning_noise() -> None:
+    """Hide the messages Lightning prints on every run that say nothing about this one.
+
+    Targeted: only these exact messages; every other warning and log line still shows.
+    """
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_NOISE_FILTER)  # adding the same filter twice is a no-op
+    # torch deprecated LeafSpec, which Lightning's own _pytree helper still builds.
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+        category=FutureWarning,
+    )
+    # Expected: only a resumed run (or --overwrite, which cleared it) finds checkpoints there.
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+
+
 def train(
     root: str | Path,
     out: str | Path,
@@ -127,20 +158,27 @@ def train(
     }  # fmt: skip
     opts = _resolve_options(out, given, resume, overwrite)
     names = _attribute_names(opts["task"])
+    # Read the checkpoint first: a corrupt one must fail before anything in ``out`` changes.
+    ckpt_path, steps_before = _resume_checkpoint(out, opts) if resume else (None, 0)
     device = _device_settings(devices, precision)
     _set_threads(threads)
 
     import lightning.pytorch as pl
 
+    _silence_lightning_noise()
     pl.seed_everything(opts["seed"], workers=True, verbose=False)
     table, splits, data = _prepare_data(Path(root), opts, names, device, workers, pack, progress)
     for note in splits.notes:
         _say(f"note: {note}")
-    module = _make_module(opts, names, splits, device, _total_steps(opts, splits, device))
+    batches = _batches_per_epoch(opts, splits, device)
+    module = _make_module(opts, names, splits, device, opts["epochs"] * batches)
     if not resume:
+        if overwrite:  # only now that every input has been checked
+            _remove_outputs(out)
         write_json_atomic(out / OPTIONS_FILE, opts)
-    trainer, ckpt_best = _make_trainer(out, opts, device, progress, callbacks)
-    ckpt_path, steps_before = _resume_checkpoint(out) if resume else (None, 0)
+    trainer, ckpt_best = _make_trainer(
+        out, opts, device, progress, callbacks, batches, steps_before if resume else None
+    )
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     seconds = time.perf_counter() - t0
@@ -178,21 +216,21 @@ def _resolve_options(out: Path, given: dict[str, Any], resume: bool, overwrite: 
     else:
         if out.exists() and not out.is_dir():
             raise TrainError(f"{out}: exists and is not a directory")
-        if out.is_dir() and any(out.iterdir()):
-            if not overwrite:
-                raise TrainError(
-                    f"{out}: run directory is not empty; use --resume to continue the run in it "
-                    "or --overwrite to replace it"
-                )
-            _remove_outputs(out)
+        if out.is_dir() and any(out.iterdir()) and not overwrite:
+            raise TrainError(
+                f"{out}: run directory is not empty; use --resume to continue the run in it "
+                "or --overwrite to replace it"
+            )
         opts = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     _check_options(opts)
     return opts
 
 
 def _remove_outputs(out: Path) -> None:
-    """Delete only the files celebalab writes into a run directory."""
-    for name in _OUR_OUTPUTS:
+    """Delete only the files celebalab writes into a run directory (evaluations included)."""
+    from celebalab.models.evaluate import SPLITS
+
+    for name in (*_OUR_OUTPUTS, *(f"eval_{split}" for split in SPLITS)):
         path = out / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -235,12 +273,14 @@ def _attribute_names(task: str) -> list[str]:
     return [task]
 
 
-def _resume_checkpoint(out: Path) -> tuple[str, int]:
+def _resume_checkpoint(out: Path, opts: dict[str, Any]) -> tuple[str, int]:
     """The most advanced of ``last.ckpt`` (epoch ends) and ``step.ckpt`` (every N steps).
 
     Returns its path and global step. A corrupt candidate is an error naming it (never
-    silently skipped): the user decides whether to delete it and fall back to the other.
+    silently skipped): the user decides whether to delete it and fall back to the other. A
+    finished run is an error too, unless ``--epochs`` asks for more epochs than it had.
     """
+    _check_unfinished(out, opts["epochs"])
     ckpt_dir = out / runfmt.CHECKPOINT_DIR
     found: list[tuple[int, int, str]] = []
     for rank, name in enumerate(("last.ckpt", f"{STEP_CHECKPOINT}.ckpt")):
@@ -262,6 +302,23 @@ def _resume_checkpoint(out: Path) -> tuple[str, int]:
         raise TrainError(f"{ckpt_dir}: no checkpoint to resume from")
     step, _, path = max(found)
     return path, step
+
+
+def _check_unfinished(out: Path, epochs: int) -> None:
+    """Refuse to "resume" a finished run (which would only rewrite it) unless it is extended."""
+    path = out / runfmt.RUN_JSON
+    if not path.is_file():
+        return
+    try:
+        training = json.loads(path.read_text(encoding="utf-8"))["training"]
+        planned, done = int(training["epochs"]), int(training["epochs_run"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # not a run we can read: resume from the checkpoints as for an unfinished one
+    if epochs <= planned:
+        raise TrainError(
+            f"{path}: the run already finished ({done} of {planned} epochs), nothing to resume; "
+            f"pass --epochs N with N > {planned} to train it longer"
+        )
 
 
 # ---------------------------------------------------------------- devices
@@ -376,10 +433,10 @@ def _prepare_data(
     return table, splits, data
 
 
-def _total_steps(opts: dict, splits: Any, device: dict) -> int:
-    """Optimizer steps of the planned training: epochs × batches per epoch per device."""
+def _batches_per_epoch(opts: dict, splits: Any, device: dict) -> int:
+    """Optimizer steps per epoch on each device (the last batch may be smaller)."""
     per_device = -(-splits.counts["train"] // device["num_devices"])
-    return opts["epochs"] * -(-per_device // opts["batch_size"])
+    return -(-per_device // opts["batch_size"])
 
 
 def _make_module(opts: dict, names: list[str], splits: Any, device: dict, steps: int) -> Any:
@@ -403,34 +460,56 @@ def _make_module(opts: dict, names: list[str], splits: Any, device: dict, steps:
         total_steps=steps,
     )
     if opts["weights"]:
-        missing, unexpected = load_pretrained(module.model, opts["weights"])
-        _say(f"loaded {opts['weights']}: {len(missing)} missing key(s) "
-             f"{missing[:4]}{'…' if len(missing) > 4 else ''}, {len(unexpected)} unexpected "
-             f"{unexpected[:4]}{'…' if len(unexpected) > 4 else ''}")  # fmt: skip
+        missing, unused = load_pretrained(module.model, opts["weights"])
+        total = len(module.model.state_dict())
+        _say(f"loaded {opts['weights']}: {total - len(missing)} of {total} tensors; new "
+             f"initialisation for {_listed(missing)} (absent from the file or of another shape, "
+             f"e.g. the ImageNet head); {len(unused)} tensor(s) of the file unused")  # fmt: skip
     return module
 
 
+def _listed(names: Sequence[str], shown: int = 4) -> str:
+    return ", ".join(names[:shown]) + (" …" if len(names) > shown else "") if names else "none"
+
+
 def _make_trainer(
-    out: Path, opts: dict, device: dict, progress: bool, callbacks: Sequence[Any]
+    out: Path,
+    opts: dict,
+    device: dict,
+    progress: bool,
+    callbacks: Sequence[Any],
+    batches_per_epoch: int,
+    resume_step: int | None = None,
 ) -> tuple[Any, Any]:
+    """Lightning trainer with the checkpoints, early stopping and CSV log of a run.
+
+    ``resume_step`` (global step of the checkpoint a resumed run starts from) keeps the log
+    rows written before it.
+    """
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
     ckpt_dir = out / runfmt.CHECKPOINT_DIR
-    # Per epoch: the best model (val loss) and last.ckpt; every N steps: step.ckpt (mid-epoch).
+    # Per epoch: the best model (val loss) and last.ckpt, a callback of its own (Lightning's
+    # save_last only writes when the best one changed); every N steps: step.ckpt (mid-epoch).
     best = ModelCheckpoint(
         dirpath=ckpt_dir, filename="best-epoch={epoch:03d}-val_loss={val_loss:.4f}",
         auto_insert_metric_name=False, monitor="val_loss", mode="min", save_top_k=1,
-        save_last=True,
     )  # fmt: skip
+    last = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False
+    )
     steps = ModelCheckpoint(
         dirpath=ckpt_dir, filename=STEP_CHECKPOINT, save_top_k=1,
         every_n_train_steps=opts["checkpoint_every"],
     )  # fmt: skip
-    cbs: list[Any] = [best, steps, EarlyStopping("val_loss", patience=opts["patience"])]
+    cbs: list[Any] = [best, last, steps, EarlyStopping("val_loss", patience=opts["patience"])]
     if progress:
         cbs.append(TQDMProgressBar(refresh_rate=10))
+    logger = CSVLogger(out, name="logs", version="")
+    if resume_step is not None:
+        _keep_logged_rows(logger, resume_step)
     trainer = pl.Trainer(
         default_root_dir=out,
         accelerator=device["accelerator"],
@@ -439,8 +518,8 @@ def _make_trainer(
         precision=device["precision"],
         max_epochs=opts["epochs"],
         callbacks=[*cbs, *callbacks],
-        logger=CSVLogger(out, name="logs", version=""),
-        log_every_n_steps=10,
+        logger=logger,
+        log_every_n_steps=max(1, min(10, batches_per_epoch)),
         enable_progress_bar=progress,
         enable_model_summary=False,
         use_distributed_sampler=False,
@@ -448,6 +527,38 @@ def _make_trainer(
         num_sanity_val_steps=0,
     )
     return trainer, best
+
+
+def _keep_logged_rows(logger: Any, before_step: int) -> None:
+    """Keep the CSV log rows of the steps before ``before_step`` across a resume.
+
+    Lightning's CSV writer deletes the metrics file of an existing log folder when it opens it;
+    the rows a resumed run will not repeat are written back and their columns declared to the
+    writer, so that the log still covers the whole run.
+    """
+    import csv
+
+    from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+    path = Path(logger.log_dir) / ExperimentWriter.NAME_METRICS_FILE
+    columns: list[str] = []
+    rows: list[dict[str, str]] = []
+    if path.is_file():
+        with path.open(newline="", encoding="utf-8") as file:
+            reader = csv.DictReader(file)
+            columns = sorted(reader.fieldnames or [])
+            rows = [r for r in reader if r.get("step", "").isdigit()]
+    rows = [r for r in rows if int(r["step"]) < before_step]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Experiment logs directory .* is not empty")
+        writer = logger.experiment  # deletes the metrics file
+    if not rows or not isinstance(writer, ExperimentWriter):  # nothing kept, or not rank 0
+        return
+    with path.open("w", newline="", encoding="utf-8") as file:
+        out = csv.DictWriter(file, fieldnames=columns)
+        out.writeheader()
+        out.writerows(rows)
+    writer.metrics_keys = list(columns)
 
 
 # ---------------------------------------------------------------- after training
