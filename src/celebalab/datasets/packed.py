@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -424,18 +424,15 @@ def pack_images(
     chunk_size = chunk_size or min(MAX_CHUNK_SIZE, max(16, -(-count // 64)))
     paths = PackPaths.of(root, size, crop)
     n_chunks = -(-count // chunk_size)
+    result = partial(
+        PackResult, paths.data, paths.manifest, size, crop, count, chunks_total=n_chunks
+    )
     manifest = _complete_manifest(paths, _identity(size, crop, source))
     if manifest is not None:
-        return PackResult(
-            paths.data,
-            paths.manifest,
-            size,
-            crop,
-            count,
+        return result(
             manifest["corrupt"],
             seconds=time.perf_counter() - t0,
             decode_seconds=0.0,
-            chunks_total=n_chunks,
             chunks_packed=0,
             rows_packed=0,
             reused=True,
@@ -457,16 +454,10 @@ def pack_images(
     chunks, rows = _run(job, workers or os.cpu_count() or 1, progress)
     decode_seconds = time.perf_counter() - t_decode
     corrupt = _finish(job)
-    return PackResult(
-        paths.data,
-        paths.manifest,
-        size,
-        crop,
-        count,
+    return result(
         corrupt,
         seconds=time.perf_counter() - t0,
         decode_seconds=decode_seconds,
-        chunks_total=n_chunks,
         chunks_packed=chunks,
         rows_packed=rows,
         reused=False,
