@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from celebalab.io import write_text_atomic
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -71,7 +73,7 @@ def main() -> int:
         f"`python benchmarks/run_all.py{' --quick' if args.quick else ''}` on: "
         f"{machine_description()}.\n\nEach section is the benchmark's own output, verbatim.\n\n"
     )
-    args.out.write_text(header + "\n".join(sections))
+    write_text_atomic(args.out, header + "\n".join(sections))
     print(f"wrote {args.out}")
     return 1 if failed else 0
 

@@ -18,6 +18,11 @@ def test_user_error_is_one_line_with_status_2(tmp_path, capsys):
     assert err.startswith("error: ") and "\n" not in err and str(tmp_path) in err
 
 
+def test_usage_error_is_a_message_not_a_traceback(capsys):
+    assert main(["data", "synth"]) == 2  # missing OUT argument
+    assert "Missing" in capsys.readouterr().err
+
+
 def test_command_exit_status_is_kept(tmp_path, capsys):
     assert main(["data", "verify", str(tmp_path), "--no-progress"]) == 1
     assert "layout" in capsys.readouterr().out

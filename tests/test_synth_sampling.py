@@ -10,7 +10,12 @@ import pytest
 from celebalab.datasets.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_NAMES
 from celebalab.datasets.synth import ATTRIBUTE_REGIONS, TARGET_RATES, Shortcut, make_plan
-from celebalab.datasets.synth.sampling import LABEL_NOISE_RATE, NOISY_ATTRIBUTES, calibrated
+from celebalab.datasets.synth.sampling import (
+    IMAGES_PER_IDENTITY,
+    LABEL_NOISE_RATE,
+    NOISY_ATTRIBUTES,
+    calibrated,
+)
 
 A = {name: i for i, name in enumerate(ATTRIBUTE_NAMES)}
 
@@ -85,7 +90,7 @@ def test_identities_disjoint_and_partitions_ordered(clustered_plan) -> None:
     assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
     fractions = np.bincount(part, minlength=3) / len(part)
     assert np.allclose(fractions, [0.803, 0.098, 0.099], atol=0.03)
-    assert len(np.unique(ident)) == clustered_plan.n_identities == 1000
+    assert len(np.unique(ident)) == clustered_plan.n_identities == 20000 / IMAGES_PER_IDENTITY
     male = clustered_plan.true_attrs[:, A["Male"]]
     for k in np.unique(ident)[:50]:  # identity traits are stable
         assert len(np.unique(male[ident == k])) == 1

@@ -15,6 +15,11 @@ from celebalab.datasets.cli import app as data_app
 from celebalab.datasets.errors import CelebalabError
 from celebalab.models.cli import register as register_models
 
+try:  # recent typer raises the exceptions of the click it vendors, not click's own
+    from typer._click.exceptions import ClickException
+except ImportError:
+    from click import ClickException
+
 app = typer.Typer(
     name="celebalab",
     help="Face-attribute research toolkit for CelebA and CelebAMask-HQ.",
@@ -39,13 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
-    except Exception as err:  # click usage errors
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            return err.exit_code
-        raise
+    except ClickException as err:  # usage errors: bad option, missing argument
+        err.show()
+        return err.exit_code
     return code if isinstance(code, int) else 0
 
 

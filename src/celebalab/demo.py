@@ -227,9 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     args = parser.parse_args(argv)
-    options = DemoOptions(**{k: v for k, v in vars(args).items()})
     try:
-        run_demo(options)
+        run_demo(DemoOptions(**vars(args)))
     except CelebalabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

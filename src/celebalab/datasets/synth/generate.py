@@ -142,7 +142,7 @@ def _draw_chunk(chunk: _Chunk) -> tuple[int, np.ndarray, np.ndarray, np.ndarray,
                 hq / "CelebA-HQ-img" / f"{j}.jpg", _jpeg(big.image, face.jpeg_quality)
             )
             _write_masks(hq / "CelebAMask-HQ-mask-anno" / str(j // 2000), j, np.asarray(big.labels))
-        records.append({"index": index, **face.record()})
+        records.append(face.record())
     return chunk.start, marks, boxes, poses, records
 
 
@@ -186,13 +186,13 @@ def _truth_table(plan: Plan, hq_index: np.ndarray, start: int, records: list[dic
     }
     for a, name in enumerate(ATTRIBUTE_NAMES):
         cols[name] = plan.true_attrs[rows, a]
-    noise = plan.label_noise[rows]
-    cols["label_noise"] = [",".join(np.asarray(ATTRIBUTE_NAMES)[row].tolist()) for row in noise]
+    names = np.asarray(ATTRIBUTE_NAMES)
+    noise = plan.true_attrs[rows] != plan.labels[rows]  # this chunk's plan.label_noise
+    cols["label_noise"] = [",".join(names[row].tolist()) for row in noise]
     for c, s in enumerate(plan.shortcuts):
         cols[f"cue:{s.name}"] = plan.cues[rows, c]
     for key in records[0]:
-        if key != "index":
-            cols[f"render_{key}"] = [rec[key] for rec in records]
+        cols[f"render_{key}"] = [rec[key] for rec in records]
     return pa.table(cols)
 
 

@@ -88,7 +88,6 @@ PARTITION_FRACTIONS: tuple[float, float, float] = tuple(
 )
 IMAGES_PER_IDENTITY = 20
 _FACIAL_HAIR = ("5_o_Clock_Shadow", "Goatee", "Mustache", "Sideburns")
-_HAIR_COLOURS = ("Bald", "Gray_Hair", "Black_Hair", "Blond_Hair", "Brown_Hair")
 # Streams of the plan's random generator, so that adding e.g. a shortcut never changes the faces.
 _STREAM_IDENTITIES, _STREAM_ATTRIBUTES, _STREAM_NOISE, _STREAM_HQ, _STREAM_CUES = range(10, 15)
 

@@ -8,8 +8,8 @@ so memory stays flat in N and a reader never sees half a file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Iterable
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +34,6 @@ def write_lines(path: Path, lines: Iterable[str], newline: str) -> Path:
     return path
 
 
-def _counted(header: Sequence[str], rows: Iterator[str]) -> Iterator[str]:
-    yield from header
-    yield from rows
-
-
 def write_celeba_attributes(path: Path, values: np.ndarray) -> Path:
     """``list_attr_celeba.txt``: count, header ending in a space, ``-1``/`` 1`` columns (CRLF)."""
     signed = values.astype(np.int8) * 2 - 1
@@ -46,7 +41,7 @@ def write_celeba_attributes(path: Path, values: np.ndarray) -> Path:
         celeba_name(i) + "".join(f"{v:3d}" for v in row) for i, row in enumerate(signed.tolist())
     )
     return write_lines(
-        path, _counted([str(len(values)), " ".join(ATTRIBUTE_NAMES) + " "], rows), "\r\n"
+        path, chain([str(len(values)), " ".join(ATTRIBUTE_NAMES) + " "], rows), "\r\n"
     )
 
 
@@ -70,7 +65,7 @@ def write_celeba_bbox(path: Path, boxes: np.ndarray) -> Path:
         f"{celeba_name(i)}{x:6d}{y:4d}{w:4d}{h:4d}" for i, (x, y, w, h) in enumerate(boxes.tolist())
     )
     header = [str(len(boxes)), " ".join(("image_id", *BBOX_COLUMNS))]
-    return write_lines(path, _counted(header, rows), "\r\n")
+    return write_lines(path, chain(header, rows), "\r\n")
 
 
 def write_celeba_landmarks(path: Path, marks: np.ndarray) -> Path:
@@ -79,24 +74,24 @@ def write_celeba_landmarks(path: Path, marks: np.ndarray) -> Path:
         f"{celeba_name(i)} {r[0]}" + "".join(f"{v:5d}" for v in r[1:])
         for i, r in enumerate(marks.tolist())
     )
-    return write_lines(path, _counted([str(len(marks)), " ".join(LANDMARK_COLUMNS)], rows), "\r\n")
+    return write_lines(path, chain([str(len(marks)), " ".join(LANDMARK_COLUMNS)], rows), "\r\n")
 
 
 def write_hq_attributes(path: Path, values: np.ndarray) -> Path:
     """``CelebAMask-HQ-attribute-anno.txt``: count, names, ``0.jpg  -1 1 …`` (LF)."""
     signed = values.astype(np.int8) * 2 - 1
     rows = (f"{j}.jpg  " + " ".join(map(str, row)) for j, row in enumerate(signed.tolist()))
-    return write_lines(path, _counted([str(len(values)), " ".join(ATTRIBUTE_NAMES)], rows), "\n")
+    return write_lines(path, chain([str(len(values)), " ".join(ATTRIBUTE_NAMES)], rows), "\n")
 
 
 def write_hq_pose(path: Path, pose: np.ndarray) -> Path:
     """``CelebAMask-HQ-pose-anno.txt``: count, ``Yaw Pitch Raw`` (sic), float32 values (LF)."""
     pose = pose.astype(np.float32)
     rows = (f"{j}.jpg " + " ".join(str(v) for v in row) for j, row in enumerate(pose))
-    return write_lines(path, _counted([str(len(pose)), "Yaw Pitch Raw"], rows), "\n")
+    return write_lines(path, chain([str(len(pose)), "Yaw Pitch Raw"], rows), "\n")
 
 
 def write_hq_mapping(path: Path, orig: np.ndarray) -> Path:
     """``CelebA-HQ-to-CelebA-mapping.txt``: ``idx orig_idx orig_file`` in 11-wide columns (LF)."""
     rows = (f"{j:<11d}{k:<11d}{celeba_name(k)}" for j, k in enumerate(orig.tolist()))
-    return write_lines(path, _counted([f"{'idx':<11}{'orig_idx':<11}orig_file"], rows), "\n")
+    return write_lines(path, chain([f"{'idx':<11}{'orig_idx':<11}orig_file"], rows), "\n")
