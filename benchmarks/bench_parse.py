@@ -30,7 +30,12 @@ import pandas as pd
 from PIL import Image
 
 from celebalab.datasets.annotations import read_annotation
-from celebalab.datasets.schema import ATTRIBUTE_NAMES, LANDMARK_COLUMNS
+from celebalab.datasets.schema import (
+    ATTRIBUTE_NAMES,
+    CELEBA_NUM_IMAGES,
+    CELEBA_PARTITION_SIZES,
+    LANDMARK_COLUMNS,
+)
 from celebalab.datasets.table import load_table
 
 EOL = "\r\n"
@@ -51,7 +56,8 @@ def write_official_files(root: Path, n: int, seed: int = 0) -> None:
     (root / "list_attr_celeba.txt").write_bytes(
         (f"{n}{EOL}{' '.join(ATTRIBUTE_NAMES)} {EOL}" + rows(attrs, "%3d")).encode()
     )
-    bounds = np.cumsum([162_770, 19_867]) * n // 202_599
+    sizes = CELEBA_PARTITION_SIZES
+    bounds = np.cumsum([sizes["train"], sizes["val"]]) * n // CELEBA_NUM_IMAGES
     partition = np.digitize(np.arange(n), bounds)[:, None]
     (root / "list_eval_partition.txt").write_bytes(rows(partition, " %d").encode())
     identity = rng.integers(1, 10_178, (n, 1))
@@ -98,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20,000 rows, one repeat")
     parser.add_argument("--rows", type=int, default=None, help="rows per file (default 202,599)")
     args = parser.parse_args(argv)
-    n = args.rows or (20_000 if args.quick else 202_599)
+    n = args.rows or (20_000 if args.quick else CELEBA_NUM_IMAGES)
     repeat = 1 if args.quick else 3
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -140,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"attribute parser vs pandas C engine:        {t_c / t_attr:.1f}x faster")
     print(f"warm vs cold load_table:                    {t_cold / t_warm:.1f}x faster")
     print(f"peak RSS: {rss_before:.0f} MiB after writing, {rss_cold:.0f} MiB after the cold parse")
-    if n >= 202_599:
+    if n >= CELEBA_NUM_IMAGES:
         verdict = "met" if t_cold < 2.0 else "MISSED"
         print(f"target cold load_table < 2 s wall at 202,599 rows: {verdict} ({t_cold:.2f} s)")
     return 0

@@ -110,8 +110,10 @@ def test_resize_is_nearest_and_center_crop() -> None:
     up = resize_label_map(label, (8, 6))
     assert set(np.unique(up)) == set(range(12))  # no blended values
     np.testing.assert_array_equal(up[::2, ::2], label)
-    cropped = resize_label_map(np.arange(12, dtype=np.uint8).reshape(4, 3), 3, crop="center")
-    assert cropped.shape == (3, 3)
+    tall = np.arange(24, dtype=np.uint8).reshape(6, 4)
+    cropped = resize_label_map(tall, 4, crop="center")
+    np.testing.assert_array_equal(cropped, tall[1:5])  # the central 4×4 square, unscaled
+    np.testing.assert_array_equal(resize_label_map(tall, 2, crop="center"), tall[1:5][1::2, 1::2])
 
 
 def test_hq_files_unknown_class_and_missing(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ field count, bad value, duplicate id, count line mismatch, unknown header name) 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from types import MappingProxyType
 
@@ -310,7 +311,7 @@ def _parse_body(
     columns: dict[str, object] = {}
     for first, block in _blocks(spec.fields):
         cut = slice(first, first + len(block))
-        values = _convert(buf, starts[:, cut], ends[:, cut], block, lines, valid, problems)
+        values = _convert(_Block(buf, starts[:, cut], ends[:, cut], block, lines, valid, problems))
         if first == 0:
             _check_duplicates(values[:, 0], lines, valid, problems)
         text = block[0].kind == "str"
@@ -329,88 +330,74 @@ def _parse_body(
 def _blocks(fields: tuple[Field, ...]) -> list[tuple[int, tuple[Field, ...]]]:
     """Runs of consecutive fields with the same conversion, converted together as one 2-D block."""
     runs: list[tuple[int, tuple[Field, ...]]] = []
-    for j, fld in enumerate(fields):
-        if runs and (runs[-1][1][-1].kind, runs[-1][1][-1].dtype, runs[-1][1][-1].allowed) == (
-            fld.kind,
-            fld.dtype,
-            fld.allowed,
-        ):
-            runs[-1] = (runs[-1][0], (*runs[-1][1], fld))
-        else:
-            runs.append((j, (fld,)))
+    first = 0
+    for _, group in groupby(fields, key=lambda f: (f.kind, f.dtype, f.allowed)):
+        block = tuple(group)
+        runs.append((first, block))
+        first += len(block)
     return runs
 
 
-def _convert(
-    buf: np.ndarray,
-    s: np.ndarray,
-    e: np.ndarray,
-    block: tuple[Field, ...],
-    lines: np.ndarray,
-    valid: np.ndarray,
-    problems: _Problems,
-) -> np.ndarray:
-    """Turn the tokens ``buf[s:e]`` (rows × fields of ``block``) into values; mark bad rows."""
-    fld = block[0]
+@dataclass
+class _Block:
+    """The tokens ``buf[s:e]`` (rows × fields) of one block of same-kind columns, and where to
+    report: ``lines`` of the rows, ``valid`` (cleared for bad rows) and the problem collector."""
+
+    buf: np.ndarray
+    s: np.ndarray
+    e: np.ndarray
+    fields: tuple[Field, ...]
+    lines: np.ndarray
+    valid: np.ndarray
+    problems: _Problems
+
+    def report(self, bad: np.ndarray, expected: str) -> None:
+        """Record each bad token as ``<column>: expected …, found '<token>'``; drop its row."""
+        rows, cols = np.nonzero(bad)
+        shown = slice(0, self.problems.limit)
+        texts = _token_strings(
+            self.buf, self.s[rows[shown], cols[shown]], self.e[rows[shown], cols[shown]]
+        )
+        messages = [
+            f"{self.fields[c].name}: {expected}, found {t.decode(errors='replace')!r}"
+            for c, t in zip(cols[shown].tolist(), texts.tolist(), strict=True)
+        ]
+        self.problems.add_many(self.lines[rows], messages)
+        self.valid[rows] = False
+
+
+def _convert(block: _Block) -> np.ndarray:
+    """Turn the block's tokens into values; report bad tokens and mark their rows invalid."""
+    buf, s, e, fld = block.buf, block.s, block.e, block.fields[0]
     if fld.kind == "str":
         return _token_strings(buf, s.ravel(), e.ravel()).reshape(s.shape)
     if fld.kind == "float":
-        return _parse_floats(buf, s, e, block, lines, valid, problems)
+        return _parse_floats(block)
     if fld.allowed == (-1, 1):
-        return _parse_binary(buf, s, e, block, lines, valid, problems)
+        return _parse_binary(block)
     values, bad = _parse_ints(buf, s, e)
     if fld.allowed is not None:
         bad |= ~np.isin(values, fld.allowed)
     if bad.any():
         expected = " or ".join(str(v) for v in fld.allowed) if fld.allowed else "an integer"
-        _report(buf, s, e, bad, block, lines, valid, problems, f"expected {expected}")
+        block.report(bad, f"expected {expected}")
         values[bad] = fld.allowed[0] if fld.allowed else 0
     info = np.iinfo(fld.dtype)
     too_big = (values < info.min) | (values > info.max)
     if too_big.any():
-        _report(buf, s, e, too_big, block, lines, valid, problems, f"expected a {fld.dtype}")
+        block.report(too_big, f"expected a {fld.dtype}")
         values[too_big] = 0
     return values.astype(fld.dtype)
 
 
-def _report(
-    buf: np.ndarray,
-    s: np.ndarray,
-    e: np.ndarray,
-    bad: np.ndarray,
-    block: tuple[Field, ...],
-    lines: np.ndarray,
-    valid: np.ndarray,
-    problems: _Problems,
-    expected: str,
-) -> None:
-    """Record each bad token of a block as ``<column>: expected …, found '<token>'``."""
-    rows, cols = np.nonzero(bad)
-    shown = slice(0, problems.limit)
-    texts = _token_strings(buf, s[rows[shown], cols[shown]], e[rows[shown], cols[shown]])
-    messages = [
-        f"{block[c].name}: {expected}, found {t.decode(errors='replace')!r}"
-        for c, t in zip(cols[shown].tolist(), texts.tolist(), strict=True)
-    ]
-    problems.add_many(lines[rows], messages)
-    valid[rows] = False
-
-
-def _parse_binary(
-    buf: np.ndarray,
-    s: np.ndarray,
-    e: np.ndarray,
-    block: tuple[Field, ...],
-    lines: np.ndarray,
-    valid: np.ndarray,
-    problems: _Problems,
-) -> np.ndarray:
+def _parse_binary(block: _Block) -> np.ndarray:
     """Fast path for -1/1 attribute tokens: ``1`` → 1, ``-1`` → 0, anything else is reported."""
+    buf, s, e = block.buf, block.s, block.e
     length = e - s
     is_one = length == 1
     ok = (buf[e - 1] == ord("1")) & (is_one | ((length == 2) & (buf[s] == _MINUS)))
     if not ok.all():
-        _report(buf, s, e, ~ok, block, lines, valid, problems, "expected -1 or 1")
+        block.report(~ok, "expected -1 or 1")
     return is_one.view(np.uint8)
 
 
@@ -436,29 +423,22 @@ def _parse_ints(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarr
     return np.where(negative, -values, values), bad
 
 
-def _parse_floats(
-    buf: np.ndarray,
-    s: np.ndarray,
-    e: np.ndarray,
-    block: tuple[Field, ...],
-    lines: np.ndarray,
-    valid: np.ndarray,
-    problems: _Problems,
-) -> np.ndarray:
+def _parse_floats(block: _Block) -> np.ndarray:
     """Parse float tokens (few rows: the pose file); locate bad tokens one by one on failure."""
-    texts = _token_strings(buf, s.ravel(), e.ravel()).reshape(s.shape)
+    s, dtype = block.s, block.fields[0].dtype
+    texts = _token_strings(block.buf, s.ravel(), block.e.ravel()).reshape(s.shape)
     try:
-        return texts.astype(np.float64).astype(block[0].dtype)
+        return texts.astype(np.float64).astype(dtype)
     except ValueError:
         pass
     bad = np.zeros(s.shape, dtype=bool)
-    values = np.zeros(s.shape, dtype=block[0].dtype)
+    values = np.zeros(s.shape, dtype=dtype)
     for (row, col), text in np.ndenumerate(texts):
         try:
             values[row, col] = float(text)
         except ValueError:
             bad[row, col] = True
-    _report(buf, s, e, bad, block, lines, valid, problems, "expected a number")
+    block.report(bad, "expected a number")
     return values
 
 

@@ -14,11 +14,10 @@ def cache_dir_for(root: str | Path) -> Path:
     the per-dataset sub-folder is then named by a hash of the resolved root path.
     """
     root = Path(root).resolve()
+    name = hashlib.sha1(str(root).encode()).hexdigest()[:16]
     base = os.environ.get("CELEBALAB_CACHE")
     if base:
-        return Path(base) / hashlib.sha1(str(root).encode()).hexdigest()[:16]
-    local = root / ".celebalab_cache"
+        return Path(base) / name
     if os.access(root, os.W_OK):
-        return local
-    user = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "celebalab"
-    return user / hashlib.sha1(str(root).encode()).hexdigest()[:16]
+        return root / ".celebalab_cache"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "celebalab" / name

@@ -1,7 +1,8 @@
 """``celebalab data …``: read, verify, synthesise and pack datasets.
 
-``verify`` and ``info`` live here; ``synth`` and ``pack`` are registered from their own modules
-when those are installed, so a missing optional part never breaks the CLI.
+``verify`` and ``info`` live here; ``pack`` comes from :mod:`celebalab.datasets.packed`, and
+``synth`` is registered from its own module when that is installed, so a missing optional part
+never breaks the CLI.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from celebalab.datasets.packed import pack_command
 
 app = typer.Typer(no_args_is_help=True, help="Read, verify, synthesise and pack datasets.")
 
@@ -61,9 +64,4 @@ except ImportError:
 else:
     app.command("synth")(synth_command)
 
-try:
-    from celebalab.datasets.packed import pack_command
-except ImportError:
-    pass
-else:
-    app.command("pack")(pack_command)
+app.command("pack")(pack_command)

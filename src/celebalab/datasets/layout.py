@@ -88,7 +88,12 @@ class DatasetLayout:
 
     def image_path(self, image_id: str) -> Path:
         """The file of an annotated image id (``000001.jpg`` → ``…/000001.png`` for the PNGs)."""
-        return self.image_dir / (os.path.splitext(image_id)[0] + self.image_ext)
+        return self.image_dir / image_file_name(image_id, self.image_ext)
+
+
+def image_file_name(image_id: str, image_ext: str) -> str:
+    """The on-disk name of an annotated image id: ids say ``.jpg`` even for the PNG variant."""
+    return os.path.splitext(image_id)[0] + image_ext
 
 
 def detect_layout(root: str | Path) -> DatasetLayout:

@@ -52,6 +52,7 @@ from celebalab.datasets.decode import (
     load_resized,
 )
 from celebalab.datasets.errors import CelebalabError
+from celebalab.datasets.layout import image_file_name
 from celebalab.io import atomic_path, write_json_atomic
 
 FORMAT_VERSION = 1
@@ -124,7 +125,7 @@ class _Source:
 
     def path(self, image_id: str) -> str:
         """The file of ``image_id``."""
-        return os.path.join(self.image_dir, os.path.splitext(image_id)[0] + self.image_ext)
+        return os.path.join(self.image_dir, image_file_name(image_id, self.image_ext))
 
     @cached_property
     def ids_sha256(self) -> str:
@@ -162,8 +163,7 @@ def _load_source(root: str | Path) -> _Source:
 
     table = load_table(root)
     ids = table["image_id"].astype(str).tolist()
-    ext = table.attrs.get("image_ext") or os.path.splitext(ids[0] if ids else "")[1]
-    return _Source(Path(table.attrs["image_dir"]), ext, ids)
+    return _Source(Path(table.attrs["image_dir"]), table.attrs["image_ext"], ids)
 
 
 def _identity(size: int, crop: str, source: _Source) -> dict[str, Any]:

@@ -18,7 +18,6 @@ long run is not lost to one bad file.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,9 @@ from torch.utils.data import Dataset
 
 from celebalab.datasets.decode import image_error_text, load_resized
 from celebalab.datasets.errors import CelebalabError, DataFormatError
+from celebalab.datasets.layout import image_file_name
 from celebalab.datasets.masks import MaskIndex, load_label_map, resize_label_map
+from celebalab.datasets.packed import PackedImages
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_CODES
 from celebalab.datasets.table import load_table
 
@@ -81,7 +82,7 @@ class CelebADataset(Dataset):
         self._attributes = torch.tensor(self.table[list(ATTRIBUTE_NAMES)].to_numpy(np.float32))
         self._identity = self.table["identity"].to_numpy()
         self._use_pack = use_pack and size is not None
-        self._pack: Any = None
+        self._pack: PackedImages | None = None
         self._pack_checked = False
 
     def __getstate__(self) -> dict[str, Any]:
@@ -89,10 +90,10 @@ class CelebADataset(Dataset):
         return {**self.__dict__, "_pack": None, "_pack_checked": False}
 
     @property
-    def pack(self) -> Any:
+    def pack(self) -> PackedImages | None:
         """The packed cache used for images, or None (opened once per process)."""
         if self._use_pack and not self._pack_checked:
-            self._pack = _open_pack(self.root, self.size)
+            self._pack = PackedImages.open(self.root, self.size)
             self._pack_checked = True
         return self._pack
 
@@ -116,7 +117,7 @@ class CelebADataset(Dataset):
 
     def image_path(self, row: int) -> Path:
         """The image file of table row ``row``."""
-        return self._image_dir / (os.path.splitext(self._image_ids[row])[0] + self._image_ext)
+        return self._image_dir / image_file_name(self._image_ids[row], self._image_ext)
 
     def _sample(self, row: int) -> dict[str, Any]:
         """The sample of ``row`` before ``transform``."""
@@ -134,12 +135,11 @@ class CelebADataset(Dataset):
         if pack is not None:
             try:
                 packed = pack.row_of(image_id)
-            except KeyError:
-                packed = None
-            if packed is not None and packed >= 0:
-                if not pack.valid[packed]:
-                    raise DataFormatError(self.image_path(row), "marked corrupt in the pack")
-                return torch.from_numpy(np.array(pack.images[packed])).permute(2, 0, 1)
+            except KeyError:  # not in this pack: decode the file
+                return read_image(self.image_path(row), self.size)
+            if not pack.valid[packed]:
+                raise DataFormatError(self.image_path(row), "marked corrupt in the pack")
+            return torch.from_numpy(np.array(pack.images[packed])).permute(2, 0, 1)
         return read_image(self.image_path(row), self.size)
 
 
@@ -173,12 +173,3 @@ class CelebAMaskHQDataset(CelebADataset):
             label_map = resize_label_map(label_map, (height, width), crop=crop)
             sample["mask"] = torch.from_numpy(label_map.astype(np.int64))
         return sample
-
-
-def _open_pack(root: Path, size: int) -> Any:
-    """The packed cache of ``size`` if the ``packed`` module exists and a finished pack does."""
-    try:
-        from celebalab.datasets.packed import PackedImages
-    except ImportError:
-        return None
-    return PackedImages.open(root, size)

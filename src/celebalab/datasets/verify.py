@@ -24,7 +24,12 @@ from tqdm.auto import tqdm
 from celebalab.datasets.annotations import parse_annotation
 from celebalab.datasets.decode import image_error_text
 from celebalab.datasets.errors import CelebalabError, DataFormatError
-from celebalab.datasets.layout import IMAGE_EXTENSIONS, DatasetLayout, detect_layout
+from celebalab.datasets.layout import (
+    IMAGE_EXTENSIONS,
+    DatasetLayout,
+    detect_layout,
+    image_file_name,
+)
 from celebalab.datasets.masks import IMAGES_PER_MASK_FOLDER, MASK_PART_NAMES, scan_mask_folder
 from celebalab.datasets.schema import (
     ATTRIBUTE_NAMES,
@@ -236,14 +241,14 @@ def _check_image_files(
         present = {
             e.name for e in entries if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
         }
-    expected = [os.path.splitext(i)[0] + layout.image_ext for i in ids]
+    expected = [image_file_name(i, layout.image_ext) for i in ids]
     expected_set = set(expected)
     report.counts["image_files"] = len(present)
     missing = [name for name in expected if name not in present]
     report.add(
         "missing_images", [f"{layout.image_dir / n}: annotated but no file" for n in missing]
     )
-    on_bad_rows = {os.path.splitext(i)[0] + layout.image_ext for i in malformed}
+    on_bad_rows = {image_file_name(i, layout.image_ext) for i in malformed}
     extra = sorted(present - expected_set - on_bad_rows)
     report.add("extra_images", [f"{layout.image_dir / n}: file not in annotations" for n in extra])
     return [name for name in expected if name in present]
@@ -387,8 +392,8 @@ def dataset_info(root: str | Path, top: int = 5) -> dict[str, Any]:
         "least_frequent": {k: round(float(v), 4) for k, v in frequency.tail(top).items()},
     }
     if len(table):
-        first = Path(table.attrs["image_dir"]) / (
-            os.path.splitext(table["image_id"].iloc[0])[0] + table.attrs["image_ext"]
+        first = Path(table.attrs["image_dir"]) / image_file_name(
+            table["image_id"].iloc[0], table.attrs["image_ext"]
         )
         _, error, size = check_image_file(str(first))
         info["first_image"] = f"{first.name}: " + (f"{size[0]}x{size[1]}" if size else error)
