@@ -11,8 +11,8 @@ synthetic data (``celebalab.datasets.synth``):
    BCEWithLogitsLoss), same images, same model; target: >= 1.4x;
 3. peak anonymous memory (RssAnon, i.e. excluding the page cache) of a pass over the packed
    cache for two dataset sizes;
-4. with ``--demo``: ``train`` on the synthetic data (small_cnn, 64 px) and the mean balanced
-   accuracy of drawn vs sampled-only attributes, with the time it took.
+4. with ``--demo``: ``train`` on the synthetic data (training defaults: small_cnn at 128 px) and
+   the mean balanced accuracy of drawn vs sampled-only attributes, with the time it took.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def peak_anon_mb(root: Path, n: int) -> float:
 
 
 def demo_accuracy(root: Path, out: Path, epochs: int) -> None:
-    """Train small_cnn @64 and print drawn vs sampled-only mean balanced accuracy."""
+    """Train with the defaults and print drawn vs sampled-only mean balanced accuracy."""
     from celebalab.datasets.synth.regions import ATTRIBUTE_REGIONS
     from celebalab.models.train import train
 
@@ -164,7 +164,7 @@ def demo_accuracy(root: Path, out: Path, epochs: int) -> None:
         value = row["balanced_accuracy"]
         if value is not None and value == value:
             by_kind.setdefault(ATTRIBUTE_REGIONS[name]["kind"], []).append(value)
-    print(f"demo train: small_cnn 64 px, {run['data']['counts']} images, "
+    print(f"demo train: {run['arch']} {run['image_size']} px, {run['data']['counts']} images, "
           f"{run['training']['epochs_run']} epochs, {seconds:.0f} s wall "
           f"({run['training']['images_per_second']} img/s)")  # fmt: skip
     for kind, values in sorted(by_kind.items()):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.metrics import (
     accuracy_score,
@@ -123,4 +122,7 @@ def test_bad_shapes_are_rejected() -> None:
         attribute_metrics(np.zeros((3, 2)), np.zeros((3, 3)), [0.5, 0.5])
     with pytest.raises(ValueError, match="0/1"):
         attribute_metrics(np.full((3, 1), 2), np.zeros((3, 1)), [0.5])
-    assert isinstance(attribute_metrics(np.zeros((0, 1)), np.zeros((0, 1)), [0.5]), pd.DataFrame)
+    empty = attribute_metrics(np.zeros((0, 1)), np.zeros((0, 1)), [0.5])
+    assert len(empty) == 1 and (empty[["tp", "fp", "tn", "fn"]] == 0).all().all()
+    undefined = ["accuracy", "balanced_accuracy", "f1", "average_precision", "roc_auc"]
+    assert empty[undefined].isna().all().all()  # no images: every metric undefined, none 0

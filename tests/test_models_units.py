@@ -212,3 +212,20 @@ def test_one_cycle_schedule_of_a_very_short_run_steps_through(steps: int) -> Non
         sched.optimizer.step()
         sched.step()  # torch divides by zero here when the warm-up phase is empty
     assert 0 < sched.get_last_lr()[0] <= 1e-3
+
+
+def test_train_help_states_the_real_defaults() -> None:
+    """The defaults quoted in ``celebalab train --help`` are those ``train`` applies."""
+    import re
+    from typing import get_type_hints
+
+    from celebalab.models.cli import train_command
+    from celebalab.models.train import DEFAULTS
+
+    hints = get_type_hints(train_command, include_extras=True)
+    for key in ("size", "epochs", "batch_size", "lr", "focal_gamma", "patience",
+                "checkpoint_every"):  # fmt: skip
+        help_text = hints[key].__metadata__[0].help
+        quoted = re.search(r"\((?:default )?([0-9][0-9.e-]*)\)", help_text)
+        assert quoted, (key, help_text)
+        assert float(quoted.group(1)) == DEFAULTS[key], (key, help_text)

@@ -111,12 +111,13 @@ def select_partition(df: pd.DataFrame, partition: str) -> pd.DataFrame:
         raise StatsInputError(unknown_name_message("partition", partition, PARTITION_CHOICES))
     if partition == "all":
         return df
-    if "partition" not in df.columns or (partition_codes(df) == -1).all():
+    codes = partition_codes(df)
+    if (codes == -1).all():
         raise StatsInputError(
             f"{table_source(df)}: has no partition information, so --partition {partition} "
             "cannot be selected; use --partition all"
         )
-    subset = df[partition_codes(df) == PARTITION_CODES[partition]]
+    subset = df[codes == PARTITION_CODES[partition]]
     if len(subset) == 0:
         raise StatsInputError(f"{table_source(df)}: partition {partition!r} has no rows")
     subset = subset.reset_index(drop=True)

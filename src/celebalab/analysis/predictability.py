@@ -74,7 +74,7 @@ def binary_metrics(y_true: np.ndarray, score: np.ndarray) -> dict[str, np.ndarra
 
     Ties in ``score`` count half in the AUC, as in ``sklearn.metrics.roc_auc_score``.
     """
-    from scipy.stats import rankdata
+    from celebalab.models.metrics import roc_auc
 
     y = y_true.astype(bool)
     pred = score > 0
@@ -83,22 +83,19 @@ def binary_metrics(y_true: np.ndarray, score: np.ndarray) -> dict[str, np.ndarra
     fn = (y & ~pred).sum(axis=0).astype(np.float64)
     tn = (~y & ~pred).sum(axis=0).astype(np.float64)
     pos, neg = tp + fn, tn + fp
-    ranks = rankdata(score, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
         recall = np.where(pos > 0, tp / pos, np.nan)
         f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
         both = (pos > 0) & (neg > 0)
         balanced = np.where(both, (tp / pos + tn / neg) / 2, np.nan)
-        rank_sum = (ranks * y).sum(axis=0)
-        auc = np.where(both, (rank_sum - pos * (pos + 1) / 2) / (pos * neg), np.nan)
     return {
         "accuracy": (tp + tn) / (pos + neg),
         "precision": precision,
         "recall": recall,
         "f1": f1,
         "balanced_accuracy": balanced,
-        "roc_auc": auc,
+        "roc_auc": roc_auc(y, score),
     }
 
 

@@ -16,6 +16,8 @@ def image_strip(
     """Side-by-side thumbnails of ``paths`` at ``height`` pixels, and notes on unreadable files."""
     from PIL import Image, UnidentifiedImageError
 
+    from celebalab.datasets.decode import image_error_text
+
     tiles, notes = [], []
     for path in paths:
         try:
@@ -24,7 +26,7 @@ def image_strip(
                 width = max(1, round(img.width * height / img.height))
                 tiles.append(np.asarray(img.resize((width, height), Image.Resampling.BILINEAR)))
         except (OSError, UnidentifiedImageError) as err:
-            notes.append(f"{path.name}: unreadable ({type(err).__name__}), skipped")
+            notes.append(f"{path.name}: unreadable ({image_error_text(path, err)}), skipped")
     if not tiles:
         return None, notes
     strip = np.full(

@@ -16,8 +16,6 @@ from torch import nn
 from celebalab.datasets.errors import CelebalabError
 from celebalab.models import ARCHITECTURES
 
-#: Architectures accepted by ``celebalab train --arch``.
-
 #: ImageNet statistics (0–1 pixel scale): the normalisation of every pretrained torchvision model.
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)

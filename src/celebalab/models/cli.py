@@ -39,7 +39,7 @@ def train_command(
         bool, typer.Option(help="Continue the run in --out where it stopped.")
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace the run in a non-empty --out.")] = False,
-    lr: Annotated[float | None, typer.Option(help="AdamW learning rate (1e-3).")] = None,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate (3e-3).")] = None,
     loss: Annotated[str | None, typer.Option(help="'bce' (default) or 'focal'.")] = None,
     pos_weight: Annotated[
         bool | None,

@@ -102,14 +102,14 @@ def _print_headline(result: EvaluationResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from celebalab.models.eval_report import HEADLINE_LABELS
+    from celebalab.models.eval_report import HEADLINE_LABELS, format_metric
 
     h = result.headline
     table = Table(title=f"{result.split} split, {h['images']:,} images")
     for col in ("metric", "model", "majority baseline", "attributes"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for key, label in HEADLINE_LABELS.items():
-        table.add_row(label, _fmt(h[key]), _fmt(h[f"baseline_{key}"]),
+        table.add_row(label, format_metric(h[key]), format_metric(h[f"baseline_{key}"]),
                       f"{h[f'{key}_attributes']}/{h['attributes']}")  # fmt: skip
     Console().print(table)
     if result.groups is not None:
@@ -117,8 +117,9 @@ def _print_headline(result: EvaluationResult) -> None:
         for col in ("group", "attributes", "model", "majority baseline"):
             g.add_column(col, justify="left" if col == "group" else "right")
         for name, row in result.groups.iterrows():
-            g.add_row(str(name), str(int(row["attributes"])), _fmt(row["balanced_accuracy"]),
-                      _fmt(row["baseline_balanced_accuracy"]))  # fmt: skip
+            g.add_row(str(name), str(int(row["attributes"])),
+                      format_metric(row["balanced_accuracy"]),
+                      format_metric(row["baseline_balanced_accuracy"]))  # fmt: skip
         Console().print(g)
 
 
@@ -142,7 +143,3 @@ def _print_predictions(frame: pd.DataFrame, top: int, max_rows: int) -> None:
     console.print(table)
     if shown < len(rows):
         console.print(f"… {len(rows) - shown} more image(s); use --json or --csv for all")
-
-
-def _fmt(value: float) -> str:
-    return "undefined" if value != value else f"{value:.3f}"

@@ -90,18 +90,19 @@ def _headline_section(report: Report, result: EvaluationResult) -> None:
         colour = "#1a7f37" if delta > 0 else "#b42318" if delta < 0 else "#555"
         cards.append(
             f'<div style="{_CARD}"><div style="font-size:13px;color:#555">{label}</div>'
-            f'<div style="font-size:28px;font-weight:600">{_fmt(model)}</div>'
-            f'<div style="font-size:13px;color:#555">majority baseline {_fmt(base)} · '
-            f'<span style="color:{colour}">{"+" if delta > 0 else ""}{_fmt(delta)}</span></div>'
+            f'<div style="font-size:28px;font-weight:600">{format_metric(model)}</div>'
+            f'<div style="font-size:13px;color:#555">majority baseline {format_metric(base)} · '
+            f'<span style="color:{colour}">{"+" if delta > 0 else ""}{format_metric(delta)}'
+            "</span></div>"
             f'<div style="font-size:11.5px;color:#888">over {h[f"{key}_attributes"]} of '
             f"{h['attributes']} attributes</div></div>"
         )
     sec = report.section("Headline")
     sec.raw("".join(cards))
     sec.text(
-        f"Mean accuracy is shown last and never alone: predicting the majority class for every "
-        f"attribute already reaches {_fmt(h['baseline_mean_accuracy'])}. Balanced accuracy and "
-        "F1 show whether the rare class is found at all.",
+        "Mean accuracy is shown last and never alone: predicting the majority class for every "
+        f"attribute already reaches {format_metric(h['baseline_mean_accuracy'])}. Balanced "
+        "accuracy and F1 show whether the rare class is found at all.",
         note=True,
     )
 
@@ -183,5 +184,6 @@ def _attribute_table(result: EvaluationResult) -> pd.DataFrame:
     return table.rename(columns=short)
 
 
-def _fmt(value: float) -> str:
+def format_metric(value: float) -> str:
+    """A metric to three decimals, or "undefined" for NaN (never a made-up number)."""
     return "undefined" if not np.isfinite(value) else f"{value:.3f}"

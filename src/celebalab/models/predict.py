@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from celebalab.datasets.decode import load_resized
+from celebalab.datasets.decode import image_error_text, load_resized
 from celebalab.datasets.errors import CelebalabError
 from celebalab.models.evaluate import default_device
 from celebalab.models.metrics import predict_labels
@@ -110,8 +110,7 @@ def _decode(path: Path, size: int, crop: str) -> Decoded:
     try:
         return load_resized(path, size, crop), ""
     except Exception as err:  # any decoder failure (truncated, not an image, …) skips the file
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        return None, f"unreadable image ({type(err).__name__}{': ' + reason if reason else ''})"
+        return None, f"unreadable image ({image_error_text(path, err)})"
 
 
 def _prefetch(

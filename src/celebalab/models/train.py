@@ -254,8 +254,10 @@ def _check_options(opts: dict[str, Any]) -> None:
             raise TrainError(f"--{key.replace('_', '-')} {opts[key]!r} is out of range")
     if opts["crop"] not in CROPS:
         raise TrainError(f"--crop must be one of {', '.join(CROPS)}, not {opts['crop']!r}")
-    if opts["loss"] not in ("bce", "focal"):
-        raise TrainError(f"--loss must be 'bce' or 'focal', not {opts['loss']!r}")
+    from celebalab.models.module import LOSSES
+
+    if opts["loss"] not in LOSSES:
+        raise TrainError(f"--loss must be one of {', '.join(LOSSES)}, not {opts['loss']!r}")
     if opts["threshold_metric"] not in THRESHOLD_METRICS:
         raise TrainError(
             f"--threshold-metric must be one of {', '.join(THRESHOLD_METRICS)}, "
