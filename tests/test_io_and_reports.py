@@ -58,3 +58,9 @@ def test_report_is_self_contained_and_shows_undefined(tmp_path):
     assert "undefined" in html and "0.500" in html
     assert html.count("data:image/png;base64,") == 2
     assert "http://" not in html and "https://" not in html
+
+
+def test_json_writes_numpy_values_as_plain_numbers(tmp_path):
+    obj = {"i": np.int64(3), "f": np.float32(0.5), "nan": np.float32("nan"), "a": np.arange(2)}
+    path = write_json_atomic(tmp_path / "n.json", obj)
+    assert json.loads(path.read_text()) == {"i": 3, "f": 0.5, "nan": None, "a": [0, 1]}

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 #: Mode of the files we create: what open() gives under the umask (mkstemp alone gives 0600).
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -57,11 +59,16 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON atomically; NaN becomes ``null`` (undefined stays so)."""
+    """Write ``obj`` as indented JSON atomically; NaN becomes ``null`` (undefined stays so).
+
+    numpy scalars and arrays are written as the plain numbers and lists they hold.
+    """
     return write_text_atomic(path, json.dumps(_nan_to_none(obj), indent=2, sort_keys=False) + "\n")
 
 
 def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, (np.generic, np.ndarray)):
+        obj = obj.tolist()
     if isinstance(obj, float) and obj != obj:
         return None
     if isinstance(obj, dict):

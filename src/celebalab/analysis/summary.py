@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from celebalab.analysis.predictability import METRIC_COLUMNS
 
 if TYPE_CHECKING:
@@ -16,13 +14,8 @@ if TYPE_CHECKING:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain-Python dicts (numpy scalars converted; NaN stays NaN → null in JSON)."""
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    return frame.to_dict(orient="records")
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def stats_summary(result: StatsResult) -> dict[str, Any]:
@@ -37,7 +30,7 @@ def stats_summary(result: StatsResult) -> dict[str, Any]:
             "most_common": {a: float(s) for a, s in by_share.tail(5)[::-1].items()},
             "majority_class_over_90_percent": [str(a) for a in freq.index[freq["trivial_over_90"]]],
             "single_class": [str(a) for a in freq.index[freq["imbalance_ratio"].isna()]],
-            "imbalance_ratio": {a: _plain(v) for a, v in freq["imbalance_ratio"].items()},
+            "imbalance_ratio": freq["imbalance_ratio"].to_dict(),
         },
         "top_pairs": _records(result.top_pairs),
         "predictability": {
@@ -70,7 +63,7 @@ def _protocol_summary(proto: Any) -> dict[str, Any]:
             "max_mean_gradient": proto.fit.max_gradient,
         },
         per_attribute={
-            attr: {k: _plain(v) for k, v in row.items()}
+            attr: row.to_dict()
             for attr, row in proto.table.drop(columns=["n_train", "n_test"]).iterrows()
         },
     )

@@ -212,8 +212,7 @@ def evaluation_summary(result: EvaluationResult) -> dict[str, Any]:
         "groups": groups,
         "attribute_kinds": result.attribute_kinds,
         "attributes": {
-            name: {k: _json_value(v) for k, v in row.items()}
-            for name, row in result.metrics.to_dict(orient="index").items()
+            name: row for name, row in result.metrics.to_dict(orient="index").items()
         },
     }
 
@@ -348,10 +347,3 @@ def _predictions_frame(
     data.update({f"true_{n}": y[:, j] for j, n in enumerate(names)})
     return pd.DataFrame(data)
 
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
