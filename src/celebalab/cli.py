@@ -15,11 +15,6 @@ from celebalab.datasets.cli import app as data_app
 from celebalab.datasets.errors import CelebalabError
 from celebalab.models.cli import register as register_models
 
-try:  # recent typer raises the exceptions of the click it vendors, not click's own
-    from typer._click.exceptions import ClickException
-except ImportError:
-    from click import ClickException
-
 app = typer.Typer(
     name="celebalab",
     help="Face-attribute research toolkit for CelebA and CelebAMask-HQ.",
@@ -33,21 +28,19 @@ register_models(app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print ``error: …`` on one line and exit with status 2."""
+    """Run the CLI; user errors print ``error: …`` on one line and exit with status 2.
+
+    Click's standalone mode reports usage errors (bad option, missing argument) itself and ends
+    every run with ``SystemExit``; only celebalab's own errors need catching here.
+    """
     try:
-        code = app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except CelebalabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (typer.Exit, SystemExit) as done:
-        return int(getattr(done, "exit_code", getattr(done, "code", 0)) or 0)
-    except typer.Abort:
-        print("aborted", file=sys.stderr)
-        return 130
-    except ClickException as err:  # usage errors: bad option, missing argument
-        err.show()
-        return err.exit_code
-    return code if isinstance(code, int) else 0
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    return 0
 
 
 if __name__ == "__main__":
