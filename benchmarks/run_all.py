@@ -41,6 +41,14 @@ def machine_description() -> str:
     )
 
 
+def _merge_into_existing(results: Path, fresh: list[str]) -> list[str]:
+    """Replace the re-run sections of an existing RESULTS.md and keep the others as they were."""
+    old = results.read_text().split("\n## ")[1:] if results.exists() else []
+    merged = {s.split("\n", 1)[0]: "## " + s.rstrip() + "\n" for s in old}
+    merged.update({s.split("\n", 1)[0].removeprefix("## "): s for s in fresh})
+    return [merged[name] for name in sorted(merged)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="pass --quick to every benchmark")
@@ -65,13 +73,17 @@ def main() -> int:
         status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
         sections.append(
             f"## {script.stem}\n\n`{' '.join(['python', 'benchmarks/' + script.name, *cmd[2:]])}`"
-            f" — {status}, {seconds:.0f} s wall\n\n```\n{output}\n```\n"
+            f" — {status}, {seconds:.0f} s wall, measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d}"
+            f"\n\n```\n{output}\n```\n"
         )
+    if args.only:
+        sections = _merge_into_existing(args.out, sections)
     header = (
         "# Benchmark results\n\n"
         f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by "
         f"`python benchmarks/run_all.py{' --quick' if args.quick else ''}` on: "
-        f"{machine_description()}.\n\nEach section is the benchmark's own output, verbatim.\n\n"
+        f"{machine_description()}.\n\nEach section is the benchmark's own output, verbatim"
+        f"{'; sections not re-run keep their earlier figures and date' if args.only else ''}.\n\n"
     )
     write_text_atomic(args.out, header + "\n".join(sections))
     print(f"wrote {args.out}")

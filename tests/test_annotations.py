@@ -11,7 +11,7 @@ import pytest
 
 from celeba_trees import celeba_truth, official_texts
 from celebalab.datasets.annotations import parse_annotation, read_annotation
-from celebalab.datasets.errors import DataFormatError
+from celebalab.errors import DataFormatError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 
 #: Copies of the real files' first lines (from the project's shared/formats notes).

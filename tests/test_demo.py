@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.demo import DemoOptions, main, prepare_output, run_demo
 
 

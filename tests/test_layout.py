@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from celeba_trees import celeba_truth, write_hq, write_image, write_kaggle, write_official
-from celebalab.datasets.errors import DatasetLayoutError
+from celebalab.errors import DatasetLayoutError
 from celebalab.datasets.layout import detect_layout
 
 

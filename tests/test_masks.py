@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from celeba_trees import write_hq
-from celebalab.datasets.errors import CelebalabError, DataFormatError
+from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.datasets.masks import (
     MaskIndex,
     combine_part_masks,

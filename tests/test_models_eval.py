@@ -21,7 +21,7 @@ from PIL import Image
 from sklearn.metrics import balanced_accuracy_score, f1_score
 from typer.testing import CliRunner
 
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD, build_model
 from celebalab.models.cli_eval import register

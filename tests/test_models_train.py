@@ -23,7 +23,7 @@ from sklearn.metrics import balanced_accuracy_score
 from typer.testing import CliRunner
 
 from celeba_trees import celeba_truth, official_texts
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.models.cli import register
 from celebalab.models.run import load_run
 from celebalab.models.train import TrainError, train

@@ -12,7 +12,7 @@ import torchvision.transforms.v2.functional as TF
 from sklearn.metrics import balanced_accuracy_score, f1_score
 from torchvision.ops import sigmoid_focal_loss
 
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.models.architectures import (
     ARCHITECTURES,

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_NAMES
 from celebalab.datasets.synth import ATTRIBUTE_REGIONS, TARGET_RATES, Shortcut, make_plan
 from celebalab.datasets.synth.sampling import (

@@ -12,7 +12,7 @@ import typer
 
 from celebalab.analysis.cli import register as register_stats
 from celebalab.datasets.cli import app as data_app
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.models.cli import register as register_models
 
 app = typer.Typer(

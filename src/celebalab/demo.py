@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.reports.html import Report, Section
 
 T = TypeVar("T")

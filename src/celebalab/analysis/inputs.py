@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_CODES, unknown_name_message
 
 if TYPE_CHECKING:

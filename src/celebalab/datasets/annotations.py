@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from celebalab.datasets.errors import DataFormatError
+from celebalab.errors import DataFormatError
 from celebalab.datasets.schema import (
     ATTRIBUTE_NAMES,
     BBOX_COLUMNS,

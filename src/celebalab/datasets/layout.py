@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from celebalab.datasets.errors import DatasetLayoutError
+from celebalab.errors import DatasetLayoutError
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 HQ_IMAGE_DIR, HQ_MASK_DIR = "CelebA-HQ-img", "CelebAMask-HQ-mask-anno"

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from celebalab.datasets.decode import crop_box, image_error_text
-from celebalab.datasets.errors import CelebalabError, DataFormatError
+from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.datasets.layout import HQ_MASK_DIR
 from celebalab.datasets.schema import (
     DEFAULT_REGION_GROUPS,

@@ -51,7 +51,7 @@ from celebalab.datasets.decode import (
     image_error_text,
     load_resized,
 )
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.datasets.layout import image_file_name
 from celebalab.io import atomic_path, write_json_atomic
 

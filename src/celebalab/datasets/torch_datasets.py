@@ -29,7 +29,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from celebalab.datasets.decode import image_error_text, load_resized
-from celebalab.datasets.errors import CelebalabError, DataFormatError
+from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.datasets.layout import image_file_name
 from celebalab.datasets.masks import MaskIndex, load_label_map, resize_label_map
 from celebalab.datasets.packed import PackedImages

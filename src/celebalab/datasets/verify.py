@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from celebalab.datasets.annotations import parse_annotation
 from celebalab.datasets.decode import image_error_text
-from celebalab.datasets.errors import CelebalabError, DataFormatError
+from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.datasets.layout import (
     IMAGE_EXTENSIONS,
     DatasetLayout,

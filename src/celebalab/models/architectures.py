@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.models import ARCHITECTURES
 
 #: ImageNet statistics (0–1 pixel scale): the normalisation of every pretrained torchvision model.

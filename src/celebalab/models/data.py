@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from celebalab.datasets.decode import load_resized
-from celebalab.datasets.errors import DataFormatError
+from celebalab.errors import DataFormatError
 from celebalab.datasets.schema import PARTITION_NAMES
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from celebalab.datasets.errors import CelebalabError, DataFormatError
+from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, write_json_atomic, write_text_atomic
 from celebalab.models.metrics import attribute_metrics, group_means, headline
 from celebalab.models.run import LoadedRun, load_run

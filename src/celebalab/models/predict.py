@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from celebalab.datasets.decode import image_error_text, load_resized
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.models.evaluate import default_device
 from celebalab.models.metrics import predict_labels
 from celebalab.models.run import LoadedRun, load_run

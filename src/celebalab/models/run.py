@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from celebalab import __version__
-from celebalab.datasets.errors import CelebalabError, DataFormatError
+from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, write_json_atomic
 from celebalab.models.architectures import build_model, normalise_uint8
 

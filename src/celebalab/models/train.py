@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from celebalab.datasets.decode import CROPS
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, attribute_index
 from celebalab.io import write_json_atomic
 from celebalab.models import run as runfmt

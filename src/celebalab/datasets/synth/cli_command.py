@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 
 
 def _size(text: str) -> tuple[int, int]:

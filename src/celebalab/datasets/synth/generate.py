@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from celebalab import __version__
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_VALUES, PARTITION_NAMES
 from celebalab.datasets.synth import writer
 from celebalab.datasets.synth.appearance import face_parameters

@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from celebalab.datasets.errors import CelebalabError
+from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import (
     ATTRIBUTE_NAMES,
     CELEBA_PARTITION_SIZES,

@@ -1,4 +1,5 @@
-"""Errors raised on bad input: each names the file, the line (when there is one) and the problem."""
+"""The one error hierarchy: user-facing errors name the file, the line (when there is one), the
+problem and, where one helps, the next step. The CLI prints them as one line, never a traceback."""
 
 from __future__ import annotations
 
