@@ -23,3 +23,17 @@ class DataFormatError(CelebalabError):
 
 class DatasetLayoutError(CelebalabError):
     """A folder is not a dataset celebalab can read (wrong folder, zip not extracted, …)."""
+
+
+class OptionError(CelebalabError):
+    """A command-line option (or the library parameter behind it) has a value it cannot take."""
+
+
+def check_at_least(option: str, value: int | None, minimum: int, meaning: str = "") -> None:
+    """Refuse ``value < minimum`` for ``option`` (None, the option's default, passes).
+
+    ``meaning`` says what the value counts, for the message (``"processes"``, ``"rows"``).
+    """
+    if value is not None and value < minimum:
+        what = f" {meaning}" if meaning else ""
+        raise OptionError(f"{option} must be at least {minimum}{what}, not {value}")

@@ -76,3 +76,57 @@ def _nan_to_none(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_nan_to_none(v) for v in obj]
     return obj
+
+
+def check_output_file(path: str | Path, option: str, overwrite: bool = True) -> Path:
+    """Refuse a folder given where a file is written (and an existing file without
+    ``overwrite``), before any work is done; returns the path."""
+    from celebalab.errors import OptionError
+
+    path = Path(path)
+    if path.is_dir():
+        raise OptionError(f"{option} {path}: is a folder; give a file name, e.g. {path}/out.json")
+    if path.exists() and not overwrite:
+        raise OptionError(f"{option} {path}: file exists; pass --overwrite to replace it")
+    return path
+
+
+def check_output_dir(path: str | Path, option: str, overwrite: bool) -> Path:
+    """Refuse a file given where a folder is written, and a non-empty folder without
+    ``overwrite``, before any work is done; returns the path."""
+    from celebalab.errors import OptionError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OptionError(f"{option} {path}: is a file, not a folder; give a folder")
+    if not overwrite and path.is_dir() and any(path.iterdir()):
+        raise OptionError(
+            f"{option} {path}: folder is not empty; pass --overwrite to replace it "
+            "or choose another folder"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def staged_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``path``; when the block succeeds, put it in place
+    of ``path`` (an earlier ``path`` is removed only then). A killed job leaves only the hidden
+    ``.NAME.partial-*`` folder, never a ``path`` that looks complete."""
+    import shutil
+
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    os.chmod(staging, 0o777 & ~_UMASK)
+    try:
+        yield staging
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+            os.replace(final, old / final.name)
+            os.replace(staging, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)

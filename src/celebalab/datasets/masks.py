@@ -18,7 +18,6 @@ import numpy as np
 from PIL import Image
 
 from celebalab.datasets.decode import crop_box, image_error_text
-from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.datasets.layout import HQ_MASK_DIR
 from celebalab.datasets.schema import (
     DEFAULT_REGION_GROUPS,
@@ -27,6 +26,7 @@ from celebalab.datasets.schema import (
     MASK_PART_NAMES,
     unknown_name_message,
 )
+from celebalab.errors import CelebalabError, DataFormatError
 
 IMAGES_PER_MASK_FOLDER = 2000
 _MASK_NAME = re.compile(r"^(\d+)_(.+)\.png$", re.IGNORECASE)

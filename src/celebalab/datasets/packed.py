@@ -51,8 +51,8 @@ from celebalab.datasets.decode import (
     image_error_text,
     load_resized,
 )
-from celebalab.errors import CelebalabError
 from celebalab.datasets.layout import image_file_name
+from celebalab.errors import CelebalabError
 from celebalab.io import atomic_path, write_json_atomic
 
 FORMAT_VERSION = 1

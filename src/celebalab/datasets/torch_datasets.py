@@ -29,12 +29,12 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from celebalab.datasets.decode import image_error_text, load_resized
-from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.datasets.layout import image_file_name
 from celebalab.datasets.masks import MaskIndex, load_label_map, resize_label_map
 from celebalab.datasets.packed import PackedImages
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_CODES
 from celebalab.datasets.table import load_table
+from celebalab.errors import CelebalabError, DataFormatError
 
 SPLITS: tuple[str, ...] = (*PARTITION_CODES, "all")
 

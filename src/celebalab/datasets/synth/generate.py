@@ -22,7 +22,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from celebalab import __version__
-from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_VALUES, PARTITION_NAMES
 from celebalab.datasets.synth import writer
 from celebalab.datasets.synth.appearance import face_parameters
@@ -38,6 +37,7 @@ from celebalab.datasets.synth.sampling import (
     Shortcut,
     make_plan,
 )
+from celebalab.errors import CelebalabError
 from celebalab.io import atomic_path, write_bytes_atomic, write_json_atomic
 
 GENERATOR_VERSION = f"celebalab-synth/{__version__}+faces.1"

@@ -15,7 +15,6 @@ from types import MappingProxyType
 
 import numpy as np
 
-from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import (
     ATTRIBUTE_NAMES,
     CELEBA_PARTITION_SIZES,
@@ -24,6 +23,7 @@ from celebalab.datasets.schema import (
     attribute_index,
     unknown_name_message,
 )
+from celebalab.errors import CelebalabError
 
 #: Published positive rates of the 40 CelebA attributes (the generator's marginal targets).
 # fmt: off
