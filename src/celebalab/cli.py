@@ -12,6 +12,7 @@ import typer
 
 from celebalab.analysis.cli import register as register_stats
 from celebalab.datasets.cli import app as data_app
+from celebalab.embeddings.cli import app as embed_app
 from celebalab.errors import CelebalabError
 from celebalab.models.cli import register as register_models
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data", help="Read, verify, synthesise and pack datasets.")
 register_stats(app)
 register_models(app)
+app.add_typer(embed_app, name="embed", help="Face embeddings: import, extract, evaluate.")
 
 
 def main(argv: list[str] | None = None) -> int:
