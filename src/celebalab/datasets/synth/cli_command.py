@@ -41,6 +41,9 @@ def synth_command(
     images_per_identity: Annotated[
         float, typer.Option("--images-per-identity", help="Faces per identity (CelebA: ~20).")
     ] = 20.0,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a dataset data synth wrote in OUT.")
+    ] = False,
 ) -> None:
     """Generate procedural faces with known attribute causes, in the official file formats."""
     from celebalab.datasets.synth.generate import generate
@@ -57,6 +60,7 @@ def synth_command(
         workers=workers,
         progress=True,
         images_per_identity=images_per_identity,
+        overwrite=overwrite,
     )
     parts = ", ".join(f"{k} {v}" for k, v in result.partition_counts.items())
     typer.echo(

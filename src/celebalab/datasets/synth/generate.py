@@ -37,7 +37,7 @@ from celebalab.datasets.synth.sampling import (
     Shortcut,
     make_plan,
 )
-from celebalab.errors import CelebalabError
+from celebalab.errors import CelebalabError, check_at_least
 from celebalab.io import atomic_path, write_bytes_atomic, write_json_atomic
 
 GENERATOR_VERSION = f"celebalab-synth/{__version__}+faces.1"
@@ -47,6 +47,7 @@ _GENERATED_DIRS = (
     "CelebAMask-HQ/CelebA-HQ-img",
     "CelebAMask-HQ/CelebAMask-HQ-mask-anno",
 )
+_OUTPUT_NAMES = ("CelebA", "CelebAMask-HQ", "synthetic_truth.json")
 _CLASS_OF_VALUE = {v: k for k, v in MASK_CLASS_VALUES.items()}
 
 
@@ -196,8 +197,29 @@ def _truth_table(plan: Plan, hq_index: np.ndarray, start: int, records: list[dic
     return pa.table(cols)
 
 
+def check_output(out: Path, overwrite: bool) -> None:
+    """Refuse a file as ``out``, and a dataset already in it unless ``overwrite`` (and then only
+    one that ``data synth`` wrote: someone else's CelebA copy is never replaced)."""
+    from celebalab.io import check_output_dir
+
+    check_output_dir(out, "OUT", overwrite=True)
+    existing = [out / name for name in _OUTPUT_NAMES if (out / name).exists()]
+    if not existing:
+        return
+    if not overwrite:
+        raise CelebalabError(
+            f"{existing[0]}: a dataset is already there; pass --overwrite to replace it "
+            "or choose another OUT"
+        )
+    if not (out / "synthetic_truth.json").is_file():
+        raise CelebalabError(
+            f"{existing[0]}: exists but was not written by data synth (no "
+            f"{out / 'synthetic_truth.json'}); it is never replaced: choose another OUT"
+        )
+
+
 def _prepare(out: Path) -> None:
-    """Remove images of an earlier synthetic run in ``out`` (only when it was one of ours)."""
+    """Remove images of an earlier synthetic run in ``out`` (checked by :func:`check_output`)."""
     if (out / "synthetic_truth.json").exists():
         for sub in _GENERATED_DIRS:
             shutil.rmtree(out / sub, ignore_errors=True)
@@ -218,16 +240,20 @@ def generate(
     chunk_size: int | None = None,
     progress: bool = False,
     images_per_identity: float = IMAGES_PER_IDENTITY,
+    overwrite: bool = False,
 ) -> SynthResult:
     """Write ``n`` synthetic faces (``n_hq`` of them also in CelebAMask-HQ) under ``out``.
 
     ``images_per_identity`` sets how many faces share one identity's stable traits (CelebA ~20);
-    fewer means more identities, so per-identity traits are seen on more distinct faces.
+    fewer means more identities, so per-identity traits are seen on more distinct faces. A
+    dataset already in ``out`` is replaced only with ``overwrite`` (and only one synth wrote).
     """
     t0 = time.perf_counter()
     out = Path(out)
     if hq_size < 16 or (mask_size is not None and mask_size < 16) or min(aligned_size) < 16:
         raise CelebalabError("image sizes must be at least 16 pixels")
+    check_at_least("--workers", workers, 1, "processes")
+    check_output(out, overwrite)
     cuts = tuple(s if isinstance(s, Shortcut) else Shortcut.parse(s) for s in shortcuts)
     plan = make_plan(n, seed, n_hq=n_hq, shortcuts=cuts, images_per_identity=images_per_identity)
     config = SynthConfig(out, seed, tuple(aligned_size), hq_size, mask_size or hq_size)
