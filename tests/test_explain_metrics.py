@@ -33,7 +33,10 @@ def _quantus(metric, a: np.ndarray, m: np.ndarray) -> np.ndarray:
     # Quantus wants B×C×H×W, bool/uint8 masks; x only supplies the shape here.
     x = np.zeros((len(a), 1, H, W), np.float32)
     out = metric(
-        model=None, x_batch=x, y_batch=np.zeros(len(a), int), a_batch=a[:, None],
+        model=None,
+        x_batch=x,
+        y_batch=np.zeros(len(a), int),
+        a_batch=a[:, None],
         s_batch=m[:, None].astype(np.uint8),
     )
     return np.asarray(out, dtype=np.float64)
@@ -42,12 +45,14 @@ def _quantus(metric, a: np.ndarray, m: np.ndarray) -> np.ndarray:
 QUANTUS = {
     "regional_precision": (lambda: quantus.RelevanceMassAccuracy(normalise=False), True),
     "energy_pointing_game": (
-        lambda: quantus.RelevanceMassAccuracy(normalise=False, abs=True), False,
+        lambda: quantus.RelevanceMassAccuracy(normalise=False, abs=True),
+        False,
     ),
     "pointing_game": (lambda: quantus.PointingGame(normalise=False), False),
     "relevance_rank_accuracy": (lambda: quantus.RelevanceRankAccuracy(normalise=False), False),
     "top_k_intersection": (
-        lambda: quantus.TopKIntersection(k=top_count(H, W, Q), normalise=False), False,
+        lambda: quantus.TopKIntersection(k=top_count(H, W, Q), normalise=False),
+        False,
     ),
     "auc": (lambda: quantus.AUC(normalise=False), False),
 }

@@ -20,10 +20,9 @@ when logit differences are small.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import warnings
 
 import numpy as np
 import torch
@@ -111,7 +110,9 @@ def _captum(cls: type, init: Callable[[], dict] | None = None, **kwargs) -> Call
 
     def run(decision, inputs, extra, images, settings, rng):
         explainer = cls(decision, **(init() if init else {}))
-        options = {k: (v(settings, inputs, images) if callable(v) else v) for k, v in kwargs.items()}
+        options = {
+            k: (v(settings, inputs, images) if callable(v) else v) for k, v in kwargs.items()
+        }
         with warnings.catch_warnings():  # Captum's "one surrogate per example" and grad notices
             warnings.simplefilter("ignore", UserWarning)
             maps = explainer.attribute(inputs, additional_forward_args=extra or None, **options)
@@ -172,9 +173,11 @@ def feature_layer(model: nn.Module, sample: torch.Tensor) -> nn.Module:
     found: list[nn.Module] = []
     hooks = [
         mod.register_forward_hook(
-            lambda mod, _inp, out: found.append(mod)
-            if isinstance(out, torch.Tensor) and out.ndim == 4 and min(out.shape[-2:]) > 1
-            else None
+            lambda mod, _inp, out: (
+                found.append(mod)
+                if isinstance(out, torch.Tensor) and out.ndim == 4 and min(out.shape[-2:]) > 1
+                else None
+            )
         )
         for mod in model.modules()
         if mod is not model
@@ -186,7 +189,9 @@ def feature_layer(model: nn.Module, sample: torch.Tensor) -> nn.Module:
         for hook in hooks:
             hook.remove()
     if not found:
-        raise CelebalabError("Grad-CAM needs a convolutional network (no spatial feature map found)")
+        raise CelebalabError(
+            "Grad-CAM needs a convolutional network (no spatial feature map found)"
+        )
     return found[-1]
 
 
@@ -218,6 +223,7 @@ def _center(decision, inputs, extra, images, settings, rng):
 
 
 def _methods() -> dict[str, Callable]:
+    from captum._utils.models.linear_model import SkLearnRidge
     from captum.attr import (
         GradientShap,
         IntegratedGradients,
@@ -226,8 +232,6 @@ def _methods() -> dict[str, Callable]:
         Occlusion,
         Saliency,
     )
-
-    from captum._utils.models.linear_model import SkLearnRidge
 
     ppe = lambda s, i, m: s.perturbations_per_eval  # noqa: E731
     return {

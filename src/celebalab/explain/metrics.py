@@ -69,12 +69,13 @@ def regional_metrics(
     if not 0 < top_fraction <= 1:
         raise ValueError(f"top_fraction must be in (0, 1], not {top_fraction}")
     parts = [
-        _metrics(a[i : i + chunk], m[i : i + chunk], top_fraction)
-        for i in range(0, len(a), chunk)
+        _metrics(a[i : i + chunk], m[i : i + chunk], top_fraction) for i in range(0, len(a), chunk)
     ]
-    return {k: np.concatenate([p[k] for p in parts]) for k in METRIC_NAMES} if parts else {
-        k: np.zeros(0) for k in METRIC_NAMES
-    }
+    return (
+        {k: np.concatenate([p[k] for p in parts]) for k in METRIC_NAMES}
+        if parts
+        else {k: np.zeros(0) for k in METRIC_NAMES}
+    )
 
 
 def _metrics(a: torch.Tensor, m: torch.Tensor, q: float) -> dict[str, np.ndarray]:
@@ -92,7 +93,10 @@ def _metrics(a: torch.Tensor, m: torch.Tensor, q: float) -> dict[str, np.ndarray
         "regional_precision": _mass_share(flat.clamp(min=0), mask),
         "regional_recall": _ratio(hits[:, k - 1], size),
         "energy_pointing_game": _mass_share(flat.abs(), mask),
-        "pointing_game": (mask & (flat == flat.max(1, keepdim=True).values)).any(1).double().numpy(),
+        "pointing_game": (mask & (flat == flat.max(1, keepdim=True).values))
+        .any(1)
+        .double()
+        .numpy(),
         "relevance_rank_accuracy": _ratio(at_size, size),
         "top_k_intersection": hits[:, k - 1].double().numpy() / k,
         "auc": _roc_auc(flat.numpy(), mask.numpy()),

@@ -117,14 +117,18 @@ def load_region_table(path: str | Path) -> dict[str, tuple[str, ...]]:
         else:
             raw = json.loads(text)
     except Exception as err:  # json and yaml raise different types; both mean "bad file"
-        line = getattr(err, "lineno", None) or getattr(getattr(err, "problem_mark", None), "line", None)
+        line = getattr(err, "lineno", None) or getattr(
+            getattr(err, "problem_mark", None), "line", None
+        )
         raise DataFormatError(path, f"not valid JSON/YAML: {err}".splitlines()[0], line) from None
     if not isinstance(raw, dict):
         raise DataFormatError(path, "expected a mapping {attribute: [mask classes or groups]}")
     table: dict[str, tuple[str, ...]] = {}
     for attribute, names in raw.items():
         if attribute not in ATTRIBUTE_NAMES:
-            raise DataFormatError(path, unknown_name_message("attribute", attribute, ATTRIBUTE_NAMES))
+            raise DataFormatError(
+                path, unknown_name_message("attribute", attribute, ATTRIBUTE_NAMES)
+            )
         names = [names] if isinstance(names, str) else names
         if not isinstance(names, list) or not names:
             raise DataFormatError(path, f"{attribute}: expected a non-empty list of class names")
