@@ -39,3 +39,32 @@ def import_command(
         f"imported {len(emb)} embeddings of dimension {emb.dim} "
         f"({'unit-norm' if emb.normalised else 'not normalised'}) -> {out}"
     )
+
+
+@app.command("extract")
+def extract_command(
+    run: Annotated[Path, typer.Argument(help="Run directory (identity or attribute model).")],
+    root: Annotated[Path, typer.Argument(help="Dataset root (CelebA, CelebAMask-HQ, synthetic).")],
+    out: Annotated[Path, typer.Option("--out", help="Embedding set folder to create/resume.")],
+    split: Annotated[str, typer.Option(help="train, val, test or all.")] = "all",
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 256,
+    normalise: Annotated[
+        bool,
+        typer.Option("--normalise/--no-normalise", help="L2-normalise classifier features."),
+    ] = True,
+    devices: Annotated[int, typer.Option(help="GPUs; >1 runs Lightning predict with DDP.")] = 1,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: auto).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Image decoding threads.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing set in --out.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Extract one embedding set from any run (resumable: rerun the same command)."""
+    from celebalab.embeddings.extract import extract_embeddings
+
+    emb = extract_embeddings(
+        run, root, out, split=split, batch_size=batch_size, normalise=normalise,
+        devices=devices, device=device, workers=workers, overwrite=overwrite, progress=progress,
+    )  # fmt: skip
+    skipped = len(emb.manifest.get("skipped", []))
+    typer.echo(f"extracted {len(emb)} embeddings of dimension {emb.dim} ({skipped} unreadable "
+               f"image(s) skipped) -> {out}")  # fmt: skip

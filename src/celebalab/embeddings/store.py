@@ -245,12 +245,13 @@ def write_embedding_set(
     source: Mapping[str, Any],
     data: Mapping[str, Any] | None = None,
     images: str | Path | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> EmbeddingSet:
     """Write vectors (streamed chunk by chunk), metadata, then the manifest; return the set.
 
     Every file goes through a temporary file beside it and the manifest is written last, so an
     interrupted write leaves no set that :func:`load_embeddings` would accept. The fingerprint
-    hashes the vector bytes and the metadata table.
+    hashes the vector bytes and the metadata table; ``extra`` keys are added to the manifest.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -291,6 +292,7 @@ def write_embedding_set(
         "attribute_names": list(ATTRIBUTE_NAMES),
         "has_probabilities": has_probs,
         "fingerprint": digest.hexdigest(),
+        **dict(extra or {}),
     }
     write_json_atomic(out / MANIFEST, manifest)
     return load_embeddings(out)

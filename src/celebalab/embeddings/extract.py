@@ -1,0 +1,296 @@
+"""``celebalab embed extract RUN ROOT``: an embedding set from any run, resumable and atomic.
+
+Why work units: a long extraction must survive ``kill -9`` and be resumed, never restarted.
+The rows of the split are cut into units of :data:`UNIT_ROWS` images; each finished unit is
+saved as one ``.npz`` file (written atomically) in ``EMB/.work/``, beside ``job.json`` which
+records what is being extracted (run, data, split, rows, settings). A rerun with the same job
+skips the finished units; a different job refuses to mix (use ``--overwrite``). When every unit
+is there, the set is assembled (vectors streamed unit by unit) and its manifest written last;
+the work folder is then removed. Unreadable images are skipped, listed in the manifest
+(``skipped``) and printed.
+
+With ``devices > 1`` on GPUs the units go through Lightning's ``Trainer.predict`` (DDP, one
+process per GPU), each rank writing its own unit files with the same writer callback; on CPU
+the units run in this process (``engine="lightning"`` forces the Lightning path, as tests do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from celebalab.embeddings.features import gives_probabilities, run_vectors
+from celebalab.embeddings.store import (
+    MANIFEST,
+    EmbeddingSet,
+    EmbeddingSetError,
+    prepare_output,
+    standard_meta,
+    write_embedding_set,
+)
+from celebalab.io import atomic_path, write_json_atomic
+
+UNIT_ROWS = 2048
+WORK_DIR = ".work"
+JOB_FILE = "job.json"
+ENGINES: tuple[str, ...] = ("auto", "loop", "lightning")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One extraction: which rows of which data through which run, and where units go."""
+
+    run: Any
+    root: Path
+    table: Any
+    rows: np.ndarray
+    work: Path
+    batch_size: int
+    normalise: bool
+    workers: int | None
+
+    def units(self) -> list[np.ndarray]:
+        return [self.rows[i : i + UNIT_ROWS] for i in range(0, len(self.rows), UNIT_ROWS)]
+
+    def unit_path(self, index: int) -> Path:
+        return self.work / f"unit_{index:06d}.npz"
+
+    def todo(self) -> list[int]:
+        return [i for i in range(len(self.units())) if not self.unit_path(i).is_file()]
+
+
+def extract_embeddings(
+    run_dir: str | Path,
+    root: str | Path,
+    out: str | Path,
+    *,
+    split: str = "all",
+    batch_size: int = 256,
+    normalise: bool = True,
+    devices: int = 1,
+    engine: str = "auto",
+    workers: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    device: str | None = None,
+) -> EmbeddingSet:
+    """Extract the embedding set of ``split`` of the dataset at ``root`` through ``run_dir``.
+
+    Resumes an interrupted extraction into the same ``out`` with the same settings. Returns the
+    complete set; ``manifest["skipped"]`` lists ``{"image_id", "reason"}`` of unreadable images.
+    """
+    from celebalab.models.run import load_run
+    from celebalab.runtime import check_split, resolve_device
+
+    check_split(split)
+    if engine not in ENGINES:
+        raise EmbeddingSetError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if batch_size < 1 or devices < 1:
+        raise EmbeddingSetError("--batch-size and --devices must be >= 1")
+    out = Path(out)
+    run = load_run(run_dir, resolve_device(device))
+    job = _start_job(run, Path(root), out, split, batch_size, normalise, workers, overwrite)
+    todo = job.todo()
+    _say(f"extracting {len(job.rows)} images of split {split!r} through {run.run_dir} "
+         f"({len(job.units()) - len(todo)} of {len(job.units())} units already done)")  # fmt: skip
+    use_lightning = engine == "lightning" or (engine == "auto" and devices > 1)
+    if todo:
+        if use_lightning:
+            _lightning_units(job, todo, devices, progress)
+        else:
+            _loop_units(job, todo, progress)
+    return _assemble(job, out, split)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- the job
+
+
+def _start_job(
+    run: Any, root: Path, out: Path, split: str, batch_size: int, normalise: bool,
+    workers: int | None, overwrite: bool,
+) -> _Job:  # fmt: skip
+    """Rows of the split and the work folder; a job of other settings in ``out`` is an error."""
+    from celebalab.datasets.table import load_table
+    from celebalab.models.inference import run_splits
+
+    table = load_table(root)
+    rows = np.arange(len(table)) if split == "all" else run_splits(run, table).rows[split]
+    if len(rows) == 0:
+        raise EmbeddingSetError(f"{root}: split {split!r} has no images")
+    work = out / WORK_DIR
+    run_json = (Path(run.run_dir) / "run.json").read_bytes()
+    ids = "\n".join(table["image_id"].iloc[rows].astype(str)).encode()
+    key = {
+        "run": str(Path(run.run_dir).resolve()),
+        "run_sha256": hashlib.sha256(run_json).hexdigest(),
+        "root": str(root.resolve()),
+        "split": split,
+        "rows_sha256": hashlib.sha256(ids).hexdigest(),
+        "normalise": normalise,
+        "unit_rows": UNIT_ROWS,
+    }
+    saved = _read_job(work / JOB_FILE)
+    if overwrite or saved != key:
+        if saved is not None and not overwrite:
+            raise EmbeddingSetError(
+                f"{work / JOB_FILE}: an unfinished extraction with other settings is in {out}; "
+                "use --overwrite to discard it"
+            )
+        prepare_output(out, overwrite, keep=(WORK_DIR,) if saved == key else ())
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        write_json_atomic(work / JOB_FILE, key)
+    elif (out / MANIFEST).exists():
+        (out / MANIFEST).unlink()  # a job in progress: any manifest is from an older set
+    return _Job(run=run, root=root, table=table, rows=np.asarray(rows, np.int64), work=work,
+                batch_size=batch_size, normalise=normalise, workers=workers)  # fmt: skip
+
+
+def _read_job(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------- running units
+
+
+def _unit_result(job: _Job, index: int) -> dict[str, np.ndarray]:
+    """Decode and embed one unit: its kept rows, vectors, probabilities and skipped images."""
+    from celebalab.models.inference import iter_split_batches
+
+    unit = job.units()[index]
+    batches = iter_split_batches(job.run, job.root, rows=unit, batch_size=job.batch_size,
+                                 workers=job.workers)  # fmt: skip
+    rows, vectors, probs = [], [], []
+    for batch in batches:
+        vec, prob = run_vectors(job.run, batch.images, job.normalise)
+        rows.append(batch.rows)
+        vectors.append(vec)
+        if prob is not None:
+            probs.append(prob)
+    return pack_unit(job, rows, vectors, probs, batches.skipped)
+
+
+def pack_unit(
+    job: _Job, rows: list, vectors: list, probs: list, skipped: list[tuple[str, str]]
+) -> dict[str, np.ndarray]:
+    dim = vectors[0].shape[1] if vectors else 0
+    return {
+        "rows": np.concatenate(rows) if rows else np.zeros(0, np.int64),
+        "vectors": np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32),
+        "probs": np.concatenate(probs) if probs else np.zeros((0, 0), np.float32),
+        "skipped": np.asarray([f"{i}\t{r}" for i, r in skipped], dtype=str),
+    }
+
+
+def save_unit(job: _Job, index: int, result: dict[str, np.ndarray]) -> None:
+    """Write one finished unit atomically (a killed process leaves no partial unit)."""
+    with atomic_path(job.unit_path(index)) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **result)
+
+
+def _loop_units(job: _Job, todo: list[int], progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    sizes = [len(u) for u in job.units()]
+    done = sum(sizes) - sum(sizes[i] for i in todo)
+    with tqdm(total=sum(sizes), initial=done, unit="img", disable=not progress) as bar:
+        for index in todo:
+            save_unit(job, index, _unit_result(job, index))
+            bar.update(sizes[index])
+
+
+def _lightning_units(job: _Job, todo: list[int], devices: int, progress: bool) -> None:
+    """Units through ``Trainer.predict``: DDP over ``devices`` GPUs, each rank saving its units."""
+    import lightning.pytorch as pl
+
+    from celebalab.embeddings.lightning_predict import UnitDataset, UnitModule, UnitWriter
+    from celebalab.runtime import cuda_available
+
+    gpu = cuda_available()
+    trainer = pl.Trainer(
+        accelerator="gpu" if gpu else "cpu",
+        devices=devices if gpu else 1,
+        strategy="ddp" if gpu and devices > 1 else "auto",
+        callbacks=[UnitWriter(job)],
+        logger=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    dataset = UnitDataset(job, todo)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, shuffle=False)
+    trainer.predict(UnitModule(job), dataloaders=loader, return_predictions=False)
+
+
+# ---------------------------------------------------------------- assembling the set
+
+
+def _units(job: _Job) -> Iterator[dict[str, np.ndarray]]:
+    for index in range(len(job.units())):
+        with np.load(job.unit_path(index)) as unit:
+            yield {k: unit[k] for k in unit.files}
+
+
+def _assemble(job: _Job, out: Path, split: str) -> EmbeddingSet:
+    """Stream the units into the set, metadata from the table, manifest last; drop the work."""
+    from celebalab.models.data import data_fingerprint
+
+    missing = job.todo()
+    if missing:
+        raise EmbeddingSetError(f"{job.work}: {len(missing)} unit(s) missing; rerun to resume")
+    kept, skipped = [], []
+    for unit in _units(job):
+        kept.append(unit["rows"])
+        skipped.extend(_skipped(unit["skipped"]))
+    table = job.table.iloc[np.concatenate(kept)]
+    run = job.run
+    meta = standard_meta(
+        table["image_id"].astype(str), table["identity"].to_numpy(np.int64),
+        table["partition"].to_numpy(np.int8), table, probabilities=_probs(job),
+    )  # fmt: skip
+    source = {"type": "run", "run": str(Path(run.run_dir).resolve()), "arch": run.config["arch"],
+              "task": run.task, "image_size": run.image_size, "crop": run.crop,
+              "normalise": job.normalise, "split": split}  # fmt: skip
+    data = {"root": str(job.root.resolve()),
+            "fingerprint": data_fingerprint(job.table, []),
+            "run_data_fingerprint": run.config.get("data", {}).get("fingerprint")}  # fmt: skip
+    emb = write_embedding_set(
+        out, (unit["vectors"] for unit in _units(job)), meta, source=source, data=data,
+        images=job.table.attrs.get("image_dir"), extra={"skipped": skipped},
+    )  # fmt: skip
+    if skipped:
+        _say(f"{len(skipped)} unreadable image(s) skipped: "
+             + "; ".join(f"{s['image_id']}: {s['reason']}" for s in skipped[:3])
+             + (" …" if len(skipped) > 3 else ""))  # fmt: skip
+    shutil.rmtree(job.work, ignore_errors=True)
+    return emb
+
+
+def _probs(job: _Job) -> np.ndarray | None:
+    if not gives_probabilities(job.run):
+        return None
+    return np.concatenate([u["probs"].reshape(len(u["rows"]), -1) for u in _units(job)])
+
+
+def _skipped(lines: np.ndarray) -> list[dict[str, str]]:
+    out = []
+    for line in lines.tolist():
+        image_id, _, reason = str(line).partition("\t")
+        out.append({"image_id": image_id, "reason": reason})
+    return out
