@@ -1,8 +1,33 @@
-"""Attribute classifiers: training (``celebalab train``), the run-directory format and its loader.
+"""Attribute classifiers: training, the run-directory format, and batched inference on a run.
 
-Import from the sub-modules (``celebalab.models.run.load_run``, ``…train.train``); this package
-file holds only torch-free constants so that ``celebalab --help`` does not import torch.
+The public names below load on first use (``celebalab --help`` must not import torch); import
+them from here, e.g. ``from celebalab.models import load_run, iter_split_batches``.
 """
+
+from importlib import import_module
+from typing import Any
 
 #: Architectures ``celebalab train --arch`` accepts (built in ``models.architectures``).
 ARCHITECTURES: tuple[str, ...] = ("small_cnn", "mobilenet_v2", "resnet18", "resnet50")
+
+_LAZY = {
+    "LoadedRun": "celebalab.models.run",
+    "load_run": "celebalab.models.run",
+    "ImageBatch": "celebalab.models.inference",
+    "SplitBatches": "celebalab.models.inference",
+    "iter_split_batches": "celebalab.models.inference",
+    "model_input": "celebalab.models.inference",
+    "predict_logits": "celebalab.models.inference",
+    "extract_features": "celebalab.models.inference",
+    "train": "celebalab.models.train",
+    "evaluate_run": "celebalab.models.evaluate",
+    "predict_paths": "celebalab.models.predict",
+}
+
+__all__ = ["ARCHITECTURES", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

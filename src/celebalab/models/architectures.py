@@ -86,6 +86,20 @@ def build_model(arch: str, num_outputs: int) -> nn.Module:
     raise CelebalabError(unknown_name_message("architecture", arch, ARCHITECTURES))
 
 
+def classifier_head(model: nn.Module) -> nn.Linear:
+    """The final linear layer of a network built by :func:`build_model`.
+
+    Its input is the penultimate feature vector (after pooling and, in eval mode, the identity
+    dropout): what :func:`celebalab.models.inference.extract_features` returns.
+    """
+    head = getattr(model, "fc", None)
+    if head is None and isinstance(getattr(model, "classifier", None), nn.Sequential):
+        head = model.classifier[-1]
+    if not isinstance(head, nn.Linear):
+        raise TypeError(f"{type(model).__name__}: no final linear layer (fc or classifier[-1])")
+    return head
+
+
 def load_pretrained(model: nn.Module, path: str | Path) -> tuple[list[str], list[str]]:
     """Load a local state dict (e.g. downloaded ImageNet weights) into ``model``, non-strictly.
 

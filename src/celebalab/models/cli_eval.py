@@ -38,13 +38,18 @@ def evaluate_command(
         str | None, typer.Option(help="torch device (default: cuda if available, else cpu).")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Decoding processes when no packed cache exists.")
+        int | None, typer.Option(help="Decoding threads when no packed cache exists.")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an earlier evaluation in RUN_DIR/eval_<split>/.")
+    ] = False,
 ) -> None:
     """Per-attribute metrics with majority-class baselines → RUN_DIR/eval_<split>/ (+ report)."""
     from celebalab.models.evaluate import evaluate_run
 
-    result = evaluate_run(run_dir, split, root, batch_size, device, workers)
+    result = evaluate_run(
+        run_dir, split, root, batch_size, device, workers, overwrite=overwrite, progress=True
+    )
     _print_headline(result)
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)

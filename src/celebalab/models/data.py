@@ -29,8 +29,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from celebalab.datasets.decode import load_resized
-from celebalab.errors import DataFormatError
 from celebalab.datasets.schema import PARTITION_NAMES
+from celebalab.errors import DataFormatError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 #: Fractions of the seeded split used when the dataset has no partition file.

@@ -1,34 +1,30 @@
 """``celebalab evaluate``: per-attribute metrics of a trained run on one split, with baselines.
 
-Reads the split's images from the packed cache when one of the run's size and crop exists (a
-memmap slice per batch), else decodes them through :class:`CelebADataset`. Writes, into
-``RUN_DIR/eval_<split>/``: ``metrics.csv`` (one row per attribute), ``metrics.json`` (headline
-and everything else), ``confusion.csv``, ``predictions.parquet`` and ``report.html``. All inputs
-are read and checked before the first file is written, and every file is written atomically, so
-a failed evaluation leaves an earlier one untouched.
+Images come from :func:`celebalab.models.inference.iter_split_batches` (the packed cache when one
+of the run's size and crop exists, else the decoded files; unreadable ones skipped and listed).
+Writes, into ``RUN_DIR/eval_<split>/``: ``metrics.csv`` (one row per attribute), ``metrics.json``
+(headline and everything else), ``confusion.csv``, ``predictions.parquet`` and ``report.html``.
+All inputs are read and checked before the first file is written, every file is written
+atomically, and an earlier evaluation is replaced only with ``overwrite``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import Dataset
 
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, write_json_atomic, write_text_atomic
 from celebalab.models.metrics import attribute_metrics, group_means, headline
 from celebalab.models.run import LoadedRun, load_run
+from celebalab.runtime import check_split, resolve_device
 
-SPLITS: tuple[str, ...] = ("train", "val", "test", "all")
 #: Attribute kinds of the synthetic generator whose pixels are drawn from the label alone.
 DRAWN_KINDS: frozenset[str] = frozenset({"drawn", "global"})
 
@@ -46,6 +42,7 @@ class EvaluationResult:
     data_source: str
     seconds: float
     skipped_images: list[str] = field(default_factory=list)
+    skipped_reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     attribute_kinds: dict[str, str] | None = None
     attribute_groups: dict[str, str] | None = None
@@ -66,29 +63,44 @@ def evaluate_run(
     device: str | None = None,
     workers: int | None = None,
     write: bool = True,
+    overwrite: bool = False,
+    progress: bool = False,
 ) -> EvaluationResult:
     """Evaluate the run in ``run_dir`` on ``split`` of its dataset (or of ``root``); write outputs.
 
-    ``device`` defaults to CUDA when available; ``workers`` are DataLoader processes for the
-    decode path (default: up to 4). Raises :class:`CelebalabError` on a bad run directory, a
-    missing dataset or an empty split, before anything is written.
+    ``device`` defaults to CUDA when available; ``workers`` are decoding threads when no packed
+    cache exists (see :func:`celebalab.models.inference.iter_split_batches`). Raises
+    :class:`CelebalabError` on a bad option, a bad run directory, a missing dataset, an empty
+    split or an earlier evaluation in the way (without ``overwrite``), before anything is written.
     """
-    if split not in SPLITS:
-        raise CelebalabError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    start = time.perf_counter()
-    run = load_run(run_dir, device=default_device(device))
-    data_root = _dataset_root(run, root)
-    names = run.attribute_names
+    from celebalab.models.inference import iter_split_batches, predict_probabilities, run_splits
 
-    data = _read_split(run, data_root, split)
-    batches, source = _split_batches(run, data_root, data.table, data.rows, batch_size, workers)
-    kept, p, skipped = _predict(run, batches)
+    check_split(split)
+    start = time.perf_counter()
+    run = load_run(run_dir, device=resolve_device(device))
+    data_root = _dataset_root(run, root)
+    out_dir = Path(run_dir) / f"eval_{split}"
+    if write and not overwrite and out_dir.is_dir() and any(out_dir.iterdir()):
+        raise CelebalabError(
+            f"{out_dir}: an earlier evaluation is in the way; pass --overwrite to replace it"
+        )
+    names = run.attribute_names
+    batches = iter_split_batches(
+        run, data_root, split, batch_size=batch_size, workers=workers, progress=progress
+    )
+    if not len(batches.rows):
+        raise CelebalabError(f"{data_root}: split {split!r} has no images")
+    kept, p = predict_probabilities(run, batches)
     if not len(kept):
         raise CelebalabError(f"{data_root}: no readable images in split {split!r}")
-    ids = data.table["image_id"].to_numpy()[kept].tolist()
-    y = data.labels[kept]
+    table = batches.table
+    splits = run_splits(run, table)
+    ids = table["image_id"].to_numpy()[kept].tolist()
+    y = splits.labels[kept]
+    train = splits.labels[splits.rows["train"]]
+    prevalence = train.mean(axis=0) if len(train) else None
 
-    metrics = attribute_metrics(y, p, run.thresholds, names, data.train_prevalence)
+    metrics = attribute_metrics(y, p, run.thresholds, names, prevalence)
     kinds = synthetic_attribute_kinds(data_root)
     groups = None if kinds is None else {n: group_of(kinds.get(n, "")) for n in names}
     result = EvaluationResult(
@@ -98,10 +110,11 @@ def evaluate_run(
         metrics=metrics,
         headline=headline(metrics),
         predictions=_predictions_frame(ids, y, p, names),
-        data_source=source,
+        data_source=batches.source,
         seconds=time.perf_counter() - start,
-        skipped_images=data.table["image_id"].to_numpy()[skipped].tolist(),
-        notes=data.notes,
+        skipped_images=[image_id for image_id, _ in batches.skipped],
+        skipped_reasons=[reason for _, reason in batches.skipped],
+        notes=[*splits.notes, *_fingerprint_notes(run, data_root, table)],
         attribute_kinds=kinds,
         attribute_groups=groups,
         groups=None if groups is None else group_means(metrics, groups),
@@ -111,57 +124,17 @@ def evaluate_run(
     return result
 
 
-@dataclass
-class _SplitData:
-    """The table, the rows of the evaluated split, labels of the run's attributes and notes."""
+def _fingerprint_notes(run: LoadedRun, root: Path, table: pd.DataFrame) -> list[str]:
+    """A note when the evaluated data differ from the data the run was trained on."""
+    from celebalab.models.data import data_fingerprint
 
-    table: pd.DataFrame
-    rows: np.ndarray
-    labels: np.ndarray
-    train_prevalence: np.ndarray | None
-    notes: list[str]
-
-
-def _read_split(run: LoadedRun, root: Path, split: str) -> _SplitData:
-    """Rows of ``split`` as training defined them (official or the run's seeded partition)."""
-    from celebalab.datasets.table import load_table
-    from celebalab.models.data import data_fingerprint, make_splits
-
-    names = run.attribute_names
-    table = load_table(root)
-    seed = int((run.config.get("training") or {}).get("seed", 0))
-    splits = make_splits(table, names, seed)
-    rows = np.arange(len(table)) if split == "all" else splits.rows[split]
-    if not len(rows):
-        raise CelebalabError(f"{root}: split {split!r} has no images")
-    notes = list(splits.notes)
     trained_on = (run.config.get("data") or {}).get("fingerprint")
-    if trained_on and trained_on != data_fingerprint(table, names):
-        notes.append(
+    if trained_on and trained_on != data_fingerprint(table, run.attribute_names):
+        return [
             f"{root}: image ids, partitions or labels differ from the data this run was "
             "trained on (data fingerprint mismatch)"
-        )
-    train = splits.labels[splits.rows["train"]]
-    prevalence = train.mean(axis=0) if len(train) else None
-    return _SplitData(table, rows, splits.labels, prevalence, notes)
-
-
-def _predict(run: LoadedRun, batches: Iterator[Batch]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Probabilities of every readable row: (rows kept, n×K float32, rows skipped)."""
-    kept: list[np.ndarray] = [np.zeros(0, np.int64)]
-    probs: list[np.ndarray] = [np.zeros((0, len(run.attribute_names)), np.float32)]
-    bad: list[np.ndarray] = [np.zeros(0, np.int64)]
-    for ok_rows, images, bad_rows in batches:
-        bad.append(bad_rows)
-        if len(ok_rows):
-            kept.append(ok_rows)
-            probs.append(run.predict_proba(images))
-    return np.concatenate(kept), np.concatenate(probs).astype(np.float32), np.concatenate(bad)
-
-
-def default_device(device: str | None = None) -> str:
-    """``device`` if given, else ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+        ]
+    return []
 
 
 def write_evaluation(result: EvaluationResult) -> dict[str, Path]:
@@ -206,6 +179,7 @@ def evaluation_summary(result: EvaluationResult) -> dict[str, Any]:
         "data_source": result.data_source,
         "images": n,
         "skipped_images": result.skipped_images,
+        "skipped_reasons": dict(zip(result.skipped_images, result.skipped_reasons, strict=True)),
         "notes": result.notes,
         "seconds": round(result.seconds, 3),
         "headline": result.headline,
@@ -266,77 +240,6 @@ def _dataset_root(run: LoadedRun, root: str | Path | None) -> Path:
 def _configured_root(config: dict[str, Any]) -> Path:
     data = config.get("data") or {}
     return Path(data.get("root") or "")
-
-
-#: A batch: table rows read, their uint8 images, table rows whose image is unreadable.
-Batch = tuple[np.ndarray, "np.ndarray | torch.Tensor", np.ndarray]
-
-
-def _split_batches(
-    run: LoadedRun,
-    root: Path,
-    table: pd.DataFrame,
-    rows: np.ndarray,
-    batch_size: int,
-    workers: int | None,
-) -> tuple[Iterator[Batch], str]:
-    """Batches of the table ``rows``, from the packed cache when it matches, else decoded."""
-    from celebalab.datasets.packed import PackedImages
-
-    size, crop = run.image_size, run.config.get("crop", "center")
-    pack = PackedImages.open(root, size, crop, image_ids=table["image_id"].tolist())
-    if pack is not None:
-        return _packed_batches(pack, rows, batch_size), "packed cache"
-    if crop != "center":
-        raise CelebalabError(
-            f"{root}: no packed cache with crop {crop!r} at {size} px; "
-            f"run `celebalab data pack {root} --size {size} --crop {crop}` first"
-        )
-    return _decoded_batches(root, rows, size, batch_size, workers), "image files"
-
-
-def _packed_batches(pack: Any, rows: np.ndarray, batch_size: int) -> Iterator[Batch]:
-    """Memmap slices of the pack, whose rows are the table's (``open`` checked the ids)."""
-    valid = np.asarray(pack.valid)
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
-        ok = valid[batch]
-        yield batch[ok], np.asarray(pack.images[batch[ok]]), batch[~ok]
-
-
-class _TolerantRows(Dataset):
-    """Rows of a :class:`CelebADataset`; an unreadable image is flagged instead of raised."""
-
-    def __init__(self, dataset: Any, rows: np.ndarray, size: int) -> None:
-        self.dataset, self.rows, self.size = dataset, rows, size
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, bool]:
-        row = int(self.rows[index])
-        try:
-            return self.dataset[row]["image"], row, True
-        except DataFormatError:
-            return torch.zeros((3, self.size, self.size), dtype=torch.uint8), row, False
-
-
-def _decoded_batches(
-    root: Path, rows: np.ndarray, size: int, batch_size: int, workers: int | None
-) -> Iterator[Batch]:
-    """Images decoded by ``CelebADataset`` (crop and resize as in the pack), in worker processes."""
-    from torch.utils.data import DataLoader
-
-    from celebalab.datasets.torch_datasets import CelebADataset
-
-    dataset = CelebADataset(root, split="all", size=size, use_pack=False)  # rows = table rows
-    num_workers = min(4, os.cpu_count() or 1) if workers is None else workers
-    loader = DataLoader(
-        _TolerantRows(dataset, rows, size), batch_size=batch_size, num_workers=num_workers
-    )
-    for images, batch_rows, ok in loader:
-        batch_rows, ok = batch_rows.numpy(), ok.numpy()
-        yield batch_rows[ok], images[torch.from_numpy(ok)], batch_rows[~ok]
 
 
 def _predictions_frame(

@@ -3,26 +3,26 @@
 Each image is decoded with :func:`celebalab.datasets.decode.load_resized`, the function that
 built the packed cache the model was trained on (same crop rule, JPEG draft scaling and
 filter), so a file gets the pixels it would have had in training. Decoding runs in a thread pool
-(Pillow releases the GIL) one batch ahead of the model. Unreadable files are listed with their
+(Pillow releases the GIL) one batch ahead of the model
+(:func:`celebalab.models.inference.decode_batches`). Unreadable files are listed with their
 reason and skipped; when none is readable, :class:`PredictError` is raised.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
-from celebalab.datasets.decode import image_error_text, load_resized
 from celebalab.errors import CelebalabError
-from celebalab.models.evaluate import default_device
+from celebalab.models.inference import decode_batches, predict_logits
 from celebalab.models.metrics import predict_labels
 from celebalab.models.run import LoadedRun, load_run
+from celebalab.runtime import resolve_device
 
 #: File suffixes collected from a folder (case-insensitive); explicit file arguments may be any.
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
@@ -77,57 +77,25 @@ def predict_paths(
     count (at most 8).
     """
     if batch_size < 1:
-        raise PredictError(f"batch size must be positive, not {batch_size}")
-    run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, default_device(device))
+        raise PredictError(f"--batch-size must be >= 1, got {batch_size}")
+    if workers is not None and workers < 0:
+        raise PredictError(f"--workers must be >= 0, got {workers}")
+    run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, resolve_device(device))
     files = collect_images(paths)
-    size, crop = run.image_size, str(run.config.get("crop", "center"))
     kept: list[str] = []
     probs: list[np.ndarray] = []
     failures: list[dict[str, str]] = []
-    threads = workers or min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(threads) as pool:
-        for batch_files, decoded in _prefetch(pool, files, batch_size, size, crop):
-            images = []
-            for path, (image, reason) in zip(batch_files, decoded, strict=True):
-                if image is None:
-                    failures.append({"path": str(path), "reason": reason})
-                else:
-                    kept.append(str(path))
-                    images.append(image)
-            if images:
-                probs.append(run.predict_proba(np.stack(images)))
+    for positions, images, failed in decode_batches(
+        files, run.image_size, run.crop, batch_size, workers
+    ):
+        failures.extend({"path": str(files[i]), "reason": reason} for i, reason in failed)
+        if len(positions):
+            kept.extend(str(files[i]) for i in positions)
+            probs.append(torch.sigmoid(predict_logits(run, images)).cpu().numpy())
     if not kept:
         reasons = "; ".join(f"{f['path']}: {f['reason']}" for f in failures[:3])
         raise PredictError(f"none of the {len(files)} image file(s) could be read ({reasons})")
     return _frame(run, kept, np.concatenate(probs), failures)
-
-
-Decoded = tuple[np.ndarray | None, str]
-
-
-def _decode(path: Path, size: int, crop: str) -> Decoded:
-    """The S×S×3 uint8 image of ``path``, or None and a one-line reason it cannot be read."""
-    try:
-        return load_resized(path, size, crop), ""
-    except Exception as err:  # any decoder failure (truncated, not an image, …) skips the file
-        return None, f"unreadable image ({image_error_text(path, err)})"
-
-
-def _prefetch(
-    pool: ThreadPoolExecutor, files: list[Path], batch_size: int, size: int, crop: str
-) -> Iterator[tuple[list[Path], list[Decoded]]]:
-    """Yield decoded batches while the next batch is already decoding in ``pool``."""
-    batches = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
-
-    def submit(batch: list[Path]) -> list[Future[Decoded]]:
-        return [pool.submit(_decode, p, size, crop) for p in batch]
-
-    pending = submit(batches[0])
-    for k, batch in enumerate(batches):
-        current = pending
-        if k + 1 < len(batches):
-            pending = submit(batches[k + 1])
-        yield batch, [f.result() for f in current]
 
 
 def _frame(

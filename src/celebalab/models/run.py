@@ -40,7 +40,7 @@ from torch import nn
 from celebalab import __version__
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, write_json_atomic
-from celebalab.models.architectures import build_model, normalise_uint8
+from celebalab.models.architectures import build_model
 
 FORMAT_VERSION = 1
 RUN_JSON = "run.json"
@@ -57,7 +57,13 @@ class RunDirError(CelebalabError):
 
 @dataclass
 class LoadedRun:
-    """A trained classifier read back from a run directory."""
+    """A trained classifier read back from a run directory.
+
+    ``model`` is the network (eval mode; logits from normalised float input), ``device`` where
+    its parameters live, ``config`` the parsed ``run.json`` (keys in this module's docstring;
+    ``crop`` and ``task`` are shortcuts), ``thresholds`` float32 in ``attribute_names`` order.
+    Batched inference on it lives in :mod:`celebalab.models.inference`.
+    """
 
     run_dir: Path
     config: dict[str, Any]
@@ -71,22 +77,27 @@ class LoadedRun:
         """Device holding the model's parameters."""
         return next(self.model.parameters()).device
 
+    @property
+    def crop(self) -> str:
+        """How the aligned image became square before resizing (``"center"`` or ``"none"``)."""
+        return str(self.config.get("crop", "center"))
+
+    @property
+    def task(self) -> str:
+        """The training task (``"attributes"`` or one attribute name)."""
+        return str(self.config.get("task", "attributes"))
+
     def preprocess(self, batch: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """uint8 images (``N×3×S×S`` or ``N×S×S×3``, as the packed cache stores them) → model input.
+        """Model input of a uint8 batch: :func:`celebalab.models.inference.model_input`."""
+        from celebalab.models.inference import model_input
 
-        The result lives on the model's device; images must already be ``image_size`` square,
-        cropped the way ``config["crop"]`` says.
-        """
-        tensor = torch.as_tensor(batch)
-        if tensor.dtype != torch.uint8:
-            raise ValueError(f"expected uint8 images, got {tensor.dtype}")
-        norm = self.config["normalisation"]
-        return normalise_uint8(tensor.to(self.device), norm["mean"], norm["std"])
+        return model_input(self, batch)
 
-    @torch.inference_mode()
     def predict_proba(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
         """Sigmoid probabilities ``N×K`` (float32 numpy) for a uint8 batch."""
-        return torch.sigmoid(self.model(self.preprocess(batch)).float()).cpu().numpy()
+        from celebalab.models.inference import predict_logits
+
+        return torch.sigmoid(predict_logits(self, batch)).cpu().numpy()
 
 
 def save_run(run_dir: str | Path, model: nn.Module, config: dict[str, Any]) -> Path:

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from celebalab.datasets.decode import CROPS
-from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, attribute_index
+from celebalab.errors import CelebalabError
 from celebalab.io import write_json_atomic
 from celebalab.models import run as runfmt
 from celebalab.models.architectures import (
@@ -41,6 +41,7 @@ from celebalab.models.architectures import (
     load_pretrained,
 )
 from celebalab.models.thresholds import THRESHOLD_METRICS, tune_thresholds
+from celebalab.runtime import SPLITS
 
 OPTIONS_FILE = "train_options.json"
 STEP_CHECKPOINT = "step"
@@ -228,8 +229,6 @@ def _resolve_options(out: Path, given: dict[str, Any], resume: bool, overwrite: 
 
 def _remove_outputs(out: Path) -> None:
     """Delete only the files celebalab writes into a run directory (evaluations included)."""
-    from celebalab.models.evaluate import SPLITS
-
     for name in (*_OUR_OUTPUTS, *(f"eval_{split}" for split in SPLITS)):
         path = out / name
         if path.is_dir():
@@ -566,36 +565,28 @@ def _keep_logged_rows(logger: Any, before_step: int) -> None:
 # ---------------------------------------------------------------- after training
 
 
-@torch.inference_mode()
-def predict_split(
-    module: Any, data: Any, split: str, device: torch.device
-) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, sigmoid probabilities) of every image of ``split`` once, on one device."""
-    from celebalab.models.data import EpochBatchSampler
-
-    dataset = data.datasets[split]
-    model = module.to(device).eval()
-    labels, probs = [], []
-    for batch in EpochBatchSampler(len(dataset), data.batch_size, shuffle=False):
-        images, y = dataset.__getitems__(batch)
-        labels.append(y)
-        probs.append(torch.sigmoid(model(images.to(device)).float()).cpu())
-    return torch.cat(labels).numpy(), torch.cat(probs).numpy()
-
-
 def _finish_run(
     out: Path, opts: dict, names: list[str], table: Any, splits: Any, data: Any, module: Any,
     trainer: Any, best: Any, device: dict, seconds: float, images: int,
 ) -> dict[str, Any]:  # fmt: skip
     """Best weights → thresholds on val → metrics → run.json, model.pt, metrics.csv."""
     from celebalab.models.data import data_fingerprint
+    from celebalab.models.inference import iter_split_batches, predict_probabilities
     from celebalab.models.metrics import attribute_metrics, headline
 
     if best.best_model_path:
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
         module.load_state_dict(state["state_dict"])
     dev = torch.device("cuda" if device["gpu"] else "cpu")
-    y_val, probs = predict_split(module, data, "val", dev)
+    trained = runfmt.LoadedRun(
+        run_dir=out, config=_model_config(opts, names), model=module.model.to(dev),
+        attribute_names=names, image_size=opts["size"],
+    )  # fmt: skip
+    val_rows = iter_split_batches(
+        trained, opts["root"], rows=splits.rows["val"], batch_size=opts["batch_size"]
+    )
+    kept, probs = predict_probabilities(trained, val_rows)
+    y_val = splits.labels[kept]
     thresholds = tune_thresholds(y_val, probs, opts["threshold_metric"])
     train_prev = splits.labels[splits.rows["train"]].mean(axis=0)
     per_attr = attribute_metrics(y_val, probs, thresholds, names, train_prevalence=train_prev)
@@ -609,12 +600,7 @@ def _finish_run(
         ].to_dict(orient="index"),
     }
     config = {
-        "arch": opts["arch"],
-        "task": opts["task"],
-        "attribute_names": names,
-        "image_size": opts["size"],
-        "crop": opts["crop"],
-        "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
+        **_model_config(opts, names),
         "thresholds": dict(zip(names, map(float, thresholds), strict=True)),
         "threshold_metric": opts["threshold_metric"],
         "data": {
@@ -653,6 +639,18 @@ def _finish_run(
     _copy_metrics_csv(out)
     runfmt.save_run(out, module.model, config)
     return json.loads((out / runfmt.RUN_JSON).read_text(encoding="utf-8"))
+
+
+def _model_config(opts: dict, names: list[str]) -> dict[str, Any]:
+    """The part of ``run.json`` that says how to rebuild the model and make its input."""
+    return {
+        "arch": opts["arch"],
+        "task": opts["task"],
+        "attribute_names": names,
+        "image_size": opts["size"],
+        "crop": opts["crop"],
+        "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
+    }
 
 
 def _rounded(values: Sequence[float] | None) -> list[float] | None:
