@@ -14,7 +14,9 @@ from celebalab.analysis.cli import register as register_stats
 from celebalab.datasets.cli import app as data_app
 from celebalab.embeddings.cli import app as embed_app
 from celebalab.errors import CelebalabError
+from celebalab.explorer.cli import register as register_explorer
 from celebalab.models.cli import register as register_models
+from celebalab.retrieval.cli import register as register_retrieval
 
 app = typer.Typer(
     name="celebalab",
@@ -27,6 +29,8 @@ app.add_typer(data_app, name="data", help="Read, verify, synthesise and pack dat
 register_stats(app)
 register_models(app)
 app.add_typer(embed_app, name="embed", help="Face embeddings: import, extract, evaluate.")
+register_retrieval(app)
+register_explorer(app)
 
 
 def main(argv: list[str] | None = None) -> int:

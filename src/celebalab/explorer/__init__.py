@@ -1,0 +1,26 @@
+"""The embedding explorer web app (``celebalab explore``): CelebA-Vis, grown up.
+
+Attributes, people, 2-D maps and clusterings of an embedding set in a Dash app; projections and
+clusterings are cached on disk by data fingerprint, images are served by id only. Importing
+this package stays light: Dash loads only when the app is built.
+"""
+
+from importlib import import_module
+from typing import Any
+
+_LAZY = {
+    "ExplorerSource": "celebalab.explorer.sources",
+    "open_sources": "celebalab.explorer.sources",
+    "Explorer": "celebalab.explorer.views",
+    "build_app": "celebalab.explorer.app",
+    "serve": "celebalab.explorer.app",
+    "write_synthetic_set": "celebalab.explorer.synthetic",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

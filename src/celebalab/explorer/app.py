@@ -1,0 +1,356 @@
+"""The Dash app: layout plus thin callbacks over :class:`~celebalab.explorer.views.Explorer`.
+
+Every callback unpacks its inputs, calls one plain method and wraps the result in components;
+a change of clustering parameters sends only the new colours (a ``Patch``), not the 200k
+points again. Images are served by two Flask routes that take integers only (source, row).
+Bootstrap's stylesheet is served from the installed ``bootstrap-flask`` package: the page needs
+nothing from the internet.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+import dash
+import numpy as np
+from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
+from flask import Response, abort, send_file
+
+from celebalab.explorer import layout
+from celebalab.explorer.filters import add_filter, filter_label, remove_filter
+from celebalab.explorer.images import UploadError, decode_upload
+from celebalab.explorer.views import GALLERY_CAP, Explorer, image_url
+
+#: Plain Bootstrap 5 (the bootswatch themes @import web fonts; this file imports nothing).
+_BOOTSTRAP = "static/bootstrap5/css/bootstrap.min.css"
+_CLUSTER_INPUTS = ("reducer", "order", "method", "k", "eps", "min-samples", "min-cluster-size")
+_RECOLOUR = frozenset({"order", "method", "k", "eps", "min-samples", "min-cluster-size"})
+
+
+def clustering_args(values: list[Any]) -> dict[str, Any]:
+    """The pipeline's clustering arguments from the menu values (in ``_CLUSTER_INPUTS`` order)."""
+    reducer, order, method, k, eps, min_samples, min_cluster_size = values
+    return {
+        "reducer": reducer,
+        "order": order,
+        "method": method,
+        "params": {
+            "k": int(k or 8),
+            "eps": float(eps or 0.5),
+            "min_samples": int(min_samples or 10),
+            "min_cluster_size": int(min_cluster_size or 20),
+        },
+    }
+
+
+def gallery(src: int, rows: np.ndarray, name: str, explorer: Explorer) -> list[html.Img]:
+    """Thumbnails of ``rows`` (at most ``GALLERY_CAP``); clicking one enlarges it."""
+    meta = explorer.sources[src].meta
+    return [
+        html.Img(
+            src=image_url(src, r, thumb=True),
+            className="thumb",
+            id={"type": "thumb", "gallery": name, "row": int(r)},
+            title=f"{meta['image_id'].iat[r]} · person {meta['identity'].iat[r]}",
+        )
+        for r in np.asarray(rows)[:GALLERY_CAP]
+    ]
+
+
+def _shown(rows: np.ndarray, what: str) -> str:
+    return (
+        f"{len(rows):,} {what}"
+        if len(rows) <= GALLERY_CAP
+        else f"first {GALLERY_CAP} of {len(rows):,} {what}"
+    )
+
+
+def build_app(explorer: Explorer) -> dash.Dash:
+    """The Dash application for ``explorer`` (serve it with :func:`serve`)."""
+    app = dash.Dash(
+        __name__,
+        title="celebalab explorer",
+        update_title=None,
+        compress=True,
+        assets_folder=str(files("celebalab.explorer") / "assets"),
+        external_stylesheets=["/explorer/static/bootstrap.min.css"],
+        suppress_callback_exceptions=False,
+    )
+    app.layout = layout.page(explorer.sources)
+    _routes(app, explorer)
+    _menu_callbacks(app, explorer)
+    _view_callbacks(app, explorer)
+    _image_callbacks(app, explorer)
+    return app
+
+
+def _routes(app: dash.Dash, explorer: Explorer) -> None:
+    server = app.server
+    css = files("flask_bootstrap") / _BOOTSTRAP
+
+    @server.route("/explorer/static/bootstrap.min.css")
+    def bootstrap_css() -> Response:
+        return Response(
+            css.read_bytes(), mimetype="text/css", headers={"Cache-Control": "max-age=86400"}
+        )
+
+    @server.route("/explorer/image/<int:src>/<int:row>")
+    def full_image(src: int, row: int) -> Response:
+        path = explorer.images.file(src, row)
+        if path is None:
+            abort(404)
+        return send_file(path, max_age=86400)
+
+    @server.route("/explorer/thumb/<int:src>/<int:row>")
+    def thumbnail(src: int, row: int) -> Response:
+        data = explorer.images.thumbnail(src, row)
+        if data is None:
+            abort(404)
+        return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "max-age=86400"})
+
+
+def _menu_callbacks(app: dash.Dash, explorer: Explorer) -> None:
+    @app.callback(
+        Output("source-note", "children"),
+        Output("person", "value"),
+        Output("embedding-controls", "style"),
+        Output("upload", "disabled"),
+        Input("source", "value"),
+    )
+    def choose_source(src: int):
+        note = explorer.sources[src].note
+        alert = None if note is None else html.Div(note, className="alert alert-info small p-2")
+        disabled = explorer.pipelines[src] is None
+        return alert, None, {"display": "none"} if disabled else {}, disabled
+
+    @app.callback(
+        Output("person", "options"),
+        Input("person", "search_value"),
+        Input("source", "value"),
+        State("person", "value"),
+    )
+    def person_options(search: str | None, src: int, current: int | None):
+        options = explorer.person_options(src, search)
+        if current is not None and all(o["value"] != current for o in options):
+            options.append({"label": str(current), "value": current})
+        return options
+
+    @app.callback(
+        Output("metrics", "children"),
+        Input("source", "value"),
+        [Input(i, "value") for i in _CLUSTER_INPUTS],
+    )
+    def metrics(src: int, *values: Any):
+        clustering = clustering_args(list(values)) if explorer.pipelines[src] else None
+        rows = explorer.metrics(src, clustering)
+        return html.Table([html.Tr([html.Td(k), html.Td(v, className="num")]) for k, v in rows])
+
+    @app.callback(
+        Output("filters", "data"),
+        Input("pies", "clickData"),
+        Input({"type": "chip", "attribute": ALL}, "n_clicks"),
+        Input("clear-filters", "n_clicks"),
+        Input("source", "value"),
+        State("filters", "data"),
+        prevent_initial_call=True,
+    )
+    def change_filters(pie_click, _chips, _clear, _src, filters):
+        trigger = ctx.triggered_id
+        if trigger in ("clear-filters", "source"):
+            return []
+        if trigger == "pies" and pie_click and pie_click.get("points"):
+            attribute, value = pie_click["points"][0]["customdata"]
+            return add_filter(filters, attribute, int(value))
+        if isinstance(trigger, dict) and ctx.triggered[0]["value"]:
+            return remove_filter(filters, trigger["attribute"])
+        return no_update
+
+    @app.callback(Output("chips", "children"), Input("filters", "data"))
+    def chips(filters):
+        return [
+            html.Button(
+                [filter_label(f), html.Span(" ×", className="ms-1")],
+                id={"type": "chip", "attribute": f["attribute"]},
+                className="btn btn-sm btn-primary rounded-pill py-0",
+                title="remove this filter",
+            )
+            for f in filters
+        ] or html.Span("none", className="small text-muted")
+
+    @app.callback(
+        Output("pie-page", "data"),
+        Input("pie-prev", "n_clicks"),
+        Input("pie-next", "n_clicks"),
+        Input("attributes", "value"),
+        State("pie-page", "data"),
+        prevent_initial_call=True,
+    )
+    def turn_page(_prev, _next, _attributes, current):
+        step = {"pie-prev": -1, "pie-next": 1}.get(ctx.triggered_id)
+        return 0 if step is None else current + step
+
+
+def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
+    @app.callback(
+        Output("pies", "figure"),
+        Output("phi", "figure"),
+        Output("pie-page-label", "children"),
+        Input("source", "value"),
+        Input("attributes", "value"),
+        Input("filters", "data"),
+        Input("person", "value"),
+        Input("pie-page", "data"),
+    )
+    def attributes_view(src, attributes, filters, person, page):
+        return explorer.attribute_figures(src, attributes or [], filters, person, page)
+
+    @app.callback(
+        Output("map", "figure"),
+        Input("source", "value"),
+        [Input(i, "value") for i in _CLUSTER_INPUTS],
+        Input("filters", "data"),
+        Input("person", "value"),
+    )
+    def map_view(src, *rest):
+        *values, filters, person = rest
+        clustering = clustering_args(values)
+        if ctx.triggered_id in _RECOLOUR and explorer.pipelines[src] is not None:
+            patch = Patch()
+            patch["data"][0]["marker"]["color"] = explorer.map_colours(src, clustering, filters)
+            patch["layout"]["title"]["text"] = explorer.map_title(src, clustering, filters)
+            return patch
+        return explorer.map_figure(src, clustering, filters, person)
+
+    @app.callback(
+        Output("selection-title", "children"),
+        Output("selection-gallery", "children"),
+        Output("profile", "figure"),
+        Input("map", "selectedData"),
+        State("source", "value"),
+        State("filters", "data"),
+    )
+    def selection_view(selected, src, filters):
+        rows = explorer.selected_rows(src, selected, filters)
+        if rows.size == 0:
+            return (
+                "lasso or box-select points on the map to see them here",
+                [],
+                explorer.profile_figure(src, np.arange(len(explorer.sources[src]))),
+            )
+        return (
+            _shown(rows, "selected images"),
+            gallery(src, rows, "selection", explorer),
+            explorer.profile_figure(src, rows),
+        )
+
+    @app.callback(
+        Output("person-title", "children"),
+        Output("person-gallery", "children"),
+        Input("person", "value"),
+        Input("source", "value"),
+        Input("filters", "data"),
+    )
+    def person_view(person, src, filters):
+        if person is None:
+            return "choose a person id to see all their images", []
+        mask = explorer.mask(src, filters, person)
+        rows = np.flatnonzero(mask)
+        return (
+            f"{explorer.title(src, filters, person)} · click one to enlarge",
+            gallery(src, rows, "person", explorer),
+        )
+
+    @app.callback(
+        Output("tree", "figure"),
+        Input("source", "value"),
+        Input("reducer", "value"),
+        Input("order", "value"),
+        Input("k", "value"),
+        Input("filters", "data"),
+    )
+    def tree_view(src, reducer, order, k, filters):
+        return explorer.tree_figure(src, reducer, order, int(k or 8), filters)
+
+    @app.callback(
+        Output("branch-title", "children"),
+        Output("branch-gallery", "children"),
+        Input("tree", "clickData"),
+        State("source", "value"),
+        State("reducer", "value"),
+        State("order", "value"),
+        State("filters", "data"),
+    )
+    def branch_view(click, src, reducer, order, filters):
+        rows = explorer.tree_rows(src, reducer, order, filters, click)
+        if rows.size == 0:
+            return "click a branch or a leaf of the tree to see its images", []
+        return _shown(rows, "images in this branch"), gallery(src, rows, "branch", explorer)
+
+
+def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
+    @app.callback(
+        Output("image-panel", "children"),
+        Output("similar-gallery", "children"),
+        Output("upload-status", "children"),
+        Input("map", "clickData"),
+        Input("upload", "contents"),
+        Input("source", "value"),
+        State("filters", "data"),
+        State("person", "value"),
+    )
+    def clicked(click, upload, src, filters, person):
+        if ctx.triggered_id == "upload" and upload:
+            try:
+                rows = explorer.similar_to_upload(src, decode_upload(upload))
+            except UploadError as err:
+                return no_update, [], str(err)
+            return no_update, gallery(src, rows, "similar", explorer), ""
+        row = explorer.point_row(src, click, filters, person) if ctx.triggered_id == "map" else None
+        if row is None:
+            return (
+                html.Span("click a point on the map to see its image", className="text-muted"),
+                [],
+                "",
+            )
+        info = explorer.image_info(src, row)
+        picture = (
+            html.Img(src=info["url"], id="clicked-image", alt=info["image_id"])
+            if info["has_image"]
+            else html.Div("image file not available", className="text-muted")
+        )
+        caption = html.Div(
+            [
+                html.Div(
+                    f"{info['image_id']} · person {info['identity']}",
+                    className="fw-semibold",
+                    id="clicked-caption",
+                ),
+                html.Div(
+                    ", ".join(info["attributes"]) or "no attribute set", className="text-muted"
+                ),
+            ],
+            className="mt-1",
+        )
+        similar_rows, _ = explorer.similar(src, row)
+        return [picture, caption], gallery(src, similar_rows, "similar", explorer), ""
+
+    @app.callback(
+        Output("enlarge", "is_open"),
+        Output("enlarged", "src"),
+        Output("enlarged-title", "children"),
+        Input({"type": "thumb", "gallery": ALL, "row": ALL}, "n_clicks"),
+        State("source", "value"),
+        prevent_initial_call=True,
+    )
+    def enlarge(_clicks, src):
+        if not ctx.triggered or not ctx.triggered[0]["value"]:
+            return no_update, no_update, no_update
+        row = int(ctx.triggered_id["row"])
+        info = explorer.image_info(src, row)
+        return True, info["url"], f"{info['image_id']} · person {info['identity']}"
+
+
+def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050) -> None:
+    """Serve ``app`` (never in debug mode: no reloader, no in-browser tracebacks)."""
+    app.run(host=host, port=port, debug=False, dev_tools_ui=False, dev_tools_props_check=False)

@@ -1,0 +1,63 @@
+"""``celebalab explore SOURCE…``: open the explorer web app on embedding sets, CSVs or datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from celebalab.errors import CelebalabError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``explore`` command to the celebalab CLI."""
+    app.command("explore")(explore_command)
+
+
+def explore_command(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Embedding set folders, CelebA-Vis .csv files or dataset roots "
+            "(one dropdown entry each).",
+            show_default=False,
+        ),
+    ],
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Interface to bind; the default is this machine "
+            "only. Use 0.0.0.0 to share on your network."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8050,
+    images: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the image files, when the sources do not record it."),
+    ] = None,
+    precompute: Annotated[
+        bool,
+        typer.Option(
+            help="Compute the first view's projection, clustering and metrics before serving."
+        ),
+    ] = True,
+) -> None:
+    """Explore attributes, people, projections and clusters of face embeddings in a browser."""
+    from celebalab.explorer.app import build_app, serve
+    from celebalab.explorer.sources import open_sources
+    from celebalab.explorer.views import Explorer
+
+    if not 0 < port < 65536:
+        raise CelebalabError(f"--port must be between 1 and 65535, got {port}")
+    explorer = Explorer(sources=open_sources(list(sources), images=images))
+    for source in explorer.sources:
+        typer.echo(
+            f"{source.name}: {len(source):,} images"
+            + ("" if source.has_embeddings else " (attributes only)")
+        )
+    if precompute:
+        explorer.warm_up()
+    app = build_app(explorer)
+    typer.echo(f"celebalab explorer on http://{host}:{port}/  (Ctrl+C to stop)")
+    serve(app, host=host, port=port)

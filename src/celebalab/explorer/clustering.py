@@ -1,0 +1,100 @@
+"""Cluster labels for the explorer: K-means, DBSCAN, HDBSCAN and hierarchical (Ward).
+
+Labels are int32 per point, -1 marking noise (DBSCAN/HDBSCAN). Ward linkage needs O(N²) memory,
+so hierarchical clustering of more than ``HIERARCHY_CAP`` points runs on a seeded sample and
+every other point takes the label of its nearest sampled point; the dendrogram view draws the
+sample itself (:func:`linkage_tree`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+CLUSTERERS = ("kmeans", "dbscan", "hdbscan", "hierarchical")
+HIERARCHY_CAP = 3000
+SEED = 0
+
+
+def cluster_labels(space: np.ndarray, method: str, params: Mapping[str, Any]) -> np.ndarray:
+    """Labels (N,) int32 of ``space`` (N×d) by ``method`` with its ``params``.
+
+    kmeans: ``k``; dbscan: ``eps``, ``min_samples``; hdbscan: ``min_cluster_size``;
+    hierarchical: ``k``. Raises ValueError for an unknown method or invalid parameter.
+    """
+    if method not in CLUSTERERS:
+        raise ValueError(f"unknown clustering method {method!r}; choose one of {CLUSTERERS}")
+    data = np.ascontiguousarray(space, dtype=np.float32)
+    if len(data) == 0:
+        return np.zeros(0, dtype=np.int32)
+    labels = {
+        "kmeans": _kmeans,
+        "dbscan": _dbscan,
+        "hdbscan": _hdbscan,
+        "hierarchical": _hierarchical,
+    }[method](data, params)
+    return np.asarray(labels, dtype=np.int32)
+
+
+def _positive_int(params: Mapping[str, Any], name: str) -> int:
+    value = int(params[name])
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _kmeans(data: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    k = min(_positive_int(params, "k"), len(data))
+    return KMeans(n_clusters=k, n_init=1, random_state=SEED).fit_predict(data)
+
+
+def _dbscan(data: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+    from sklearn.cluster import DBSCAN
+
+    eps = float(params["eps"])
+    if eps <= 0:
+        raise ValueError(f"eps must be positive, got {eps}")
+    return DBSCAN(eps=eps, min_samples=_positive_int(params, "min_samples")).fit_predict(data)
+
+
+def _hdbscan(data: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+    import hdbscan
+
+    size = max(2, _positive_int(params, "min_cluster_size"))
+    return hdbscan.HDBSCAN(min_cluster_size=size, core_dist_n_jobs=2).fit_predict(data)
+
+
+def hierarchy_sample(n: int, cap: int = HIERARCHY_CAP, seed: int = SEED) -> np.ndarray:
+    """Sorted row indices the Ward tree is built on: all rows, or ``cap`` of them at random."""
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
+
+
+def linkage_tree(data: np.ndarray) -> np.ndarray:
+    """SciPy Ward linkage matrix of ``data`` (n×d, n ≤ HIERARCHY_CAP)."""
+    from scipy.cluster.hierarchy import linkage
+
+    if len(data) > HIERARCHY_CAP:
+        raise ValueError(f"a tree of {len(data)} points is too large (cap {HIERARCHY_CAP})")
+    return linkage(np.asarray(data, dtype=np.float64), method="ward")
+
+
+def _hierarchical(data: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+    from scipy.cluster.hierarchy import fcluster
+    from sklearn.neighbors import NearestNeighbors
+
+    k = _positive_int(params, "k")
+    if len(data) == 1:
+        return np.zeros(1)
+    sample = hierarchy_sample(len(data))
+    tree = linkage_tree(data[sample])
+    sample_labels = fcluster(tree, t=min(k, len(sample)), criterion="maxclust") - 1
+    if len(sample) == len(data):
+        return sample_labels
+    nearest = NearestNeighbors(n_neighbors=1).fit(data[sample]).kneighbors(data)[1][:, 0]
+    return sample_labels[nearest]

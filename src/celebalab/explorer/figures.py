@@ -1,0 +1,259 @@
+"""Plotly figures of the explorer: pies, phi matrix, the WebGL map, profile bars, dendrogram.
+
+Every figure uses one palette and one small template so colours match across views (cluster
+*i* has the same colour in the map and in the dendrogram). Large arrays go to the browser as
+binary typed arrays (Plotly's ``{dtype, bdata}`` encoding), never as JSON number lists.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+#: Cluster colours (Tableau 10); noise points (-1) are light grey.
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+           "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")  # fmt: skip
+NOISE = "#d3d6db"
+PIE_COLOURS = ("#c9ced6", "#2c7be5")  # 0 = absent, 1 = present
+ACCENT = "#2c7be5"
+_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+LAYOUT = go.Layout(
+    template="none",
+    font={"family": "system-ui, sans-serif", "size": 12},
+    paper_bgcolor="white",
+    plot_bgcolor="white",
+    margin=_MARGIN,
+)
+
+
+def typed_array(values: np.ndarray) -> dict[str, str]:
+    """``values`` as Plotly's binary typed-array spec (what plotly.js decodes without parsing)."""
+    array = np.ascontiguousarray(values)
+    spec = {"dtype": array.dtype.str.lstrip("<|="), "bdata": base64.b64encode(array).decode()}
+    if array.ndim > 1:
+        spec["shape"] = ", ".join(str(s) for s in array.shape)
+    return spec
+
+
+def colour_codes(labels: np.ndarray) -> np.ndarray:
+    """Palette index + 1 per point (0 = noise), uint8: what the map's colour scale reads."""
+    labels = np.asarray(labels)
+    return np.where(labels < 0, 0, labels % len(PALETTE) + 1).astype(np.uint8)
+
+
+def _discrete_scale() -> list[list]:
+    colours = (NOISE, *PALETTE)
+    n = len(colours)
+    scale = []
+    for i, colour in enumerate(colours):
+        scale += [[i / n, colour], [(i + 1) / n, colour]]
+    return scale
+
+
+def cluster_colour(label: int) -> str:
+    """The colour of cluster ``label`` (-1 noise) in every view."""
+    return NOISE if label < 0 else PALETTE[label % len(PALETTE)]
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank figure that says why it is blank."""
+    fig = go.Figure(layout=LAYOUT)
+    fig.add_annotation(
+        text=message,
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        font={"size": 14, "color": "#6c757d"},
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def pie_figure(counts: pd.DataFrame, subset_title: str, columns: int) -> go.Figure:
+    """One pie per row of ``counts`` (index attribute; columns ``0``, ``1``), in a grid.
+
+    Each slice's ``customdata`` is ``[attribute, value]``, so a click says what to filter on.
+    """
+    from plotly.subplots import make_subplots
+
+    names = list(counts.index)
+    if not names:
+        return empty_figure("choose attributes to see their pies")
+    cols = max(1, min(columns, len(names)))
+    rows = -(-len(names) // cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        specs=[[{"type": "domain"}] * cols] * rows,
+        subplot_titles=[n.replace("_", " ") for n in names],
+    )
+    for i, name in enumerate(names):
+        values = [int(counts.at[name, 0]), int(counts.at[name, 1])]
+        fig.add_trace(
+            go.Pie(
+                labels=["no", "yes"],
+                values=values,
+                sort=False,
+                direction="clockwise",
+                name=name,
+                marker={"colors": list(PIE_COLOURS)},
+                customdata=[[name, 0], [name, 1]],
+                textinfo="percent",
+                textposition="inside",
+                hovertemplate=f"{name} = %{{label}}: %{{value}} images"
+                "<br>click to filter<extra></extra>",
+            ),
+            row=i // cols + 1,
+            col=i % cols + 1,
+        )
+    fig.update_layout(
+        LAYOUT,
+        title={"text": subset_title, "x": 0.01, "font": {"size": 14}},
+        showlegend=False,
+        height=max(260, 230 * rows),
+        margin={**_MARGIN, "t": 70},
+    )
+    return fig
+
+
+def phi_figure(phi: pd.DataFrame, subset_title: str) -> go.Figure:
+    """Heatmap of the phi correlation of the chosen attributes (NaN where undefined)."""
+    if phi.shape[0] < 2:
+        return empty_figure("choose two or more attributes for their correlation")
+    labels = [n.replace("_", " ") for n in phi.index]
+    values = phi.to_numpy(dtype=float)
+    text = np.where(np.isnan(values), "n/a", np.round(values, 2).astype(str))
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=labels,
+            y=labels,
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu",
+            reversescale=True,
+            text=text,
+            texttemplate="%{text}",
+            hovertemplate="phi(%{y}, %{x}) = %{text}<extra></extra>",
+            colorbar={"thickness": 10, "len": 0.8},
+        ),
+        layout=LAYOUT,
+    )
+    fig.update_layout(
+        title={"text": f"phi correlation · {subset_title}", "x": 0.01, "font": {"size": 14}},
+        height=max(280, 60 + 34 * len(labels)),
+        margin={**_MARGIN, "l": 110},
+    )
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def map_figure(
+    xy: np.ndarray,
+    labels: np.ndarray,
+    hover: np.ndarray,
+    stem_format: str | None,
+    file_names: Sequence[str] | None,
+    title: str,
+    highlight: np.ndarray | None = None,
+) -> go.Figure:
+    """The WebGL scatter of every point: colour = cluster, hover = person id and file name.
+
+    ``hover`` is N×2 int32 ``[identity, file stem]``; when every file name is a zero-padded
+    number (CelebA's ``000001.jpg``) ``stem_format`` (e.g. ``"06d.jpg"``) rebuilds it in the
+    browser, otherwise ``file_names`` are sent as text. ``highlight`` (N×2) marks the chosen
+    person's faces as a second trace.
+    """
+    n = len(xy)
+    size = 3 if n > 50_000 else 5 if n > 5_000 else 7
+    name_part = (
+        f"%{{customdata[1]:{stem_format[:-4]}}}{stem_format[-4:]}" if stem_format else "%{text}"
+    )
+    trace = go.Scattergl(
+        x=typed_array(xy[:, 0].astype(np.float32)),
+        y=typed_array(xy[:, 1].astype(np.float32)),
+        mode="markers",
+        customdata=typed_array(hover.astype(np.int32)),
+        text=None if stem_format else list(file_names or []),
+        marker={
+            "color": typed_array(colour_codes(labels)),
+            "colorscale": _discrete_scale(),
+            "cmin": 0,
+            "cmax": len(PALETTE) + 1,
+            "size": size,
+            "opacity": 0.8,
+        },
+        hovertemplate=f"person %{{customdata[0]}}<br>{name_part}<extra></extra>",
+        name="faces",
+        showlegend=False,
+    )
+    fig = go.Figure(trace, layout=LAYOUT)
+    if highlight is not None and len(highlight):
+        fig.add_trace(
+            go.Scattergl(
+                x=highlight[:, 0],
+                y=highlight[:, 1],
+                mode="markers",
+                name="person",
+                marker={
+                    "size": 11,
+                    "color": "rgba(0,0,0,0)",
+                    "line": {"width": 2, "color": "#111"},
+                },
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 14}},
+        dragmode="lasso",
+        uirevision="map",
+        height=560,
+        hovermode="closest",
+        margin={**_MARGIN, "l": 30, "b": 30},
+    )
+    fig.update_xaxes(showgrid=False, zeroline=False)
+    fig.update_yaxes(showgrid=False, zeroline=False, scaleanchor=None)
+    return fig
+
+
+def profile_figure(selection: pd.Series, whole: pd.Series, title: str) -> go.Figure:
+    """Share of each attribute in a selection against the whole set (horizontal bars)."""
+    order = (selection - whole).sort_values().index
+    labels = [n.replace("_", " ") for n in order]
+    fig = go.Figure(layout=LAYOUT)
+    fig.add_trace(
+        go.Bar(
+            y=labels,
+            x=whole[order] * 100,
+            orientation="h",
+            name="whole set",
+            marker_color="#c9ced6",
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            y=labels,
+            x=selection[order] * 100,
+            orientation="h",
+            name="selection",
+            marker_color=ACCENT,
+        )
+    )
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 14}},
+        barmode="group",
+        height=720,
+        font={"size": 10},
+        legend={"orientation": "h", "y": 1.03},
+        xaxis={"title": "% of images", "range": [0, 100]},
+        margin={**_MARGIN, "l": 130, "t": 70},
+    )
+    return fig

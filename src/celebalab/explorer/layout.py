@@ -1,0 +1,313 @@
+"""The page: a main menu (left, or on top on narrow screens) and the views (right).
+
+Bootstrap's grid makes it adaptive: at ≥ 1200 px the menu takes a quarter of the width and the
+views sit two per row; at 768–1199 px the menu takes a third and the views stack; below 768 px
+(phones) everything stacks in one column. Component ids are the contract with the callbacks and
+the browser tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from celebalab.datasets.schema import ATTRIBUTE_NAMES
+from celebalab.explorer.clustering import CLUSTERERS
+from celebalab.explorer.sources import ExplorerSource
+from celebalab.explorer.views import DEFAULT_ATTRIBUTES, DEFAULT_CLUSTERING
+
+REDUCER_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+METHOD_LABELS = {"kmeans": "K-means", "dbscan": "DBSCAN", "hdbscan": "HDBSCAN",
+                 "hierarchical": "Hierarchical (Ward)"}  # fmt: skip
+ORDER_LABELS = {"reduce_first": "reduce → cluster", "cluster_first": "cluster → reduce"}
+_GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "responsive": True}
+
+
+def _field(label: str, control, hint: str | None = None) -> html.Div:
+    children = [dbc.Label(label, className="fw-semibold small mb-1"), control]
+    if hint:
+        children.append(html.Div(hint, className="form-text small"))
+    return html.Div(children, className="mb-3")
+
+
+def _card(title: str, body: list, card_id: str | None = None) -> dbc.Card:
+    header = dbc.CardHeader(title, className="fw-semibold py-2")
+    return dbc.Card(
+        [header, dbc.CardBody(body, className="p-2")],
+        className="mb-3 shadow-sm",
+        id=card_id or f"card-{title.lower().replace(' ', '-')}",
+    )
+
+
+def menu(sources: Sequence[ExplorerSource]) -> html.Div:
+    """The main menu: dataset, metrics, attributes, filters, person, reduction and clustering."""
+    numeric = {"type": "number", "size": "sm", "debounce": True}
+    start, params = DEFAULT_CLUSTERING, DEFAULT_CLUSTERING["params"]
+    return html.Div(
+        [
+            _field(
+                "Dataset",
+                dcc.Dropdown(
+                    id="source",
+                    clearable=False,
+                    value=0,
+                    options=[{"label": s.name, "value": i} for i, s in enumerate(sources)],
+                ),
+            ),
+            html.Div(id="source-note"),
+            _card("Metrics", [html.Div(id="metrics")]),
+            _field(
+                "Physical attributes",
+                dcc.Dropdown(
+                    id="attributes",
+                    multi=True,
+                    value=list(DEFAULT_ATTRIBUTES),
+                    options=[{"label": a.replace("_", " "), "value": a} for a in ATTRIBUTE_NAMES],
+                ),
+            ),
+            _field(
+                "Filters",
+                html.Div(
+                    [
+                        html.Div(id="chips", className="d-flex flex-wrap gap-1"),
+                        dbc.Button(
+                            "clear filters",
+                            id="clear-filters",
+                            size="sm",
+                            color="link",
+                            className="p-0 mt-1",
+                        ),
+                    ]
+                ),
+                "click a pie slice to filter on it; every view respects the filters",
+            ),
+            _field(
+                "Person ID",
+                dcc.Dropdown(
+                    id="person", placeholder="type an id…", searchable=True, clearable=True
+                ),
+            ),
+            html.Div(
+                [
+                    html.Hr(),
+                    _field(
+                        "Dimensionality reduction",
+                        dbc.RadioItems(
+                            id="reducer",
+                            value=start["reducer"],
+                            inline=True,
+                            options=[{"label": v, "value": k} for k, v in REDUCER_LABELS.items()],
+                        ),
+                    ),
+                    _field(
+                        "Clustering method",
+                        dcc.Dropdown(
+                            id="method",
+                            value=start["method"],
+                            clearable=False,
+                            options=[{"label": METHOD_LABELS[m], "value": m} for m in CLUSTERERS],
+                        ),
+                    ),
+                    _field(
+                        "Order",
+                        dbc.RadioItems(
+                            id="order",
+                            value=start["order"],
+                            inline=True,
+                            options=[{"label": v, "value": k} for k, v in ORDER_LABELS.items()],
+                        ),
+                    ),
+                    dbc.Row(
+                        [
+                            dbc.Col(
+                                _field(
+                                    "k",
+                                    dbc.Input(
+                                        id="k", value=params["k"], min=1, max=60, step=1, **numeric
+                                    ),
+                                ),
+                                width=6,
+                            ),
+                            dbc.Col(
+                                _field(
+                                    "min cluster size",
+                                    dbc.Input(
+                                        id="min-cluster-size",
+                                        value=params["min_cluster_size"],
+                                        min=2,
+                                        step=1,
+                                        **numeric,
+                                    ),
+                                ),
+                                width=6,
+                            ),
+                            dbc.Col(
+                                _field(
+                                    "eps",
+                                    dbc.Input(
+                                        id="eps",
+                                        value=params["eps"],
+                                        min=0.001,
+                                        step="any",
+                                        **numeric,
+                                    ),
+                                ),
+                                width=6,
+                            ),
+                            dbc.Col(
+                                _field(
+                                    "min samples",
+                                    dbc.Input(
+                                        id="min-samples",
+                                        value=params["min_samples"],
+                                        min=1,
+                                        step=1,
+                                        **numeric,
+                                    ),
+                                ),
+                                width=6,
+                            ),
+                        ],
+                        className="g-2",
+                    ),
+                ],
+                id="embedding-controls",
+            ),
+        ],
+        id="menu",
+    )
+
+
+def _graph(graph_id: str, height: int) -> dcc.Loading:
+    return dcc.Loading(
+        dcc.Graph(id=graph_id, config=_GRAPH_CONFIG, style={"minHeight": height}),
+        type="dot",
+        delay_show=400,
+    )
+
+
+def _gallery(gallery_id: str) -> html.Div:
+    return html.Div(id=gallery_id, className="gallery d-flex flex-wrap gap-1")
+
+
+def views() -> html.Div:
+    """The plots: attributes, image, map, selection, person, hierarchy."""
+    pies = _card(
+        "Attributes",
+        [
+            html.Div(
+                [
+                    dbc.Button(
+                        "‹ previous", id="pie-prev", size="sm", color="secondary", outline=True
+                    ),
+                    html.Span(id="pie-page-label", className="mx-2 small text-muted"),
+                    dbc.Button("next ›", id="pie-next", size="sm", color="secondary", outline=True),
+                ],
+                className="d-flex align-items-center mb-1",
+            ),
+            _graph("pies", 300),
+        ],
+    )
+    image = _card(
+        "Image",
+        [
+            html.Div(id="image-panel", className="text-center small"),
+            html.H6("Similar faces", className="mt-2 mb-1 small fw-semibold"),
+            dcc.Upload(
+                id="upload",
+                children=html.Div("drop or choose a face image to search with"),
+                className="upload small text-muted mb-1",
+                max_size=5 << 20,
+            ),
+            html.Div(id="upload-status", className="small text-danger"),
+            _gallery("similar-gallery"),
+        ],
+    )
+    return html.Div(
+        [
+            dbc.Row([dbc.Col(pies, xl=8, xs=12), dbc.Col(image, xl=4, xs=12)], className="g-3"),
+            dbc.Row([dbc.Col(_card("Correlation", [_graph("phi", 280)]), xs=12)], className="g-3"),
+            dbc.Row(
+                [
+                    dbc.Col(_card("Map", [_graph("map", 560)]), xl=8, xs=12),
+                    dbc.Col(
+                        _card(
+                            "Selection",
+                            [
+                                html.Div(id="selection-title", className="small mb-1"),
+                                _gallery("selection-gallery"),
+                                dcc.Graph(id="profile", config=_GRAPH_CONFIG),
+                            ],
+                        ),
+                        xl=4,
+                        xs=12,
+                    ),
+                ],
+                className="g-3",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _card(
+                            "Person",
+                            [
+                                html.Div(id="person-title", className="small mb-1"),
+                                _gallery("person-gallery"),
+                            ],
+                        ),
+                        xs=12,
+                    )
+                ],
+                className="g-3",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(_card("Hierarchy", [_graph("tree", 380)]), xl=8, xs=12),
+                    dbc.Col(
+                        _card(
+                            "Branch",
+                            [
+                                html.Div(id="branch-title", className="small mb-1"),
+                                _gallery("branch-gallery"),
+                            ],
+                        ),
+                        xl=4,
+                        xs=12,
+                    ),
+                ],
+                className="g-3",
+            ),
+        ],
+        id="views",
+    )
+
+
+def page(sources: Sequence[ExplorerSource]) -> dbc.Container:
+    """The whole page with its stores (filters, pie page) and the enlarge dialog."""
+    return dbc.Container(
+        [
+            dcc.Store(id="filters", data=[]),
+            dcc.Store(id="pie-page", data=0),
+            html.H4("celebalab explorer", className="my-2"),
+            dbc.Row(
+                [
+                    dbc.Col(menu(sources), lg=3, md=4, xs=12, className="menu-col"),
+                    dbc.Col(views(), lg=9, md=8, xs=12),
+                ],
+                className="g-3",
+            ),
+            dbc.Modal(
+                [
+                    dbc.ModalHeader(dbc.ModalTitle(id="enlarged-title")),
+                    dbc.ModalBody(html.Img(id="enlarged", className="img-fluid mx-auto d-block")),
+                ],
+                id="enlarge",
+                size="lg",
+                is_open=False,
+            ),
+        ],
+        fluid=True,
+        className="pb-4",
+    )

@@ -1,0 +1,352 @@
+"""Callback logic as plain methods: what each view shows for the current UI state.
+
+The Dash callbacks in :mod:`celebalab.explorer.app` only unpack their inputs and call these;
+everything here returns figures, row numbers or small dicts, so it is unit-tested without a
+browser. Map rows: the map shows the rows passing the filters in dataset order, so a clicked
+point index maps back to a dataset row on the server (no row list travels to the browser).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from celebalab.datasets.schema import ATTRIBUTE_NAMES
+from celebalab.explorer import figures
+from celebalab.explorer.dendrogram import Tree, build_tree, dendrogram_figure
+from celebalab.explorer.filters import (
+    Filter,
+    attribute_counts,
+    attribute_shares,
+    describe_subset,
+    phi_matrix,
+    pie_page,
+    subset_mask,
+)
+from celebalab.explorer.images import ImageStore, UploadError
+from celebalab.explorer.pipeline import SourcePipeline
+from celebalab.explorer.sources import ExplorerSource
+
+DEFAULT_ATTRIBUTES = ("Male", "Eyeglasses", "Smiling", "Young")
+PIES_PER_PAGE = 4
+GALLERY_CAP = 60
+SIMILAR_K = 12
+TREE_LEAVES = 40
+#: The first view: what the menu starts with and what start-up precomputes.
+DEFAULT_CLUSTERING: dict[str, Any] = {
+    "reducer": "pca",
+    "order": "reduce_first",
+    "method": "kmeans",
+    "params": {"k": 8, "eps": 0.5, "min_samples": 10, "min_cluster_size": 20},
+}
+_NUMBERED = re.compile(r"^(\d+)(\.[A-Za-z]{3})$")
+
+
+def stem_format(image_ids: Sequence[str]) -> str | None:
+    """``"06d.jpg"`` when every id is a zero-padded number of one width and extension, else None.
+
+    Then the map sends the number (int32) and the browser formats the name back, instead of
+    sending 202,599 strings.
+    """
+    first = _NUMBERED.match(str(image_ids[0])) if len(image_ids) else None
+    if first is None:
+        return None
+    width, ext = len(first.group(1)), first.group(2)
+    for image_id in image_ids:
+        match = _NUMBERED.match(image_id)
+        if match is None or len(match.group(1)) != width or match.group(2) != ext:
+            return None
+    return f"0{width}d{ext}"
+
+
+class Explorer:
+    """The app's state on the server: sources, their cached pipelines and images."""
+
+    def __init__(self, *, sources: Sequence[ExplorerSource]) -> None:
+        self.sources = list(sources)
+        self.pipelines = [
+            SourcePipeline(source=s) if s.has_embeddings else None for s in self.sources
+        ]
+        self.images = ImageStore(sources=self.sources)
+        self._hover: dict[int, tuple[np.ndarray, str | None]] = {}
+        self._trees: dict[tuple, Tree | None] = {}
+
+    def warm_up(self) -> None:
+        """Compute (or load) what the first page shows for every source, with progress lines."""
+        for pipeline in self.pipelines:
+            if pipeline is not None:
+                pipeline.summary()
+                pipeline.silhouette(**DEFAULT_CLUSTERING)
+
+    # -- selection of rows ---------------------------------------------------------------------
+    def mask(self, src: int, filters: Sequence[Filter], person: int | None = None) -> np.ndarray:
+        """Rows passing the filters (and of ``person``), as a boolean mask."""
+        return subset_mask(self.sources[src].meta, filters, person)
+
+    def title(self, src: int, filters: Sequence[Filter], person: int | None) -> str:
+        """What the current subset is, in words."""
+        count = int(self.mask(src, filters, person).sum())
+        return describe_subset(count, len(self.sources[src]), filters, person)
+
+    def person_rows(self, src: int, person: int | None) -> np.ndarray:
+        """Every row of ``person`` (all their images), in dataset order."""
+        if person is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.sources[src].meta["identity"].to_numpy() == int(person))
+
+    def person_options(self, src: int, search: str | None, limit: int = 50) -> list[dict]:
+        """Dropdown options of person ids starting with ``search`` (most images first)."""
+        identity = self.sources[src].meta["identity"]
+        counts = identity[identity >= 0].value_counts()
+        ids = counts.index.astype(str)
+        if search:
+            counts = counts[ids.str.startswith(search.strip())]
+        top = counts.head(limit)
+        return [{"label": f"{pid} ({n} images)", "value": int(pid)} for pid, n in top.items()]
+
+    # -- metrics box ---------------------------------------------------------------------------
+    def metrics(self, src: int, clustering: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+        """Rows of the metrics box; the silhouette is that of ``clustering`` (or n/a)."""
+        source, pipeline = self.sources[src], self.pipelines[src]
+        summary = (
+            pipeline.summary()
+            if pipeline
+            else {
+                "images": len(source),
+                "dim": None,
+                "knn_accuracy": None,
+                "identities": int(source.meta["identity"][source.meta["identity"] >= 0].nunique()),
+            }
+        )
+        rows = [("images", f"{summary['images']:,}"), ("identities", f"{summary['identities']:,}")]
+        if pipeline is None:
+            return rows
+        rows += [
+            ("dimension", str(summary["dim"])),
+            ("PCA: components for 95 %", str(summary["pca_components"])),
+            ("PCA: variance in the 2-D map", f"{100 * summary['pca_variance_2d']:.1f} %"),
+            ("identity 1-NN accuracy", _percent(summary["knn_accuracy"])),
+        ]
+        if clustering is not None:
+            value = pipeline.silhouette(**clustering)
+            rows.append(
+                ("silhouette (current clustering)", "n/a" if math.isnan(value) else f"{value:.3f}")
+            )
+        return rows
+
+    # -- attributes ----------------------------------------------------------------------------
+    def attribute_figures(
+        self,
+        src: int,
+        attributes: Sequence[str],
+        filters: Sequence[Filter],
+        person: int | None,
+        page: int,
+    ) -> tuple[go.Figure, go.Figure, str]:
+        """(pies of the page's attributes, phi matrix of all chosen, ``page i of n``)."""
+        meta = self.sources[src].meta
+        mask = self.mask(src, filters, person)
+        title = self.title(src, filters, person)
+        shown, page, pages = pie_page(list(attributes), page, PIES_PER_PAGE)
+        pies = figures.pie_figure(attribute_counts(meta, mask, shown), title, columns=2)
+        phi = (
+            figures.phi_figure(phi_matrix(meta, mask, attributes), title)
+            if len(attributes) >= 2 and mask.any()
+            else figures.empty_figure("choose two or more attributes for their correlation")
+        )
+        return pies, phi, f"page {page + 1} of {pages}"
+
+    # -- the map -------------------------------------------------------------------------------
+    def _hover_data(self, src: int) -> tuple[np.ndarray, str | None]:
+        if src not in self._hover:
+            meta = self.sources[src].meta
+            fmt = stem_format(meta["image_id"].tolist())
+            stems = (
+                meta["image_id"].str.split(".").str[0].astype(np.int64).to_numpy()
+                if fmt
+                else np.zeros(len(meta), np.int64)
+            )
+            hover = np.column_stack([meta["identity"].to_numpy(), stems]).astype(np.int32)
+            self._hover[src] = (hover, fmt)
+        return self._hover[src]
+
+    def map_figure(
+        self,
+        src: int,
+        clustering: Mapping[str, Any],
+        filters: Sequence[Filter],
+        person: int | None,
+    ) -> go.Figure:
+        """WebGL map of the filtered rows coloured by cluster; the person's faces ringed."""
+        pipeline = self.pipelines[src]
+        if pipeline is None:
+            return figures.empty_figure(self.sources[src].note or "no embeddings")
+        xy = pipeline.map(clustering["reducer"])
+        labels = pipeline.labels(**clustering)
+        rows = np.flatnonzero(self.mask(src, filters))
+        hover, fmt = self._hover_data(src)
+        names = None if fmt else self.sources[src].meta["image_id"].to_numpy()[rows].tolist()
+        ring = np.intersect1d(self.person_rows(src, person), rows)
+        return figures.map_figure(
+            np.asarray(xy)[rows],
+            labels[rows],
+            hover[rows],
+            fmt,
+            names,
+            self.map_title(src, clustering, filters),
+            highlight=np.asarray(xy)[ring] if ring.size else None,
+        )
+
+    def map_title(self, src: int, clustering: Mapping[str, Any], filters: Sequence[Filter]) -> str:
+        """Map title: reducer, method, number of clusters and noise, the subset in words."""
+        labels = self.pipelines[src].labels(**clustering)
+        shown = labels[self.mask(src, filters)]
+        n_clusters = int(np.unique(labels[labels >= 0]).size)
+        noise = int((shown < 0).sum())
+        noise_text = f", {noise:,} noise" if noise else ""
+        order = "cluster → reduce" if clustering["order"] == "cluster_first" else "reduce → cluster"
+        return (
+            f"{clustering['reducer'].upper()} map · {clustering['method']} ({n_clusters} "
+            f"clusters{noise_text}, {order}) · {self.title(src, filters, None)}"
+        )
+
+    def map_colours(self, src: int, clustering: Mapping[str, Any], filters: Sequence[Filter]):
+        """Only the colour array of the map (typed-array spec): a re-clustering sends this."""
+        labels = self.pipelines[src].labels(**clustering)
+        return figures.typed_array(figures.colour_codes(labels[self.mask(src, filters)]))
+
+    def point_row(
+        self,
+        src: int,
+        click: Mapping[str, Any] | None,
+        filters: Sequence[Filter],
+        person: int | None,
+    ) -> int | None:
+        """Dataset row of a clicked map point (main trace or the ringed person's trace)."""
+        if not click or not click.get("points"):
+            return None
+        point = click["points"][0]
+        index = int(point.get("pointIndex", point.get("pointNumber", -1)))
+        rows = np.flatnonzero(self.mask(src, filters))
+        if point.get("curveNumber", 0) == 1:
+            rows = np.intersect1d(self.person_rows(src, person), rows)
+        return int(rows[index]) if 0 <= index < rows.size else None
+
+    def selected_rows(
+        self, src: int, selected: Mapping[str, Any] | None, filters: Sequence[Filter]
+    ) -> np.ndarray:
+        """Dataset rows of a lasso/box selection on the map (main trace points only)."""
+        if not selected or not selected.get("points"):
+            return np.zeros(0, dtype=np.int64)
+        rows = np.flatnonzero(self.mask(src, filters))
+        picked = [
+            int(p["pointIndex"])
+            for p in selected["points"]
+            if p.get("curveNumber", 0) == 0 and 0 <= int(p["pointIndex"]) < rows.size
+        ]
+        return np.unique(rows[picked]) if picked else np.zeros(0, dtype=np.int64)
+
+    def profile_figure(self, src: int, rows: np.ndarray) -> go.Figure:
+        """Attribute profile of ``rows`` against the whole set."""
+        meta = self.sources[src].meta
+        whole = attribute_shares(meta, np.arange(len(meta)))
+        return figures.profile_figure(
+            attribute_shares(meta, rows),
+            whole,
+            f"selection of {len(rows):,} images vs all {len(meta):,}",
+        )
+
+    def similar(self, src: int, row: int, k: int = SIMILAR_K) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, distances) of the ``k`` faces most similar to ``row`` (itself excluded)."""
+        pipeline = self.pipelines[src]
+        if pipeline is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        query = np.asarray(pipeline.vectors[row : row + 1], dtype=np.float32)
+        distances, indices = pipeline.index.search(query, k + 1)
+        keep = indices[0] != row
+        return indices[0][keep][:k].astype(np.int64), distances[0][keep][:k]
+
+    def similar_to_upload(self, src: int, image: Any, k: int = SIMILAR_K) -> np.ndarray:
+        """Rows of the ``k`` faces most like an uploaded image (embedded by the set's model)."""
+        from celebalab.explorer.query import embed_upload
+
+        pipeline = self.pipelines[src]
+        if pipeline is None:
+            raise UploadError(self.sources[src].note or "this source has no embeddings")
+        _, indices = pipeline.index.search(embed_upload(self.sources[src], image)[None], k)
+        return indices[0].astype(np.int64)
+
+    # -- hierarchical view ---------------------------------------------------------------------
+    def tree(self, src: int, reducer: str, order: str, filters: Sequence[Filter]) -> Tree | None:
+        """Ward tree of the filtered rows in the clustering space (kept for the branch clicks)."""
+        key = (src, reducer, order, tuple((f["attribute"], f["value"]) for f in filters))
+        if key not in self._trees:
+            pipeline = self.pipelines[src]
+            if pipeline is None:
+                return None
+            space = pipeline.cluster_space(reducer, order)
+            self._trees = {key: build_tree(space, np.flatnonzero(self.mask(src, filters)))}
+        return self._trees[key]
+
+    def tree_figure(
+        self, src: int, reducer: str, order: str, k: int, filters: Sequence[Filter]
+    ) -> go.Figure:
+        """The interactive dendrogram of the filtered subset."""
+        if self.pipelines[src] is None:
+            return figures.empty_figure(self.sources[src].note or "no embeddings")
+        tree = self.tree(src, reducer, order, filters)
+        if tree is None:
+            return figures.empty_figure("fewer than two images pass the filters")
+        subset = self.title(src, filters, None)
+        sampled = (
+            f" (tree of a random {tree.n:,})" if tree.n < self.mask(src, filters).sum() else ""
+        )
+        return dendrogram_figure(
+            tree, k, TREE_LEAVES, f"hierarchical (Ward) · {subset}{sampled} · click a branch"
+        )
+
+    def tree_rows(
+        self,
+        src: int,
+        reducer: str,
+        order: str,
+        filters: Sequence[Filter],
+        click: Mapping[str, Any] | None,
+    ) -> np.ndarray:
+        """Rows under the clicked dendrogram node."""
+        tree = self.tree(src, reducer, order, filters)
+        if tree is None or not click or not click.get("points"):
+            return np.zeros(0, dtype=np.int64)
+        node = click["points"][0].get("customdata")
+        if node is None:
+            return np.zeros(0, dtype=np.int64)
+        return tree.members(int(node[0] if isinstance(node, list) else node))
+
+    # -- images --------------------------------------------------------------------------------
+    def image_info(self, src: int, row: int) -> dict[str, Any]:
+        """What the image panel shows for ``row``: file, person, split and attributes present."""
+        meta = self.sources[src].meta.iloc[row]
+        present = [a.replace("_", " ") for a in ATTRIBUTE_NAMES if meta[a] == 1]
+        return {
+            "row": int(row),
+            "image_id": str(meta["image_id"]),
+            "identity": int(meta["identity"]),
+            "partition": int(meta["partition"]),
+            "attributes": present,
+            "url": image_url(src, row),
+            "has_image": self.images.file(src, row) is not None,
+        }
+
+
+def image_url(src: int, row: int, thumb: bool = False) -> str:
+    """The only way the browser addresses an image: source number and row number."""
+    return f"/explorer/{'thumb' if thumb else 'image'}/{int(src)}/{int(row)}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
