@@ -12,29 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.embeddings import extract as extract_mod
 from celebalab.embeddings import load_embeddings
 from celebalab.embeddings.extract import extract_embeddings
 from celebalab.embeddings.store import EmbeddingSetError
-
-SIZE = 32
-
-
-def make_attribute_run(run_dir: Path, arch: str = "small_cnn", size: int = SIZE) -> Path:
-    """A run directory holding an untrained 40-attribute classifier (seeded)."""
-    from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD, build_model
-    from celebalab.models.run import save_run
-
-    torch.manual_seed(0)
-    config = {
-        "arch": arch, "task": "attributes", "attribute_names": list(ATTRIBUTE_NAMES),
-        "image_size": size, "crop": "center",
-        "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
-        "thresholds": dict.fromkeys(ATTRIBUTE_NAMES, 0.5), "data": {"root": ""},
-    }  # fmt: skip
-    save_run(run_dir, build_model(arch, len(ATTRIBUTE_NAMES)).eval(), config)
-    return run_dir
+from embedding_runs import SIZE, make_attribute_run
 
 
 @pytest.fixture(scope="module")

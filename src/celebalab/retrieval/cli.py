@@ -1,0 +1,52 @@
+"""CLI of retrieval: ``celebalab retrieve EMB QUERY… --k 10 [--by …] [--where …] [--out DIR]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def retrieve_command(
+    emb: Annotated[Path, typer.Argument(help="Embedding set folder.")],
+    queries: Annotated[list[str], typer.Argument(help="Image ids of the set or image files.")],
+    k: Annotated[int, typer.Option("--k", help="Neighbours per query.")] = 10,
+    by: Annotated[
+        str, typer.Option(help="'embedding' or 'attributes' (predicted attribute vectors).")
+    ] = "embedding",
+    where: Annotated[
+        str | None, typer.Option(help="Label filter, e.g. Smiling=1,Eyeglasses=0,partition=test.")
+    ] = None,
+    index: Annotated[str, typer.Option(help="auto, exact, ivf or hnsw.")] = "auto",
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for results.json, grid.png, results.html.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs in --out.")] = False,
+) -> None:
+    """Rank the faces of an embedding set by similarity to each query."""
+    from celebalab.embeddings import load_embeddings
+    from celebalab.errors import CelebalabError
+    from celebalab.retrieval.grid import write_retrieval_outputs
+    from celebalab.retrieval.query import retrieve
+
+    if out is not None and (out / "results.json").exists() and not overwrite:
+        raise CelebalabError(f"{out / 'results.json'}: exists; use --overwrite to replace it")
+    emb_set = load_embeddings(emb)
+    result = retrieve(emb_set, queries, k, by=by, where=where, kind=index)
+    for query, found in zip(result.queries, result.neighbours, strict=True):
+        typer.echo(f"query {query.text} (identity {query.identity}):")
+        for n in found:
+            mark = " *" if n["same_identity"] else ""
+            typer.echo(f"  {n['rank']:>3}  {n['image_id']:<16} distance {n['distance']:.4f}  "
+                       f"identity {n['identity']}{mark}")  # fmt: skip
+    for s in result.skipped:
+        typer.echo(f"skipped {s['path']}: {s['reason']}", err=True)
+    if out is not None:
+        paths = write_retrieval_outputs(result, emb_set, out)
+        typer.echo(f"wrote {paths['json']}, {paths['png']}, {paths['html']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``retrieve`` to the root CLI."""
+    app.command("retrieve")(retrieve_command)

@@ -1,0 +1,359 @@
+"""Nearest-neighbour search over an embedding set: exact by default, FAISS IVF/HNSW when large.
+
+Why these settings (measured on this project's 2-core machine, see ``bench_retrieval.py``):
+
+- **Exact, few queries**: ``faiss.knn`` straight on the memory-mapped vectors (no copy into an
+  index) with *one* OpenMP thread. FAISS scans the gallery with its SIMD kernel; with two
+  threads on two shared cores the OpenMP workers only fight, and a NumPy ``gallery @ query``
+  (BLAS GEMV + argpartition) is slower still.
+- **Exact, many queries**: one BLAS GEMM per block of queries (all cores) and a partial sort;
+  on these cores it beats FAISS's own blocked search.
+- **Approximate** (``ivf``, the default for sets above :data:`AUTO_EXACT_MAX` vectors, or
+  ``hnsw``): ``IndexIVFFlat`` with ``4·√N`` lists, or ``IndexHNSWFlat``; ``nprobe``/``efSearch``
+  are chosen at build time as the smallest value whose recall@10 against exact search reaches
+  ``target_recall`` on a sample of the set's own vectors, and stored with the index.
+
+Distances: ``metric="ip"`` (unit vectors) returns the cosine distance ``1 − ⟨q, x⟩``;
+``metric="l2"`` the Euclidean distance. Smaller is closer in both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from celebalab.errors import CelebalabError
+from celebalab.io import atomic_path, write_json_atomic
+
+INDEX_KINDS: tuple[str, ...] = ("auto", "exact", "ivf", "hnsw")
+METRICS: tuple[str, ...] = ("ip", "l2")
+#: ``auto`` searches exactly up to this many vectors (a 200,000 × 512 exact query is ~20 ms).
+AUTO_EXACT_MAX = 500_000
+#: Up to this many queries, exact search runs FAISS's scan on one thread; above, BLAS GEMM.
+FEW_QUERIES = 8
+_QUERY_BLOCK = 256
+_RECALL_SAMPLE = 200
+_RECALL_K = 10
+
+
+class RetrievalError(CelebalabError):
+    """A search cannot run: bad parameters, queries of the wrong shape, unreadable index file."""
+
+
+@contextlib.contextmanager
+def _omp_threads(n: int) -> Iterator[None]:
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+class EmbeddingIndex:
+    """k-nearest-neighbour index over ``N×D`` float32 vectors (scikit-learn style: fit, search).
+
+    Parameters (keyword-only, validated, only stored): ``kind`` in :data:`INDEX_KINDS`;
+    ``metric`` ``"ip"`` (cosine on unit vectors) or ``"l2"``; ``nlist`` IVF lists (default
+    ``4·√N``); ``hnsw_m`` HNSW links per node; ``target_recall`` the recall@10 the approximate
+    search settings are chosen for; ``seed`` for k-means and the recall sample.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: str = "auto",
+        metric: str = "ip",
+        nlist: int | None = None,
+        hnsw_m: int = 32,
+        target_recall: float = 0.95,
+        seed: int = 0,
+    ) -> None:
+        if kind not in INDEX_KINDS:
+            raise RetrievalError(
+                f"index kind must be one of {', '.join(INDEX_KINDS)}, not {kind!r}"
+            )
+        if metric not in METRICS:
+            raise RetrievalError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+        if nlist is not None and nlist < 1:
+            raise RetrievalError(f"nlist must be >= 1, got {nlist}")
+        if hnsw_m < 4:
+            raise RetrievalError(f"hnsw_m must be >= 4, got {hnsw_m}")
+        if not 0 < target_recall <= 1:
+            raise RetrievalError(f"target_recall must lie in (0, 1], got {target_recall}")
+        self.kind = kind
+        self.metric = metric
+        self.nlist = nlist
+        self.hnsw_m = hnsw_m
+        self.target_recall = target_recall
+        self.seed = seed
+
+    # ------------------------------------------------------------ fitting
+
+    def fit(self, vectors: np.ndarray) -> EmbeddingIndex:
+        """Index ``vectors`` (``N×D`` float32; a memmap is searched in place when exact)."""
+        vectors = _as_matrix(vectors, "vectors")
+        self.vectors_ = vectors
+        self.kind_ = self._resolved_kind(len(vectors))
+        self.search_param_ = None
+        self.recall_at_10_ = 1.0
+        self.faiss_index_ = None
+        if self.kind_ != "exact":
+            self.faiss_index_ = self._build_approximate(vectors)
+            self.search_param_, self.recall_at_10_ = self._tune(vectors)
+        return self
+
+    def _resolved_kind(self, n: int) -> str:
+        if self.kind == "auto":
+            return "exact" if n <= AUTO_EXACT_MAX else "ivf"
+        return self.kind
+
+    def _faiss_metric(self) -> int:
+        import faiss
+
+        return faiss.METRIC_INNER_PRODUCT if self.metric == "ip" else faiss.METRIC_L2
+
+    def _build_approximate(self, vectors: np.ndarray) -> Any:
+        import faiss
+
+        n, d = vectors.shape
+        if self.kind_ == "hnsw":
+            index = faiss.IndexHNSWFlat(d, self.hnsw_m, self._faiss_metric())
+            index.hnsw.efConstruction = 40
+        else:
+            nlist = self.nlist or max(1, min(n // 39, int(4 * math.sqrt(n))))
+            quantizer = faiss.IndexFlat(d, self._faiss_metric())
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, self._faiss_metric())
+            index.cp.seed = self.seed
+            sample = _sample_rows(n, min(n, 64 * nlist), self.seed)
+            index.train(np.ascontiguousarray(vectors[sample]))
+        for start in range(0, n, 65_536):
+            index.add(np.ascontiguousarray(vectors[start : start + 65_536]))
+        return index
+
+    def _tune(self, vectors: np.ndarray) -> tuple[int, float]:
+        """Smallest nprobe / efSearch whose recall@10 vs exact reaches ``target_recall``."""
+        rows = _sample_rows(len(vectors), min(_RECALL_SAMPLE, len(vectors)), self.seed + 1)
+        queries = np.ascontiguousarray(vectors[rows])
+        k = min(_RECALL_K, len(vectors))
+        _, truth = self._exact(queries, k)
+        if self.kind_ == "hnsw":
+            candidates = [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+        else:
+            nlist = self.faiss_index_.nlist
+            candidates = sorted({min(nlist, p) for p in (1, 2, 4, 8, 12, 16, 24, 32, 48, 64,
+                                                          96, 128, 192, 256, nlist)})  # fmt: skip
+        recall = 0.0
+        for value in candidates:
+            self.search_param_ = value
+            _, found = self._approximate(queries, k)
+            recall = _recall(truth, found)
+            if recall >= self.target_recall:
+                return value, recall
+        return candidates[-1], recall
+
+    # ------------------------------------------------------------ searching
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest indexed vectors of each query.
+
+        ``queries``: ``Q×D`` (or ``D``) float. Returns ``(distances Q×k float32, indices Q×k
+        int64)``, nearest first; ``k`` is capped at the index size. Distances as in the module
+        docstring (cosine distance for ``ip``, Euclidean for ``l2``).
+        """
+        if not hasattr(self, "vectors_"):
+            raise RetrievalError("index is not fitted: call fit(vectors) first")
+        queries = _as_matrix(np.atleast_2d(queries), "queries")
+        if queries.shape[1] != self.vectors_.shape[1]:
+            raise RetrievalError(
+                f"queries have dimension {queries.shape[1]}, the index {self.vectors_.shape[1]}"
+            )
+        if k < 1:
+            raise RetrievalError(f"k must be >= 1, got {k}")
+        k = min(k, len(self.vectors_))
+        if self.kind_ == "exact":
+            scores, idx = self._exact(queries, k)
+        else:
+            scores, idx = self._approximate(queries, k)
+        return self._distances(scores), idx
+
+    def _exact(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Raw FAISS-convention scores (IP, or squared L2) and indices, exact."""
+        if len(queries) <= FEW_QUERIES:
+            import faiss
+
+            with _omp_threads(1):
+                return faiss.knn(queries, self.vectors_, k, metric=self._faiss_metric())
+        return _blas_knn(queries, self.vectors_, k, self.metric)
+
+    def _approximate(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        index = self.faiss_index_
+        if self.kind_ == "hnsw":
+            index.hnsw.efSearch = max(int(self.search_param_), k)
+        else:
+            index.nprobe = int(self.search_param_)
+        threads = 1 if len(queries) <= FEW_QUERIES else _cores()
+        with _omp_threads(threads):
+            return index.search(queries, k)
+
+    def _distances(self, scores: np.ndarray) -> np.ndarray:
+        if self.metric == "ip":
+            return (1.0 - scores).astype(np.float32)
+        return np.sqrt(np.maximum(scores, 0)).astype(np.float32)
+
+    # ------------------------------------------------------------ persistence
+
+    def settings(self) -> dict[str, Any]:
+        """What defines the index besides the vectors (the persistence key)."""
+        return {"kind": self.kind, "metric": self.metric, "nlist": self.nlist,
+                "hnsw_m": self.hnsw_m, "target_recall": self.target_recall,
+                "seed": self.seed}  # fmt: skip
+
+    def save(self, path: Path, fingerprint: str) -> None:
+        """Write the FAISS index (approximate kinds) and a JSON sidecar, atomically."""
+        import faiss
+
+        sidecar = {"settings": self.settings(), "fingerprint": fingerprint, "kind": self.kind_,
+                   "search_param": self.search_param_, "recall_at_10": self.recall_at_10_}
+        if self.faiss_index_ is not None:
+            with atomic_path(path) as tmp:
+                faiss.write_index(self.faiss_index_, str(tmp))
+        write_json_atomic(path.with_suffix(".json"), sidecar)
+
+    def load(self, path: Path, vectors: np.ndarray, fingerprint: str) -> bool:
+        """Restore a saved index built from the same vectors; False when absent or stale."""
+        import faiss
+
+        sidecar_path = path.with_suffix(".json")
+        try:
+            sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if sidecar.get("fingerprint") != fingerprint or sidecar.get("settings") != self.settings():
+            return False
+        self.vectors_ = _as_matrix(vectors, "vectors")
+        self.kind_ = sidecar["kind"]
+        self.search_param_ = sidecar["search_param"]
+        self.recall_at_10_ = sidecar["recall_at_10"]
+        self.faiss_index_ = None
+        if self.kind_ != "exact":
+            try:
+                self.faiss_index_ = faiss.read_index(str(path))
+            except RuntimeError:
+                return False
+        return True
+
+
+def build_index(
+    emb: Any,
+    *,
+    by: str = "embedding",
+    kind: str = "auto",
+    persist: bool = True,
+    **params: Any,
+) -> EmbeddingIndex:
+    """A fitted :class:`EmbeddingIndex` over an :class:`~celebalab.embeddings.EmbeddingSet`.
+
+    ``by="embedding"`` indexes the vectors (inner product when the set is unit-norm, else L2);
+    ``by="attributes"`` the predicted attribute probabilities with Euclidean distance (seed
+    002's retrieval). Approximate indexes are saved under ``EMB/index/`` keyed by the set's
+    fingerprint and the settings, reloaded when both match and rebuilt otherwise (stale
+    files of the same settings are removed). ``params`` go to :class:`EmbeddingIndex`.
+    """
+    vectors = search_vectors(emb, by)
+    metric = params.pop("metric", "ip" if by == "embedding" and emb.normalised else "l2")
+    index = EmbeddingIndex(kind=kind, metric=metric, **params)
+    if not persist or index._resolved_kind(len(vectors)) == "exact":
+        return index.fit(vectors)
+    from celebalab.embeddings.store import INDEX_DIR
+
+    settings = json.dumps({"by": by, **index.settings()}, sort_keys=True).encode()
+    prefix = f"{by}-{kind}-{hashlib.sha256(settings).hexdigest()[:12]}"
+    folder = Path(emb.path) / INDEX_DIR
+    path = folder / f"{prefix}-{emb.fingerprint[:16]}.faiss"
+    if index.load(path, vectors, emb.fingerprint):
+        return index
+    index.fit(vectors)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(f"{prefix}-*"):
+        stale.unlink()
+    index.save(path, emb.fingerprint)
+    return index
+
+
+def search_vectors(emb: Any, by: str) -> np.ndarray:
+    """The vectors a search ``by`` embedding or attributes runs over."""
+    if by == "embedding":
+        return emb.vectors
+    if by == "attributes":
+        probs = emb.probabilities()
+        if probs is None:
+            raise RetrievalError(
+                f"{emb.path}: --by attributes needs predicted attribute probabilities; this set "
+                "has none (extract it from an attribute classifier run)"
+            )
+        return probs
+    raise RetrievalError(f"--by must be 'embedding' or 'attributes', not {by!r}")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _as_matrix(array: np.ndarray, what: str) -> np.ndarray:
+    array = np.asarray(array) if not isinstance(array, np.memmap) else array
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise RetrievalError(f"{what} must be a non-empty 2-d array, got shape {array.shape}")
+    if array.dtype != np.float32 or not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array[: min(len(array), 4096)]).all():
+        raise RetrievalError(f"{what} contain NaN or infinite values")
+    return array
+
+
+def _blas_knn(
+    queries: np.ndarray, gallery: np.ndarray, k: int, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k by blocks of queries: one GEMM each, partial sort, FAISS score convention."""
+    out_s = np.empty((len(queries), k), np.float32)
+    out_i = np.empty((len(queries), k), np.int64)
+    sq = np.einsum("ij,ij->i", gallery, gallery) if metric == "l2" else None
+    for start in range(0, len(queries), _QUERY_BLOCK):
+        q = queries[start : start + _QUERY_BLOCK]
+        scores = q @ gallery.T
+        if metric == "l2":  # squared distance, ordered ascending: negate to rank by "score"
+            scores = -(np.einsum("ij,ij->i", q, q)[:, None] - 2 * scores + sq[None, :])
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else \
+            np.tile(np.arange(scores.shape[1]), (len(q), 1))  # fmt: skip
+        top = np.take_along_axis(scores, part, axis=1)
+        order = np.argsort(-top, axis=1, kind="stable")
+        out_i[start : start + len(q)] = np.take_along_axis(part, order, axis=1)
+        best = np.take_along_axis(top, order, axis=1)
+        out_s[start : start + len(q)] = -best if metric == "l2" else best
+    return out_s, out_i
+
+
+def _recall(truth: np.ndarray, found: np.ndarray) -> float:
+    hits = [len(set(t) & set(f)) for t, f in zip(truth.tolist(), found.tolist(), strict=True)]
+    return float(np.sum(hits) / truth.size)
+
+
+def _sample_rows(n: int, m: int, seed: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
+
+
+def _cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1

@@ -1,0 +1,175 @@
+"""Retrieval: exact search equals scikit-learn's brute force, approximate search reaches its
+recall target, indexes persist and rebuild, filters and queries by id, file and attributes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from celebalab.embeddings import load_embeddings
+from celebalab.embeddings.extract import extract_embeddings
+from celebalab.retrieval import EmbeddingIndex, build_index, parse_where, retrieve
+from celebalab.retrieval.index import FEW_QUERIES, RetrievalError
+from celebalab.retrieval.query import QueryError
+from embedding_runs import make_attribute_run
+
+
+def clustered(n_clusters: int = 60, per: int = 25, dim: int = 32, seed: int = 0) -> np.ndarray:
+    """Unit vectors around ``n_clusters`` centres, like face embeddings around identities."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, dim))
+    x = np.repeat(centres, per, axis=0) + 0.35 * rng.normal(size=(n_clusters * per, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+@pytest.mark.parametrize("n_queries", [1, FEW_QUERIES + 5, 300])
+def test_exact_equals_sklearn(metric: str, n_queries: int) -> None:
+    x = clustered()
+    rng = np.random.default_rng(1)
+    q = x[rng.choice(len(x), n_queries)] + 0.05 * rng.normal(size=(n_queries, x.shape[1]))
+    q = q.astype(np.float32)
+    distances, indices = EmbeddingIndex(kind="exact", metric=metric).fit(x).search(q, 7)
+    nn = NearestNeighbors(n_neighbors=7, algorithm="brute",
+                          metric="euclidean" if metric == "l2" else "cosine").fit(x)  # fmt: skip
+    ref_d, ref_i = nn.kneighbors(q)
+    np.testing.assert_array_equal(indices, ref_i)
+    if metric == "l2":
+        np.testing.assert_allclose(distances, ref_d, atol=2e-4)
+    else:  # cosine distance of unit gallery vectors to the (unnormalised) query: 1 - <q, x>
+        np.testing.assert_allclose(distances, 1 - np.take_along_axis(q @ x.T, ref_i, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_reaches_recall_target(kind: str) -> None:
+    x = clustered(n_clusters=100, per=30)
+    index = EmbeddingIndex(kind=kind, target_recall=0.95).fit(x)
+    assert index.recall_at_10_ >= 0.95
+    exact = EmbeddingIndex(kind="exact").fit(x)
+    q = x[::7]
+    _, found = index.search(q, 10)
+    _, truth = exact.search(q, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
+    assert recall >= 0.9  # held to 0.95 on the tuning sample; other queries stay close
+
+
+def test_bad_parameters_and_queries() -> None:
+    with pytest.raises(RetrievalError, match="index kind"):
+        EmbeddingIndex(kind="annoy")
+    with pytest.raises(RetrievalError, match="metric"):
+        EmbeddingIndex(metric="cos")
+    index = EmbeddingIndex().fit(clustered())
+    with pytest.raises(RetrievalError, match="dimension 5"):
+        index.search(np.zeros((1, 5), np.float32), 3)
+    with pytest.raises(RetrievalError, match="not fitted"):
+        EmbeddingIndex().search(np.zeros((1, 5), np.float32), 3)
+
+
+@pytest.fixture(scope="module")
+def emb_dir(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("retrieval")
+    run = make_attribute_run(base / "run")
+    extract_embeddings(run, synth_root / "CelebA", base / "emb", progress=False)
+    return base / "emb"
+
+
+def test_index_persists_and_rebuilds(emb_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    emb = load_embeddings(emb_dir)
+    first = build_index(emb, kind="ivf")
+    files = sorted((emb_dir / "index").glob("*.faiss"))
+    assert len(files) == 1 and emb.fingerprint[:16] in files[0].name
+    again = build_index(emb, kind="ivf")  # loaded, not rebuilt
+    assert again.search_param_ == first.search_param_
+    stamp = files[0].stat().st_mtime_ns
+    build_index(emb, kind="ivf")
+    assert files[0].stat().st_mtime_ns == stamp
+    # a changed set (other vectors, same folder) gets a new index, the stale one goes
+    copy = tmp_path / "emb"
+    shutil.copytree(emb_dir, copy)
+    changed = load_embeddings(copy)
+    from celebalab.embeddings.store import write_embedding_set
+
+    write_embedding_set(copy, [np.asarray(changed.vectors)[::-1].copy()], changed.meta,
+                        source=changed.manifest["source"])  # fmt: skip
+    changed = load_embeddings(copy)
+    assert changed.fingerprint != emb.fingerprint
+    build_index(changed, kind="ivf")
+    names = [p.name for p in (copy / "index").glob("*.faiss")]
+    assert len(names) == 1 and changed.fingerprint[:16] in names[0]
+
+
+def test_query_by_id_excludes_itself_and_matches_sklearn(emb_dir: Path) -> None:
+    emb = load_embeddings(emb_dir)
+    query = emb.image_ids[5]
+    result = retrieve(emb, [query], k=5)
+    found = [n["image_id"] for n in result.neighbours[0]]
+    assert query not in found and len(found) == 5
+    nn = NearestNeighbors(n_neighbors=6, algorithm="brute", metric="cosine").fit(emb.vectors)
+    _, ref = nn.kneighbors(np.asarray(emb.vectors[5:6]))
+    assert found == [emb.image_ids[i] for i in ref[0] if i != 5][:5]
+    same = [n["same_identity"] for n in result.neighbours[0]]
+    ids = emb.meta["identity"].to_numpy()
+    assert same == [bool(ids[emb.row_of(i)] == ids[5]) for i in found]
+
+
+def test_query_by_file_uses_the_sets_model(emb_dir: Path) -> None:
+    emb = load_embeddings(emb_dir)
+    image = emb.image_dir / emb.image_ids[7]
+    result = retrieve(emb, [str(image)], k=3)
+    best = result.neighbours[0][0]
+    assert best["image_id"] == emb.image_ids[7] and best["distance"] < 1e-5
+
+
+def test_by_attributes_is_euclidean_on_probabilities(emb_dir: Path) -> None:
+    emb = load_embeddings(emb_dir)
+    probs = emb.probabilities()
+    result = retrieve(emb, [emb.image_ids[0]], k=4, by="attributes")
+    d = np.linalg.norm(probs - probs[0], axis=1)
+    d[0] = np.inf
+    order = np.argsort(d, kind="stable")[:4]
+    assert [n["image_id"] for n in result.neighbours[0]] == [emb.image_ids[i] for i in order]
+    np.testing.assert_allclose([n["distance"] for n in result.neighbours[0]], d[order], atol=1e-5)
+
+
+def test_where_filters_labels(emb_dir: Path) -> None:
+    emb = load_embeddings(emb_dir)
+    result = retrieve(emb, [emb.image_ids[0]], k=50, where="Male=1,partition=test")
+    rows = [n["row"] for n in result.neighbours[0]]
+    meta = emb.meta.iloc[rows]
+    assert len(rows) > 0 and (meta["Male"] == 1).all() and (meta["partition"] == 2).all()
+    expected = ((emb.meta["Male"] == 1) & (emb.meta["partition"] == 2)).sum()
+    assert len(rows) == expected - int(rows.count(0))
+    assert parse_where("Smiling=1,Eyeglasses=0") == {"Smiling": 1, "Eyeglasses": 0}
+    with pytest.raises(QueryError, match="Smilng"):
+        parse_where("Smilng=1")
+    with pytest.raises(QueryError, match="0 or 1"):
+        parse_where("Smiling=2")
+
+
+def test_unknown_query_is_a_clear_error(emb_dir: Path) -> None:
+    with pytest.raises(QueryError, match="neither an image id"):
+        retrieve(load_embeddings(emb_dir), ["nope.jpg"], k=3)
+
+
+def test_cli_writes_json_png_html(
+    emb_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from celebalab.cli import main
+
+    emb = load_embeddings(emb_dir)
+    out = tmp_path / "r"
+    assert main(["retrieve", str(emb_dir), emb.image_ids[0], emb.image_ids[1], "--k", "4",
+                 "--out", str(out)]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert f"query {emb.image_ids[0]}" in text and "distance" in text
+    doc = json.loads((out / "results.json").read_text())
+    assert [len(q["neighbours"]) for q in doc["queries"]] == [4, 4]
+    assert (out / "grid.png").stat().st_size > 1000
+    assert "data:image/png;base64" in (out / "results.html").read_text()
+    assert main(["retrieve", str(emb_dir), emb.image_ids[0], "--out", str(out)]) == 2
