@@ -68,8 +68,10 @@ def _hdbscan(data: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
     return hdbscan.HDBSCAN(min_cluster_size=size, core_dist_n_jobs=2).fit_predict(data)
 
 
-def hierarchy_sample(n: int, cap: int = HIERARCHY_CAP, seed: int = SEED) -> np.ndarray:
-    """Sorted row indices the Ward tree is built on: all rows, or ``cap`` of them at random."""
+def hierarchy_sample(n: int, cap: int | None = None, seed: int = SEED) -> np.ndarray:
+    """Sorted row indices the Ward tree is built on: all rows, or ``cap`` of them at random
+    (``cap`` defaults to ``HIERARCHY_CAP``)."""
+    cap = HIERARCHY_CAP if cap is None else cap
     if n <= cap:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))

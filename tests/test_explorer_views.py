@@ -1,0 +1,126 @@
+"""The Explorer's view methods: clicks and selections map back to rows, caching, payload."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from celebalab.explorer.cache import ResultCache
+from celebalab.explorer.neighbours import ExactCosineIndex
+from celebalab.explorer.pipeline import SourcePipeline
+from celebalab.explorer.sources import open_sources
+from celebalab.explorer.views import DEFAULT_CLUSTERING, Explorer
+
+MALE = [{"attribute": "Male", "value": 1}]
+
+
+@pytest.fixture(scope="module")
+def explorer(synthetic_embedding_set: Path, synth_root: Path) -> Explorer:
+    return Explorer(sources=open_sources([synthetic_embedding_set, synth_root / "CelebA"]))
+
+
+def test_map_points_map_back_to_rows_under_filters_and_person(explorer: Explorer) -> None:
+    meta = explorer.sources[0].meta
+    fig = explorer.map_figure(0, DEFAULT_CLUSTERING, MALE, person=None)
+    males = np.flatnonzero(meta["Male"].to_numpy() == 1)
+    trace = fig.data[0].to_plotly_json()
+    assert "bdata" in trace["x"] and "bdata" in trace["marker"]["color"]  # binary, not lists
+    shown = np.frombuffer(base64.b64decode(trace["customdata"]["bdata"]), np.int32).reshape(-1, 2)
+    assert np.array_equal(shown[:, 0], meta["identity"].to_numpy()[males])
+    click = {"points": [{"curveNumber": 0, "pointIndex": 5}]}
+    assert explorer.point_row(0, click, MALE, None) == males[5]
+    person = int(meta["identity"].iat[males[0]])
+    ringed = np.intersect1d(explorer.person_rows(0, person), males)
+    fig = explorer.map_figure(0, DEFAULT_CLUSTERING, MALE, person=person)
+    assert len(fig.data) == 2 and len(fig.data[1].x) == ringed.size
+    click = {"points": [{"curveNumber": 1, "pointIndex": 0}]}
+    assert explorer.point_row(0, click, MALE, person) == ringed[0]  # works with a person chosen
+    assert explorer.point_row(0, None, MALE, person) is None
+
+
+def test_selection_rows_and_profile(explorer: Explorer) -> None:
+    males = np.flatnonzero(explorer.sources[0].meta["Male"].to_numpy() == 1)
+    selected = {"points": [{"curveNumber": 0, "pointIndex": i} for i in (0, 2, 2, 4)]}
+    rows = explorer.selected_rows(0, selected, MALE)
+    assert np.array_equal(rows, males[[0, 2, 4]])
+    fig = explorer.profile_figure(0, rows)
+    male_bar = dict(zip(fig.data[1].y, fig.data[1].x, strict=True))["Male"]
+    assert male_bar == pytest.approx(100.0)
+    assert explorer.selected_rows(0, None, MALE).size == 0
+
+
+def test_similar_faces_match_exact_cosine_search(explorer: Explorer) -> None:
+    vectors = np.asarray(explorer.sources[0].vectors)
+    rows, _ = explorer.similar(0, 7, k=5)
+    _, reference = ExactCosineIndex(vectors=vectors).search(vectors[7:8], 6)
+    assert 7 not in rows and np.array_equal(rows, reference[0][reference[0] != 7][:5])
+    assert explorer.similar(1, 7)[0].size == 0  # attributes-only source
+
+
+def test_recolour_sends_only_colours(explorer: Explorer) -> None:
+    changed = {**DEFAULT_CLUSTERING, "params": {**DEFAULT_CLUSTERING["params"], "k": 3}}
+    colours = explorer.map_colours(0, changed, [])
+    full = explorer.map_figure(0, changed, [], None)
+    assert colours == full.to_plotly_json()["data"][0]["marker"]["color"]
+    assert len(json.dumps(colours)) < len(full.to_json()) / 3
+
+
+def test_tree_clicks_give_branch_rows(explorer: Explorer) -> None:
+    fig = explorer.tree_figure(0, "pca", "reduce_first", 4, MALE)
+    nodes = fig.data[-1].customdata
+    root = max(nodes)
+    click = {"points": [{"customdata": root}]}
+    males = np.flatnonzero(explorer.sources[0].meta["Male"].to_numpy() == 1)
+    assert np.array_equal(explorer.tree_rows(0, "pca", "reduce_first", MALE, click), males)
+    assert explorer.tree_rows(0, "pca", "reduce_first", MALE, None).size == 0
+
+
+def test_metrics_box_and_attribute_only_source(explorer: Explorer) -> None:
+    rows = dict(explorer.metrics(0, DEFAULT_CLUSTERING))
+    assert rows["images"] == "120" and rows["dimension"] == "32"
+    assert rows["identity 1-NN accuracy"].endswith("%")
+    assert "silhouette (current clustering)" in rows
+    assert dict(explorer.metrics(1, None)).keys() == {"images", "identities"}
+    blank = explorer.map_figure(1, DEFAULT_CLUSTERING, [], None)
+    assert "disabled" in blank.layout.annotations[0].text
+    pies, phi, page = explorer.attribute_figures(1, ["Male", "Bald", "Smiling"], MALE, None, 0)
+    assert pies.layout.title.text.startswith("Male = yes:") and page == "page 1 of 1"
+    assert phi.data[0].z[0][0] == pytest.approx(1.0) or np.isnan(phi.data[0].z[0][0])
+
+
+def test_pipeline_cache_is_reused_by_a_new_process(
+    explorer: Explorer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = explorer.sources[0]
+    first = SourcePipeline(source=source, cache=ResultCache(root=tmp_path))
+    labels = first.labels(**DEFAULT_CLUSTERING)
+    xy = first.map("pca")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr("celebalab.explorer.clustering.cluster_labels", fail)
+    monkeypatch.setattr("celebalab.explorer.projections.fit_pca", fail)
+    again = SourcePipeline(source=source, cache=ResultCache(root=tmp_path))
+    assert np.array_equal(again.labels(**DEFAULT_CLUSTERING), labels)
+    assert np.array_equal(again.map("pca"), xy)
+    cluster_first = {**DEFAULT_CLUSTERING, "order": "cluster_first"}
+    with pytest.raises(AssertionError):  # another order is another result
+        again.labels(**cluster_first)
+
+
+@pytest.mark.slow
+def test_umap_and_tsne_maps_keep_neighbourhoods(explorer: Explorer, tmp_path: Path) -> None:
+    from sklearn.manifold import trustworthiness
+
+    pipeline = SourcePipeline(source=explorer.sources[0], cache=ResultCache(root=tmp_path))
+    vectors = np.asarray(explorer.sources[0].vectors)
+    for reducer in ("umap", "tsne"):
+        xy = pipeline.map(reducer)
+        assert xy.shape == (len(vectors), 2) and xy.dtype == np.float32
+        assert trustworthiness(vectors, xy, n_neighbors=5) > 0.8
+        assert pipeline.labels(reducer, "reduce_first", "kmeans", {"k": 3}).shape == (120,)
