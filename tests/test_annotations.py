@@ -11,8 +11,8 @@ import pytest
 
 from celeba_trees import celeba_truth, official_texts
 from celebalab.datasets.annotations import parse_annotation, read_annotation
-from celebalab.errors import DataFormatError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
+from celebalab.errors import DataFormatError
 
 #: Copies of the real files' first lines (from the project's shared/formats notes).
 FORMATS = Path(__file__).parent / "data" / "formats"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from celeba_trees import celeba_truth, write_hq, write_image, write_kaggle, write_official
-from celebalab.errors import DatasetLayoutError
 from celebalab.datasets.layout import detect_layout
+from celebalab.errors import DatasetLayoutError
 
 
 def _error(root: Path) -> str:
@@ -77,13 +77,16 @@ def test_wrong_folder_says_what_was_expected(tmp_path: Path) -> None:
     assert "no such folder" in _error(tmp_path / "nope")
 
 
-def test_kaggle_and_official_mixed(tmp_path: Path) -> None:
+def test_kaggle_and_official_together_reads_the_official_files(tmp_path: Path) -> None:
     truth = celeba_truth(2)
     write_official(tmp_path, truth)
     write_kaggle(tmp_path, truth)
-    message = _error(tmp_path)
-    assert "mixes Kaggle CSV files" in message and "list_attr_celeba.csv" in message
-    assert "official txt files" in message
+    layout = detect_layout(tmp_path)
+    assert layout.kind == "official"
+    assert {p.suffix for p in layout.files.values()} == {".txt"}
+    assert set(layout.copies) == {"attributes", "partition", "bbox", "landmarks"}
+    assert "official txt files" in layout.annotation_set
+    assert "list_attr_celeba.csv" in layout.annotation_set
 
 
 def test_zip_not_extracted(tmp_path: Path) -> None:

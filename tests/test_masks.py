@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from celeba_trees import write_hq
-from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.datasets.masks import (
     MaskIndex,
     combine_part_masks,
@@ -20,6 +19,7 @@ from celebalab.datasets.masks import (
     resize_label_map,
 )
 from celebalab.datasets.schema import MASK_CLASS_VALUES, MASK_PART_NAMES
+from celebalab.errors import CelebalabError, DataFormatError
 
 LABEL_MAP_668 = Path(__file__).parent / "data/formats/celebamask_hq/label_maps/668.png"
 

@@ -7,7 +7,6 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_NAMES
 from celebalab.datasets.synth import ATTRIBUTE_REGIONS, TARGET_RATES, Shortcut, make_plan
 from celebalab.datasets.synth.sampling import (
@@ -16,6 +15,7 @@ from celebalab.datasets.synth.sampling import (
     NOISY_ATTRIBUTES,
     calibrated,
 )
+from celebalab.errors import CelebalabError
 
 A = {name: i for i, name in enumerate(ATTRIBUTE_NAMES)}
 

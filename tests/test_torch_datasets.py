@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 
 from celeba_trees import celeba_truth, write_hq, write_official
-from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.datasets.packed import pack_images
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.datasets.torch_datasets import CelebADataset, CelebAMaskHQDataset
+from celebalab.errors import CelebalabError, DataFormatError
 
 
 @pytest.fixture

@@ -28,11 +28,27 @@ def stats(
     images: Annotated[
         bool, typer.Option("--images/--no-images", help="Sample images per cluster.")
     ] = True,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a non-empty --out folder.")
+    ] = False,
 ) -> None:
-    """Frequencies, co-occurrence, predictability and clusters of the 40 attributes."""
+    """Frequencies, co-occurrence, predictability and clusters of the 40 attributes.
+
+    The outputs appear in --out only once all are written (a hidden staging folder beside it
+    holds them until then).
+    """
     from celebalab.analysis.runner import run_stats
 
-    result = run_stats(root, out, partition=partition, k=k, sample=sample, tsne=tsne, images=images)
+    result = run_stats(
+        root,
+        out,
+        overwrite=overwrite,
+        partition=partition,
+        k=k,
+        sample=sample,
+        tsne=tsne,
+        images=images,
+    )
     for note in result.notes:
         typer.echo(f"note: {note}")
     seconds = sum(result.timings.values())

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_CODES, unknown_name_message
+from celebalab.errors import CelebalabError
 
 if TYPE_CHECKING:
     import pandas as pd

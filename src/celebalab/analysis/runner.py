@@ -17,7 +17,8 @@ from celebalab.analysis.frequencies import attribute_frequencies
 from celebalab.analysis.inputs import attribute_matrix, partition_codes, select_partition
 from celebalab.analysis.predictability import PROTOCOLS, ProtocolResult, run_protocol
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_NAMES
-from celebalab.io import atomic_path, write_json_atomic
+from celebalab.errors import check_at_least
+from celebalab.io import atomic_path, check_output_dir, staged_dir, write_json_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -66,6 +67,8 @@ def compute_stats(
     sweep, ``k`` the number of clusters kept (default: best silhouette), ``sample`` the rows of
     the silhouette and t-SNE sample.
     """
+    check_at_least("--sample", sample, 2, "rows")
+    check_at_least("--k", k, 2, "clusters")
     options = {
         "partition": partition,
         "k": k,
@@ -123,7 +126,10 @@ def compute_stats(
 
         with _timed(timings, "sample_images"):
             result.image_strips, image_notes = cluster_image_strips(
-                image_ids, clustering.labels, table.attrs.get("image_dir")
+                image_ids,
+                clustering.labels,
+                table.attrs.get("image_dir"),
+                image_ext=table.attrs.get("image_ext"),
             )
         notes.extend(image_notes)
     return result
@@ -151,13 +157,24 @@ def _write_frame(path: Path, frame: pd.DataFrame, index: bool = True) -> Path:
     return path
 
 
-def write_stats(result: StatsResult, out: str | Path) -> dict[str, Path]:
-    """Write the tables (CSV/Parquet), ``summary.json`` and ``report.html`` into ``out``."""
+def write_stats(result: StatsResult, out: str | Path, overwrite: bool = False) -> dict[str, Path]:
+    """Write the tables (CSV/Parquet), ``summary.json`` and ``report.html`` into ``out``.
+
+    Everything is written into a hidden staging folder beside ``out`` that replaces ``out``
+    only once complete, so an interrupted run never leaves an ``out`` that looks finished. A
+    non-empty ``out`` is replaced only with ``overwrite``.
+    """
+    out = check_output_dir(out, "--out", overwrite)
+    with staged_dir(out) as staging:
+        files = _write_files(result, staging)
+    result.files = {name: out / path.name for name, path in files.items()}
+    return result.files
+
+
+def _write_files(result: StatsResult, out: Path) -> dict[str, Path]:
     from celebalab.analysis.report import build_stats_report
     from celebalab.analysis.summary import stats_summary
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     assoc = result.associations
     frames: dict[str, pd.DataFrame] = {
         "frequencies.csv": result.frequencies,
@@ -212,12 +229,18 @@ def cluster_assignments(result: StatsResult) -> pd.DataFrame:
 
 
 def run_stats(
-    table_or_root: pd.DataFrame | str | Path, out: str | Path, **options: Any
+    table_or_root: pd.DataFrame | str | Path,
+    out: str | Path,
+    overwrite: bool = False,
+    **options: Any,
 ) -> StatsResult:
     """Load the table of a dataset root (or take a DataFrame), compute everything, write to ``out``.
 
     ``options`` are those of :func:`compute_stats` (partition, k, ks, sample, tsne, images).
+    ``out`` is checked before any work (a file, or a non-empty folder without ``overwrite``, is
+    refused) and written as :func:`write_stats` does.
     """
+    check_output_dir(out, "--out", overwrite)
     if isinstance(table_or_root, pd.DataFrame):
         df = table_or_root
     else:
@@ -225,5 +248,5 @@ def run_stats(
 
         df = load_table(table_or_root)
     result = compute_stats(df, **options)
-    write_stats(result, out)
+    write_stats(result, out, overwrite)
     return result

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from celebalab.datasets.layout import image_file_name
 
 SEED = 42
 
@@ -40,21 +43,43 @@ def image_strip(
 
 
 def cluster_image_strips(
-    image_ids: Sequence[str], labels: np.ndarray, image_dir: str | Path | None, per_cluster: int = 6
+    image_ids: Sequence[str],
+    labels: np.ndarray,
+    image_dir: str | Path | None,
+    per_cluster: int = 6,
+    image_ext: str | None = None,
 ) -> tuple[dict[int, np.ndarray], list[str]]:
     """A strip of up to ``per_cluster`` randomly chosen (fixed seed) images for every cluster.
 
-    Returns the strips by cluster and notes (no image folder, unreadable files).
+    Faces are drawn only from rows whose image file exists (a partial copy, e.g. 6,032 of the
+    202,599 images, is common), and the notes say how many were available. ``image_ext`` is the
+    extension of the files on disk (``.png`` for ``img_align_celeba_png``; default: the id's own).
+    Returns the strips by cluster and notes (no image folder, missing or unreadable files).
     """
     if image_dir is None or not Path(image_dir).is_dir():
         return {}, [f"no image folder ({image_dir or 'not given'}): sample images skipped"]
     folder = Path(image_dir)
+    names = np.array(
+        [image_file_name(str(i), image_ext) if image_ext else str(i) for i in image_ids]
+    )
+    with os.scandir(folder) as entries:
+        present = {e.name for e in entries}
+    available = np.fromiter((n in present for n in names), dtype=bool, count=len(names))
+    notes = []
+    if not available.all():
+        notes.append(
+            f"sample faces drawn from the {int(available.sum()):,} of {len(names):,} rows "
+            f"whose image file exists in {folder}"
+        )
     rng = np.random.default_rng(SEED)
-    strips, notes = {}, []
+    strips = {}
     for cluster in np.unique(labels):
-        members = np.flatnonzero(labels == cluster)
+        members = np.flatnonzero((labels == cluster) & available)
+        if not members.size:
+            notes.append(f"cluster {cluster}: no image file of its rows exists, no sample faces")
+            continue
         picks = np.sort(rng.choice(members, size=min(per_cluster, members.size), replace=False))
-        strip, strip_notes = image_strip([folder / str(image_ids[i]) for i in picks])
+        strip, strip_notes = image_strip([folder / names[i] for i in picks])
         notes.extend(f"cluster {cluster}: {note}" for note in strip_notes)
         if strip is not None:
             strips[int(cluster)] = strip

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from celebalab.errors import DataFormatError
 from celebalab.datasets.schema import (
     ATTRIBUTE_NAMES,
     BBOX_COLUMNS,
@@ -27,9 +26,15 @@ from celebalab.datasets.schema import (
     POSE_COLUMNS,
     unknown_name_message,
 )
+from celebalab.errors import DataFormatError
 
-_MINUS, _COMMA, _SPACE, _NEWLINE = 45, 44, 32, 10
+_MINUS, _COMMA, _SPACE, _NEWLINE, _QUOTE = 45, 44, 32, 10, 34
 _MAX_INT_DIGITS = 9
+_SLASH, _BACKSLASH, _DOT = 47, 92, 46
+#: Bytes that never occur in a text annotation file (control characters other than tab/CR/LF).
+_BINARY_BYTES = np.array([b for b in range(32) if b not in (9, 10, 13)] + [127], dtype=np.uint8)
+_SNIFF_BYTES = 1 << 16
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ class ParseResult:
     num_problems: int
     #: First token (the id) of every row dropped for a problem: still listed in the file.
     rejected_ids: list[str] = field(default_factory=list)
+    #: The 1-based file line of every row of ``frame`` (for ``file:line`` reports about rows).
+    lines: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @property
     def ok(self) -> bool:
@@ -159,27 +166,61 @@ def parse_annotation(path: str | Path, kind: str, max_problems: int = 100) -> Pa
         raise KeyError(unknown_name_message("annotation kind", kind, ANNOTATION_KINDS))
     path = Path(path)
     spec = SPECS[kind]
-    data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):  # a BOM left by a spreadsheet program
-        data = b"\x00\x00\x00" + data[3:]
+    data = read_source(path)
     problems = _Problems(path, max_problems)
-    csv = path.suffix.lower() == ".csv"
-    frame = _parse(data, spec, csv, problems)
-    return ParseResult(path, frame, problems.errors(), problems.count, problems.rejected_ids)
+    binary = _binary_line(data)
+    if binary is not None:
+        problems.add(binary, "binary data, not a text annotation file: is this the right file?")
+        frame, lines = _empty(spec)
+    else:
+        if data.startswith(_BOM):  # a BOM left by a spreadsheet program
+            data = b"\x00\x00\x00" + data[3:]
+        if b"\n" not in data and b"\r" in data:  # CR-only line endings (classic Mac OS)
+            data = data.replace(b"\r", b"\n")
+        frame, lines = _parse(data, spec, path.suffix.lower() == ".csv", problems)
+    return ParseResult(
+        path, frame, problems.errors(), problems.count, problems.rejected_ids, lines
+    )
 
 
-def _parse(data: bytes, spec: FileSpec, csv: bool, problems: _Problems) -> pd.DataFrame:
-    """Split off the count and header lines, then tokenise and convert the body."""
+def read_source(path: Path) -> bytes:
+    """The bytes of an annotation file; an unreadable one (permissions, a folder, an I/O error)
+    is a :class:`DataFormatError` naming it, never a bare ``OSError``."""
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        reason = (err.strerror or type(err).__name__).lower()
+        raise DataFormatError(
+            path, f"cannot read the file ({reason}); check that it is a readable file"
+        ) from None
+
+
+def _binary_line(data: bytes) -> int | None:
+    """The line of the first control byte in the file's start (binary data), else None."""
+    head = data[3:_SNIFF_BYTES] if data.startswith(_BOM) else data[:_SNIFF_BYTES]
+    found = np.flatnonzero(np.isin(np.frombuffer(head, dtype=np.uint8), _BINARY_BYTES))
+    if not len(found):
+        return None
+    return head.count(b"\n", 0, int(found[0])) + 1
+
+
+def _parse(
+    data: bytes, spec: FileSpec, csv: bool, problems: _Problems
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Split off the count and header lines, then tokenise and convert the body.
+
+    Returns the clean rows and the file line of each.
+    """
     buf = np.frombuffer(data, dtype=np.uint8)
     if not data.strip(b"\x00 \t\r\n"):
         problems.add(1, "file is empty")
-        return _empty_frame(spec)
+        return _empty(spec)
     newlines = np.flatnonzero(buf == _NEWLINE)
     line_ends = np.append(newlines, len(buf)) if len(buf) and buf[-1] != _NEWLINE else newlines
     preamble_lines = (0 if csv else int(spec.count_line)) + int(spec.header or csv)
     if len(line_ends) < preamble_lines:
         problems.add(1, f"file is too short: expected {preamble_lines} line(s) before the rows")
-        return _empty_frame(spec)
+        return _empty(spec)
     line_starts = np.concatenate(([0], line_ends[:-1] + 1))
 
     def line_text(i: int) -> str:
@@ -189,7 +230,7 @@ def _parse(data: bytes, spec: FileSpec, csv: bool, problems: _Problems) -> pd.Da
     mixup = _format_mixup(line_text(0), csv)
     if mixup is not None:
         problems.add(1, mixup)
-        return _empty_frame(spec)
+        return _empty(spec)
     declared = None
     if spec.count_line and not csv:
         first = line_text(0)
@@ -206,15 +247,15 @@ def _parse(data: bytes, spec: FileSpec, csv: bool, problems: _Problems) -> pd.Da
         found = perm_from_header(line_text(header_line), spec, csv)
         if isinstance(found, str):
             problems.add(header_line + 1, found)
-            return _empty_frame(spec)
+            return _empty(spec)
         perm = found
     body_start = int(line_starts[preamble_lines]) if preamble_lines < len(line_starts) else len(buf)
-    frame, rows_seen = _parse_body(
+    frame, rows_seen, lines = _parse_body(
         buf, body_start, line_ends[preamble_lines:], preamble_lines, spec, csv, perm, problems
     )
     if declared is not None and declared != rows_seen:
         problems.add(1, f"count line says {declared} rows but the file has {rows_seen}")
-    return frame
+    return frame, lines
 
 
 def _format_mixup(first_line: str, csv: bool) -> str | None:
@@ -232,13 +273,16 @@ def perm_from_header(text: str, spec: FileSpec, csv: bool) -> np.ndarray | str:
     Names are matched by name in any order (case-insensitively, with the spec's aliases); the id
     column's own name may be present or not. Returns a problem message instead on a bad header.
     """
-    names = text.replace(",", " ").split() if csv else text.split()
+    names = [n.strip('"') for n in text.replace(",", " ").split()] if csv else text.split()
     canonical = {f.name.lower(): f.name for f in spec.fields}
     canonical.update({alias: target for alias, target in spec.aliases.items()})
     first = spec.fields[0].name
-    if len(names) == len(spec.fields) or (names and canonical.get(names[0].lower()) == first):
+    leading = canonical.get(names[0].lower()) if names else None
+    # the id column's name leads when it is the id's own name, or (one name per field) any
+    # name that is not a value column: an extra name elsewhere is then reported by its name
+    if leading == first or (names and leading is None and len(names) == len(spec.fields)):
         id_name, names = names[0], names[1:]
-        if canonical.get(id_name.lower(), id_name) != first and not csv:
+        if leading != first and not csv:
             return f"header column {id_name!r} should be {first!r}"
     wanted = spec.value_names
     position: dict[str, int] = {}
@@ -266,15 +310,16 @@ def _parse_body(
     csv: bool,
     perm: np.ndarray,
     problems: _Problems,
-) -> tuple[pd.DataFrame, int]:
-    """Tokenise ``buf[start:]`` and convert each column; returns the clean rows and the row count.
+) -> tuple[pd.DataFrame, int, np.ndarray]:
+    """Tokenise ``buf[start:]`` and convert each column; returns the clean rows, the row count
+    and the file line of each clean row.
 
     ``line_ends`` are absolute offsets of the body lines' ends.
     """
     body = buf[start:]
     sep = body <= _SPACE
-    if csv:
-        sep |= body == _COMMA
+    if csv:  # standard CSV quoting ("000001.jpg") only wraps tokens that hold no separator
+        sep |= (body == _COMMA) | (body == _QUOTE)
     token_start = np.empty(len(body), dtype=bool)
     token_end = np.empty(len(body), dtype=bool)
     if len(body):
@@ -311,10 +356,13 @@ def _parse_body(
     columns: dict[str, object] = {}
     for first, block in _blocks(spec.fields):
         cut = slice(first, first + len(block))
-        values = _convert(_Block(buf, starts[:, cut], ends[:, cut], block, lines, valid, problems))
+        tokens = _Block(buf, starts[:, cut], ends[:, cut], block, lines, valid, problems)
+        values = _convert(tokens)
+        text = block[0].kind == "str"
+        if text:
+            _check_file_names(tokens, values)
         if first == 0:
             _check_duplicates(values[:, 0], lines, valid, problems)
-        text = block[0].kind == "str"
         for fld, column in zip(block, values.T, strict=True):
             columns[fld.name] = _text_column(column) if text else column
     frame = pd.DataFrame(columns)
@@ -324,7 +372,7 @@ def _parse_body(
     if len(rejected):
         ids = _token_strings(buf, token_starts[rejected], token_ends[rejected])
         problems.rejected_ids.extend(_text(i) for i in ids.tolist())
-    return frame, rows_seen
+    return frame, rows_seen, lines[valid]
 
 
 def _blocks(fields: tuple[Field, ...]) -> list[tuple[int, tuple[Field, ...]]]:
@@ -388,6 +436,15 @@ def _convert(block: _Block) -> np.ndarray:
         block.report(too_big, f"expected a {fld.dtype}")
         values[too_big] = 0
     return values.astype(fld.dtype)
+
+
+def _check_file_names(block: _Block, names: np.ndarray) -> None:
+    """Ids name a file inside the dataset's image folder: a ``/`` or ``\\`` (a folder, maybe
+    ``../..``) or a leading ``.`` would reach outside it, so such a row is a problem."""
+    chars = names.view(np.uint8).reshape(*names.shape, names.dtype.itemsize)
+    bad = ((chars == _SLASH) | (chars == _BACKSLASH)).any(axis=2) | (chars[:, :, 0] == _DOT)
+    if bad.any():
+        block.report(bad, "expected a plain file name (no folder, no leading '.')")
 
 
 def _parse_binary(block: _Block) -> np.ndarray:
@@ -486,7 +543,9 @@ def _text(value: object) -> object:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
 
 
-def _empty_frame(spec: FileSpec) -> pd.DataFrame:
-    return pd.DataFrame(
+def _empty(spec: FileSpec) -> tuple[pd.DataFrame, np.ndarray]:
+    """No rows: an empty frame with the spec's columns, and no lines."""
+    frame = pd.DataFrame(
         {f.name: np.array([], dtype=f.dtype if f.kind != "str" else object) for f in spec.fields}
     )
+    return frame, np.empty(0, dtype=np.int64)

@@ -32,14 +32,17 @@ def verify_command(
     seed: Annotated[int, typer.Option(help="Seed of the --sample draw.")] = 0,
     max_listed: Annotated[int, typer.Option(help="Problems listed per category.")] = 20,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --json file.")] = False,
 ) -> None:
     """Check a copy: layout, annotation files, missing/extra/unreadable images, masks.
 
-    Exit status 0 when clean, 1 when problems were found.
+    Exit status 0 when clean, 1 when problems were found (2 for a usage error).
     """
     from celebalab.datasets.verify import print_report, verify_dataset
-    from celebalab.io import write_json_atomic
+    from celebalab.io import check_output_file, write_json_atomic
 
+    if json_path is not None:
+        check_output_file(json_path, "--json", overwrite)
     report = verify_dataset(root, sample, workers, seed, progress, max_listed)
     print_report(report)
     if json_path is not None:

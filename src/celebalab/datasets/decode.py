@@ -76,10 +76,16 @@ def load_resized(
 
 def image_error_text(path: str | Path, err: Exception) -> str:
     """Why an image file could not be read, for a ``path: reason`` message: Pillow's error without
-    the path it repeats; missing and empty files said plainly (Pillow "cannot identify" those)."""
+    the path it repeats; missing and empty files said plainly (Pillow "cannot identify" those),
+    and an operating-system error by its reason ("is a directory", "permission denied") rather
+    than ``[Errno 21] Is a directory:`` with the path cut off."""
     if not os.path.exists(path):
         return "no such file"
+    if os.path.isdir(path):
+        return "is a directory, not an image file"
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         return "empty file (0 bytes)"
-    text = str(err).replace(f" {str(path)!r}", "")
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        return err.strerror[:1].lower() + err.strerror[1:]
+    text = str(err).replace(f" {str(path)!r}", "").rstrip(": ")
     return text or type(err).__name__

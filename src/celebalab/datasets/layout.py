@@ -7,6 +7,8 @@ Accepted layouts:
   or doubled (``img_align_celeba/img_align_celeba/``, the zip extracted into its own name);
 * ``kaggle`` CelebA: ``.csv`` files in the root, images in ``img_align_celeba/img_align_celeba/``,
   optionally with the official ``identity_CelebA.txt`` (the one file Kaggle lacks);
+* both sets in one folder (people who downloaded both): the official files are read and the
+  Kaggle CSVs are kept in ``DatasetLayout.copies`` to be checked against them;
 * ``celebamask_hq``: ``CelebA-HQ-img/``, ``CelebAMask-HQ-mask-anno/`` and the HQ ``.txt`` files.
 
 A path one folder too deep (the image folder, ``Anno/``) or one folder too high (a folder holding
@@ -16,7 +18,7 @@ exactly one dataset) is accepted; anything ambiguous is an error that names the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -80,11 +82,25 @@ class DatasetLayout:
     image_ext: str  # extension of the image files on disk (".png" for img_align_celeba_png)
     files: MappingProxyType[str, Path]  # annotation kind → path, only files that exist
     mask_dir: Path | None = None
+    #: Twins of ``files`` from the other set (Kaggle CSVs beside official txt files, or the
+    #: reverse), kind → path: not read as data, only checked to agree with ``files``.
+    copies: MappingProxyType[str, Path] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def dataset(self) -> str:
         """``"celeba"`` or ``"celebamask_hq"``."""
         return "celebamask_hq" if self.kind == "celebamask_hq" else "celeba"
+
+    @property
+    def annotation_set(self) -> str:
+        """Which annotation files are read, in words (for ``info``, ``verify`` and run records)."""
+        if self.kind == "celebamask_hq":
+            return "CelebAMask-HQ txt files"
+        read = "Kaggle CSV files" if self.kind == "kaggle" else "official txt files"
+        if self.copies:
+            names = ", ".join(p.name for p in self.copies.values())
+            return f"{read} (checked against the copies beside them: {names})"
+        return read
 
     def image_path(self, image_id: str) -> Path:
         """The file of an annotated image id (``000001.jpg`` → ``…/000001.png`` for the PNGs)."""
@@ -163,14 +179,12 @@ def _detect_here(root: Path) -> DatasetLayout | None:
     hq = _find_files(root, HQ_FILES, ("",))
     if (root / HQ_IMAGE_DIR).is_dir() or hq:
         return _hq_layout(root, hq)
-    if kaggle and set(official) == {"identity"}:
-        # Kaggle has no identities; the official identity_CelebA.txt added beside it is welcome
-        kaggle["identity"], official = official["identity"], {}
-    if official and kaggle:
-        raise DatasetLayoutError(
-            f"{root} mixes Kaggle CSV files ({', '.join(p.name for p in kaggle.values())}) and "
-            f"official txt files ({', '.join(p.name for p in official.values())}); keep one set"
-        )
+    copies: dict[str, Path] = {}
+    if official and kaggle:  # both downloaded (or Kaggle + the official identity file): read one
+        main, other = (official, kaggle) if "attributes" in official else (kaggle, official)
+        copies = {k: p for k, p in other.items() if k in main}  # twins: checked against `main`
+        main.update({k: p for k, p in other.items() if k not in main})  # the rest: read
+        other.clear()
     if official or kaggle:
         kind, files = ("official", official) if official else ("kaggle", kaggle)
         if "attributes" not in files:
@@ -178,7 +192,9 @@ def _detect_here(root: Path) -> DatasetLayout | None:
             raise DatasetLayoutError(f"{root}: {wanted} is missing (needed for every image)")
         dirs = _OFFICIAL_IMAGE_DIRS if kind == "official" else _KAGGLE_IMAGE_DIRS
         image_dir, ext = _image_dir(root, dirs, "img_align_celeba")
-        return DatasetLayout(kind, root, image_dir, ext, MappingProxyType(files))
+        return DatasetLayout(
+            kind, root, image_dir, ext, MappingProxyType(files), None, MappingProxyType(copies)
+        )
     for folder in _ARCHIVES:
         _check_not_zipped(root, folder)
     return None
@@ -200,6 +216,8 @@ def _hq_layout(root: Path, files: dict[str, Path]) -> DatasetLayout:
 
 
 def _find_files(root: Path, names: MappingProxyType[str, str], subdirs: tuple[str, ...]) -> dict:
+    """Annotation kind → path of the files present; a folder or a broken link standing where
+    one should be is an error (silently skipping it would lose, e.g., the official partition)."""
     found: dict[str, Path] = {}
     for kind, name in names.items():
         for sub in subdirs:
@@ -207,6 +225,12 @@ def _find_files(root: Path, names: MappingProxyType[str, str], subdirs: tuple[st
             if path.is_file():
                 found[kind] = path
                 break
+            if path.is_dir() or path.is_symlink():
+                what = "a folder" if path.is_dir() else "a broken link"
+                raise DatasetLayoutError(
+                    f"{path}: is {what}, not an annotation file; replace it with the file "
+                    "or remove it"
+                )
     return found
 
 

@@ -52,7 +52,7 @@ from celebalab.datasets.decode import (
     load_resized,
 )
 from celebalab.datasets.layout import image_file_name
-from celebalab.errors import CelebalabError
+from celebalab.errors import CelebalabError, check_at_least
 from celebalab.io import atomic_path, write_json_atomic
 
 FORMAT_VERSION = 1
@@ -414,6 +414,7 @@ def pack_images(
     so a pack resumes with any worker count): N/64 rows, between 16 and ``MAX_CHUNK_SIZE``.
     """
     _check_args(size, crop)
+    check_at_least("--workers", workers, 1, "processes")
     t0 = time.perf_counter()
     source = _load_source(root)
     count = len(source.image_ids)

@@ -2,13 +2,16 @@
 
 The first call parses the annotation files (see :mod:`celebalab.datasets.annotations`) and writes
 ``metadata.parquet`` into :func:`~celebalab.datasets.cache.cache_dir_for`; the fingerprint (path,
-size and mtime of every source file) is stored in the Parquet file's own metadata, so the table and
-its fingerprint are replaced together, atomically. Later calls read the Parquet file unless a
-source changed.
+size, mtime and SHA-1 of every source file) is stored in the Parquet file's own metadata, so the
+table and its fingerprint are replaced together, atomically. Later calls read the Parquet file
+unless a source changed. The content hash is what catches an edit that keeps size and mtime (an
+``rsync -t``, a restored mtime); hashing the ~50 MB of CelebA's files costs ~40 ms, a fraction of
+the parse it saves.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -18,12 +21,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from celebalab.datasets.annotations import read_annotation
+from celebalab.datasets.agreement import check_copies
+from celebalab.datasets.annotations import read_annotation, read_source
 from celebalab.datasets.cache import cache_dir_for
 from celebalab.datasets.layout import DatasetLayout, detect_layout, find_celeba_beside
 from celebalab.datasets.schema import (
     ATTRIBUTE_NAMES,
     BBOX_COLUMNS,
+    CELEBA_NUM_IMAGES,
     CELEBA_PARTITION_SIZES,
     LANDMARK_COLUMNS,
     POSE_COLUMNS,
@@ -32,7 +37,8 @@ from celebalab.io import atomic_path
 
 _CACHE_FILE = "metadata.parquet"
 _CACHE_KEY = b"celebalab"
-_CACHE_VERSION = 1
+_ATTRS_KEY = b"celebalab_attrs"  # table attrs decided while building (partition source, …)
+_CACHE_VERSION = 2
 #: First CelebA ``orig_idx`` (0-based) of val and test, and the end of test: the official split.
 _OFFICIAL_BOUNDS = np.cumsum([CELEBA_PARTITION_SIZES[s] for s in ("train", "val", "test")])
 
@@ -44,8 +50,12 @@ def load_table(
 
     ``refresh`` re-parses even when the cache is current. For CelebAMask-HQ the partition and
     identities come from ``celeba_root`` (or a CelebA folder beside the HQ root) through the
-    mapping file, else from the official ``orig_idx`` ranges; ``df.attrs["partition_source"]``
-    says which.
+    mapping file, else from the official ``orig_idx`` ranges; a CelebA copy without a partition
+    file whose ids are exactly the official 202,599 gets the official index ranges;
+    ``df.attrs["partition_source"]`` says which (or why there is none), and
+    ``df.attrs["annotation_set"]`` which files were read. A folder with both the Kaggle CSVs and
+    the official files is read from the official ones after checking that the CSVs agree (the
+    first disagreement is a :class:`DataFormatError`).
     """
     layout = detect_layout(root)
     celeba = _celeba_for(layout, celeba_root)
@@ -53,7 +63,12 @@ def load_table(
     cache = cache_dir_for(layout.root) / _CACHE_FILE
     frame = None if refresh else _read_cache(cache, fingerprint)
     if frame is None:
-        frame = _build_hq(layout, celeba) if layout.dataset == "celebamask_hq" else _build(layout)
+        if layout.dataset == "celebamask_hq":
+            frame = _build_hq(layout, celeba)
+        else:
+            frame = _build(layout)
+            for disagreement in check_copies(layout):
+                raise disagreement
         _write_cache(cache, frame, fingerprint)
     frame.attrs.update(
         dataset=layout.dataset,
@@ -61,7 +76,7 @@ def load_table(
         root=str(layout.root),
         image_dir=str(layout.image_dir),
         image_ext=layout.image_ext,
-        partition_source=fingerprint["partition_source"],
+        annotation_set=layout.annotation_set,
     )
     return frame
 
@@ -74,9 +89,7 @@ def _celeba_for(layout: DatasetLayout, celeba_root: str | Path | None) -> Datase
     return find_celeba_beside(layout.root)
 
 
-def _partition_source(layout: DatasetLayout, celeba: DatasetLayout | None) -> str:
-    if layout.dataset == "celeba":
-        return "partition file" if "partition" in layout.files else "none"
+def _hq_partition_source(celeba: DatasetLayout | None, layout: DatasetLayout) -> str:
     if celeba is not None and "partition" in celeba.files:
         return f"CelebA {celeba.files['partition']}"
     if "hq_mapping" in layout.files:
@@ -85,19 +98,17 @@ def _partition_source(layout: DatasetLayout, celeba: DatasetLayout | None) -> st
 
 
 def _fingerprint(layout: DatasetLayout, celeba: DatasetLayout | None) -> dict:
+    """Path, size, mtime and SHA-1 of every source file (twins that are only checked, too)."""
     sources = dict(layout.files)
+    sources.update({f"copy_{k}": p for k, p in layout.copies.items()})
     if celeba is not None:
         sources.update({f"celeba_{k}": p for k, p in celeba.files.items()})
     stats = []
     for kind, path in sorted(sources.items()):
         st = path.stat()
-        stats.append([kind, str(path), st.st_size, st.st_mtime_ns])
-    return {
-        "version": _CACHE_VERSION,
-        "layout": layout.kind,
-        "sources": stats,
-        "partition_source": _partition_source(layout, celeba),
-    }
+        digest = hashlib.sha1(read_source(path), usedforsecurity=False).hexdigest()
+        stats.append([kind, str(path), st.st_size, st.st_mtime_ns, digest])
+    return {"version": _CACHE_VERSION, "layout": layout.kind, "sources": stats}
 
 
 def _read_cache(path: Path, fingerprint: dict) -> pd.DataFrame | None:
@@ -106,14 +117,20 @@ def _read_cache(path: Path, fingerprint: dict) -> pd.DataFrame | None:
         meta = pq.read_schema(path).metadata or {}
         if json.loads(meta.get(_CACHE_KEY, b"null")) != fingerprint:
             return None
-        return pq.read_table(path).to_pandas()
+        frame = pq.read_table(path).to_pandas()
+        frame.attrs.update(json.loads(meta.get(_ATTRS_KEY, b"{}")))
+        return frame
     except (OSError, ValueError, pa.ArrowException):
         return None
 
 
 def _write_cache(path: Path, frame: pd.DataFrame, fingerprint: dict) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    meta = {**(table.schema.metadata or {}), _CACHE_KEY: json.dumps(fingerprint).encode()}
+    meta = {
+        **(table.schema.metadata or {}),
+        _CACHE_KEY: json.dumps(fingerprint).encode(),
+        _ATTRS_KEY: json.dumps(frame.attrs).encode(),
+    }
     try:
         with atomic_path(path) as tmp:
             # dictionary encoding of ~60 short columns triples the write time for no gain here
@@ -155,7 +172,11 @@ def _build(layout: DatasetLayout) -> pd.DataFrame:
     attrs = read_annotation(layout.files["attributes"], "attributes")
     ids = attrs["image_id"]
     columns = {"image_id": ids.to_numpy()}
-    columns.update(_optional(layout, "partition", ids, {"partition": np.int8(-1)}))
+    source = "partition file"
+    if "partition" in layout.files:
+        columns.update(_optional(layout, "partition", ids, {"partition": np.int8(-1)}))
+    else:
+        source, columns["partition"] = official_partition(ids)
     columns.update(_optional(layout, "identity", ids, {"identity": np.int32(-1)}))
     columns.update({a: attrs[a].to_numpy() for a in ATTRIBUTE_NAMES})
     for kind, names, fill in (
@@ -164,7 +185,34 @@ def _build(layout: DatasetLayout) -> pd.DataFrame:
     ):
         if kind in layout.files:
             columns.update(_optional(layout, kind, ids, dict.fromkeys(names, fill)))
-    return pd.DataFrame(columns)
+    frame = pd.DataFrame(columns)
+    frame.attrs["partition_source"] = source
+    return frame
+
+
+def official_partition(ids: pd.Series) -> tuple[str, np.ndarray]:
+    """Partition codes for a copy without a partition file, and where they came from.
+
+    When ``ids`` are exactly the official 202,599 names (``000001.jpg`` … ``202599.jpg``, any
+    order), the official index ranges apply (train 1–162,770, val –182,637, test –202,599);
+    otherwise every row is -1 and the source says why.
+    """
+    unknown = np.full(len(ids), -1, dtype=np.int8)
+    reason = (
+        f"none: no partition file, and the {len(ids):,} ids are not the official "
+        f"{CELEBA_NUM_IMAGES:,} (000001.jpg … {CELEBA_NUM_IMAGES:06d}.jpg), so the official "
+        "index ranges do not apply; add list_eval_partition.txt (or .csv) for the official split"
+    )
+    if len(ids) != CELEBA_NUM_IMAGES:
+        return reason, unknown
+    text = ids.astype(str)
+    if not text.str.fullmatch(r"\d{6}\.jpg").all():
+        return reason, unknown
+    index = text.str.slice(0, 6).astype(np.int64).to_numpy() - 1
+    if not np.array_equal(np.sort(index), np.arange(CELEBA_NUM_IMAGES)):
+        return reason, unknown
+    codes = np.searchsorted(_OFFICIAL_BOUNDS, index, side="right").astype(np.int8)
+    return "official CelebA index ranges (no partition file; ids are the official 202,599)", codes
 
 
 def _build_hq(layout: DatasetLayout, celeba: DatasetLayout | None) -> pd.DataFrame:
@@ -192,4 +240,6 @@ def _build_hq(layout: DatasetLayout, celeba: DatasetLayout | None) -> pd.DataFra
     columns.update(hq_index=hq_index, orig_idx=mapping["orig_idx"], orig_file=orig_files)
     if "pose" in layout.files:
         columns.update(_optional(layout, "pose", ids, dict.fromkeys(POSE_COLUMNS, np.nan)))
-    return pd.DataFrame(columns)
+    frame = pd.DataFrame(columns)
+    frame.attrs["partition_source"] = _hq_partition_source(celeba, layout)
+    return frame

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from PIL import Image
 from rich.console import Console
 from rich.table import Table
 from tqdm.auto import tqdm
 
+from celebalab.datasets.agreement import check_copies
 from celebalab.datasets.annotations import parse_annotation
 from celebalab.datasets.decode import image_error_text
-from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.datasets.layout import (
     IMAGE_EXTENSIONS,
     DatasetLayout,
@@ -40,6 +41,7 @@ from celebalab.datasets.schema import (
     PARTITION_NAMES,
     unknown_name_message,
 )
+from celebalab.errors import CelebalabError, DataFormatError, check_at_least
 
 #: Problem categories, in report order.
 CATEGORIES: tuple[str, ...] = (
@@ -104,8 +106,13 @@ def verify_dataset(
 ) -> VerifyReport:
     """Check a dataset copy: annotations, image files, decodability and (HQ) masks.
 
-    ``sample`` decodes only that many randomly chosen images (and their masks) instead of all.
+    ``sample`` decodes only that many randomly chosen images (and their masks) instead of all;
+    ``workers`` processes decode (default: all cores); ``max_listed`` problems are listed per
+    category (0: totals only). Bad values are an :class:`~celebalab.errors.OptionError`.
     """
+    check_at_least("--sample", sample, 0, "images")
+    check_at_least("--workers", workers, 1, "processes")
+    check_at_least("--max-listed", max_listed, 0, "problems")
     report = VerifyReport(str(root), max_listed=max_listed)
     try:
         layout = detect_layout(root)
@@ -113,9 +120,10 @@ def verify_dataset(
         report.add("layout", [str(err)])
         return report
     report.layout, report.root = layout.kind, str(layout.root)
+    report.counts["annotation_set"] = layout.annotation_set
     ids, malformed = _guarded(
         report, "annotations", lambda: _check_annotations(layout, report)
-    ) or ([], set())
+    ) or (None, set())
     files = _guarded(
         report, "image files", lambda: _check_image_files(layout, ids, malformed, report)
     )
@@ -130,8 +138,11 @@ def verify_dataset(
     )
     if layout.dataset == "celebamask_hq":
         indices = [_hq_index(name) for name in to_decode]
+        annotated = ids or []
         _guarded(
-            report, "masks", lambda: _check_masks(layout, ids, indices, workers, progress, report)
+            report,
+            "masks",
+            lambda: _check_masks(layout, annotated, indices, workers, progress, report),
         )
     return report
 
@@ -145,19 +156,30 @@ def _guarded(report: VerifyReport, what: str, check: Callable[[], Any]) -> Any:
         return None
 
 
-def _check_annotations(layout: DatasetLayout, report: VerifyReport) -> tuple[list[str], set[str]]:
+def _check_annotations(
+    layout: DatasetLayout, report: VerifyReport
+) -> tuple[list[str] | None, set[str]]:
     """Parse every annotation file, collecting all their problems.
 
-    Returns the ids of the clean attribute rows and those of its malformed rows (already reported
-    with their line, so not reported again as missing from the attribute file or as extra images).
+    Returns the ids of the clean attribute rows (None when the attribute file has no readable
+    row at all: comparing image files with it would only list every image as extra) and those
+    of its malformed rows (already reported with their line, so not reported again as missing
+    from the attribute file or as extra images).
     """
     frames, rejected, unreadable = {}, {}, set()
     for kind, path in layout.files.items():
-        result = parse_annotation(path, kind, max_problems=report.max_listed)
+        try:
+            result = parse_annotation(path, kind, max_problems=max(report.max_listed, 1))
+        except DataFormatError as err:  # the file itself cannot be read
+            report.add("annotations", [str(err)])
+            frames[kind], rejected[kind] = pd.DataFrame({"image_id": []}), set()
+            unreadable.add(kind)
+            continue
         report.add("annotations", [str(p) for p in result.problems], total=result.num_problems)
         frames[kind], rejected[kind] = result.frame, set(result.rejected_ids)
         if result.frame.empty and not result.ok:
             unreadable.add(kind)  # no row could be read: comparing its ids would only repeat that
+    report.add("annotations", [str(p) for p in check_copies(layout)])
     attrs = frames["attributes"]
     ids = attrs["image_id"].tolist()
     report.counts["annotated_images"] = len(ids)
@@ -192,7 +214,7 @@ def _check_annotations(layout: DatasetLayout, report: VerifyReport) -> tuple[lis
     if layout.dataset == "celebamask_hq":
         report.counts.update(_hq_partitions(layout, report))
     report.counts["official_release"] = _completeness(layout.dataset, report.counts)
-    return ids, rejected["attributes"]
+    return (None if "attributes" in unreadable else ids), rejected["attributes"]
 
 
 def _completeness(dataset: str, counts: dict[str, Any]) -> str:
@@ -233,17 +255,21 @@ def _hq_partitions(layout: DatasetLayout, report: VerifyReport) -> dict[str, Any
 
 
 def _check_image_files(
-    layout: DatasetLayout, ids: list[str], malformed: set[str], report: VerifyReport
+    layout: DatasetLayout, ids: list[str] | None, malformed: set[str], report: VerifyReport
 ) -> list[str]:
     """Missing and extra image files (``malformed``: ids on bad attribute rows, neither);
-    returns the names of annotated files that exist."""
+    returns the names of annotated files that exist (every image file when ``ids`` is None:
+    the attribute file could not be read, so there is nothing to compare with)."""
     with os.scandir(layout.image_dir) as entries:
         present = {
             e.name for e in entries if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
         }
+    report.counts["image_files"] = len(present)
+    if ids is None:
+        report.counts["missing_and_extra_images"] = "not checked: no readable attribute rows"
+        return sorted(present)
     expected = [image_file_name(i, layout.image_ext) for i in ids]
     expected_set = set(expected)
-    report.counts["image_files"] = len(present)
     missing = [name for name in expected if name not in present]
     report.add(
         "missing_images", [f"{layout.image_dir / n}: annotated but no file" for n in missing]
@@ -388,6 +414,7 @@ def dataset_info(root: str | Path, top: int = 5) -> dict[str, Any]:
         if (identities >= 0).any()
         else "no identity file",
         "partition_source": table.attrs["partition_source"],
+        "annotation_set": table.attrs["annotation_set"],
         "most_frequent": {k: round(float(v), 4) for k, v in frequency.head(top).items()},
         "least_frequent": {k: round(float(v), 4) for k, v in frequency.tail(top).items()},
     }
