@@ -68,3 +68,29 @@ def extract_command(
     skipped = len(emb.manifest.get("skipped", []))
     typer.echo(f"extracted {len(emb)} embeddings of dimension {emb.dim} ({skipped} unreadable "
                f"image(s) skipped) -> {out}")  # fmt: skip
+
+
+@app.command("evaluate")
+def evaluate_command(
+    emb: Annotated[Path, typer.Argument(help="Embedding set folder.")],
+    split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
+    probabilities: Annotated[
+        Path | None,
+        typer.Option(help="Set of the same images with attribute probabilities (baseline)."),
+    ] = None,
+    max_pairs: Annotated[int, typer.Option(help="Verification pairs (all if fewer).")] = 2_000_000,
+    pixel_size: Annotated[int, typer.Option(help="Side of the pixel-PCA baseline images.")] = 32,
+    baselines: Annotated[bool, typer.Option("--baselines/--no-baselines")] = True,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier evaluation.")] = False,
+) -> None:
+    """Identification and verification metrics, beside pixel-PCA and attribute baselines."""
+    from celebalab.embeddings.evaluate import COLUMNS, evaluate_embeddings, write_evaluation
+
+    result = evaluate_embeddings(emb, split, probabilities=probabilities, max_pairs=max_pairs,
+                                 pixel_size=pixel_size, baselines=baselines)  # fmt: skip
+    paths = write_evaluation(result, overwrite=overwrite)
+    table = result.table[[c for c in COLUMNS if c in result.table.columns]]
+    typer.echo(table.T.to_string(float_format=lambda v: f"{v:.4f}"))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {paths['html']}")

@@ -177,10 +177,13 @@ def far_key(far: float) -> str:
 
 
 def roc_points(same: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(FPR, TPR) of the ROC curve, for plotting."""
+    """(FPR, TPR) of the ROC curve, for plotting (empty when only one kind of pair exists)."""
     from sklearn.metrics import roc_curve
 
-    fpr, tpr, _ = roc_curve(np.asarray(same, bool), scores)
+    same = np.asarray(same, bool)
+    if same.all() or not same.any():
+        return np.zeros(0), np.zeros(0)
+    fpr, tpr, _ = roc_curve(same, scores)
     return fpr, tpr
 
 
