@@ -11,7 +11,7 @@ import pytest
 from celebalab.embeddings import load_embeddings
 from celebalab.embeddings.evaluate import evaluate_embeddings, write_evaluation
 from celebalab.embeddings.extract import extract_embeddings
-from celebalab.embeddings.metrics import identification_metrics
+from celebalab.metrics.recognition import identification_metrics
 from celebalab.embeddings.store import EmbeddingSetError
 from embedding_runs import make_attribute_run
 

@@ -1,7 +1,7 @@
 """``celebalab embed evaluate EMB``: how well an embedding recognises faces, beside two baselines.
 
 Why baselines on the same images: a figure such as "mAP@R 0.6" means little alone. Each metric
-of :mod:`celebalab.embeddings.metrics` is computed for the embedding and, on exactly the same
+of :mod:`celebalab.metrics.recognition` is computed for the embedding and, on exactly the same
 images, identities and pairs, for
 
 - **pixel PCA**: the images decoded small (``pixel_size`` px, the set's crop), flattened and
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from celebalab.datasets.schema import PARTITION_CODES
-from celebalab.embeddings.metrics import (
+from celebalab.metrics.recognition import (
     FARS,
     far_key,
     identification_metrics,

@@ -12,7 +12,7 @@ from scipy.stats import mannwhitneyu
 from sklearn.metrics import roc_auc_score, roc_curve, top_k_accuracy_score
 from sklearn.neighbors import NearestNeighbors
 
-from celebalab.embeddings.metrics import (
+from celebalab.metrics.recognition import (
     FARS,
     far_key,
     identification_metrics,
