@@ -1,0 +1,197 @@
+"""Benchmark GAN training at 32 px against the seed's loop, and sampling throughput.
+
+The baseline is seed 004's DCGAN loop re-implemented faithfully here (its networks with the
+final Sigmoid, ``BCELoss``, ``ImageFolder`` + PIL decoding every JPEG per item, ``Resize((32,
+32))``, batch 32, Adam 2e-4; its CUDA-only ``autocast``/``GradScaler`` are no-ops on the CPU and
+are left out). celebalab's loop (:func:`celebalab.generate.train.train_gan`: packed uint8 cache,
+batch 128, channels-last, logits loss, EMA, checkpoints, per-epoch grid) trains the same
+networks on the same synthetic CelebA images. Each side runs in its own subprocess so the peak
+RSS is its own; throughput is training images per second of wall time (celebalab's includes
+writing checkpoints and grids, not the one-off packing, which is timed separately).
+
+    python benchmarks/bench_gan.py            # 1,600 images, ~2-3 minutes on 2 cores
+    python benchmarks/bench_gan.py --quick    # 400 images
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SEED_BATCH = 32
+OUR_BATCH = 128
+
+
+def seed_loop(image_folder: Path, images: int) -> dict:
+    """Seed 004's loop over ``images`` training images; returns images/s and peak RSS."""
+    import psutil
+    import torch
+    from torch import nn, optim
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    class Generator(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.main = nn.Sequential(
+                nn.ConvTranspose2d(100, 128, 4, 1, 0, bias=False), nn.BatchNorm2d(128),
+                nn.ReLU(True), nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(64), nn.ReLU(True),
+                nn.ConvTranspose2d(64, 32, 4, 2, 1, bias=False), nn.BatchNorm2d(32),
+                nn.ReLU(True), nn.ConvTranspose2d(32, 3, 4, 2, 1, bias=False), nn.Tanh(),
+            )  # fmt: skip
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.main(x)
+
+    class Discriminator(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.main = nn.Sequential(
+                nn.Conv2d(3, 32, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(32, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64),
+                nn.LeakyReLU(0.2, inplace=True), nn.Conv2d(64, 128, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(128), nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(128, 1, 4, 1, 0, bias=False), nn.Sigmoid(),
+            )  # fmt: skip
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.main(x)
+
+    torch.manual_seed(0)
+    transform = transforms.Compose([
+        transforms.Resize((32, 32)), transforms.ToTensor(),
+        transforms.Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5]),
+    ])  # fmt: skip
+    dataset = datasets.ImageFolder(root=str(image_folder), transform=transform)
+    loader = DataLoader(dataset, batch_size=SEED_BATCH, shuffle=True)
+    net_g, net_d = Generator(), Discriminator()
+    criterion = nn.BCELoss()
+    opt_d = optim.Adam(net_d.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    opt_g = optim.Adam(net_g.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    done, start = 0, time.perf_counter()
+    while done < images:
+        for data in loader:
+            net_d.zero_grad()
+            real = data[0]
+            n = real.size(0)
+            real_labels = torch.ones(n)
+            loss_real = criterion(net_d(real).view(-1), real_labels)
+            loss_real.backward()
+            noise = torch.randn(n, 100, 1, 1)
+            fake = net_g(noise)
+            loss_fake = criterion(net_d(fake.detach()).view(-1), torch.zeros(n))
+            loss_fake.backward()
+            opt_d.step()
+            net_g.zero_grad()
+            loss_g = criterion(net_d(fake).view(-1), real_labels)
+            loss_g.backward()
+            opt_g.step()
+            done += n
+            if done >= images:
+                break
+    seconds = time.perf_counter() - start
+    peak = psutil.Process().memory_info().rss / 2**20
+    return {"images_per_second": done / seconds, "seconds": seconds, "peak_rss_mib": peak}
+
+
+def our_loop(root: Path, run_dir: Path, epochs: int) -> dict:
+    """celebalab's training (pack first, timed apart) for ``epochs`` epochs."""
+    import resource
+
+    from celebalab.datasets.packed import pack_images
+    from celebalab.generate.config import GanConfig
+    from celebalab.generate.train import train_gan
+
+    start = time.perf_counter()
+    pack_images(root, 32, progress=False)
+    pack_seconds = time.perf_counter() - start
+    config = GanConfig(size=32, epochs=epochs, batch_size=OUR_BATCH, progress=False)
+    start = time.perf_counter()
+    info = train_gan(root, run_dir, config)
+    wall = time.perf_counter() - start
+    images = info["training"]["steps"] * OUR_BATCH
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"images_per_second": images / wall, "seconds": wall, "images": images,
+            "pack_seconds": pack_seconds, "peak_rss_mib": peak,
+            "loop_images_per_second": info["training"]["images_per_second"]}  # fmt: skip
+
+
+def sampling(run_dir: Path, count: int) -> dict:
+    """Images/s of ``sample_images`` (EMA generator, CPU) for ``count`` faces, best of two."""
+    from celebalab.generate.run import load_gan_run
+    from celebalab.generate.sample import sample_images
+
+    run = load_gan_run(run_dir)
+    sample_images(run, 64, seed=0)  # warm-up
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        sample_images(run, count, seed=1)
+        best = min(best, time.perf_counter() - start)
+    return {"images_per_second": count / best, "count": count}
+
+
+def _child(kind: str, args: list[str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, *args],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="400 images instead of 1,600")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        if kind == "seed":
+            result = seed_loop(Path(rest[0]), int(rest[1]))
+        elif kind == "ours":
+            result = our_loop(Path(rest[0]), Path(rest[1]), int(rest[2]))
+        else:
+            result = sampling(Path(rest[0]), int(rest[1]))
+        print(json.dumps(result))
+        return
+
+    from celebalab.datasets.synth import generate
+
+    n = 400 if args.quick else 1600
+    epochs = 1 if args.quick else 2
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        start = time.perf_counter()
+        synth = generate(tmp_path / "synth", n, seed=0, n_hq=0)
+        print(f"data: {n} synthetic CelebA faces (178×218 JPEG) in "
+              f"{time.perf_counter() - start:.1f} s")  # fmt: skip
+        root = synth.celeba_root
+        # ImageFolder needs class sub-folders: the Kaggle layout's doubled folder is one.
+        folder = tmp_path / "imagefolder"
+        folder.mkdir()
+        (folder / "img_align_celeba").symlink_to(root / "img_align_celeba")
+        train_images = int(n * 0.8)  # the synthetic train split (official rates)
+        ours = _child("ours", [str(root), str(tmp_path / "run"), str(epochs)])
+        seed = _child("seed", [str(folder), str(min(ours["images"], train_images))])
+        sample = _child("sample", [str(tmp_path / "run"), "2048"])
+    ratio = ours["images_per_second"] / seed["images_per_second"]
+    print(f"seed loop (ImageFolder + PIL, batch {SEED_BATCH}, fp32): "
+          f"{seed['images_per_second']:.0f} img/s, peak RSS {seed['peak_rss_mib']:.0f} MiB")
+    print(f"celebalab gan train (packed, batch {OUR_BATCH}, channels-last, EMA, checkpoints): "
+          f"{ours['images_per_second']:.0f} img/s over {ours['images']} images "
+          f"(loop only {ours['loop_images_per_second']:.0f} img/s), "
+          f"peak RSS {ours['peak_rss_mib']:.0f} MiB")
+    print(f"  one-off pack at 32 px: {ours['pack_seconds']:.1f} s")
+    print(f"speed-up vs the seed loop: {ratio:.2f}x")
+    print(f"sampling (EMA generator, CPU, batches of 256): "
+          f"{sample['images_per_second']:.0f} img/s for {sample['count']} faces")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Face generation (``celebalab gan``): DCGAN training, sampling and honest evaluation.
+
+Entry points load lazily so that ``celebalab --help`` does not import torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from celebalab.generate.config import GanConfig
+    from celebalab.generate.evaluate import evaluate_gan
+    from celebalab.generate.run import GanRun, load_gan_run
+    from celebalab.generate.sample import sample_images
+    from celebalab.generate.train import train_gan
+
+__all__ = ["GanConfig", "GanRun", "evaluate_gan", "load_gan_run", "sample_images", "train_gan"]
+
+_HOMES = {
+    "GanConfig": "config",
+    "GanRun": "run",
+    "load_gan_run": "run",
+    "evaluate_gan": "evaluate",
+    "sample_images": "sample",
+    "train_gan": "train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -1,0 +1,112 @@
+"""Training images for a GAN: the packed uint8 cache of one split, read in seeded batches.
+
+Decoding JPEGs every epoch (the seed's ``ImageFolder``) dominated its step time; here every image
+is decoded once by :func:`celebalab.datasets.packed.pack_images` and a batch is one fancy-index
+of the memmap. The batch order is a pure function of ``(seed, epoch)`` and the rank, so a resumed
+run sees exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from celebalab.datasets.packed import PackedImages, pack_images
+from celebalab.datasets.schema import ATTRIBUTE_NAMES
+from celebalab.errors import CelebalabError
+
+
+@dataclass
+class GanData:
+    """uint8 images ``N×S×S×3`` (memmap rows), their 0/1 labels ``N×K`` and split rows."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    rows: dict[str, np.ndarray]
+    fingerprint: str
+    partition_source: str
+
+    def split_images(self, split: str, positions: np.ndarray | None = None) -> np.ndarray:
+        """uint8 images of ``split``: all of them, or those at ``positions`` within the split."""
+        rows = self.rows[split] if positions is None else self.rows[split][positions]
+        return np.asarray(self.images[rows])
+
+    def counts(self) -> dict[str, int]:
+        """Images per split."""
+        return {split: len(rows) for split, rows in self.rows.items()}
+
+
+def load_gan_data(
+    root: str | Path, size: int, crop: str, attributes: tuple[str, ...], seed: int,
+    progress: bool = True,
+) -> GanData:  # fmt: skip
+    """Pack (once) and open ``root`` at ``size`` px; labels of ``attributes`` (may be empty)."""
+    from celebalab.datasets.table import load_table
+    from celebalab.models.data import data_fingerprint, make_splits
+
+    table = load_table(root)
+    pack_images(root, size, crop=crop, progress=progress)
+    packed = PackedImages.open(root, size, crop=crop, image_ids=table["image_id"].tolist())
+    if packed is None:
+        raise CelebalabError(f"{root}: the packed cache at {size} px could not be opened")
+    splits = make_splits(table, list(attributes), seed, valid=packed.valid)
+    labels = table[list(attributes)].to_numpy(np.uint8) if attributes else np.zeros((len(table), 0))
+    return GanData(
+        images=packed.images,
+        labels=labels.astype(np.uint8),
+        rows=splits.rows,
+        fingerprint=data_fingerprint(table, list(ATTRIBUTE_NAMES)),
+        partition_source=splits.partition_source,
+    )
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The seeded permutation of ``n`` training positions used in ``epoch``."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def steps_per_epoch(n: int, batch_size: int, world_size: int = 1) -> int:
+    """Full batches per epoch and rank (the last partial batch is dropped: BatchNorm)."""
+    steps = n // (batch_size * world_size)
+    if steps < 1:
+        raise CelebalabError(
+            f"only {n} training image(s) for --batch-size {batch_size} on {world_size} "
+            "process(es); use a smaller --batch-size"
+        )
+    return steps
+
+
+def batch_rows(
+    train_rows: np.ndarray, seed: int, epoch: int, step: int, batch_size: int,
+    rank: int = 0, world_size: int = 1,
+) -> np.ndarray:  # fmt: skip
+    """Table rows of batch ``step`` of ``epoch`` for ``rank`` (sorted: memmap reads go forward)."""
+    order = epoch_order(len(train_rows), seed, epoch)
+    start = (step * world_size + rank) * batch_size
+    return np.sort(train_rows[order[start : start + batch_size]])
+
+
+def to_model_input(images: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """uint8 ``N×S×S×3`` → float ``N×3×S×S`` in [-1, 1], channels-last, on ``device``."""
+    batch = torch.from_numpy(np.ascontiguousarray(images)).to(device, non_blocking=True)
+    batch = batch.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    return batch.contiguous(memory_format=torch.channels_last)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Generator output ``N×3×S×S`` in [-1, 1] → uint8 ``N×S×S×3`` (rounded, clipped)."""
+    scaled = (images.detach().float().cpu() + 1.0) * 127.5
+    return scaled.round().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def describe(data: GanData) -> dict[str, Any]:
+    """The ``data`` block of ``run.json`` (without the root)."""
+    return {
+        "fingerprint": data.fingerprint,
+        "counts": data.counts(),
+        "partition_source": data.partition_source,
+    }

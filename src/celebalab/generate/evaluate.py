@@ -1,0 +1,216 @@
+"""``celebalab gan evaluate``: how good the faces are, with the real-vs-real floor beside.
+
+Inception weights are never downloaded. Without them the distribution metrics are computed in
+the penultimate feature space of one of celebalab's own trained classifiers
+(:func:`celebalab.models.inference.extract_features`), named as such: they rank generators
+on the same data but are **not** comparable with published FIDs. Every figure is computed
+twice, generated vs real and real vs real (two disjoint halves of the training images, same
+sizes), because FID and KID are biased by sample size and their floor is not 0.
+
+Generated and real images go through the same path: the GAN's resolution, then a bicubic
+resize to the classifier's input size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from celebalab.errors import CelebalabError
+from celebalab.generate.data import GanData, load_gan_data
+from celebalab.generate.inception import check_weights, inception_metrics
+from celebalab.generate.metrics import distribution_metrics, nearest_distances
+from celebalab.generate.run import GanRun, load_gan_run
+from celebalab.generate.sample import sample_images, sample_with_labels
+from celebalab.io import write_json_atomic
+
+EVAL_DIR = "eval"
+#: Training images searched for each sample's nearest neighbour (memorisation check).
+NN_REFERENCE = 20000
+PAIRS_SHOWN = 8
+FEATURE_BATCH = 256
+
+
+def evaluate_gan(
+    run_dir: str | Path,
+    classifier: str | Path,
+    *,
+    root: str | Path | None = None,
+    n: int = 2000,
+    seed: int = 0,
+    inception_weights: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate the GAN run ``run_dir``; write ``RUN/eval/{metrics.json,report.html}``.
+
+    ``classifier`` is a celebalab classifier run (its features define the metric space and its
+    predictions the conditional check); ``n`` caps the samples per set; ``root`` defaults to the
+    dataset the GAN was trained on.
+    """
+    from celebalab.models.run import load_run
+
+    gan = load_gan_run(run_dir)
+    out = gan.run_dir / EVAL_DIR
+    if (out / "metrics.json").exists() and not overwrite:
+        raise CelebalabError(f"{out}: an evaluation exists; pass --overwrite to replace it")
+    if inception_weights is not None:
+        check_weights(inception_weights)
+    if n < 10:
+        raise CelebalabError(f"--n {n}: need at least 10 samples per set")
+    cls = load_run(classifier)
+    info = gan.config
+    data = load_gan_data(
+        root or info["data"]["root"], gan.image_size, info["crop"], tuple(gan.conditional),
+        info["config"]["seed"], progress=progress,
+    )  # fmt: skip
+    result = _evaluate(gan, cls, data, n, seed, inception_weights)
+    result["data_matches_training"] = data.fingerprint == info["data"]["fingerprint"]
+    pairs_png = result.pop("pairs_png")
+    write_json_atomic(out / "metrics.json", result)
+    from celebalab.generate.report import evaluation_report
+
+    evaluation_report(gan.run_dir, info, {**result, "pairs_png": pairs_png}).write(
+        out / "report.html"
+    )
+    return {**result, "pairs_png": pairs_png}
+
+
+def _evaluate(
+    gan: GanRun, cls: Any, data: GanData, n: int, seed: int, inception: str | Path | None
+) -> dict[str, Any]:
+    train = data.rows["train"]
+    m = min(n, len(train) // 2)
+    if m < 10:
+        raise CelebalabError(
+            f"only {len(train)} training images: too few for a real-vs-real floor"
+        )
+    order = np.random.default_rng(seed).permutation(len(train))
+    real_a = data.split_images("train", np.sort(order[:m]))
+    real_b = data.split_images("train", np.sort(order[m : 2 * m]))
+    labels_a = data.labels[train[np.sort(order[:m])]]
+    if gan.conditional:
+        pick = np.random.default_rng([seed, 1]).integers(len(train), size=m)
+        requested = data.labels[train[pick]]
+        generated = sample_with_labels(gan, requested, seed=seed)
+    else:
+        requested, generated = None, sample_images(gan, m, seed=seed)
+
+    feats = {name: classifier_features(cls, images)
+             for name, images in (("gen", generated), ("a", real_a), ("b", real_b))}  # fmt: skip
+    result: dict[str, Any] = {
+        "samples_per_set": m,
+        "feature_space": {
+            "name": f"classifier features ({cls.config['arch']}, {feats['a'].shape[1]}-d)",
+            "description": (
+                f"FID, KID, precision and recall in the {feats['a'].shape[1]}-d penultimate "
+                f"feature space of the celebalab classifier {cls.run_dir} "
+                f"({cls.config['arch']}, {cls.image_size} px), not Inception: comparable "
+                "between generators evaluated with the same classifier, NOT with published FIDs."
+            ),
+            "classifier": str(cls.run_dir),
+            "generated": distribution_metrics(feats["gen"], feats["a"], seed),
+            "floor": distribution_metrics(feats["b"], feats["a"], seed),
+        },
+    }
+    if inception is not None:
+        result["inception"] = {
+            "name": "Inception-v3 (torch-fidelity, TF-FID weights)",
+            "generated": inception_metrics(generated, real_a, inception, seed),
+            "floor": inception_metrics(real_b, real_a, inception, seed),
+        }
+    memo, pairs_png = _memorisation(cls, data, generated, feats["gen"], seed)
+    result["memorisation"] = memo
+    result["pairs_png"] = pairs_png
+    if gan.conditional:
+        result["conditional"] = _recognition(cls, gan, generated, requested, real_a, labels_a)
+    return result
+
+
+def classifier_features(cls: Any, images: np.ndarray) -> np.ndarray:
+    """Penultimate features ``N×F`` (float32 numpy) of uint8 ``N×S×S×3`` images, batched."""
+    from celebalab.models.inference import extract_features
+
+    chunks = [
+        extract_features(cls, resize_uint8(images[i : i + FEATURE_BATCH], cls.image_size))
+        .cpu()
+        .numpy()
+        for i in range(0, len(images), FEATURE_BATCH)
+    ]
+    return np.concatenate(chunks)
+
+
+def resize_uint8(images: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 ``N×S×S×3`` → uint8 ``N×3×size×size`` (bicubic, antialiased; as is when equal)."""
+    batch = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    if batch.shape[-1] == size:
+        return batch
+    big = torch.nn.functional.interpolate(
+        batch.float(), size=(size, size), mode="bicubic", antialias=True, align_corners=False
+    )
+    return big.round().clamp_(0, 255).to(torch.uint8)
+
+
+def _memorisation(
+    cls: Any, data: GanData, generated: np.ndarray, gen_feats: np.ndarray, seed: int
+) -> tuple[dict[str, Any], bytes]:
+    """Nearest-training-image distances of samples vs of held-out real images."""
+    from celebalab.generate.monitor import image_grid
+    from celebalab.reports.html import array_png
+
+    train = data.rows["train"]
+    pick = np.sort(np.random.default_rng([seed, 2]).permutation(len(train))[:NN_REFERENCE])
+    train_images = data.split_images("train", pick)
+    train_feats = classifier_features(cls, train_images)
+    split = "test" if len(data.rows.get("test", ())) else "val"
+    heldout = data.split_images(split)[: len(generated)]
+    held_d, _ = nearest_distances(classifier_features(cls, heldout), train_feats)
+    gen_d, gen_nn = nearest_distances(gen_feats, train_feats)
+    p1 = float(np.percentile(held_d, 1))
+    closest = np.argsort(gen_d)[:PAIRS_SHOWN]
+    pairs = np.concatenate([generated[closest], train_images[gen_nn[closest]]])
+    memo = {
+        "reference_images": len(pick),
+        "reference_split": split,
+        "generated_median": float(np.median(gen_d)),
+        "heldout_median": float(np.median(held_d)),
+        "ratio": float(np.median(gen_d) / np.median(held_d)),
+        "closer_than_heldout_p1": float(np.mean(gen_d < p1)),
+        "space": "classifier features",
+    }
+    return memo, array_png(image_grid(pairs, columns=len(closest), upscale=2))
+
+
+def _recognition(
+    cls: Any, gan: GanRun, generated: np.ndarray, requested: np.ndarray,
+    real: np.ndarray, real_labels: np.ndarray,
+) -> dict[str, Any]:  # fmt: skip
+    """Share of samples whose conditioned attributes the classifier recognises (and on real)."""
+    names = [a for a in gan.conditional if a in cls.attribute_names]
+    if not names:
+        return {"per_attribute": [], "all_generated": float("nan"), "all_real": float("nan"),
+                "note": "the classifier predicts none of the conditioned attributes"}  # fmt: skip
+    cols = [cls.attribute_names.index(a) for a in names]
+    own = [gan.conditional.index(a) for a in names]
+
+    def predicted(images: np.ndarray) -> np.ndarray:
+        probs = np.concatenate([
+            cls.predict_proba(resize_uint8(images[i : i + FEATURE_BATCH], cls.image_size))
+            for i in range(0, len(images), FEATURE_BATCH)
+        ])  # fmt: skip
+        return (probs[:, cols] >= cls.thresholds[cols]).astype(np.uint8)
+
+    hit_gen = predicted(generated) == requested[:, own]
+    hit_real = predicted(real) == real_labels[:, own]
+    rows = [{"attribute": a, "recognised on generated": float(hit_gen[:, k].mean()),
+             "agreement on real (ceiling)": float(hit_real[:, k].mean()),
+             "requested positive share": float(requested[:, own[k]].mean())}
+            for k, a in enumerate(names)]  # fmt: skip
+    return {
+        "per_attribute": rows,
+        "all_generated": float(hit_gen.all(axis=1).mean()),
+        "all_real": float(hit_real.all(axis=1).mean()),
+    }

@@ -1,0 +1,556 @@
+"""``celebalab gan train``: a plain PyTorch loop, resumable exactly after ``kill -9``.
+
+Why a plain loop and not Lightning's manual optimisation: a GAN step is two optimisers, two
+gradient scalers and an EMA update in a fixed order, and exact resume needs every random draw
+keyed by the global step. Written out, each of those is visible and testable; DDP comes from
+``torch.distributed`` directly (:mod:`celebalab.generate.distributed`).
+
+What fixes the seed loop's bugs: logits losses (``BCEWithLogits`` or hinge) that are safe under
+autocast; one ``GradScaler`` per network, each updated once per step (fp16), or bf16 without
+scalers; a discriminator step on ``fake.detach()`` and a generator step on a fresh batch of its
+own; the packed uint8 cache instead of decoding every JPEG every epoch; a fixed-noise grid drawn
+once from the seed and kept in the checkpoint.
+
+Exact resume: the batch order is a function of ``(seed, epoch)``, every noise/label draw of
+``(seed, step, rank)``; the checkpoint (written atomically every ``checkpoint_every`` steps and at
+each epoch end) holds both networks, the EMA, both optimisers and scalers and the loss history.
+A resumed run therefore ends with weights equal (``torch.equal``) to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel
+
+from celebalab.errors import CelebalabError
+from celebalab.generate import run as runfmt
+from celebalab.generate.config import GanConfig
+from celebalab.generate.data import (
+    GanData,
+    batch_rows,
+    describe,
+    load_gan_data,
+    steps_per_epoch,
+    to_model_input,
+    to_uint8,
+)
+from celebalab.generate.distributed import Processes, barrier, start_processes, stop_processes, wrap
+from celebalab.generate.monitor import (
+    collapse_warnings,
+    grid_columns,
+    image_grid,
+    mean_pairwise_distance,
+)
+from celebalab.generate.networks import ARCHITECTURES, NOISE_DIM, attribute_code, build_pair
+from celebalab.io import atomic_path, write_text_atomic
+
+CHECKPOINT_FORMAT = 1
+LOSS_COLUMNS = ("d_loss", "g_loss", "d_real", "d_fake")
+#: Real training images whose spread is the reference of the diversity check.
+DIVERSITY_REFERENCE = 64
+
+
+class GanTrainError(CelebalabError):
+    """A GAN run cannot start or continue (non-empty output, nothing to resume, mismatch)."""
+
+
+@dataclass
+class _Nets:
+    """Everything the optimisation updates (what the checkpoint saves)."""
+
+    gen: torch.nn.Module
+    disc: torch.nn.Module
+    ema: AveragedModel
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    scaler_g: torch.amp.GradScaler
+    scaler_d: torch.amp.GradScaler
+
+    def state(self) -> dict[str, Any]:
+        """State dicts of every part, by name."""
+        names = ("gen", "disc", "ema", "opt_g", "opt_d", "scaler_g", "scaler_d")
+        return {name: getattr(self, name).state_dict() for name in names}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`state`."""
+        for name in ("gen", "disc", "ema", "opt_g", "opt_d", "scaler_g", "scaler_d"):
+            getattr(self, name).load_state_dict(state[name])
+
+
+@dataclass
+class _Progress:
+    """Counters and logs of a run (saved in the checkpoint)."""
+
+    step: int = 0
+    seconds: float = 0.0
+    losses: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in LOSS_COLUMNS})
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    """One training job: options, data, processes and the derived schedule."""
+
+    config: GanConfig
+    root: Path
+    out: Path
+    data: GanData
+    procs: Processes
+    precision: str
+    steps_per_epoch: int
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of the whole run."""
+        return self.steps_per_epoch * self.config.epochs
+
+    def say(self, message: str) -> None:
+        """Print a note once (main process), without breaking a progress bar."""
+        if self.procs.main:
+            from tqdm import tqdm
+
+            tqdm.write(message, file=sys.stderr)
+
+
+def train_gan(
+    root: str | Path,
+    out: str | Path,
+    config: GanConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    max_steps: int | None = None,
+) -> dict[str, Any] | None:
+    """Train a (conditional) DCGAN on ``root``'s training split into the run directory ``out``.
+
+    ``max_steps`` stops after that many steps in all (a time-boxed job; continue with
+    ``resume=True``) and returns None; otherwise returns the finished run's ``run.json`` dict.
+    On ``resume`` the fixed options in ``config`` must equal the saved ones (see
+    :func:`resume_config`).
+    """
+    out, root = Path(out), Path(root)
+    procs = start_processes()
+    try:
+        saved = _prepare_out(out, config, resume, overwrite, procs)
+        _set_threads(config.threads)
+        data = load_gan_data(
+            root, config.size, config.crop, config.conditional, config.seed,
+            progress=config.progress and procs.main,
+        )  # fmt: skip
+        steps = steps_per_epoch(len(data.rows["train"]), config.batch_size, procs.world_size)
+        job = _Job(config, root, out, data, procs, _precision(config, procs), steps)
+        return _train(job, saved, max_steps)
+    finally:
+        stop_processes(procs)
+
+
+def resume_config(out: str | Path, **given: Any) -> GanConfig:
+    """The saved config of the run in ``out`` with the explicitly ``given`` options applied."""
+    saved = _read_checkpoint(Path(out) / runfmt.CHECKPOINT, torch.device("cpu"))
+    values = {**saved["config"], **{k: v for k, v in given.items() if v is not None}}
+    return GanConfig.from_dict(values)
+
+
+# ---------------------------------------------------------------- setup
+
+
+def _prepare_out(
+    out: Path, config: GanConfig, resume: bool, overwrite: bool, procs: Processes
+) -> dict[str, Any] | None:
+    """Check the output folder; return the checkpoint to resume from (or None)."""
+    checkpoint = out / runfmt.CHECKPOINT
+    if resume:
+        if not checkpoint.is_file():
+            raise GanTrainError(f"{checkpoint}: nothing to resume (no checkpoint)")
+        saved = _read_checkpoint(checkpoint, procs.device)
+        differ = config.differences(GanConfig.from_dict(saved["config"]))
+        if differ:
+            raise GanTrainError(
+                f"{out}: --resume with different {', '.join(differ)} than the saved run; "
+                "leave them out to reuse the saved values"
+            )
+        finished = out / runfmt.RUN_JSON
+        if finished.is_file():
+            if config.epochs <= saved["config"]["epochs"]:
+                raise GanTrainError(
+                    f"{out}: the run already finished {saved['config']['epochs']} epoch(s); "
+                    "pass a larger --epochs to train on"
+                )
+            barrier(procs)
+            if procs.main:
+                finished.unlink()
+        return saved
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise GanTrainError(
+                f"{out}: folder is not empty; pass --resume to continue it or --overwrite"
+            )
+        if procs.main:
+            _remove_outputs(out)
+    return None
+
+
+def _remove_outputs(out: Path) -> None:
+    import shutil
+
+    for name in runfmt.OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _set_threads(threads: int | None) -> None:
+    """Intra-op threads (``threads``, else every core this process may use); flush denormals.
+
+    DCGAN's N(0, 0.02) initialisation drives activations into denormal floats, which x86 CPUs
+    compute ~10-50× slower; flushing them to zero (numerically irrelevant) removes the stall.
+    """
+    torch.set_flush_denormal(True)
+    if threads is None:
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
+
+
+def _precision(config: GanConfig, procs: Processes) -> str:
+    """The precision actually used: mixed only on a GPU (with a note otherwise)."""
+    gpu = procs.device.type == "cuda"
+    wanted = config.precision
+    if wanted == "auto":
+        return ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") if gpu else "32"
+    if wanted != "32" and not gpu:
+        if procs.main:
+            print(f"note: --precision {wanted} needs a GPU; training in 32-bit on the CPU",
+                  file=sys.stderr)  # fmt: skip
+        return "32"
+    if wanted == "bf16-mixed" and not torch.cuda.is_bf16_supported():
+        raise GanTrainError("--precision bf16-mixed: this GPU has no bf16; use 16-mixed")
+    return wanted
+
+
+def _ema_update(decay: float) -> Any:
+    """EMA with warm-up: ``d = min(decay, (1+n)/(10+n))`` after ``n`` updates."""
+
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        d = min(decay, (1.0 + float(n)) / (10.0 + float(n)))
+        torch._foreach_lerp_(averaged, current, 1.0 - d)
+
+    return update
+
+
+def _build(job: _Job) -> _Nets:
+    """Fresh networks (seeded), EMA copy, Adam optimisers and gradient scalers."""
+    config, device = job.config, job.procs.device
+    torch.manual_seed(config.seed)
+    gen, disc = build_pair(config.size, len(config.conditional))
+    gen = gen.to(device, memory_format=torch.channels_last)
+    disc = disc.to(device, memory_format=torch.channels_last)
+    ema = AveragedModel(gen, multi_avg_fn=_ema_update(config.ema_decay), use_buffers=False)
+    betas = (config.beta1, 0.999)
+    fp16 = job.precision == "16-mixed"
+    return _Nets(
+        gen=gen,
+        disc=disc,
+        ema=ema,
+        opt_g=torch.optim.Adam(gen.parameters(), lr=config.lr, betas=betas),
+        opt_d=torch.optim.Adam(disc.parameters(), lr=config.lr, betas=betas),
+        scaler_g=torch.amp.GradScaler(device.type, enabled=fp16),
+        scaler_d=torch.amp.GradScaler(device.type, enabled=fp16),
+    )
+
+
+def _autocast(job: _Job) -> contextlib.AbstractContextManager:
+    if job.precision == "32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if job.precision == "bf16-mixed" else torch.float16
+    return torch.autocast(job.procs.device.type, dtype=dtype)
+
+
+# ---------------------------------------------------------------- the step
+
+
+def _draws(job: _Job, step: int) -> torch.Generator:
+    """The random stream of ``step`` on this rank (noise and fake labels come from it)."""
+    key = np.random.SeedSequence([job.config.seed, step, job.procs.rank]).generate_state(2)
+    return torch.Generator().manual_seed(int(key[0]) << 32 | int(key[1]))
+
+
+def _fake_inputs(job: _Job, stream: torch.Generator, n: int) -> tuple[torch.Tensor, Any]:
+    """Noise ``n×NOISE_DIM`` and (conditional) codes drawn from real training label rows."""
+    device = job.procs.device
+    z = torch.randn(n, NOISE_DIM, generator=stream).to(device)
+    if not job.config.conditional:
+        return z, None
+    train = job.data.rows["train"]
+    pick = torch.randint(len(train), (n,), generator=stream).numpy()
+    labels = torch.from_numpy(job.data.labels[train[pick]])
+    return z, attribute_code(labels).to(device)
+
+
+def _d_loss(real: torch.Tensor, fake: torch.Tensor, loss: str) -> torch.Tensor:
+    if loss == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+            + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))  # fmt: skip
+
+
+def _g_loss(fake: torch.Tensor, loss: str) -> torch.Tensor:
+    if loss == "hinge":
+        return -fake.mean()
+    return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+
+
+def _train_step(job: _Job, nets: _Nets, dnets: tuple[Any, Any], step: int) -> dict[str, float]:
+    """One discriminator and one generator update; returns the step's losses."""
+    config, data = job.config, job.data
+    gen, disc = dnets
+    epoch, index = divmod(step, job.steps_per_epoch)
+    rows = batch_rows(
+        data.rows["train"], config.seed, epoch, index, config.batch_size,
+        job.procs.rank, job.procs.world_size,
+    )  # fmt: skip
+    real = to_model_input(data.images[rows], job.procs.device)
+    y_real = attribute_code(torch.from_numpy(data.labels[rows])).to(job.procs.device)
+    y_real = y_real if config.conditional else None
+    stream = _draws(job, step)
+    n = len(rows)
+
+    z, y_fake = _fake_inputs(job, stream, n)
+    with _autocast(job):
+        fake = gen(z, y_fake)
+        logits_real = disc(real, y_real)
+        logits_fake = disc(fake.detach(), y_fake)
+        loss_d = _d_loss(logits_real.float(), logits_fake.float(), config.loss)
+    nets.opt_d.zero_grad(set_to_none=True)
+    nets.scaler_d.scale(loss_d).backward()
+    nets.scaler_d.step(nets.opt_d)
+    nets.scaler_d.update()
+
+    z, y_fake = _fake_inputs(job, stream, n)
+    nets.disc.requires_grad_(False)
+    with _autocast(job):
+        loss_g = _g_loss(nets.disc(gen(z, y_fake), y_fake).float(), config.loss)
+    nets.opt_g.zero_grad(set_to_none=True)
+    nets.scaler_g.scale(loss_g).backward()
+    nets.scaler_g.step(nets.opt_g)
+    nets.scaler_g.update()
+    nets.disc.requires_grad_(True)
+    nets.ema.update_parameters(nets.gen)
+    return {
+        "d_loss": loss_d.item(),
+        "g_loss": loss_g.item(),
+        "d_real": torch.sigmoid(logits_real.detach().float()).mean().item(),
+        "d_fake": torch.sigmoid(logits_fake.detach().float()).mean().item(),
+    }
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def _train(job: _Job, saved: dict[str, Any] | None, max_steps: int | None) -> dict | None:
+    nets = _build(job)
+    progress = _Progress()
+    fixed = _fixed_inputs(job)
+    if saved is not None:
+        nets.load(saved["nets"])
+        progress = _Progress(**saved["progress"])
+        fixed = (saved["fixed"]["z"].to(job.procs.device), _to(saved["fixed"]["y"], job))
+    dnets = (wrap(nets.gen, job.procs), wrap(nets.disc, job.procs))
+    real_spread = mean_pairwise_distance(_reference_images(job))
+    stop = job.total_steps if max_steps is None else min(max_steps, job.total_steps)
+    bar = _bar(job, progress.step)
+    start = time.perf_counter()
+    while progress.step < stop:
+        record = _train_step(job, nets, dnets, progress.step)
+        progress.step += 1
+        for key, value in record.items():
+            progress.losses[key].append(value)
+        bar.update(1)
+        bar.set_postfix(d=f"{record['d_loss']:.3f}", g=f"{record['g_loss']:.3f}", refresh=False)
+        ends_epoch = progress.step % job.steps_per_epoch == 0
+        if ends_epoch or progress.step % job.config.checkpoint_every == 0 or progress.step == stop:
+            progress.seconds += time.perf_counter() - start
+            if ends_epoch:
+                _end_epoch(job, nets, progress, fixed, real_spread)
+            _save_checkpoint(job, nets, progress, fixed)
+            start = time.perf_counter()
+    bar.close()
+    if progress.step < job.total_steps:
+        job.say(f"stopped after step {progress.step}/{job.total_steps}; continue with --resume")
+        return None
+    info = _finish(job, nets, progress)
+    barrier(job.procs)
+    return info
+
+
+def _to(value: torch.Tensor | None, job: _Job) -> torch.Tensor | None:
+    return None if value is None else value.to(job.procs.device)
+
+
+def _bar(job: _Job, initial: int) -> Any:
+    from tqdm import tqdm
+
+    show = job.config.progress and job.procs.main
+    return tqdm(total=job.total_steps, initial=initial, disable=not show, desc="gan train",
+                unit="step", file=sys.stderr, dynamic_ncols=True)  # fmt: skip
+
+
+def _fixed_inputs(job: _Job) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The grid's noise (and codes), drawn once from the seed.
+
+    Conditional grids share one noise vector per row and vary the attribute combination along
+    the row when the combinations fit in a row, else use real training label rows.
+    """
+    config, count = job.config, job.config.grid_size
+    stream = torch.Generator().manual_seed(config.seed + 7919)
+    columns = grid_columns(count)
+    k = len(config.conditional)
+    if not k:
+        return torch.randn(count, NOISE_DIM, generator=stream).to(job.procs.device), None
+    if 2**k <= columns:
+        rows = torch.randn(-(-count // columns), NOISE_DIM, generator=stream)
+        z = rows.repeat_interleave(columns, dim=0)[:count]
+        combo = torch.arange(count) % columns % 2**k
+        labels = (combo[:, None] >> torch.arange(k)[None, :]) & 1
+    else:
+        z = torch.randn(count, NOISE_DIM, generator=stream)
+        train = job.data.rows["train"]
+        pick = torch.randint(len(train), (count,), generator=stream).numpy()
+        labels = torch.from_numpy(job.data.labels[train[pick]].astype(np.int64))
+    return z.to(job.procs.device), attribute_code(labels).to(job.procs.device)
+
+
+def _reference_images(job: _Job) -> np.ndarray:
+    train = job.data.rows["train"]
+    pick = np.random.default_rng(job.config.seed).permutation(len(train))[:DIVERSITY_REFERENCE]
+    return job.data.split_images("train", np.sort(pick))
+
+
+@torch.no_grad()
+def ema_samples(ema: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None) -> np.ndarray:
+    """uint8 ``N×S×S×3`` images of the (EMA) generator in eval mode."""
+    module = ema.module if isinstance(ema, AveragedModel) else ema
+    was_training = module.training
+    module.eval()
+    images = to_uint8(module(z, y))
+    module.train(was_training)
+    return images
+
+
+def _end_epoch(
+    job: _Job, nets: _Nets, progress: _Progress, fixed: tuple, real_spread: float
+) -> None:
+    """Grid of the fixed noise, diversity and collapse checks, epoch record."""
+    epoch = progress.step // job.steps_per_epoch
+    samples = ema_samples(nets.ema, *fixed)
+    diversity = mean_pairwise_distance(samples) / real_spread
+    best = max((e["diversity"] for e in progress.epochs), default=float("nan"))
+    found = collapse_warnings(progress.losses["d_loss"], diversity, best, progress.step, epoch)
+    for warning in found:
+        job.say(f"warning (epoch {epoch}): {warning['message']}")
+    progress.warnings.extend(found)
+    done = progress.step * job.config.batch_size * job.procs.world_size
+    progress.epochs.append({
+        "epoch": epoch, "step": progress.step, "seconds": round(progress.seconds, 3),
+        "images_per_second": round(done / progress.seconds, 1) if progress.seconds else None,
+        "d_loss": float(np.mean(progress.losses["d_loss"][-job.steps_per_epoch:])),
+        "g_loss": float(np.mean(progress.losses["g_loss"][-job.steps_per_epoch:])),
+        "diversity": round(diversity, 4), "warnings": len(found),
+    })  # fmt: skip
+    if job.procs.main:
+        from PIL import Image
+
+        grid = image_grid(samples)
+        with atomic_path(job.out / runfmt.GRID_DIR / f"epoch_{epoch:03d}.png") as tmp:
+            Image.fromarray(grid).save(tmp, format="PNG")
+
+
+def _save_checkpoint(job: _Job, nets: _Nets, progress: _Progress, fixed: tuple) -> None:
+    if not job.procs.main:
+        return
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "config": job.config.to_dict(),
+        "root": str(job.root),
+        "nets": nets.state(),
+        "progress": progress.__dict__,
+        "fixed": {"z": fixed[0].cpu(), "y": None if fixed[1] is None else fixed[1].cpu()},
+    }
+    with atomic_path(job.out / runfmt.CHECKPOINT) as tmp:
+        torch.save(state, tmp)
+
+
+def _read_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise GanTrainError(f"{path}: checkpoint not found") from None
+    except Exception as err:
+        raise GanTrainError(f"{path}: corrupt checkpoint ({type(err).__name__}); "
+                            "start again with --overwrite") from None  # fmt: skip
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise GanTrainError(f"{path}: not a celebalab GAN checkpoint of format {CHECKPOINT_FORMAT}")
+    return state
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    import io
+
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
+
+
+def _finish(job: _Job, nets: _Nets, progress: _Progress) -> dict[str, Any]:
+    """Write generator.pt, the CSV logs, the report and, last, run.json."""
+    config = job.config
+    done = progress.step * config.batch_size * job.procs.world_size
+    info = {
+        "arch": ARCHITECTURES[config.size]["name"],
+        "image_size": config.size,
+        "crop": config.crop,
+        "noise_dim": NOISE_DIM,
+        "conditional": list(config.conditional),
+        "config": config.to_dict(),
+        "data": {"root": str(job.root.resolve()), **describe(job.data)},
+        "training": {
+            "steps": progress.step,
+            "epochs_run": len(progress.epochs),
+            "seconds": round(progress.seconds, 2),
+            "images_per_second": round(done / progress.seconds, 1) if progress.seconds else None,
+            "precision_used": job.precision,
+            "world_size": job.procs.world_size,
+            "device": job.procs.device.type,
+        },
+        "warnings": progress.warnings,
+    }
+    if not job.procs.main:
+        return info
+    steps = [{"step": i + 1, **{c: progress.losses[c][i] for c in LOSS_COLUMNS}}
+             for i in range(progress.step)]  # fmt: skip
+    _write_csv(job.out / runfmt.LOSSES_CSV, steps)
+    _write_csv(job.out / runfmt.EPOCHS_CSV, progress.epochs)
+    from celebalab.generate.report import training_report
+
+    training_report(job.out, info).write(job.out / runfmt.REPORT)
+    runfmt.save_run(job.out, nets.ema.module, info)
+    return info
