@@ -11,8 +11,8 @@ import pytest
 from celebalab.embeddings import load_embeddings
 from celebalab.embeddings.evaluate import evaluate_embeddings, write_evaluation
 from celebalab.embeddings.extract import extract_embeddings
-from celebalab.metrics.recognition import identification_metrics
 from celebalab.embeddings.store import EmbeddingSetError
+from celebalab.metrics.recognition import identification_metrics
 from embedding_runs import make_attribute_run
 
 

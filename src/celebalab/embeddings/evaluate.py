@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from celebalab.datasets.schema import PARTITION_CODES
+from celebalab.embeddings.store import EmbeddingSet, EmbeddingSetError, load_embeddings
+from celebalab.errors import CelebalabError
 from celebalab.metrics.recognition import (
     FARS,
     far_key,
@@ -35,8 +37,6 @@ from celebalab.metrics.recognition import (
     roc_points,
     verification_metrics,
 )
-from celebalab.embeddings.store import EmbeddingSet, EmbeddingSetError, load_embeddings
-from celebalab.errors import CelebalabError
 
 #: Metric columns in report order.
 COLUMNS: tuple[str, ...] = (
