@@ -98,6 +98,17 @@ def test_unreadable_attribute_file_is_a_dataset_error(
     assert "extra_images" not in report.totals  # not 10 "file not in annotations" lines
 
 
+def test_unreadable_file_while_fingerprinting_the_cache(
+    root: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def denied(handle: object, digest: str) -> None:
+        raise PermissionError(13, "Permission denied", getattr(handle, "name", ""))
+
+    monkeypatch.setattr("hashlib.file_digest", denied)
+    err = _one_line_error(capsys, ["data", "info", str(root)])
+    assert ": cannot read the file (permission denied)" in err
+
+
 # ------------------------------------------------------------ item 4: synth never overwrites
 
 

@@ -178,9 +178,7 @@ def parse_annotation(path: str | Path, kind: str, max_problems: int = 100) -> Pa
         if b"\n" not in data and b"\r" in data:  # CR-only line endings (classic Mac OS)
             data = data.replace(b"\r", b"\n")
         frame, lines = _parse(data, spec, path.suffix.lower() == ".csv", problems)
-    return ParseResult(
-        path, frame, problems.errors(), problems.count, problems.rejected_ids, lines
-    )
+    return ParseResult(path, frame, problems.errors(), problems.count, problems.rejected_ids, lines)
 
 
 def read_source(path: Path) -> bytes:
@@ -189,10 +187,15 @@ def read_source(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as err:
-        reason = (err.strerror or type(err).__name__).lower()
-        raise DataFormatError(
-            path, f"cannot read the file ({reason}); check that it is a readable file"
-        ) from None
+        raise unreadable_file(path, err) from None
+
+
+def unreadable_file(path: Path, err: OSError) -> DataFormatError:
+    """The one-line error for an annotation file the operating system would not let us read."""
+    reason = (err.strerror or type(err).__name__).lower()
+    return DataFormatError(
+        path, f"cannot read the file ({reason}); check that it is a readable file"
+    )
 
 
 def _binary_line(data: bytes) -> int | None:

@@ -166,7 +166,7 @@ def _check_annotations(
     of its malformed rows (already reported with their line, so not reported again as missing
     from the attribute file or as extra images).
     """
-    frames, rejected, unreadable = {}, {}, set()
+    frames, rejected, unreadable, faulty = {}, {}, set(), set()  # faulty: kinds with problems
     for kind, path in layout.files.items():
         try:
             result = parse_annotation(path, kind, max_problems=max(report.max_listed, 1))
@@ -174,12 +174,16 @@ def _check_annotations(
             report.add("annotations", [str(err)])
             frames[kind], rejected[kind] = pd.DataFrame({"image_id": []}), set()
             unreadable.add(kind)
+            faulty.add(kind)
             continue
         report.add("annotations", [str(p) for p in result.problems], total=result.num_problems)
         frames[kind], rejected[kind] = result.frame, set(result.rejected_ids)
+        if not result.ok:
+            faulty.add(kind)
         if result.frame.empty and not result.ok:
             unreadable.add(kind)  # no row could be read: comparing its ids would only repeat that
-    report.add("annotations", [str(p) for p in check_copies(layout)])
+    clean = {k: f for k, f in frames.items() if k not in faulty}  # twins parse only themselves
+    report.add("annotations", [str(p) for p in check_copies(layout, clean)])
     attrs = frames["attributes"]
     ids = attrs["image_id"].tolist()
     report.counts["annotated_images"] = len(ids)
