@@ -64,7 +64,7 @@ def precision_recall(
     from torch_fidelity.metric_prc import prc_features_to_metric
 
     out = prc_features_to_metric(
-        _tensor(generated).float(), _tensor(real).float(), prc_neighborhood=neighbours,
+        _tensor(generated), _tensor(real), prc_neighborhood=neighbours,
         verbose=False,
     )  # fmt: skip
     return float(out["precision"]), float(out["recall"])

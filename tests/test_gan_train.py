@@ -1,0 +1,144 @@
+"""GAN training: exact resume (in process and after kill -9), run files, option checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from celebalab.errors import CelebalabError
+from celebalab.generate.config import GanConfig
+from celebalab.generate.run import CHECKPOINT, load_gan_run
+from celebalab.generate.train import train_gan
+
+#: 120 synthetic faces → ~96 training images → 6 steps per epoch at batch 16.
+TINY = {"size": 32, "batch_size": 16, "threads": 1, "progress": False, "grid_size": 16}
+
+
+def _state(run: Path) -> dict:
+    return torch.load(run / CHECKPOINT, map_location="cpu", weights_only=True)
+
+
+def _assert_same_training_state(a: Path, b: Path) -> None:
+    """Every tensor of both networks, the EMA, both optimisers; the loss history too."""
+    first, second = _state(a), _state(b)
+    for part in ("gen", "disc", "ema"):
+        left, right = first["nets"][part], second["nets"][part]
+        assert left.keys() == right.keys()
+        for key in left:
+            assert torch.equal(left[key], right[key]), f"{part}.{key} differs"
+    for part in ("opt_g", "opt_d"):
+        for slot, values in first["nets"][part]["state"].items():
+            for key, tensor in values.items():
+                assert torch.equal(tensor, second["nets"][part]["state"][slot][key]), part
+    assert first["progress"]["losses"] == second["progress"]["losses"]
+    assert first["progress"]["step"] == second["progress"]["step"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-epoch conditional run trained in one go: the reference for the resume tests."""
+    out = tmp_path_factory.mktemp("gan") / "whole"
+    config = GanConfig(epochs=2, conditional=("Smiling", "Male"), checkpoint_every=4, **TINY)
+    train_gan(synth_root / "CelebA", out, config)
+    return out
+
+
+def test_resume_after_stop_reproduces_the_same_weights(
+    synth_root: Path, uninterrupted: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "stopped"
+    config = GanConfig(epochs=2, conditional=("Smiling", "Male"), checkpoint_every=4, **TINY)
+    assert train_gan(synth_root / "CelebA", out, config, max_steps=5) is None
+    assert not (out / "run.json").exists()
+    assert _state(out)["progress"]["step"] == 5
+    info = train_gan(synth_root / "CelebA", out, config, resume=True)
+    assert info is not None and (out / "run.json").is_file()
+    _assert_same_training_state(uninterrupted, out)
+    whole = load_gan_run(uninterrupted).generator.state_dict()
+    resumed = load_gan_run(out).generator.state_dict()
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_run_directory_describes_itself(uninterrupted: Path) -> None:
+    info = json.loads((uninterrupted / "run.json").read_text())
+    steps = info["training"]["steps"]
+    assert info["kind"] == "gan" and info["format_version"] == 1
+    assert info["arch"] == "dcgan32_seed" and info["conditional"] == ["Smiling", "Male"]
+    assert steps == 2 * (info["data"]["counts"]["train"] // 16)
+    assert sorted(p.name for p in (uninterrupted / "grids").iterdir()) == [
+        "epoch_001.png", "epoch_002.png",
+    ]  # fmt: skip
+    losses = (uninterrupted / "losses.csv").read_text().strip().splitlines()
+    assert len(losses) == steps + 1 and losses[0] == "step,d_loss,g_loss,d_real,d_fake"
+    assert "Loss curves" in (uninterrupted / "report.html").read_text()
+    gan = load_gan_run(uninterrupted)
+    assert not gan.generator.training and gan.image_size == 32
+
+
+def test_refuses_to_mix_runs(synth_root: Path, uninterrupted: Path, tmp_path: Path) -> None:
+    config = GanConfig(epochs=2, conditional=("Smiling", "Male"), **TINY)
+    with pytest.raises(CelebalabError, match="not empty"):
+        train_gan(synth_root / "CelebA", uninterrupted, config)
+    with pytest.raises(CelebalabError, match="already finished"):
+        train_gan(synth_root / "CelebA", uninterrupted, config, resume=True)
+    other = GanConfig(epochs=3, conditional=("Smiling",), **TINY)
+    with pytest.raises(CelebalabError, match="conditional"):
+        train_gan(synth_root / "CelebA", uninterrupted, other, resume=True)
+    with pytest.raises(CelebalabError, match="nothing to resume"):
+        train_gan(synth_root / "CelebA", tmp_path / "new", config, resume=True)
+
+
+def test_config_rejects_bad_options() -> None:
+    with pytest.raises(CelebalabError, match="size"):
+        GanConfig(size=48)
+    with pytest.raises(CelebalabError, match="Smiling"):
+        GanConfig(conditional=("Smilng",))
+    with pytest.raises(CelebalabError, match="batch-size"):
+        GanConfig(batch_size=0)
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celebalab.cli", "gan", "train", *args]
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_gives_the_uninterrupted_weights(
+    synth_root: Path, tmp_path: Path
+) -> None:
+    root = synth_root / "CelebA"
+    common = ["--epochs", "8", "--batch-size", "16", "--threads", "1", "--checkpoint-every", "3",
+              "--no-progress"]  # fmt: skip
+    reference = tmp_path / "reference"
+    settings = {**TINY, "grid_size": 64}  # the CLI's default grid
+    train_gan(root, reference, GanConfig(epochs=8, checkpoint_every=3, **settings))
+    killed = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(_cli(str(root), "--out", str(killed), *common), env=env)
+    deadline = time.monotonic() + 120
+    while not (killed / CHECKPOINT).exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "run.json").exists(), "the run finished before it could be killed"
+    stopped_at = _state(killed)["progress"]["step"]
+    assert 0 < stopped_at < 8 * 6
+    done = subprocess.run(_cli(str(root), "--out", str(killed), "--resume", "--no-progress"),
+                          env=env, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    _assert_same_training_state(reference, killed)
+    grids = sorted(p.name for p in (killed / "grids").iterdir())
+    assert grids == sorted(p.name for p in (reference / "grids").iterdir())
+    for name in grids:
+        expected = np.asarray(Image.open(reference / "grids" / name))
+        np.testing.assert_array_equal(np.asarray(Image.open(killed / "grids" / name)), expected)
