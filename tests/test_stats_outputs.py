@@ -16,6 +16,7 @@ from celeba_trees import celeba_truth, write_official
 from celebalab.analysis import run_stats
 from celebalab.cli import main
 from celebalab.errors import OptionError
+from celebalab.io import staged_dir
 from test_stats_inputs import attribute_frame
 
 FAST = {"ks": (2, 3), "sample": 100, "tsne": False, "images": False}
@@ -128,3 +129,16 @@ def test_a_killed_run_leaves_no_out_that_looks_complete(tmp_path: Path) -> None:
     assert not out.exists()
     (staging,) = [p for p in tmp_path.iterdir() if p.name.startswith(".stats.partial-")]
     assert (staging / "frequencies.csv").exists() and not (staging / "report.html").exists()
+
+
+def test_an_unwritable_place_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def denied(**kwargs: object) -> str:  # tests run as root: chmod cannot deny a write
+        raise PermissionError(13, "Permission denied", str(kwargs.get("dir")))
+
+    monkeypatch.setattr("tempfile.mkdtemp", denied)
+    expected = "cannot write beside it \\(permission denied\\)"
+    with pytest.raises(OptionError, match=expected), staged_dir(tmp_path / "stats"):
+        pass
+    assert not (tmp_path / "stats").exists()

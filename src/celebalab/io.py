@@ -114,9 +114,17 @@ def staged_dir(path: str | Path) -> Iterator[Path]:
     ``.NAME.partial-*`` folder, never a ``path`` that looks complete."""
     import shutil
 
+    from celebalab.errors import OptionError
+
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    except OSError as err:
+        reason = (err.strerror or type(err).__name__).lower()
+        raise OptionError(
+            f"{final}: cannot write beside it ({reason}); choose another place"
+        ) from None
     os.chmod(staging, 0o777 & ~_UMASK)
     try:
         yield staging
