@@ -1,0 +1,139 @@
+"""GAN sampling (deterministic, conditioned, files) and evaluation (metrics, floor, errors)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from celebalab.cli import main
+from celebalab.errors import CelebalabError
+from celebalab.generate.config import GanConfig
+from celebalab.generate.evaluate import evaluate_gan
+from celebalab.generate.metrics import frechet_distance
+from celebalab.generate.monitor import collapse_warnings
+from celebalab.generate.run import load_gan_run
+from celebalab.generate.sample import parse_attrs, sample_images
+from celebalab.generate.train import train_gan
+
+
+@pytest.fixture(scope="module")
+def gan_run(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-epoch conditional (Smiling, Eyeglasses) run at 32 px."""
+    out = tmp_path_factory.mktemp("gan") / "run"
+    config = GanConfig(epochs=1, batch_size=16, conditional=("Smiling", "Eyeglasses"),
+                       threads=1, progress=False)  # fmt: skip
+    train_gan(synth_root / "CelebA", out, config)
+    return out
+
+
+@pytest.fixture(scope="module")
+def classifier_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small_cnn classifier run at 32 px (untrained weights: the metric wiring is the point)."""
+    from celebalab.datasets.schema import ATTRIBUTE_NAMES
+    from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD, build_model
+    from celebalab.models.run import save_run
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("cls") / "run"
+    config = {
+        "arch": "small_cnn", "task": "attributes", "attribute_names": list(ATTRIBUTE_NAMES),
+        "image_size": 48, "crop": "center",
+        "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
+        "thresholds": dict.fromkeys(ATTRIBUTE_NAMES, 0.5), "data": {"root": ""},
+    }  # fmt: skip
+    save_run(out, build_model("small_cnn", len(ATTRIBUTE_NAMES)).eval(), config)
+    return out
+
+
+def test_sampling_is_deterministic_and_honours_attributes(gan_run: Path) -> None:
+    gan = load_gan_run(gan_run)
+    first = sample_images(gan, 10, seed=3, attrs={"Smiling": 1})
+    assert first.shape == (10, 32, 32, 3) and first.dtype == np.uint8
+    np.testing.assert_array_equal(first, sample_images(gan, 10, seed=3, attrs={"Smiling": 1}))
+    assert not np.array_equal(first, sample_images(gan, 10, seed=4, attrs={"Smiling": 1}))
+    assert not np.array_equal(first, sample_images(gan, 10, seed=3, attrs={"Smiling": 0}))
+    np.testing.assert_array_equal(first[:4], sample_images(gan, 10, seed=3, attrs={"Smiling": 1},
+                                                           batch_size=3)[:4])  # fmt: skip
+    with pytest.raises(CelebalabError, match="Male"):
+        sample_images(gan, 4, attrs={"Male": 1})
+    assert parse_attrs("Smiling=1, Eyeglasses=0") == {"Smiling": 1, "Eyeglasses": 0}
+    with pytest.raises(CelebalabError, match="NAME=0"):
+        parse_attrs("Smiling=yes")
+
+
+def test_sample_cli_writes_grid_and_faces(gan_run: Path, tmp_path: Path) -> None:
+    grid, each = tmp_path / "grid.png", tmp_path / "faces"
+    args = ["gan", "sample", str(gan_run), "--out", str(grid), "--n", "6", "--each", str(each)]
+    assert main([*args, "--upscale", "2", "--attrs", "Smiling=1"]) == 0
+    faces = sorted(each.iterdir())
+    assert len(faces) == 6 and Image.open(faces[0]).size == (64, 64)
+    assert Image.open(grid).size[0] > 3 * 64
+    assert main(args) == 2  # exists: needs --overwrite
+    assert main([*args, "--overwrite", "--attrs", "Bald=1"]) == 2
+
+
+def test_collapse_warnings() -> None:
+    assert collapse_warnings([0.01] * 200, 1.0, 1.0, step=200, epoch=2)[0]["kind"] == (
+        "discriminator_wins"
+    )
+    assert collapse_warnings([1.2] * 200, 0.1, 0.9, step=2000, epoch=5)[0]["kind"] == (
+        "low_diversity"
+    )
+    assert collapse_warnings([1.2] * 200, 0.1, 0.9, step=300, epoch=1)[0]["kind"] == (
+        "low_diversity"  # fell below half its best: collapsing even before the warm-up
+    )
+    assert collapse_warnings([1.2] * 50, 0.1, float("nan"), step=50, epoch=1) == []
+
+
+def test_evaluate_writes_metrics_with_the_real_floor(
+    gan_run: Path, classifier_run: Path
+) -> None:
+    from celebalab.generate.data import load_gan_data
+    from celebalab.generate.evaluate import classifier_features
+    from celebalab.models.run import load_run
+
+    result = evaluate_gan(gan_run, classifier_run, n=30, progress=False)
+    saved = json.loads((gan_run / "eval" / "metrics.json").read_text())
+    space = saved["feature_space"]
+    assert "NOT with published FIDs" in space["description"]
+    assert set(space["generated"]) == {"FID", "KID", "KID std", "precision", "recall"}
+    assert space["generated"].keys() == space["floor"].keys()
+    assert saved["samples_per_set"] == 30 and saved["data_matches_training"]
+    # The floor is the two real halves' distance, recomputed here independently of evaluate.
+    info = load_gan_run(gan_run).config
+    data = load_gan_data(info["data"]["root"], 32, "center", ("Smiling", "Eyeglasses"), 0,
+                         progress=False)  # fmt: skip
+    order = np.random.default_rng(0).permutation(len(data.rows["train"]))
+    cls = load_run(classifier_run)
+    halves = [classifier_features(cls, data.split_images("train", np.sort(order[a : a + 30])))
+              for a in (0, 30)]  # fmt: skip
+    assert space["floor"]["FID"] == pytest.approx(frechet_distance(halves[1], halves[0]))
+    conditional = saved["conditional"]
+    assert [r["attribute"] for r in conditional["per_attribute"]] == ["Smiling", "Eyeglasses"]
+    assert 0.0 <= conditional["all_generated"] <= 1.0
+    memo = saved["memorisation"]
+    assert memo["ratio"] == pytest.approx(memo["generated_median"] / memo["heldout_median"])
+    assert result["pairs_png"].startswith(b"\x89PNG")
+    assert "real vs real (floor)" in (gan_run / "eval" / "report.html").read_text()
+    with pytest.raises(CelebalabError, match="overwrite"):
+        evaluate_gan(gan_run, classifier_run, n=30, progress=False)
+
+
+def test_inception_weights_are_never_downloaded(
+    gan_run: Path, classifier_run: Path, tmp_path: Path
+) -> None:
+    from celebalab.generate.inception import inception_metrics
+
+    missing = tmp_path / "pt_inception.pth"
+    with pytest.raises(CelebalabError, match="nothing is downloaded"):
+        evaluate_gan(gan_run, classifier_run, inception_weights=missing, overwrite=True)
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a weights file")
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    with pytest.raises(CelebalabError, match="could not use these Inception weights"):
+        inception_metrics(images, images, garbage)
