@@ -214,6 +214,13 @@ def test_random_bytes_are_not_called_a_csv_file(tmp_path: Path, suffix: str) -> 
     assert "CSV" not in caught.value.problem and ".txt" not in caught.value.problem
 
 
+def test_utf16_text_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "list_eval_partition.txt"
+    path.write_text("000001.jpg 0\r\n", encoding="utf-16")
+    with pytest.raises(DataFormatError, match="UTF-16 text: save the file as UTF-8"):
+        read_annotation(path, "partition")
+
+
 def test_cr_only_line_endings_are_read(tmp_path: Path) -> None:
     truth = celeba_truth(5)
     text = official_texts(truth)["list_attr_celeba.txt"].replace("\r\n", "\r")

@@ -170,7 +170,13 @@ def parse_annotation(path: str | Path, kind: str, max_problems: int = 100) -> Pa
     problems = _Problems(path, max_problems)
     binary = _binary_line(data)
     if binary is not None:
-        problems.add(binary, "binary data, not a text annotation file: is this the right file?")
+        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")  # a spreadsheet's "Unicode text"
+        problems.add(
+            binary,
+            "UTF-16 text: save the file as UTF-8 (or ASCII)"
+            if utf16
+            else "binary data, not a text annotation file: is this the right file?",
+        )
         frame, lines = _empty(spec)
     else:
         if data.startswith(_BOM):  # a BOM left by a spreadsheet program
