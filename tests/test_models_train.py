@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -36,12 +37,15 @@ OPTIONS = {"epochs": 3, "batch_size": 20, "size": 32, "checkpoint_every": 4, "pr
 STEPS_PER_EPOCH = 9  # 180 training images / 20
 
 
-def _write_root(root: Path, partition: bool = True) -> Path:
+def _write_root(root: Path, partition: bool = True, absent: str | None = None) -> Path:
+    """The tiny tree; ``absent`` names an attribute that no image has."""
     root.mkdir(parents=True, exist_ok=True)
     truth = celeba_truth(N_IMAGES, seed=1)
     rng = np.random.default_rng(2)
     for name in DRAWN:
         truth[name] = (rng.random(N_IMAGES) < 0.35).astype(np.uint8)
+    if absent:
+        truth[absent] = 0
     for name, text in official_texts(truth).items():
         if partition or "partition" not in name:
             (root / name).write_bytes(text.encode())
@@ -109,27 +113,51 @@ train(sys.argv[1], sys.argv[2], callbacks=[Die()], **{options})
 """
 
 
-@pytest.mark.slow
-def test_killed_mid_epoch_then_resumed_equals_an_uninterrupted_run(root, trained, tmp_path):
-    out = tmp_path / "run"
-    script = textwrap.dedent(_KILLER.format(die_at=STEPS_PER_EPOCH + 6, options=OPTIONS))
+def _train_and_kill(root: Path, out: Path, die_at: int) -> None:
+    """Train into ``out`` in a subprocess that dies (like SIGKILL) after step ``die_at``."""
+    script = textwrap.dedent(_KILLER.format(die_at=die_at, options=OPTIONS))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
     killed = subprocess.run(
         [sys.executable, "-c", script, str(root), str(out)], env=env, capture_output=True
     )
     assert killed.returncode == 3, killed.stderr.decode()[-2000:]
     assert not (out / "run.json").exists()  # unfinished: nothing claims to be a model
+
+
+def _assert_same_model(out: Path, reference: Path) -> None:
+    ref = torch.load(reference / "model.pt")
+    got = torch.load(out / "model.pt")
+    assert list(got) == list(ref)
+    unequal = [key for key, value in ref.items() if not torch.equal(got[key], value)]
+    assert not unequal, f"{len(unequal)} of {len(ref)} tensors differ: {unequal[:3]}"
+    assert load_run(out).thresholds.tolist() == load_run(reference).thresholds.tolist()
+
+
+@pytest.mark.slow
+def test_killed_mid_epoch_then_resumed_equals_an_uninterrupted_run(root, trained, tmp_path):
+    out = tmp_path / "run"
+    _train_and_kill(root, out, STEPS_PER_EPOCH + 6)
     with pytest.raises(TrainError, match="not empty"):
         train(root, out, **OPTIONS)
     # Killed in epoch 2 after its 6th batch (step 15): step.ckpt holds step 12, mid-epoch.
     result = train(root, out, resume=True, **OPTIONS)
     assert result["training"]["global_step"] == 3 * STEPS_PER_EPOCH
     assert result["training"]["epochs_run"] == 3
-    ref = torch.load(trained[0] / "model.pt")
-    got = torch.load(out / "model.pt")
-    for key, value in ref.items():
-        torch.testing.assert_close(got[key], value, rtol=0, atol=0)
-    assert load_run(out).thresholds.tolist() == load_run(trained[0]).thresholds.tolist()
+    _assert_same_model(out, trained[0])
+    assert result["train_config"] == json.loads((out / "train_options.json").read_text())
+
+
+@pytest.mark.slow
+def test_run_moved_after_an_interruption_resumes_exactly(root, trained, tmp_path):
+    first = tmp_path / "first"
+    _train_and_kill(root, first, 2 * STEPS_PER_EPOCH + 2)  # after two epochs: a best exists
+    moved = tmp_path / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    shutil.move(first, moved)
+    result = train(root, moved, resume=True, **OPTIONS)
+    assert result["training"]["best_checkpoint"] == trained[1]["training"]["best_checkpoint"]
+    assert (moved / "checkpoints" / result["training"]["best_checkpoint"]).is_file()
+    _assert_same_model(moved, trained[0])
 
 
 @pytest.mark.slow
@@ -184,8 +212,6 @@ def test_missing_partition_file_falls_back_to_a_seeded_split(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_finished_run_resumes_only_to_train_longer_and_keeps_its_log(root, trained, tmp_path):
-    import shutil
-
     import pandas as pd
 
     out = tmp_path / "run"
@@ -202,3 +228,31 @@ def test_finished_run_resumes_only_to_train_longer_and_keeps_its_log(root, train
     assert result["training"]["global_step"] == 4 * STEPS_PER_EPOCH
     logged = pd.read_csv(out / "metrics.csv")
     assert sorted(logged["epoch"].unique()) == [0, 1, 2, 3]  # epochs before the resume kept
+
+
+def test_single_class_task_is_refused_before_anything_is_written(tmp_path):
+    root = _write_root(tmp_path / "celeba", absent="Bald")
+    out = tmp_path / "run"
+    with pytest.raises(CelebalabError, match=r"--task Bald: the training split has no positive"):
+        train(root, out, task="Bald", **OPTIONS)
+    assert not out.exists()
+    assert not (root / ".celebalab_cache").exists() or not any(
+        p.name.startswith("packed") for p in (root / ".celebalab_cache").iterdir()
+    )
+
+
+@pytest.mark.slow
+def test_no_pack_training_skips_and_lists_corrupt_images(root, tmp_path, capsys):
+    copy = tmp_path / "celeba"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".celebalab_cache"))
+    (copy / "img_align_celeba" / "000003.jpg").write_bytes(b"\xff\xd8\xff truncated")
+    (copy / "img_align_celeba" / "000005.jpg").unlink()
+    options = {**OPTIONS, "epochs": 1, "size": 16}
+    result = train(copy, tmp_path / "run", pack=False, workers=0, **options)
+    skipped = {s["image_id"]: s["reason"] for s in result["data"]["skipped_images"]}
+    assert sorted(skipped) == ["000003.jpg", "000005.jpg"]
+    assert "no such file" in skipped["000005.jpg"]
+    assert result["data"]["source"] == "files"
+    assert sum(result["data"]["counts"].values()) == N_IMAGES - 2
+    err = capsys.readouterr().err
+    assert "skipped 000003.jpg" in err and "Traceback" not in err

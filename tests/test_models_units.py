@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
-from sklearn.metrics import balanced_accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from torchvision.ops import sigmoid_focal_loss
 
-from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
+from celebalab.errors import CelebalabError
 from celebalab.models.architectures import (
     ARCHITECTURES,
     IMAGENET_MEAN,
@@ -29,14 +29,15 @@ from celebalab.models.run import FORMAT_VERSION, RunDirError, load_run, save_run
 from celebalab.models.thresholds import tune_thresholds
 
 
-@pytest.mark.parametrize("metric", ["balanced_accuracy", "f1"])
+@pytest.mark.parametrize("metric", ["balanced_accuracy", "f1", "accuracy"])
 def test_thresholds_reach_the_brute_force_optimum(metric: str) -> None:
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, (200, 4))
     y[:, 3] = rng.random(200) < 0.05  # rare attribute
     p = np.clip(y * 0.3 + rng.random((200, 4)) * 0.7, 0, 1).round(2)  # ties on purpose
     thr = tune_thresholds(y, p, metric)
-    score = balanced_accuracy_score if metric == "balanced_accuracy" else f1_score
+    score = {"balanced_accuracy": balanced_accuracy_score, "f1": f1_score,
+             "accuracy": accuracy_score}[metric]  # fmt: skip
     for a in range(4):
         best = max(score(y[:, a], p[:, a] >= t) for t in np.unique(np.r_[p[:, a], 1.01]))
         assert score(y[:, a], p[:, a] >= thr[a]) == pytest.approx(best)
@@ -229,3 +230,31 @@ def test_train_help_states_the_real_defaults() -> None:
         quoted = re.search(r"\((?:default )?([0-9][0-9.e-]*)\)", help_text)
         assert quoted, (key, help_text)
         assert float(quoted.group(1)) == DEFAULTS[key], (key, help_text)
+
+
+def test_checkpoint_state_follows_a_moved_run_folder(tmp_path) -> None:
+    """Lightning forgets the best score of a moved run; the relocatable callback rebases it."""
+    import warnings
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from celebalab.models.trainer import RelocatableCheckpoint
+
+    before, after = tmp_path / "a" / "checkpoints", tmp_path / "b" / "checkpoints"
+    saved = ModelCheckpoint(dirpath=before, monitor="val_loss", save_top_k=1)
+    saved.best_model_score = torch.tensor(0.25)
+    saved.best_model_path = saved.kth_best_model_path = str(before / "best-epoch=001.ckpt")
+    saved.best_k_models = {saved.best_model_path: torch.tensor(0.25)}
+    saved.last_model_path = str(before / "last.ckpt")
+    state = saved.state_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = ModelCheckpoint(dirpath=after, monitor="val_loss", save_top_k=1)
+        plain.load_state_dict(dict(state))
+    assert plain.best_model_score is None  # the behaviour that made moved runs diverge
+    moved = RelocatableCheckpoint(dirpath=after, monitor="val_loss", save_top_k=1)
+    moved.load_state_dict(dict(state))
+    assert float(moved.best_model_score) == 0.25
+    assert moved.best_model_path == str(after / "best-epoch=001.ckpt")
+    assert list(moved.best_k_models) == [moved.best_model_path]
+    assert moved.last_model_path == str(after / "last.ckpt")

@@ -7,7 +7,9 @@ below ``datasets`` and must stay cheap to import (``celebalab --help`` does not 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from celebalab.errors import CelebalabError
 
@@ -66,3 +68,73 @@ def resolve_device(device: str | None = None) -> torch.device:
     elif resolved.type not in ("cpu", "mps"):
         raise CelebalabError(f"--device {device}: only cpu, cuda and mps devices are supported")
     return resolved
+
+
+@dataclass(frozen=True)
+class TrainingDevices:
+    """How Lightning should run a training: accelerator, devices, strategy and precision."""
+
+    accelerator: str
+    devices: Any
+    num_devices: int
+    strategy: str
+    precision: str
+    gpu: bool
+
+    @property
+    def torch_device(self) -> torch.device:
+        """The device of rank 0 (where the finishing step predicts)."""
+        import torch
+
+        return torch.device("cuda" if self.gpu else "cpu")
+
+
+def training_devices(devices: str | int | None, precision: str | None) -> TrainingDevices:
+    """Devices and precision of a training: mixed precision and DDP only on GPUs (notes else).
+
+    ``devices`` is a GPU count or a list of ids (``"0,1"``); on a machine without CUDA the run
+    uses the CPU, saying so when several devices or 16-bit mixed precision were asked for.
+    """
+    gpu = cuda_available()
+    if devices in (None, "auto"):
+        count: Any = 1
+    elif isinstance(devices, int) or str(devices).isdigit():
+        count = int(devices)
+    else:
+        try:
+            count = [int(d) for d in str(devices).split(",") if d.strip()]
+        except ValueError:
+            raise CelebalabError(
+                f"--devices must be a GPU count or ids like 0,1, not {devices!r}"
+            ) from None
+    n = len(count) if isinstance(count, list) else count
+    if n < 1:
+        raise CelebalabError(f"--devices {devices!r}: need at least one device")
+    if not gpu:
+        if n > 1:
+            _note(f"--devices {devices} asks for several GPUs but none is available; "
+                  "training on the CPU")  # fmt: skip
+        count, n = 1, 1
+    if precision is None:
+        precision = "32-true"
+        if gpu:
+            import torch
+
+            precision = "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    if precision == "32":
+        precision = "32-true"
+    if precision == "16-mixed" and not gpu:
+        _note("16-mixed precision needs a GPU; training in 32-bit on the CPU")
+        precision = "32-true"
+    return TrainingDevices(
+        accelerator="gpu" if gpu else "cpu",
+        devices=count,
+        num_devices=n,
+        strategy="ddp" if gpu and n > 1 else "auto",
+        precision=precision,
+        gpu=gpu,
+    )
+
+
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr, flush=True)

@@ -35,8 +35,7 @@ from celebalab.datasets.packed import PackedImages
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_CODES
 from celebalab.datasets.table import load_table
 from celebalab.errors import CelebalabError, DataFormatError
-
-SPLITS: tuple[str, ...] = (*PARTITION_CODES, "all")
+from celebalab.runtime import SPLITS
 
 
 def read_image(path: Path, size: int | None = None) -> torch.Tensor:

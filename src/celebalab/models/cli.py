@@ -43,7 +43,10 @@ def train_command(
     loss: Annotated[str | None, typer.Option(help="'bce' (default) or 'focal'.")] = None,
     pos_weight: Annotated[
         bool | None,
-        typer.Option("--pos-weight/--no-pos-weight", help="Weight positives by neg/pos (on)."),
+        typer.Option(
+            "--pos-weight/--no-pos-weight",
+            help="Weight positives by neg/pos (on); --no-pos-weight: plain BCE, as in papers.",
+        ),
     ] = None,
     focal_gamma: Annotated[float | None, typer.Option(help="Focal loss gamma (2.0).")] = None,
     patience: Annotated[
@@ -51,7 +54,10 @@ def train_command(
     ] = None,
     threshold_metric: Annotated[
         str | None,
-        typer.Option(help="What per-attribute thresholds maximise: balanced_accuracy or f1."),
+        typer.Option(
+            help="What per-attribute thresholds maximise on val: balanced_accuracy (default), "
+            "f1 or accuracy."
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of init, shuffling, augmentation.")] = None,
     augment: Annotated[
@@ -77,13 +83,12 @@ def train_command(
     from celebalab.models.train import train
 
     result = train(
-        root, out, task=task, arch=arch, size=size, crop=crop, epochs=epochs,
-        batch_size=batch_size,
-        devices=devices, precision=precision, weights=weights, resume=resume, overwrite=overwrite,
-        lr=lr, loss=loss, pos_weight=pos_weight, focal_gamma=focal_gamma, patience=patience,
+        root, out, resume=resume, overwrite=overwrite, progress=progress,
+        task=task, arch=arch, size=size, crop=crop, epochs=epochs, batch_size=batch_size,
+        devices=devices, precision=precision, weights=weights, lr=lr, loss=loss,
+        pos_weight=pos_weight, focal_gamma=focal_gamma, patience=patience,
         threshold_metric=threshold_metric, seed=seed, augment=augment,
         checkpoint_every=checkpoint_every, workers=workers, threads=threads, pack=pack,
-        progress=progress,
     )  # fmt: skip
     if not result:  # a non-zero DDP rank
         return
@@ -92,7 +97,8 @@ def train_command(
         f"trained {result['arch']} on {result['task']} ({tr['epochs_run']} epochs, "
         f"{tr['seconds']:.0f} s, {tr['images_per_second']} img/s): val mean balanced accuracy "
         f"{val['mean_balanced_accuracy']:.4f} (tuned thresholds), "
-        f"{val['mean_balanced_accuracy_at_0.5']:.4f} at 0.5 -> {out}"
+        f"{val['mean_balanced_accuracy_at_0.5']:.4f} at 0.5; mean accuracy "
+        f"{val['mean_accuracy']:.4f} (tuned), {val['mean_accuracy_at_0.5']:.4f} at 0.5 -> {out}"
     )
 
 

@@ -77,6 +77,9 @@ def predict_command(
     device: Annotated[
         str | None, typer.Option(help="torch device (default: cuda if available, else cpu).")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace existing --json / --csv files.")
+    ] = False,
 ) -> None:
     """Attribute probabilities for aligned face images (any size: cropped/resized as in training).
 
@@ -84,9 +87,17 @@ def predict_command(
 
     If none is readable, nothing is written (exit status 2).
     """
-    from celebalab.io import write_json_atomic, write_text_atomic
+    from celebalab.errors import OptionError
+    from celebalab.io import check_output_file, write_json_atomic, write_text_atomic
     from celebalab.models.predict import predict_paths, predictions_json
 
+    if top < 1:
+        raise OptionError(f"--top must be >= 1, got {top}")
+    if max_rows < 0:
+        raise OptionError(f"--max-rows must be >= 0 (0 shows all), got {max_rows}")
+    for option, path in (("--json", json_path), ("--csv", csv_path)):
+        if path is not None:
+            check_output_file(path, option, overwrite)
     frame = predict_paths(run_dir, images, batch_size=batch_size, device=device)
     _print_predictions(frame, top, max_rows)
     if json_path is not None:
@@ -107,7 +118,7 @@ def _print_headline(result: EvaluationResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from celebalab.models.eval_report import HEADLINE_LABELS, format_metric
+    from celebalab.models.eval_report import AT_HALF_TEXT, HEADLINE_LABELS, format_metric
 
     h = result.headline
     table = Table(title=f"{result.split} split, {h['images']:,} images")
@@ -117,6 +128,10 @@ def _print_headline(result: EvaluationResult) -> None:
         table.add_row(label, format_metric(h[key]), format_metric(h[f"baseline_{key}"]),
                       f"{h[f'{key}_attributes']}/{h['attributes']}")  # fmt: skip
     Console().print(table)
+    typer.echo(
+        f"{AT_HALF_TEXT}: mean accuracy {format_metric(h['mean_accuracy_at_0.5'])}, "
+        f"mean balanced accuracy {format_metric(h['mean_balanced_accuracy_at_0.5'])}"
+    )
     if result.groups is not None:
         g = Table(title="synthetic data: mean balanced accuracy by attribute group")
         for col in ("group", "attributes", "model", "majority baseline"):

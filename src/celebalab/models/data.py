@@ -32,7 +32,6 @@ from celebalab.datasets.decode import load_resized
 from celebalab.datasets.schema import PARTITION_NAMES
 from celebalab.errors import DataFormatError
 
-SPLITS: tuple[str, ...] = ("train", "val", "test")
 #: Fractions of the seeded split used when the dataset has no partition file.
 SEEDED_SPLIT_FRACTIONS: tuple[float, float, float] = (0.8, 0.1, 0.1)
 
@@ -60,7 +59,7 @@ def make_splits(
 ) -> Splits:
     """Official partition when the table has one, else a seeded 80/10/10 split (with a note).
 
-    ``valid`` (per table row) drops images the packed cache could not decode.
+    ``valid`` (per table row) drops images that could not be decoded.
     """
     labels = table[list(attribute_names)].to_numpy(dtype=np.uint8)
     partition = table["partition"].to_numpy(dtype=np.int64)
@@ -79,7 +78,7 @@ def make_splits(
             notes.append(f"{unknown} image(s) without a partition entry are left out")
     keep = np.ones(len(table), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     if not keep.all():
-        notes.append(f"{int((~keep).sum())} corrupt image(s) in the packed cache are left out")
+        notes.append(f"{int((~keep).sum())} unreadable image(s) are left out")
     rows = {
         PARTITION_NAMES[code]: np.flatnonzero((partition == code) & keep)
         for code in sorted(PARTITION_NAMES)

@@ -101,6 +101,7 @@ def evaluate_run(
     prevalence = train.mean(axis=0) if len(train) else None
 
     metrics = attribute_metrics(y, p, run.thresholds, names, prevalence)
+    at_half = headline(attribute_metrics(y, p, np.full(len(names), 0.5), names, prevalence))
     kinds = synthetic_attribute_kinds(data_root)
     groups = None if kinds is None else {n: group_of(kinds.get(n, "")) for n in names}
     result = EvaluationResult(
@@ -108,7 +109,11 @@ def evaluate_run(
         split=split,
         config=run.config,
         metrics=metrics,
-        headline=headline(metrics),
+        headline={
+            **headline(metrics),
+            "mean_accuracy_at_0.5": at_half["mean_accuracy"],
+            "mean_balanced_accuracy_at_0.5": at_half["mean_balanced_accuracy"],
+        },
         predictions=_predictions_frame(ids, y, p, names),
         data_source=batches.source,
         seconds=time.perf_counter() - start,

@@ -26,8 +26,6 @@ import torch.nn.functional as F
 from celebalab.models.architectures import build_model, normalise_uint8
 from celebalab.models.metrics import attribute_metrics, headline
 
-LOSSES: tuple[str, ...] = ("bce", "focal")
-
 
 def attribute_loss(
     logits: torch.Tensor,

@@ -5,7 +5,8 @@ neither (Bald: 2 % positives), so each attribute gets its own threshold on the v
 probabilities. The default criterion is **balanced accuracy** (mean of recall and specificity):
 it weighs both classes equally, so a rare attribute cannot be "solved" by always answering
 "absent", and it is the headline metric of ``celebalab evaluate``. ``"f1"`` (positive-class F1)
-is offered for retrieval-style use, where false positives of a rare class matter more.
+is offered for retrieval-style use, where false positives of a rare class matter more, and
+``"accuracy"`` for comparison with papers that report plain mean accuracy.
 
 The rule is the one of :func:`celebalab.models.metrics.predict_labels`: present iff
 ``probability >= threshold``. Candidate cuts lie between consecutive distinct validation scores
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-THRESHOLD_METRICS: tuple[str, ...] = ("balanced_accuracy", "f1")
+THRESHOLD_METRICS: tuple[str, ...] = ("balanced_accuracy", "f1", "accuracy")
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -48,6 +49,8 @@ def _best_cut(y: np.ndarray, p: np.ndarray, metric: str) -> float:
     valid[1:-1] = s[:-1] != s[1:]
     if metric == "balanced_accuracy":
         score = (tp / pos + (neg - fp) / neg) / 2
+    elif metric == "accuracy":
+        score = (tp + neg - fp) / len(y)
     else:
         score = 2 * tp / np.maximum(tp + fp + pos, 1)
     score = np.where(valid, score, -np.inf)

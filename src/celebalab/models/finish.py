@@ -1,0 +1,127 @@
+"""Finishing a run: best weights back in, the task's finishing step, then ``run.json`` written last.
+
+``run.json`` (see :mod:`celebalab.models.run`) is what makes a run directory a run: it is
+written after ``model.pt`` and the metrics log, atomically, so an interrupted finish leaves an
+unfinished (resumable) run, never a half-described one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from celebalab.models import run as runfmt
+from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD
+from celebalab.models.config import TrainConfig
+from celebalab.models.prepare import TrainingData
+from celebalab.models.tasks import Task
+from celebalab.runtime import TrainingDevices
+
+
+def finish_run(
+    out: Path,
+    config: TrainConfig,
+    task: Task,
+    data: TrainingData,
+    module: Any,
+    trainer: Any,
+    best: Any,
+    devices: TrainingDevices,
+    seconds: float,
+    images: int,
+) -> dict[str, Any]:
+    """Best weights → the task's finishing step on val → ``model.pt``, ``metrics.csv``, run.json.
+
+    Returns the ``run.json`` document as written.
+    """
+    from celebalab.models.data import data_fingerprint
+    from celebalab.models.inference import iter_split_batches
+
+    if best.best_model_path:
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
+        module.load_state_dict(state["state_dict"])
+    names = task.output_names()
+    model_config = model_description(config, names)
+    trained = runfmt.LoadedRun(
+        run_dir=out, config=model_config, model=module.model.to(devices.torch_device),
+        attribute_names=names, image_size=config.size,
+    )  # fmt: skip
+    val = iter_split_batches(
+        trained, config.root, rows=data.splits.rows["val"], batch_size=config.batch_size
+    )
+    finished = task.finish(trained, data.splits, val, data.targets)
+    finished["metrics"]["val"]["loss"] = _metric(trainer, "val_loss")
+    table, splits = data.table, data.splits
+    document = {
+        **model_config,
+        **finished,
+        "data": {
+            "root": config.root,
+            "dataset": table.attrs.get("dataset"),
+            "layout": table.attrs.get("layout"),
+            "fingerprint": data_fingerprint(table, names),
+            "counts": splits.counts,
+            "partition_source": splits.partition_source,
+            "source": data.source,
+            "notes": splits.notes,
+            "skipped_images": [{"image_id": i, "reason": r} for i, r in data.skipped],
+        },
+        "training": {
+            "epochs": config.epochs,
+            "epochs_run": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+            "optimizer": "AdamW + one-cycle",
+            "precision": devices.precision,
+            "devices": devices.num_devices,
+            "accelerator": devices.accelerator,
+            "loss": config.loss,
+            "focal_gamma": config.focal_gamma if config.loss == "focal" else None,
+            "pos_weight": _rounded(module.hparams.get("pos_weight")),
+            "augment": config.augment,
+            "seed": config.seed,
+            "weights": config.weights,
+            "best_checkpoint": Path(best.best_model_path).name or None,
+            "seconds": round(seconds, 2),
+            "images_per_second": round(images / seconds, 1) if seconds > 0 else None,
+            "torch_version": torch.__version__,
+        },
+        "train_config": config.to_dict(),
+    }
+    _copy_metrics_csv(out)
+    runfmt.save_run(out, module.model, document)
+    return json.loads((out / runfmt.RUN_JSON).read_text(encoding="utf-8"))
+
+
+def model_description(config: TrainConfig, names: list[str]) -> dict[str, Any]:
+    """The part of ``run.json`` that says how to rebuild the model and make its input."""
+    return {
+        "arch": config.arch,
+        "task": config.task,
+        "attribute_names": names,
+        "image_size": config.size,
+        "crop": config.crop,
+        "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
+    }
+
+
+def _rounded(values: Sequence[float] | None) -> list[float] | None:
+    return None if values is None else [round(float(v), 4) for v in values]
+
+
+def _metric(trainer: Any, key: str) -> float | None:
+    value = trainer.callback_metrics.get(key)
+    return float(value) if value is not None else None
+
+
+def _copy_metrics_csv(out: Path) -> None:
+    logged = out / "logs" / "metrics.csv"
+    if logged.is_file():
+        from celebalab.io import write_bytes_atomic
+
+        write_bytes_atomic(out / runfmt.METRICS_CSV, logged.read_bytes())
