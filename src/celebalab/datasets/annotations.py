@@ -1,10 +1,11 @@
 """Fast, exact parsers for the CelebA and CelebAMask-HQ annotation files.
 
-Every published variant is read as it is: CRLF or LF line endings, a row-count line, a header with
-a trailing space, columns separated by runs of spaces (official ``.txt``) or commas (Kaggle
-``.csv``). The whole file is tokenised at once with numpy (one pass over the bytes instead of one
-Python call per row), which keeps the exact line of every token, so each problem found (wrong
-field count, bad value, duplicate id, count line mismatch, unknown header name) is reported as
+Every published variant is read as it is: CRLF, LF or CR-only line endings, a row-count line, a
+header with a trailing space, columns separated by runs of spaces (official ``.txt``) or commas
+(Kaggle ``.csv``, standard quoting allowed). The whole file is tokenised at once with numpy (one
+pass over the bytes instead of one Python call per row), which keeps the exact line of every
+token, so each problem found (wrong field count, bad value, duplicate id, an id that is not a
+plain file name, count line mismatch, unknown header name, binary data) is reported as
 ``file:line: problem`` without a second, slow scan.
 """
 
