@@ -13,6 +13,7 @@ import pytest
 
 from celeba_trees import celeba_truth, official_texts, write_kaggle, write_official
 from celebalab.cli import main
+from celebalab.datasets import table as table_module
 from celebalab.datasets.annotations import read_annotation
 from celebalab.datasets.decode import image_error_text
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
@@ -101,10 +102,10 @@ def test_unreadable_attribute_file_is_a_dataset_error(
 def test_unreadable_file_while_fingerprinting_the_cache(
     root: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def denied(handle: object, digest: str) -> None:
-        raise PermissionError(13, "Permission denied", getattr(handle, "name", ""))
+    def denied(path: object, mode: str = "r") -> None:
+        raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("hashlib.file_digest", denied)
+    monkeypatch.setattr(table_module, "open", denied, raising=False)
     err = _one_line_error(capsys, ["data", "info", str(root)])
     assert ": cannot read the file (permission denied)" in err
 

@@ -106,13 +106,16 @@ def _fingerprint(layout: DatasetLayout, celeba: DatasetLayout | None) -> dict:
 
 
 def _sha1(path: Path) -> str:
-    """SHA-1 of a file's bytes, read in blocks (the fastest hashlib digest here: ~30 ms for
-    CelebA's 50 MB of annotation files)."""
+    """SHA-1 of a file's bytes, read in 1 MiB blocks (the fastest hashlib digest here: ~30 ms
+    for CelebA's 50 MB of annotation files)."""
+    digest = hashlib.sha1(usedforsecurity=False)
     try:
         with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha1").hexdigest()
+            while block := handle.read(1 << 20):
+                digest.update(block)
     except OSError as err:
         raise unreadable_file(path, err) from None
+    return digest.hexdigest()
 
 
 def _read_cache(path: Path, fingerprint: dict) -> pd.DataFrame | None:
