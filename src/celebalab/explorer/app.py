@@ -15,7 +15,7 @@ from typing import Any
 import dash
 import numpy as np
 from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
-from flask import Response, abort, send_file
+from flask import Response, abort, request, send_file
 
 from celebalab.explorer import layout
 from celebalab.explorer.filters import add_filter, filter_label, remove_filter
@@ -25,6 +25,7 @@ from celebalab.explorer.views import GALLERY_CAP, Explorer, image_url
 #: Plain Bootstrap 5 (the bootswatch themes @import web fonts; this file imports nothing).
 _BOOTSTRAP = "static/bootstrap5/css/bootstrap.min.css"
 _CLUSTER_INPUTS = ("reducer", "order", "method", "k", "eps", "min-samples", "min-cluster-size")
+_KNOWN_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon", "/assets/", "/explorer/")
 _RECOLOUR = frozenset({"order", "method", "k", "eps", "min-samples", "min-cluster-size"})
 
 
@@ -44,8 +45,10 @@ def clustering_args(values: list[Any]) -> dict[str, Any]:
     }
 
 
-def gallery(src: int, rows: np.ndarray, name: str, explorer: Explorer) -> list[html.Img]:
-    """Thumbnails of ``rows`` (at most ``GALLERY_CAP``); clicking one enlarges it."""
+def gallery(
+    src: int, rows: np.ndarray, name: str, explorer: Explorer, cap: int | None = GALLERY_CAP
+) -> list[html.Img]:
+    """Thumbnails of ``rows`` (the first ``cap``, or all); clicking one enlarges it."""
     meta = explorer.sources[src].meta
     return [
         html.Img(
@@ -54,7 +57,7 @@ def gallery(src: int, rows: np.ndarray, name: str, explorer: Explorer) -> list[h
             id={"type": "thumb", "gallery": name, "row": int(r)},
             title=f"{meta['image_id'].iat[r]} · person {meta['identity'].iat[r]}",
         )
-        for r in np.asarray(rows)[:GALLERY_CAP]
+        for r in np.asarray(rows)[:cap]
     ]
 
 
@@ -101,6 +104,17 @@ def _routes(app: dash.Dash, explorer: Explorer) -> None:
         if path is None:
             abort(404)
         return send_file(path, max_age=86400)
+
+    @server.before_request
+    def only_known_paths() -> None:
+        # Dash answers every unknown path with the page; here they are 404s, like traversals.
+        path = request.path
+        if path != "/" and not path.startswith(_KNOWN_PREFIXES):
+            abort(404)
+
+    @server.route("/explorer/<path:anything>")
+    def not_an_image(anything: str) -> Response:
+        abort(404)  # any other /explorer/ URL (traversal attempts included) is not found
 
     @server.route("/explorer/thumb/<int:src>/<int:row>")
     def thumbnail(src: int, row: int) -> Response:
@@ -258,7 +272,7 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         rows = np.flatnonzero(mask)
         return (
             f"{explorer.title(src, filters, person)} · click one to enlarge",
-            gallery(src, rows, "person", explorer),
+            gallery(src, rows, "person", explorer, cap=None),
         )
 
     @app.callback(

@@ -168,8 +168,8 @@ def map_figure(
 
     ``hover`` is N×2 int32 ``[identity, file stem]``; when every file name is a zero-padded
     number (CelebA's ``000001.jpg``) ``stem_format`` (e.g. ``"06d.jpg"``) rebuilds it in the
-    browser, otherwise ``file_names`` are sent as text. ``highlight`` (N×2) marks the chosen
-    person's faces as a second trace.
+    browser, otherwise ``file_names`` are sent as text. ``highlight`` (positions into ``xy``)
+    rings the chosen person's faces as a second, clickable trace.
     """
     n = len(xy)
     size = 3 if n > 50_000 else 5 if n > 5_000 else 7
@@ -198,16 +198,18 @@ def map_figure(
     if highlight is not None and len(highlight):
         fig.add_trace(
             go.Scattergl(
-                x=highlight[:, 0],
-                y=highlight[:, 1],
+                x=xy[highlight, 0],
+                y=xy[highlight, 1],
                 mode="markers",
                 name="person",
+                customdata=hover[highlight],
+                text=None if stem_format else [file_names[i] for i in highlight],
+                hovertemplate=f"person %{{customdata[0]}} (chosen)<br>{name_part}<extra></extra>",
                 marker={
                     "size": 11,
                     "color": "rgba(0,0,0,0)",
                     "line": {"width": 2, "color": "#111"},
                 },
-                hoverinfo="skip",
                 showlegend=False,
             )
         )

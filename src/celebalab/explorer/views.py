@@ -199,7 +199,7 @@ class Explorer:
             fmt,
             names,
             self.map_title(src, clustering, filters),
-            highlight=np.asarray(xy)[ring] if ring.size else None,
+            highlight=np.searchsorted(rows, ring) if ring.size else None,
         )
 
     def map_title(self, src: int, clustering: Mapping[str, Any], filters: Sequence[Filter]) -> str:
