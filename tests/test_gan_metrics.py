@@ -69,16 +69,14 @@ def test_kernel_distance_matches_torchmetrics_on_whole_sets() -> None:
 
 
 def _sklearn_precision_recall(gen: np.ndarray, real: np.ndarray, k: int) -> tuple[float, float]:
+    from scipy.spatial.distance import cdist
     from sklearn.neighbors import NearestNeighbors
 
     def radii(x: np.ndarray) -> np.ndarray:  # distance to the k-th neighbour other than itself
         return NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)[0][:, -1]
 
-    from scipy.spatial.distance import cdist
-
-    d = cdist(gen, real)
-    precision = float((d <= radii(real)[None, :]).any(axis=1).mean())
-    recall = float((d.T <= radii(gen)[None, :]).any(axis=1).mean())
+    precision = float((cdist(gen, real) <= radii(real)[None, :]).any(axis=1).mean())
+    recall = float((cdist(real, gen) <= radii(gen)[None, :]).any(axis=1).mean())
     return precision, recall
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -61,7 +62,7 @@ def train_command(
     else:
         config = GanConfig(**{k: v for k, v in given.items() if v is not None})
     info = train_gan(root, out, config, resume=resume, overwrite=overwrite, max_steps=max_steps)
-    if info is not None:
+    if info is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 reports
         t = info["training"]
         typer.echo(f"{out}: {t['steps']} steps in {t['seconds']:.0f} s "
                    f"({t['images_per_second']} img/s); report {out / 'report.html'}")  # fmt: skip

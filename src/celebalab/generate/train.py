@@ -7,9 +7,10 @@ keyed by the global step. Written out, each of those is visible and testable; DD
 
 What fixes the seed loop's bugs: logits losses (``BCEWithLogits`` or hinge) that are safe under
 autocast; one ``GradScaler`` per network, each updated once per step (fp16), or bf16 without
-scalers; a discriminator step on ``fake.detach()`` and a generator step on a fresh batch of its
-own; the packed uint8 cache instead of decoding every JPEG every epoch; a fixed-noise grid drawn
-once from the seed and kept in the checkpoint.
+scalers; a discriminator step on a fake batch made without a graph (``no_grad``, the
+equivalent of ``detach``) and a generator step on a fresh batch of its own; the packed uint8
+cache instead of decoding every JPEG every epoch; a fixed-noise grid drawn once from the seed
+and kept in the checkpoint.
 
 Exact resume: the batch order is a function of ``(seed, epoch)``, every noise/label draw of
 ``(seed, step, rank)``; the checkpoint (written atomically every ``checkpoint_every`` steps and at
@@ -24,7 +25,7 @@ import csv
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,6 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
-from celebalab.errors import CelebalabError
 from celebalab.generate import run as runfmt
 from celebalab.generate.config import GanConfig
 from celebalab.generate.data import (
@@ -53,50 +53,18 @@ from celebalab.generate.monitor import (
     mean_pairwise_distance,
 )
 from celebalab.generate.networks import ARCHITECTURES, NOISE_DIM, attribute_code, build_pair
+from celebalab.generate.state import (
+    LOSS_COLUMNS,
+    GanTrainError,
+    Nets,
+    Progress,
+    read_checkpoint,
+    save_checkpoint,
+)
 from celebalab.io import atomic_path, write_text_atomic
 
-CHECKPOINT_FORMAT = 1
-LOSS_COLUMNS = ("d_loss", "g_loss", "d_real", "d_fake")
 #: Real training images whose spread is the reference of the diversity check.
 DIVERSITY_REFERENCE = 64
-
-
-class GanTrainError(CelebalabError):
-    """A GAN run cannot start or continue (non-empty output, nothing to resume, mismatch)."""
-
-
-@dataclass
-class _Nets:
-    """Everything the optimisation updates (what the checkpoint saves)."""
-
-    gen: torch.nn.Module
-    disc: torch.nn.Module
-    ema: AveragedModel
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
-    scaler_g: torch.amp.GradScaler
-    scaler_d: torch.amp.GradScaler
-
-    def state(self) -> dict[str, Any]:
-        """State dicts of every part, by name."""
-        names = ("gen", "disc", "ema", "opt_g", "opt_d", "scaler_g", "scaler_d")
-        return {name: getattr(self, name).state_dict() for name in names}
-
-    def load(self, state: dict[str, Any]) -> None:
-        """Inverse of :meth:`state`."""
-        for name in ("gen", "disc", "ema", "opt_g", "opt_d", "scaler_g", "scaler_d"):
-            getattr(self, name).load_state_dict(state[name])
-
-
-@dataclass
-class _Progress:
-    """Counters and logs of a run (saved in the checkpoint)."""
-
-    step: int = 0
-    seconds: float = 0.0
-    losses: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in LOSS_COLUMNS})
-    epochs: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -158,7 +126,7 @@ def train_gan(
 
 def resume_config(out: str | Path, **given: Any) -> GanConfig:
     """The saved config of the run in ``out`` with the explicitly ``given`` options applied."""
-    saved = _read_checkpoint(Path(out) / runfmt.CHECKPOINT, torch.device("cpu"))
+    saved = read_checkpoint(Path(out) / runfmt.CHECKPOINT, torch.device("cpu"))
     values = {**saved["config"], **{k: v for k, v in given.items() if v is not None}}
     return GanConfig.from_dict(values)
 
@@ -174,7 +142,7 @@ def _prepare_out(
     if resume:
         if not checkpoint.is_file():
             raise GanTrainError(f"{checkpoint}: nothing to resume (no checkpoint)")
-        saved = _read_checkpoint(checkpoint, procs.device)
+        saved = read_checkpoint(checkpoint, procs.device)
         differ = config.differences(GanConfig.from_dict(saved["config"]))
         if differ:
             raise GanTrainError(
@@ -251,7 +219,7 @@ def _ema_update(decay: float) -> Any:
     return update
 
 
-def _build(job: _Job) -> _Nets:
+def _build(job: _Job) -> Nets:
     """Fresh networks (seeded), EMA copy, Adam optimisers and gradient scalers."""
     config, device = job.config, job.procs.device
     torch.manual_seed(config.seed)
@@ -261,7 +229,7 @@ def _build(job: _Job) -> _Nets:
     ema = AveragedModel(gen, multi_avg_fn=_ema_update(config.ema_decay), use_buffers=False)
     betas = (config.beta1, 0.999)
     fp16 = job.precision == "16-mixed"
-    return _Nets(
+    return Nets(
         gen=gen,
         disc=disc,
         ema=ema,
@@ -313,7 +281,7 @@ def _g_loss(fake: torch.Tensor, loss: str) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
 
 
-def _train_step(job: _Job, nets: _Nets, dnets: tuple[Any, Any], step: int) -> dict[str, float]:
+def _train_step(job: _Job, nets: Nets, dnets: tuple[Any, Any], step: int) -> dict[str, float]:
     """One discriminator and one generator update; returns the step's losses."""
     config, data = job.config, job.data
     gen, disc = dnets
@@ -330,9 +298,10 @@ def _train_step(job: _Job, nets: _Nets, dnets: tuple[Any, Any], step: int) -> di
 
     z, y_fake = _fake_inputs(job, stream, n)
     with _autocast(job):
-        fake = gen(z, y_fake)
+        with torch.no_grad():  # the D step never back-propagates into G: keep no graph
+            fake = gen(z, y_fake)
         logits_real = disc(real, y_real)
-        logits_fake = disc(fake.detach(), y_fake)
+        logits_fake = disc(fake, y_fake)
         loss_d = _d_loss(logits_real.float(), logits_fake.float(), config.loss)
     nets.opt_d.zero_grad(set_to_none=True)
     nets.scaler_d.scale(loss_d).backward()
@@ -362,11 +331,11 @@ def _train_step(job: _Job, nets: _Nets, dnets: tuple[Any, Any], step: int) -> di
 
 def _train(job: _Job, saved: dict[str, Any] | None, max_steps: int | None) -> dict | None:
     nets = _build(job)
-    progress = _Progress()
+    progress = Progress()
     fixed = _fixed_inputs(job)
     if saved is not None:
         nets.load(saved["nets"])
-        progress = _Progress(**saved["progress"])
+        progress = Progress(**saved["progress"])
         fixed = (saved["fixed"]["z"].to(job.procs.device), _to(saved["fixed"]["y"], job))
     dnets = (wrap(nets.gen, job.procs), wrap(nets.disc, job.procs))
     real_spread = mean_pairwise_distance(_reference_images(job))
@@ -385,7 +354,11 @@ def _train(job: _Job, saved: dict[str, Any] | None, max_steps: int | None) -> di
             progress.seconds += time.perf_counter() - start
             if ends_epoch:
                 _end_epoch(job, nets, progress, fixed, real_spread)
-            _save_checkpoint(job, nets, progress, fixed)
+            if job.procs.main:
+                save_checkpoint(
+                    job.out / runfmt.CHECKPOINT, config=job.config.to_dict(), root=job.root,
+                    nets=nets, progress=progress, fixed=fixed,
+                )
             start = time.perf_counter()
     bar.close()
     if progress.step < job.total_steps:
@@ -451,7 +424,7 @@ def ema_samples(ema: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None) -
 
 
 def _end_epoch(
-    job: _Job, nets: _Nets, progress: _Progress, fixed: tuple, real_spread: float
+    job: _Job, nets: Nets, progress: Progress, fixed: tuple, real_spread: float
 ) -> None:
     """Grid of the fixed noise, diversity and collapse checks, epoch record."""
     epoch = progress.step // job.steps_per_epoch
@@ -478,34 +451,6 @@ def _end_epoch(
             Image.fromarray(grid).save(tmp, format="PNG")
 
 
-def _save_checkpoint(job: _Job, nets: _Nets, progress: _Progress, fixed: tuple) -> None:
-    if not job.procs.main:
-        return
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "config": job.config.to_dict(),
-        "root": str(job.root),
-        "nets": nets.state(),
-        "progress": progress.__dict__,
-        "fixed": {"z": fixed[0].cpu(), "y": None if fixed[1] is None else fixed[1].cpu()},
-    }
-    with atomic_path(job.out / runfmt.CHECKPOINT) as tmp:
-        torch.save(state, tmp)
-
-
-def _read_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise GanTrainError(f"{path}: checkpoint not found") from None
-    except Exception as err:
-        raise GanTrainError(f"{path}: corrupt checkpoint ({type(err).__name__}); "
-                            "start again with --overwrite") from None  # fmt: skip
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise GanTrainError(f"{path}: not a celebalab GAN checkpoint of format {CHECKPOINT_FORMAT}")
-    return state
-
-
 # ---------------------------------------------------------------- outputs
 
 
@@ -520,7 +465,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     write_text_atomic(path, buf.getvalue())
 
 
-def _finish(job: _Job, nets: _Nets, progress: _Progress) -> dict[str, Any]:
+def _finish(job: _Job, nets: Nets, progress: Progress) -> dict[str, Any]:
     """Write generator.pt, the CSV logs, the report and, last, run.json."""
     config = job.config
     done = progress.step * config.batch_size * job.procs.world_size
