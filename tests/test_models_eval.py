@@ -21,8 +21,8 @@ from PIL import Image
 from sklearn.metrics import balanced_accuracy_score, f1_score
 from typer.testing import CliRunner
 
-from celebalab.errors import CelebalabError
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
+from celebalab.errors import CelebalabError
 from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD, build_model
 from celebalab.models.cli_eval import register
 from celebalab.models.evaluate import evaluate_run
@@ -142,8 +142,8 @@ def test_report_has_sorted_chart_and_baselines(setup: tuple[Path, Path]) -> None
 
 
 def test_chart_is_sorted_by_balanced_accuracy() -> None:
+    from celebalab.metrics.attributes import attribute_metrics
     from celebalab.models.eval_report import attribute_chart
-    from celebalab.models.metrics import attribute_metrics
 
     rng = np.random.default_rng(1)
     y = (rng.random((200, 6)) < 0.4).astype(np.uint8)

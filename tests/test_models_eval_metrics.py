@@ -17,7 +17,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from celebalab.models.metrics import attribute_metrics, group_means, headline, majority_baseline
+from celebalab.metrics.attributes import attribute_metrics, group_means, headline, majority_baseline
 
 
 def _random_case(seed: int, n: int = 300, num_attrs: int = 9):

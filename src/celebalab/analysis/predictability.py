@@ -74,7 +74,7 @@ def binary_metrics(y_true: np.ndarray, score: np.ndarray) -> dict[str, np.ndarra
 
     Ties in ``score`` count half in the AUC, as in ``sklearn.metrics.roc_auc_score``.
     """
-    from celebalab.models.metrics import roc_auc
+    from celebalab.metrics.attributes import roc_auc
 
     y = y_true.astype(bool)
     pred = score > 0

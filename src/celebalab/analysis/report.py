@@ -12,7 +12,7 @@ from celebalab.analysis.predictability import METRIC_COLUMNS, ProtocolResult
 from celebalab.reports.html import Report, Section
 
 if TYPE_CHECKING:
-    from celebalab.analysis.runner import StatsResult
+    from celebalab.analysis.result import StatsResult
 
 
 def build_stats_report(result: StatsResult) -> Report:

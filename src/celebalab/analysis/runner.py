@@ -4,43 +4,24 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from celebalab.analysis.associations import Associations, compute_associations, top_pairs
-from celebalab.analysis.clustering import DEFAULT_KS, ClusteringResult, cluster_attributes
+from celebalab.analysis.associations import compute_associations, top_pairs
+from celebalab.analysis.clustering import DEFAULT_KS, cluster_attributes
 from celebalab.analysis.frequencies import attribute_frequencies
 from celebalab.analysis.inputs import attribute_matrix, partition_codes, select_partition
-from celebalab.analysis.predictability import PROTOCOLS, ProtocolResult, run_protocol
+from celebalab.analysis.predictability import PROTOCOLS, run_protocol
+from celebalab.analysis.result import StatsResult
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_NAMES
 from celebalab.errors import check_at_least
 from celebalab.io import atomic_path, check_output_dir, staged_dir, write_json_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
-
-
-@dataclass
-class StatsResult:
-    """All statistics of one run; ``files`` is filled by :func:`write_stats`."""
-
-    dataset: dict[str, Any]
-    options: dict[str, Any]
-    frequencies: pd.DataFrame
-    associations: Associations
-    top_pairs: pd.DataFrame
-    predictability: dict[str, ProtocolResult]
-    clustering: ClusteringResult | None
-    image_ids: np.ndarray
-    partitions: np.ndarray
-    image_strips: dict[int, np.ndarray] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)
 
 
 @contextmanager
@@ -172,7 +153,7 @@ def write_stats(result: StatsResult, out: str | Path, overwrite: bool = False) -
 
 
 def _write_files(result: StatsResult, out: Path) -> dict[str, Path]:
-    from celebalab.analysis.report import build_stats_report
+    from celebalab.analysis.report import build_stats_report  # matplotlib: only when writing
     from celebalab.analysis.summary import stats_summary
 
     assoc = result.associations

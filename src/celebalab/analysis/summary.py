@@ -9,7 +9,7 @@ from celebalab.analysis.predictability import METRIC_COLUMNS
 if TYPE_CHECKING:
     import pandas as pd
 
-    from celebalab.analysis.runner import StatsResult
+    from celebalab.analysis.result import StatsResult
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import typer
 if TYPE_CHECKING:
     import pandas as pd
 
-    from celebalab.models.evaluate import EvaluationResult
+    from celebalab.models.eval_result import EvaluationResult
 
 _EXIT_SOME_UNREADABLE = 1
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,38 +20,14 @@ import pandas as pd
 
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, write_json_atomic, write_text_atomic
-from celebalab.models.metrics import attribute_metrics, group_means, headline
+from celebalab.metrics.attributes import attribute_metrics, group_means, headline
+from celebalab.models.eval_report import build_evaluation_report
+from celebalab.models.eval_result import EvaluationResult
 from celebalab.models.run import LoadedRun, load_run
 from celebalab.runtime import check_split, resolve_device
 
 #: Attribute kinds of the synthetic generator whose pixels are drawn from the label alone.
 DRAWN_KINDS: frozenset[str] = frozenset({"drawn", "global"})
-
-
-@dataclass
-class EvaluationResult:
-    """Everything ``evaluate`` measured; ``files`` are the outputs it wrote."""
-
-    run_dir: Path
-    split: str
-    config: dict[str, Any]
-    metrics: pd.DataFrame
-    headline: dict[str, float | int]
-    predictions: pd.DataFrame
-    data_source: str
-    seconds: float
-    skipped_images: list[str] = field(default_factory=list)
-    skipped_reasons: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    attribute_kinds: dict[str, str] | None = None
-    attribute_groups: dict[str, str] | None = None
-    groups: pd.DataFrame | None = None
-    files: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def out_dir(self) -> Path:
-        """Folder of this split's evaluation outputs."""
-        return self.run_dir / f"eval_{self.split}"
 
 
 def evaluate_run(
@@ -144,8 +119,6 @@ def _fingerprint_notes(run: LoadedRun, root: Path, table: pd.DataFrame) -> list[
 
 def write_evaluation(result: EvaluationResult) -> dict[str, Path]:
     """Write the CSV/JSON/Parquet/HTML outputs of ``result`` into its ``out_dir``."""
-    from celebalab.models.eval_report import build_evaluation_report
-
     out = result.out_dir
     m = result.metrics
     files = {

@@ -299,8 +299,12 @@ def extract_features(run: LoadedRun, images_uint8: torch.Tensor | np.ndarray) ->
 
     The input of the final linear layer (:func:`celebalab.models.architectures.classifier_head`),
     i.e. the pooled features after the (eval-mode, identity) dropout, for every architecture
-    in ``ARCHITECTURES``: ``logits == features @ head.weight.T + head.bias``.
+    in ``ARCHITECTURES``: ``logits == features @ head.weight.T + head.bias``. For an identity
+    run (``task == "identity"``) the features are its embedding: the network's output,
+    L2-normalised (see :mod:`celebalab.models.identity_module`).
     """
+    if run.task == "identity":
+        return torch.nn.functional.normalize(predict_logits(run, images_uint8), dim=1)
     x = model_input(run, images_uint8)
     captured: list[torch.Tensor] = []
     hook = classifier_head(run.model).register_forward_pre_hook(

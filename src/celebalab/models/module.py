@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from celebalab.metrics.attributes import attribute_metrics, headline
 from celebalab.models.architectures import build_model, normalise_uint8
-from celebalab.models.metrics import attribute_metrics, headline
 
 
 def attribute_loss(

@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 
 from celebalab.errors import CelebalabError
+from celebalab.metrics.attributes import predict_labels
 from celebalab.models.inference import decode_batches, predict_logits
-from celebalab.models.metrics import predict_labels
 from celebalab.models.run import LoadedRun, load_run
 from celebalab.runtime import resolve_device
 

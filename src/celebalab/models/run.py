@@ -154,7 +154,8 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
     names = list(config["attribute_names"])
-    model = build_model(config["arch"], len(names))
+    # identity runs predict no attribute: their outputs are the embedding_dim embedding values
+    model = build_model(config["arch"], int(config.get("embedding_dim") or len(names)))
     weights = run_dir / MODEL_FILE
     if not weights.is_file():
         raise RunDirError(f"{weights}: model weights missing")

@@ -143,8 +143,8 @@ class AttributeTask(Task):
         self, run: LoadedRun, splits: Splits, val: SplitBatches, targets: np.ndarray
     ) -> dict[str, Any]:
         """Thresholds tuned on validation, and the validation metrics with and without them."""
+        from celebalab.metrics.attributes import attribute_metrics, headline
         from celebalab.models.inference import predict_probabilities
-        from celebalab.models.metrics import attribute_metrics, headline
         from celebalab.models.thresholds import tune_thresholds
 
         names = run.attribute_names

@@ -8,7 +8,7 @@ it weighs both classes equally, so a rare attribute cannot be "solved" by always
 is offered for retrieval-style use, where false positives of a rare class matter more, and
 ``"accuracy"`` for comparison with papers that report plain mean accuracy.
 
-The rule is the one of :func:`celebalab.models.metrics.predict_labels`: present iff
+The rule is the one of :func:`celebalab.metrics.attributes.predict_labels`: present iff
 ``probability >= threshold``. Candidate cuts lie between consecutive distinct validation scores
 (midpoints), so tied scores are never split and the chosen threshold generalises to scores
 between them. Attributes whose validation split holds a single class keep 0.5.
