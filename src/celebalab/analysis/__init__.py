@@ -8,7 +8,7 @@ from importlib import import_module
 from typing import Any
 
 _LAZY = {
-    "StatsResult": "celebalab.analysis.runner",
+    "StatsResult": "celebalab.analysis.result",
     "compute_stats": "celebalab.analysis.runner",
     "run_stats": "celebalab.analysis.runner",
     "write_stats": "celebalab.analysis.runner",
