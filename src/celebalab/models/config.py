@@ -60,6 +60,12 @@ class TrainConfig:
     augment: bool = False
     weights: str | None = None
     checkpoint_every: int = 50
+    # --task identity (models/identity.py): embedding size and margin loss; margin None = the
+    # loss's default (ArcFace 0.5 rad, CosFace 0.35)
+    embedding_dim: int = 128
+    identity_loss: str = "arcface"
+    margin: float | None = None
+    scale: float = 64.0
     # Execution settings: free to change on resume.
     devices: str | int | None = None
     precision: str | None = None
@@ -109,6 +115,7 @@ class TrainConfig:
 FIXED_ON_RESUME: tuple[str, ...] = (
     "task", "arch", "size", "batch_size", "lr", "loss", "pos_weight", "focal_gamma", "seed",
     "threshold_metric", "augment", "weights", "root", "crop",
+    "embedding_dim", "identity_loss", "margin", "scale",
 )  # fmt: skip
 
 
@@ -182,6 +189,10 @@ def _constraints() -> dict[str, Any]:
         "seed": Interval(int, 0),
         "augment": IsBool(),
         "checkpoint_every": Interval(int, 1),
+        "embedding_dim": Interval(int, 2),
+        "identity_loss": OneOf(("arcface", "cosface")),
+        "margin": Interval(float, 0),
+        "scale": Interval(float, 0, strict=True),
         "precision": OneOf(PRECISIONS),
         "workers": Interval(int, 0),
         "threads": Interval(int, 1),

@@ -175,4 +175,8 @@ TASKS: dict[str, type[Task]] = {"attributes": AttributeTask}
 
 def get_task(config: TrainConfig) -> Task:
     """The :class:`Task` of ``config.task``."""
+    if config.task == "identity":
+        from celebalab.models.identity import IdentityTask  # imports this module: lazily
+
+        return IdentityTask(config)
     return TASKS.get(config.task, AttributeTask)(config)
