@@ -127,7 +127,7 @@ def run_demo(options: DemoOptions) -> Path:
             epochs=options.epochs,
             batch_size=options.batch_size,
             seed=options.seed,
-            progress=False,
+            progress="epochs",  # one line per epoch: bars would flood a log
         ),
     )
     evaluation = stages.run(
