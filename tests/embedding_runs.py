@@ -29,3 +29,12 @@ def make_attribute_run(run_dir: Path, arch: str = "small_cnn", size: int = SIZE)
     }  # fmt: skip
     save_run(run_dir, build_model(arch, len(ATTRIBUTE_NAMES)).eval(), config)
     return run_dir
+
+
+def extracted_set(base: Path, celeba_root: Path) -> Path:
+    """``base/emb``: every image of ``celeba_root`` through an untrained attribute run."""
+    from celebalab.embeddings.extract import extract_embeddings
+
+    run = make_attribute_run(base / "run")
+    extract_embeddings(run, celeba_root, base / "emb", progress=False)
+    return base / "emb"

@@ -10,18 +10,14 @@ import pytest
 
 from celebalab.embeddings import load_embeddings
 from celebalab.embeddings.evaluate import evaluate_embeddings, write_evaluation
-from celebalab.embeddings.extract import extract_embeddings
 from celebalab.embeddings.store import EmbeddingSetError
 from celebalab.metrics.recognition import identification_metrics
-from embedding_runs import make_attribute_run
+from embedding_runs import extracted_set
 
 
 @pytest.fixture(scope="module")
 def emb_dir(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("evaluate")
-    run = make_attribute_run(base / "run")
-    extract_embeddings(run, synth_root / "CelebA", base / "emb", progress=False)
-    return base / "emb"
+    return extracted_set(tmp_path_factory.mktemp("evaluate"), synth_root / "CelebA")
 
 
 def test_methods_on_the_same_images(emb_dir: Path) -> None:

@@ -11,11 +11,10 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 from celebalab.embeddings import load_embeddings
-from celebalab.embeddings.extract import extract_embeddings
 from celebalab.retrieval import EmbeddingIndex, build_index, parse_where, retrieve
 from celebalab.retrieval.index import FEW_QUERIES, RetrievalError
 from celebalab.retrieval.query import QueryError
-from embedding_runs import make_attribute_run
+from embedding_runs import extracted_set
 
 
 def clustered(n_clusters: int = 60, per: int = 25, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -71,10 +70,7 @@ def test_bad_parameters_and_queries() -> None:
 
 @pytest.fixture(scope="module")
 def emb_dir(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("retrieval")
-    run = make_attribute_run(base / "run")
-    extract_embeddings(run, synth_root / "CelebA", base / "emb", progress=False)
-    return base / "emb"
+    return extracted_set(tmp_path_factory.mktemp("retrieval"), synth_root / "CelebA")
 
 
 def test_index_persists_and_rebuilds(emb_dir: Path, tmp_path: Path) -> None:
