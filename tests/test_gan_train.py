@@ -80,7 +80,7 @@ def test_run_directory_describes_itself(uninterrupted: Path) -> None:
     ]  # fmt: skip
     losses = (uninterrupted / "losses.csv").read_text().strip().splitlines()
     assert len(losses) == steps + 1 and losses[0] == "step,d_loss,g_loss,d_real,d_fake"
-    assert "Loss curves" in (uninterrupted / "report.html").read_text()
+    assert "GAN loss curves" in (uninterrupted / "report.html").read_text()
     gan = load_gan_run(uninterrupted)
     assert not gan.generator.training and gan.image_size == 32
 

@@ -88,7 +88,9 @@ def distribution_metrics(
     generated: np.ndarray, real: np.ndarray, seed: int = 0
 ) -> dict[str, float]:
     """FID, KID (mean, std), precision and recall of ``generated`` against ``real`` features."""
-    kid, kid_std = kernel_distance(generated, real, seed=seed)
+    # Subsets of at most half the samples, so that they differ and the std means something.
+    size = min(KID_SUBSET_SIZE, len(generated) // 2, len(real) // 2)
+    kid, kid_std = kernel_distance(generated, real, subset_size=max(size, 2), seed=seed)
     precision, recall = precision_recall(generated, real)
     return {
         "FID": frechet_distance(generated, real),

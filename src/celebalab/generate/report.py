@@ -51,9 +51,10 @@ def add_training_sections(report: Report, run_dir: Path, info: dict[str, Any]) -
     sec.table(pd.DataFrame(rows, columns=["setting", "value"]).astype(str), index=False)
     if training["device"] == "cpu":
         sec.text("Trained on the CPU in 32-bit precision (mixed precision needs a GPU).", True)
-    _grids_section(report.section("Samples over training (EMA generator, fixed noise)"), run_dir)
-    _loss_section(report.section("Loss curves"), run_dir)
-    _warnings_section(report.section("Collapse checks"), info)
+    grids = report.section("GAN samples over training (EMA generator, fixed noise)")
+    _grids_section(grids, run_dir)
+    _loss_section(report.section("GAN loss curves"), run_dir)
+    _warnings_section(report.section("GAN collapse checks"), info)
 
 
 def _conditioning(info: dict[str, Any]) -> str:
@@ -81,8 +82,8 @@ def _grids_section(sec: Section, run_dir: Path) -> None:
     )
     sec.figure(fig, alt="generator samples over training")
     last = np.asarray(Image.open(paths[-1]).convert("RGB"))
-    sec.heading(f"Final grid ({paths[-1].name}, actual size)")
-    sec.image(last, alt="final grid")
+    sec.heading(f"Final grid ({paths[-1].name}; each pixel shown as 2×2, no interpolation)")
+    sec.image(last.repeat(2, axis=0).repeat(2, axis=1), alt="final grid")
 
 
 def _loss_section(sec: Section, run_dir: Path) -> None:
