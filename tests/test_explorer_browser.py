@@ -118,7 +118,7 @@ def test_user_guide_end_to_end(served: str, browser, synth_root: Path) -> None:
     page.wait_for_function("document.querySelector('#pie-page-label').innerText == 'page 1 of 2'")
     page.click("#pie-next")
     page.wait_for_function(
-        "[...document.querySelectorAll('#pies .annotation-text')]"
+        "[...document.querySelectorAll('#pies .titletext')]"
         ".some(e => e.textContent == 'Bald')"
     )
 
@@ -204,7 +204,9 @@ def test_user_guide_end_to_end(served: str, browser, synth_root: Path) -> None:
     )
     assert page.locator("#selection-gallery img").count() == 60
 
-    # dendrogram: clicking the root shows every image of the (filtered) subset
+    # dendrogram (drawn for the hierarchical method): the root holds every image of the subset
+    _choose(page, "method", "Hierarchical")
+    page.wait_for_selector("#tree .scatterlayer .trace:last-child path.point")
     page.locator("#tree").scroll_into_view_if_needed()
     points = page.locator("#tree .scatterlayer .trace:last-child path.point")
     boxes = [points.nth(i).bounding_box() for i in range(points.count())]

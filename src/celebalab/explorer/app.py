@@ -17,7 +17,7 @@ import numpy as np
 from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
 from flask import Response, abort, request, send_file
 
-from celebalab.explorer import layout
+from celebalab.explorer import figures, layout
 from celebalab.explorer.filters import add_filter, filter_label, remove_filter
 from celebalab.explorer.images import UploadError, decode_upload
 from celebalab.explorer.views import GALLERY_CAP, Explorer, image_url
@@ -250,7 +250,7 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
             return (
                 "lasso or box-select points on the map to see them here",
                 [],
-                explorer.profile_figure(src, np.arange(len(explorer.sources[src]))),
+                figures.empty_figure("the attribute profile of a selection shows here"),
             )
         return (
             _shown(rows, "selected images"),
@@ -280,10 +280,15 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Input("source", "value"),
         Input("reducer", "value"),
         Input("order", "value"),
+        Input("method", "value"),
         Input("k", "value"),
         Input("filters", "data"),
     )
-    def tree_view(src, reducer, order, k, filters):
+    def tree_view(src, reducer, order, method, k, filters):
+        if method != "hierarchical":  # drawn on demand, as in CelebA-Vis: it costs a Ward tree
+            return figures.empty_figure(
+                "choose Hierarchical (Ward) as the clustering method to draw the tree"
+            )
         return explorer.tree_figure(src, reducer, order, int(k or 8), filters)
 
     @app.callback(

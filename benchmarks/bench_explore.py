@@ -1,0 +1,261 @@
+"""Benchmark ``celebalab explore`` in a real browser (Debian's headless chromium, Playwright).
+
+On a generated set of 202,599 faces (person-clustered synthetic vectors of dimension 128 and
+random attributes; 100 real JPEGs hard-linked under all 202,599 names so every point has an
+image) it measures:
+
+- first start (cache empty: PCA, K-means, identity kNN accuracy, silhouette computed) and cold
+  start with the cache: process launch → server ready → first paint of the 200k-point map;
+- re-clustering with the projection cached (change k: a new K-means, then back to a cached k),
+  timed from the key press to the new map title, and the bytes the browser received for it;
+- click → image: a click on a map point until its full image has decoded (median of clicks);
+- the payload of the 200k-point scatter (bytes of the Dash response, and gzip'd on the wire),
+  against the same figure sent as JSON number lists (the baseline, built in this run);
+- peak RSS of the server process.
+
+    python benchmarks/bench_explore.py            # 202,599 faces, about 2-3 minutes
+    python benchmarks/bench_explore.py --quick    # 20,000 faces
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+DISTINCT_IMAGES = 100
+CLICKS = 7
+
+
+def make_set(folder: Path, n: int, dim: int) -> Path:
+    """An embedding set of ``n`` faces (~20 per person) with an image file for every row."""
+    from PIL import Image
+
+    from celebalab.datasets.schema import ATTRIBUTE_NAMES
+    from celebalab.explorer.synthetic import write_synthetic_set
+
+    rng = np.random.default_rng(0)
+    ids = [f"{i + 1:06d}.jpg" for i in range(n)]
+    rates = rng.uniform(0.05, 0.6, len(ATTRIBUTE_NAMES))
+    table = pd.DataFrame({"image_id": ids, "identity": np.sort(rng.integers(1, n // 20 + 1, n)),
+                          "partition": np.zeros(n, np.int8)})
+    attrs = (rng.random((n, len(ATTRIBUTE_NAMES))) < rates).astype(np.uint8)
+    table = pd.concat([table, pd.DataFrame(attrs, columns=list(ATTRIBUTE_NAMES))], axis=1)
+    images = folder / "images"
+    images.mkdir(parents=True)
+    originals = []
+    for k in range(DISTINCT_IMAGES):
+        coarse = (rng.random((11, 9, 3)) * 255).astype(np.uint8)
+        path = images / f"original_{k}.jpg"
+        Image.fromarray(coarse).resize((178, 218), Image.Resampling.BICUBIC).save(path, quality=90)
+        originals.append(path)
+    for i, name in enumerate(ids):
+        os.link(originals[i % DISTINCT_IMAGES], images / name)
+    write_synthetic_set(folder / "emb", table, dim=dim, noise=0.6, seed=0, images=images)
+    return folder / "emb"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(emb: Path, port: int) -> tuple[subprocess.Popen, float]:
+    """Launch ``celebalab explore`` and wait until it answers; (process, seconds to ready)."""
+    import urllib.request
+
+    exe = Path(sys.executable).with_name("celebalab")
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(exe), "explore", str(emb), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"celebalab explore exited with status {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+            return proc, time.perf_counter() - start
+        except OSError:
+            time.sleep(0.05)
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def first_paint(page, url: str, n: int) -> float:
+    """Seconds from navigation to the map holding all ``n`` points, painted."""
+    start = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(
+        "(n) => { const gd = document.querySelector('#map .js-plotly-plot');"
+        " return gd && gd._fullData && gd._fullData[0] && gd._fullData[0].x.length === n"
+        " && document.querySelector('#map .gl-container canvas'); }", arg=n, timeout=60000)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    return time.perf_counter() - start
+
+
+def recluster(page, k: int) -> float:
+    start = time.perf_counter()
+    page.fill("#k", str(k))
+    page.press("#k", "Enter")
+    page.wait_for_function(
+        f"document.querySelector('#map .gtitle').textContent.includes('kmeans ({k} clusters')",
+        timeout=120000)
+    return time.perf_counter() - start
+
+
+def click_latencies(page, clicks: int) -> list[float]:
+    page.locator("#map").scroll_into_view_if_needed()
+    box = page.locator("#map .js-plotly-plot").bounding_box()
+    spots = page.evaluate("""(clicks) => {
+        const gd = document.querySelector('#map .js-plotly-plot');
+        const t = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const out = [];
+        for (let i = 0; i < clicks; i++) {
+            const j = Math.floor((i + 0.5) * t.x.length / clicks);
+            out.push([xa._offset + xa.l2p(t.x[j]), ya._offset + ya.l2p(t.y[j])]);
+        }
+        return out;
+    }""", clicks)
+    times = []
+    previous = None
+    for x, y in spots:
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.wait_for_timeout(150)
+        start = time.perf_counter()
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.wait_for_function(
+            "(prev) => { const img = document.querySelector('#clicked-image');"
+            " return img && img.complete && img.naturalWidth > 0"
+            " && document.querySelector('#clicked-caption').textContent !== prev; }",
+            arg=previous, timeout=30000)
+        times.append(time.perf_counter() - start)
+        previous = page.locator("#clicked-caption").text_content()
+    return times
+
+
+def baseline_payload(emb: Path) -> tuple[int, int]:
+    """(bytes, gzip bytes) of the same map figure with its arrays as JSON number lists."""
+    import plotly.io as pio
+
+    from celebalab.explorer.sources import open_source
+    from celebalab.explorer.views import DEFAULT_CLUSTERING, Explorer
+
+    explorer = Explorer(sources=[open_source(emb)])
+    fig = explorer.map_figure(0, DEFAULT_CLUSTERING, [], None).to_plotly_json()
+    trace = fig["data"][0]
+    for key in ("x", "y", "customdata"):
+        trace[key] = _decoded(trace[key]).tolist()
+    trace["marker"]["color"] = _decoded(trace["marker"]["color"]).tolist()
+    body = pio.to_json(fig, validate=False).encode()
+    return len(body), len(gzip.compress(body, 6))
+
+
+def _decoded(spec: dict) -> np.ndarray:
+    import base64
+
+    dtype = np.dtype({"f4": "<f4", "i4": "<i4", "u1": "u1"}[spec["dtype"]])
+    values = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=dtype)
+    return values.reshape(-1, 2) if "shape" in spec else values
+
+
+def run(n: int, dim: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="bench_explore_"))
+    try:
+        t0 = time.perf_counter()
+        emb = make_set(work, n, dim)
+        print(f"set: {n:,} faces × {dim} dims, images hard-linked "
+              f"({time.perf_counter() - t0:.1f} s to generate)")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/"
+        proc, build_s = start_server(emb, port)  # empty cache: computes the first view
+        stop(proc)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            sizes: dict[str, list[int]] = {"map": [], "wire": []}
+
+            def record(response) -> None:
+                post = response.request.post_data or ""
+                if "_dash-update-component" in response.url and '"map.figure"' in post.replace(
+                        " ", ""):
+                    body = response.body()
+                    sizes["map"].append(len(body))
+                    sizes["wire"].append(int(response.headers.get("content-length", len(body))))
+
+            page.on("response", record)
+            proc, ready_s = start_server(emb, port)
+            try:
+                paint_s = first_paint(page, url, n)
+                first_map, first_wire = sizes["map"][-1], sizes["wire"][-1]
+                new_k = recluster(page, 5)
+                patch_bytes = sizes["map"][-1]
+                cached_k = recluster(page, 8)
+                clicks = click_latencies(page, CLICKS)
+                rss = peak_rss_mib(proc.pid)
+            finally:
+                stop(proc)
+                browser.close()
+        base_bytes, base_gzip = baseline_payload(emb)
+        print(f"first start, empty cache (computes PCA, K-means, kNN accuracy, silhouette): "
+              f"{build_s:.2f} s to ready")
+        print(f"cold start with cache: {ready_s:.2f} s process → ready, {paint_s:.2f} s "
+              f"navigation → map painted; total {ready_s + paint_s:.2f} s "
+              f"({build_s / ready_s:.1f}× faster start than with an empty cache)")
+        print(f"re-clustering (projection cached), change k: new K-means {new_k:.2f} s, "
+              f"cached k {cached_k:.2f} s; {patch_bytes / 1e3:.0f} kB sent (only colours) vs "
+              f"{first_map / 1e6:.2f} MB for the whole figure ({first_map / patch_bytes:.0f}×)")
+        print(f"click → image: median {1e3 * statistics.median(clicks):.0f} ms, "
+              f"max {1e3 * max(clicks):.0f} ms over {len(clicks)} clicks")
+        print(f"scatter payload, {n:,} points: {first_map / 1e6:.2f} MB JSON with binary arrays, "
+              f"{first_wire / 1e6:.2f} MB on the wire (gzip); baseline number lists "
+              f"{base_bytes / 1e6:.2f} MB ({base_bytes / first_map:.1f}×), "
+              f"{base_gzip / 1e6:.2f} MB gzip'd ({base_gzip / first_wire:.1f}×)")
+        print(f"server peak RSS: {rss:.0f} MiB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 faces instead of 202,599")
+    parser.add_argument("--dim", type=int, default=128, help="vector dimension")
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"needs {CHROMIUM} (Debian's chromium; `make browser` installs it)", file=sys.stderr)
+        return 2
+    run(20_000 if args.quick else 202_599, 64 if args.quick else args.dim)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
