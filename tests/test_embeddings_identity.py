@@ -122,3 +122,22 @@ def test_bad_identity_options() -> None:
         TrainConfig(task="identity", embedding_dim=1)
     with pytest.raises(CelebalabError, match="identity-loss"):
         TrainConfig(task="identity", identity_loss="triplet")
+
+
+@pytest.mark.slow
+def test_demo_stage_end_to_end(people_root: Path, tmp_path: Path) -> None:
+    from celebalab.reports.html import Report
+    from celebalab.retrieval.showcase import face_recognition_report, face_recognition_stage
+    from embedding_runs import make_attribute_run
+
+    attr = make_attribute_run(tmp_path / "attr")
+    stage = face_recognition_stage(people_root, tmp_path / "rec", attr, size=32, epochs=1,
+                                   batch_size=32, embedding_dim=16, queries=2, k=3)  # fmt: skip
+    assert list(stage.evaluation.table.index) == ["embedding", "pixel PCA",
+                                                  "attribute probabilities"]  # fmt: skip
+    assert [len(n) for n in stage.retrieval.neighbours] == [3, 3]
+    assert (tmp_path / "rec" / "retrieval" / "grid.png").is_file()
+    report = Report(title="t")
+    report.extend(face_recognition_report(stage))
+    html = report.render()
+    assert "verification ROC" in html and "nearest faces" in html.lower()
