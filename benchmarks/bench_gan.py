@@ -9,7 +9,7 @@ networks on the same synthetic CelebA images. Each side runs in its own subproce
 RSS is its own; throughput is training images per second of wall time (celebalab's includes
 writing checkpoints and grids, not the one-off packing, which is timed separately).
 
-    python benchmarks/bench_gan.py            # 1,600 images, ~2-3 minutes on 2 cores
+    python benchmarks/bench_gan.py            # 3,000 images, about 2 minutes on 2 cores
     python benchmarks/bench_gan.py --quick    # 400 images
 """
 
@@ -155,7 +155,7 @@ def _child(kind: str, args: list[str], threads: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="400 images instead of 1,600")
+    parser.add_argument("--quick", action="store_true", help="400 images instead of 3,000")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                         help="CPU threads for both loops (default: all cores)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -173,7 +173,7 @@ def main() -> None:
 
     from celebalab.datasets.synth import generate
 
-    n = 400 if args.quick else 1600
+    n = 400 if args.quick else 3000
     epochs = 1 if args.quick else 2
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

@@ -61,14 +61,15 @@ class Progress:
 
 
 def save_checkpoint(
-    path: Path, *, config: dict[str, Any], root: Path, nets: Nets, progress: Progress,
-    fixed: tuple[torch.Tensor, torch.Tensor | None],
+    path: Path, *, config: dict[str, Any], root: Path, fingerprint: str, nets: Nets,
+    progress: Progress, fixed: tuple[torch.Tensor, torch.Tensor | None],
 ) -> None:  # fmt: skip
     """Write the whole training state to ``path`` atomically."""
     state = {
         "format": CHECKPOINT_FORMAT,
         "config": config,
         "root": str(root),
+        "fingerprint": fingerprint,
         "nets": nets.state(),
         "progress": progress.__dict__,
         "fixed": {"z": fixed[0].cpu(), "y": None if fixed[1] is None else fixed[1].cpu()},

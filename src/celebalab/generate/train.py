@@ -113,10 +113,19 @@ def train_gan(
     try:
         saved = _prepare_out(out, config, resume, overwrite, procs)
         _set_threads(config.threads)
+        if not procs.main:
+            barrier(procs)  # rank 0 builds the packed cache first; the others only open it
         data = load_gan_data(
             root, config.size, config.crop, config.conditional, config.seed,
             progress=config.progress and procs.main,
         )  # fmt: skip
+        if procs.main:
+            barrier(procs)
+        if saved is not None and saved["fingerprint"] != data.fingerprint:
+            raise GanTrainError(
+                f"{root}: the dataset changed since {out} started (metadata fingerprint); "
+                "it cannot be resumed exactly: start a new run"
+            )
         steps = steps_per_epoch(len(data.rows["train"]), config.batch_size, procs.world_size)
         job = _Job(config, root, out, data, procs, _precision(config, procs), steps)
         return _train(job, saved, max_steps)
@@ -357,7 +366,7 @@ def _train(job: _Job, saved: dict[str, Any] | None, max_steps: int | None) -> di
             if job.procs.main:
                 save_checkpoint(
                     job.out / runfmt.CHECKPOINT, config=job.config.to_dict(), root=job.root,
-                    nets=nets, progress=progress, fixed=fixed,
+                    fingerprint=job.data.fingerprint, nets=nets, progress=progress, fixed=fixed,
                 )
             start = time.perf_counter()
     bar.close()
