@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import shutil
 import socket
@@ -52,8 +51,13 @@ def make_set(folder: Path, n: int, dim: int) -> Path:
     rng = np.random.default_rng(0)
     ids = [f"{i + 1:06d}.jpg" for i in range(n)]
     rates = rng.uniform(0.05, 0.6, len(ATTRIBUTE_NAMES))
-    table = pd.DataFrame({"image_id": ids, "identity": np.sort(rng.integers(1, n // 20 + 1, n)),
-                          "partition": np.zeros(n, np.int8)})
+    table = pd.DataFrame(
+        {
+            "image_id": ids,
+            "identity": np.sort(rng.integers(1, n // 20 + 1, n)),
+            "partition": np.zeros(n, np.int8),
+        }
+    )
     attrs = (rng.random((n, len(ATTRIBUTE_NAMES))) < rates).astype(np.uint8)
     table = pd.concat([table, pd.DataFrame(attrs, columns=list(ATTRIBUTE_NAMES))], axis=1)
     images = folder / "images"
@@ -82,8 +86,11 @@ def start_server(emb: Path, port: int) -> tuple[subprocess.Popen, float]:
 
     exe = Path(sys.executable).with_name("celebalab")
     start = time.perf_counter()
-    proc = subprocess.Popen([str(exe), "explore", str(emb), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(exe), "explore", str(emb), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     while True:
         if proc.poll() is not None:
             raise SystemExit(f"celebalab explore exited with status {proc.returncode}")
@@ -109,32 +116,48 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def first_paint(page, url: str, n: int) -> float:
-    """Seconds from navigation to the map holding all ``n`` points, painted."""
+def _is_map_update(response) -> bool:
+    post = (response.request.post_data or "").replace(" ", "")
+    return "_dash-update-component" in response.url and '"output":"map.figure"' in post
+
+
+def first_paint(page, url: str, n: int) -> tuple[float, int, int]:
+    """(seconds from navigation to the map holding all ``n`` points painted, bytes of the map's
+    response, bytes of it on the wire)."""
     start = time.perf_counter()
-    page.goto(url)
+    with page.expect_response(_is_map_update, timeout=120000) as answer:
+        page.goto(url)
     page.wait_for_function(
         "(n) => { const gd = document.querySelector('#map .js-plotly-plot');"
         " return gd && gd._fullData && gd._fullData[0] && gd._fullData[0].x.length === n"
-        " && document.querySelector('#map .gl-container canvas'); }", arg=n, timeout=60000)
+        " && document.querySelector('#map .gl-container canvas'); }",
+        arg=n,
+        timeout=60000,
+    )
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    body = answer.value.body()
+    return seconds, len(body), int(answer.value.headers.get("content-length", len(body)))
 
 
-def recluster(page, k: int) -> float:
+def recluster(page, k: int) -> tuple[float, int]:
+    """(seconds from the new k to the new map title, bytes of the map's update)."""
     start = time.perf_counter()
-    page.fill("#k", str(k))
-    page.press("#k", "Enter")
+    with page.expect_response(_is_map_update, timeout=120000) as answer:
+        page.fill("#k", str(k))
+        page.press("#k", "Enter")
     page.wait_for_function(
         f"document.querySelector('#map .gtitle').textContent.includes('kmeans ({k} clusters')",
-        timeout=120000)
-    return time.perf_counter() - start
+        timeout=120000,
+    )
+    return time.perf_counter() - start, len(answer.value.body())
 
 
 def click_latencies(page, clicks: int) -> list[float]:
     page.locator("#map").scroll_into_view_if_needed()
     box = page.locator("#map .js-plotly-plot").bounding_box()
-    spots = page.evaluate("""(clicks) => {
+    spots = page.evaluate(
+        """(clicks) => {
         const gd = document.querySelector('#map .js-plotly-plot');
         const t = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         const out = [];
@@ -143,10 +166,14 @@ def click_latencies(page, clicks: int) -> list[float]:
             out.push([xa._offset + xa.l2p(t.x[j]), ya._offset + ya.l2p(t.y[j])]);
         }
         return out;
-    }""", clicks)
+    }""",
+        clicks,
+    )
     times = []
     previous = None
     for x, y in spots:
+        page.locator("#map").scroll_into_view_if_needed()  # the image panel above may grow
+        box = page.locator("#map .js-plotly-plot").bounding_box()
         page.mouse.move(box["x"] + x, box["y"] + y)
         page.wait_for_timeout(150)
         start = time.perf_counter()
@@ -155,7 +182,9 @@ def click_latencies(page, clicks: int) -> list[float]:
             "(prev) => { const img = document.querySelector('#clicked-image');"
             " return img && img.complete && img.naturalWidth > 0"
             " && document.querySelector('#clicked-caption').textContent !== prev; }",
-            arg=previous, timeout=30000)
+            arg=previous,
+            timeout=30000,
+        )
         times.append(time.perf_counter() - start)
         previous = page.locator("#clicked-caption").text_content()
     return times
@@ -193,8 +222,10 @@ def run(n: int, dim: int) -> None:
     try:
         t0 = time.perf_counter()
         emb = make_set(work, n, dim)
-        print(f"set: {n:,} faces × {dim} dims, images hard-linked "
-              f"({time.perf_counter() - t0:.1f} s to generate)")
+        print(
+            f"set: {n:,} faces × {dim} dims, images hard-linked "
+            f"({time.perf_counter() - t0:.1f} s to generate)"
+        )
         port = free_port()
         url = f"http://127.0.0.1:{port}/"
         proc, build_s = start_server(emb, port)  # empty cache: computes the first view
@@ -202,44 +233,41 @@ def run(n: int, dim: int) -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            sizes: dict[str, list[int]] = {"map": [], "wire": []}
-
-            def record(response) -> None:
-                post = response.request.post_data or ""
-                if "_dash-update-component" in response.url and '"map.figure"' in post.replace(
-                        " ", ""):
-                    body = response.body()
-                    sizes["map"].append(len(body))
-                    sizes["wire"].append(int(response.headers.get("content-length", len(body))))
-
-            page.on("response", record)
             proc, ready_s = start_server(emb, port)
             try:
-                paint_s = first_paint(page, url, n)
-                first_map, first_wire = sizes["map"][-1], sizes["wire"][-1]
-                new_k = recluster(page, 5)
-                patch_bytes = sizes["map"][-1]
-                cached_k = recluster(page, 8)
+                paint_s, first_map, first_wire = first_paint(page, url, n)
+                new_k, patch_bytes = recluster(page, 5)
+                cached_k, _ = recluster(page, 8)
                 clicks = click_latencies(page, CLICKS)
                 rss = peak_rss_mib(proc.pid)
             finally:
                 stop(proc)
                 browser.close()
         base_bytes, base_gzip = baseline_payload(emb)
-        print(f"first start, empty cache (computes PCA, K-means, kNN accuracy, silhouette): "
-              f"{build_s:.2f} s to ready")
-        print(f"cold start with cache: {ready_s:.2f} s process → ready, {paint_s:.2f} s "
-              f"navigation → map painted; total {ready_s + paint_s:.2f} s "
-              f"({build_s / ready_s:.1f}× faster start than with an empty cache)")
-        print(f"re-clustering (projection cached), change k: new K-means {new_k:.2f} s, "
-              f"cached k {cached_k:.2f} s; {patch_bytes / 1e3:.0f} kB sent (only colours) vs "
-              f"{first_map / 1e6:.2f} MB for the whole figure ({first_map / patch_bytes:.0f}×)")
-        print(f"click → image: median {1e3 * statistics.median(clicks):.0f} ms, "
-              f"max {1e3 * max(clicks):.0f} ms over {len(clicks)} clicks")
-        print(f"scatter payload, {n:,} points: {first_map / 1e6:.2f} MB JSON with binary arrays, "
-              f"{first_wire / 1e6:.2f} MB on the wire (gzip); baseline number lists "
-              f"{base_bytes / 1e6:.2f} MB ({base_bytes / first_map:.1f}×), "
-              f"{base_gzip / 1e6:.2f} MB gzip'd ({base_gzip / first_wire:.1f}×)")
+        print(
+            f"first start, empty cache (computes PCA, K-means, kNN accuracy, silhouette): "
+            f"{build_s:.2f} s to ready"
+        )
+        print(
+            f"cold start with cache: {ready_s:.2f} s process → ready, {paint_s:.2f} s "
+            f"navigation → map painted; total {ready_s + paint_s:.2f} s "
+            f"({build_s / ready_s:.1f}× faster start than with an empty cache)"
+        )
+        print(
+            f"re-clustering (projection cached), change k: new K-means {new_k:.2f} s, "
+            f"cached k {cached_k:.2f} s; {patch_bytes / 1e3:.0f} kB sent (only colours) vs "
+            f"{first_map / 1e6:.2f} MB for the whole figure ({first_map / patch_bytes:.0f}×)"
+        )
+        print(
+            f"click → image: median {1e3 * statistics.median(clicks):.0f} ms, "
+            f"max {1e3 * max(clicks):.0f} ms over {len(clicks)} clicks"
+        )
+        print(
+            f"scatter payload, {n:,} points: {first_map / 1e6:.2f} MB JSON with binary arrays, "
+            f"{first_wire / 1e6:.2f} MB on the wire (gzip); baseline number lists "
+            f"{base_bytes / 1e6:.2f} MB ({base_bytes / first_map:.1f}×), "
+            f"{base_gzip / 1e6:.2f} MB gzip'd ({base_gzip / first_wire:.1f}×)"
+        )
         print(f"server peak RSS: {rss:.0f} MiB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
