@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     except CelebalabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    from celebalab.explorer.cli import demo_command
+
+    print(f"[demo] explore the embeddings in a browser: {demo_command(args.out)}", flush=True)
     return 0
 
 

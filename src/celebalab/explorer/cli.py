@@ -61,3 +61,17 @@ def explore_command(
     app = build_app(explorer)
     typer.echo(f"celebalab explorer on http://{host}:{port}/  (Ctrl+C to stop)")
     serve(app, host=host, port=port)
+
+
+#: Where ``make demo`` leaves its embedding sets (the face-recognition stage).
+DEMO_SETS = ("recognition/identity_embeddings", "recognition/attribute_embeddings")
+
+
+def demo_command(out: Path) -> str:
+    """The one command that opens the explorer on a demo's output: its embedding sets, or its
+    synthetic dataset (attributes only) when the demo made none."""
+    import shlex
+
+    sets = [out / name for name in DEMO_SETS if (out / name / "manifest.json").exists()]
+    sources = sets or [out / "data" / "CelebA"]
+    return "celebalab explore " + " ".join(shlex.quote(str(p)) for p in sources)
