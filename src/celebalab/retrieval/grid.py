@@ -52,7 +52,7 @@ def retrieval_figure(result: RetrievalResult, image_dir: Path | None) -> Any:
             colour = None if query.identity < 0 or n["identity"] < 0 else (
                 "#1a9850" if n["same_identity"] else "#9aa0a6")  # fmt: skip
             path = image_dir / n["image_id"] if image_dir else None
-            label = f"#{n['rank']} d={n['distance']:.3f}\nid {n['identity']}"
+            label = f"#{n['rank']} d={n['distance']:.3g}\nid {n['identity']}"
             _tile(ax, _thumb(path), label, colour, 3 if n["same_identity"] else 1.5)
     where = ", ".join(f"{k}={v}" for k, v in result.where.items())
     fig.suptitle(f"nearest faces by {result.by}" + (f" where {where}" if where else ""), fontsize=9)
