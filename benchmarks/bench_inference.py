@@ -26,31 +26,11 @@ from pathlib import Path
 
 import torch
 
+from bench_predict import make_run  # the same untrained run as the predict benchmark
+
 SIZE = 64
 BATCH = 256
 REPEATS = 2  # best of: the machine may be shared, the minimum is the least disturbed run
-
-
-def make_run(run_dir: Path, root: Path):
-    """A loaded run of an untrained small_cnn over ``root``."""
-    from celebalab.datasets.schema import ATTRIBUTE_NAMES
-    from celebalab.models import load_run
-    from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD, build_model
-    from celebalab.models.run import save_run
-
-    torch.manual_seed(0)
-    config = {
-        "arch": "small_cnn",
-        "task": "attributes",
-        "attribute_names": list(ATTRIBUTE_NAMES),
-        "image_size": SIZE,
-        "crop": "center",
-        "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
-        "thresholds": {},
-        "data": {"root": str(root)},
-    }
-    save_run(run_dir, build_model("small_cnn", len(ATTRIBUTE_NAMES)).eval(), config)
-    return load_run(run_dir, "cpu")
 
 
 def timed(work, repeats: int = REPEATS) -> tuple[float, int]:
@@ -99,12 +79,14 @@ def main() -> None:
 
     from celebalab.datasets.packed import PackPaths, pack_images
     from celebalab.datasets.synth import generate
+    from celebalab.models import load_run
     from celebalab.models.inference import extract_features, iter_split_batches, predict_logits
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         root = generate(tmp_path / "data", n, seed=0, n_hq=0).celeba_root
-        run = make_run(tmp_path / "run", root)
+        make_run(tmp_path / "run", "small_cnn", SIZE)
+        run = load_run(tmp_path / "run", "cpu")
         print(f"bench_inference: {n} synthetic faces (178x218 JPEG), small_cnn at {SIZE} px, "
               f"batch {BATCH}, {torch.get_num_threads()} torch thread(s)")  # fmt: skip
         predict_logits(run, torch.zeros((8, 3, SIZE, SIZE), dtype=torch.uint8))  # warm-up

@@ -15,11 +15,9 @@ import pytest
 import torch
 
 from celebalab.cli import main
-from celebalab.datasets.schema import ATTRIBUTE_NAMES
-from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD, build_model
 from celebalab.models.config import CONSTRAINTS, FIXED_ON_RESUME, TrainConfig, TrainConfigError
-from celebalab.models.run import save_run
 from celebalab.models.train import DEFAULTS
+from model_runs import save_untrained_run
 
 BAD_OPTIONS = [
     ("workers", -1, "--workers must be >= 0, got -1"),
@@ -92,19 +90,8 @@ def run_dir(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained 32 px run over the synthetic CelebA (no packed cache: files are decoded)."""
     root = tmp_path_factory.mktemp("cfg") / "CelebA"
     shutil.copytree(synth_root / "CelebA", root, ignore=shutil.ignore_patterns(".celebalab_cache"))
-    torch.manual_seed(0)
-    config = {
-        "arch": "small_cnn",
-        "task": "attributes",
-        "attribute_names": list(ATTRIBUTE_NAMES),
-        "image_size": 32,
-        "crop": "center",
-        "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
-        "thresholds": {},
-        "data": {"root": str(root)},
-    }
     out = root.parent / "run"
-    save_run(out, build_model("small_cnn", len(ATTRIBUTE_NAMES)).eval(), config)
+    save_untrained_run(out, root)
     return out
 
 

@@ -26,35 +26,16 @@ from celebalab.models import (
     model_input,
     predict_logits,
 )
-from celebalab.models.architectures import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    build_model,
-    classifier_head,
-)
-from celebalab.models.run import LoadedRun, load_run, save_run
+from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD, build_model, classifier_head
+from celebalab.models.run import LoadedRun
 from celebalab.runtime import check_split, resolve_device
+from model_runs import run_config, save_untrained_run
 
 SIZE = 32
 
 
-def _config(arch: str = "small_cnn", root: Path | None = None) -> dict:
-    return {
-        "arch": arch,
-        "task": "attributes",
-        "attribute_names": list(ATTRIBUTE_NAMES),
-        "image_size": SIZE,
-        "crop": "center",
-        "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
-        "thresholds": {},
-        "data": {"root": str(root) if root else ""},
-    }
-
-
 def _save(run_dir: Path, root: Path | None = None) -> LoadedRun:
-    torch.manual_seed(0)
-    save_run(run_dir, build_model("small_cnn", len(ATTRIBUTE_NAMES)).eval(), _config(root=root))
-    return load_run(run_dir)
+    return save_untrained_run(run_dir, root, SIZE)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +113,7 @@ def test_model_input_matches_torchvision_and_logits_the_model(tmp_path):
 def test_features_are_the_input_of_the_head(arch: str, tmp_path):
     torch.manual_seed(0)
     model = build_model(arch, len(ATTRIBUTE_NAMES)).eval()
-    run = LoadedRun(run_dir=tmp_path, config=_config(arch), model=model, image_size=SIZE)
+    run = LoadedRun(run_dir=tmp_path, config=run_config(arch, SIZE), model=model, image_size=SIZE)
     images = torch.randint(0, 256, (2, 3, SIZE, SIZE), dtype=torch.uint8)
     features = extract_features(run, images)
     head = classifier_head(run.model)
