@@ -6,8 +6,9 @@ Why these settings (measured on this project's 2-core machine, see ``bench_retri
   index) with *one* OpenMP thread. FAISS scans the gallery with its SIMD kernel; with two
   threads on two shared cores the OpenMP workers only fight, and a NumPy ``gallery @ query``
   (BLAS GEMV + argpartition) is slower still.
-- **Exact, many queries**: one BLAS GEMM per block of queries (all cores) and a partial sort;
-  on these cores it beats FAISS's own blocked search.
+- **Exact, many queries**: one BLAS GEMM per block of queries (all cores; blocks sized so
+  the score matrix stays within 64 MiB) and a partial sort, as fast as FAISS's blocked flat
+  search on these cores without copying the gallery into an index.
 - **Approximate** (``ivf``, the default for sets above :data:`AUTO_EXACT_MAX` vectors, or
   ``hnsw``): ``IndexIVFFlat`` with ``4·√N`` lists, or ``IndexHNSWFlat``; ``nprobe``/``efSearch``
   are chosen at build time as the smallest value whose recall@10 against exact search reaches
@@ -38,7 +39,8 @@ METRICS: tuple[str, ...] = ("ip", "l2")
 AUTO_EXACT_MAX = 500_000
 #: Up to this many queries, exact search runs FAISS's scan on one thread; above, BLAS GEMM.
 FEW_QUERIES = 8
-_QUERY_BLOCK = 256
+#: Bytes of float32 scores one GEMM block of exact search may hold (queries × gallery).
+_SCORE_BYTES = 64 * 2**20
 _RECALL_SAMPLE = 200
 _RECALL_K = 10
 
@@ -326,8 +328,9 @@ def _blas_knn(
     out_s = np.empty((len(queries), k), np.float32)
     out_i = np.empty((len(queries), k), np.int64)
     sq = np.einsum("ij,ij->i", gallery, gallery) if metric == "l2" else None
-    for start in range(0, len(queries), _QUERY_BLOCK):
-        q = queries[start : start + _QUERY_BLOCK]
+    block = max(1, _SCORE_BYTES // (4 * len(gallery)))
+    for start in range(0, len(queries), block):
+        q = queries[start : start + block]
         scores = q @ gallery.T
         if metric == "l2":  # squared distance, ordered ascending: negate to rank by "score"
             scores = -(np.einsum("ij,ij->i", q, q)[:, None] - 2 * scores + sq[None, :])
