@@ -44,8 +44,9 @@ def test_hq_pack_equals_combined_masks_and_lists_images_without_masks(hq_copy: P
     assert pack_label_maps(hq_copy, 32, "center", progress=False).reused
 
 
-def test_synthetic_label_maps_and_resume_after_interruption(synth_root: Path, tmp_path: Path,
-                                                            monkeypatch) -> None:  # fmt: skip
+def test_synthetic_label_maps_and_resume_after_interruption(
+    synth_root: Path, tmp_path: Path, monkeypatch
+) -> None:
     root = tmp_path / "celeba"
     shutil.copytree(synth_root / "CelebA", root, ignore=shutil.ignore_patterns(".celebalab*"))
     monkeypatch.setattr(mask_pack, "CHUNK_SIZE", 16)

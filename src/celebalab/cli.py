@@ -14,6 +14,7 @@ from celebalab.analysis.cli import register as register_stats
 from celebalab.datasets.cli import app as data_app
 from celebalab.embeddings.cli import app as embed_app
 from celebalab.errors import CelebalabError
+from celebalab.explain.cli import register as register_explain
 from celebalab.explorer.cli import register as register_explorer
 from celebalab.generate.cli import app as gan_app
 from celebalab.models.cli import register as register_models
@@ -32,6 +33,7 @@ register_models(app)
 app.add_typer(embed_app, name="embed", help="Face embeddings: import, extract, evaluate.")
 register_retrieval(app)
 register_explorer(app)
+register_explain(app)
 app.add_typer(gan_app, name="gan", help="Face generation: train, sample, evaluate DCGANs.")
 
 

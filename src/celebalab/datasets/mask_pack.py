@@ -156,8 +156,13 @@ def pack_label_maps(
     labels = np.memmap(paths.partial, dtype=np.uint8, mode="r+", shape=(len(ids), size, size))
     chunks = [c for c in range(-(-len(ids) // CHUNK_SIZE)) if str(c) not in done]
     packed = 0
-    with tqdm(total=len(ids), initial=len(ids) - _rows(chunks, len(ids)), unit="img",
-              desc=f"mask pack {size}px", disable=not progress) as bar:  # fmt: skip
+    with tqdm(
+        total=len(ids),
+        initial=len(ids) - _rows(chunks, len(ids)),
+        unit="img",
+        desc=f"mask pack {size}px",
+        disable=not progress,
+    ) as bar:
         for c in chunks:
             rows = range(c * CHUNK_SIZE, min(len(ids), (c + 1) * CHUNK_SIZE))
             missing = []
@@ -203,8 +208,14 @@ def _finish(paths: PackPaths, plan: dict, ids: list[str], missing: list[dict[str
 class PackedLabelMaps:
     """A complete label-map pack opened read-only: ``labels[row]`` is an S×S uint8 label map."""
 
-    def __init__(self, *, labels: np.memmap, image_ids: list[str], valid: np.ndarray,
-                 manifest: dict[str, Any]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        labels: np.memmap,
+        image_ids: list[str],
+        valid: np.ndarray,
+        manifest: dict[str, Any],
+    ) -> None:
         self.labels = labels
         self.image_ids = image_ids
         self.valid = valid
@@ -223,8 +234,12 @@ class PackedLabelMaps:
         index = pq.read_table(paths.index)
         labels = np.memmap(paths.data, dtype=np.uint8, mode="r", shape=(count, size, size))
         valid = index.column("valid").to_numpy(zero_copy_only=False).astype(bool)
-        return cls(labels=labels, image_ids=index.column("image_id").to_pylist(), valid=valid,
-                   manifest=manifest)  # fmt: skip
+        return cls(
+            labels=labels,
+            image_ids=index.column("image_id").to_pylist(),
+            valid=valid,
+            manifest=manifest,
+        )
 
 
 def open_or_pack_label_maps(

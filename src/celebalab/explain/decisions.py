@@ -39,3 +39,27 @@ class PairDecision(nn.Module):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings ``B×D`` of ``x`` (the pair's second images)."""
         return self.network(x).flatten(1)
+
+
+class PenultimateFeatures(nn.Module):
+    """A classifier's penultimate features (the input of its final linear layer), with gradients.
+
+    Makes any run an embedding model for pair decisions: the features of an identity run, or
+    those of an attribute classifier (what ``extract_features`` returns, but differentiable).
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        from celebalab.models.architectures import classifier_head
+
+        self.network = network
+        self.head = classifier_head(network)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        captured: list[torch.Tensor] = []
+        hook = self.head.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
+        try:
+            self.network(x)
+        finally:
+            hook.remove()
+        return captured[0]

@@ -15,6 +15,7 @@ counterparts (tested equal to ≤ 1e-6 in ``tests/test_explain_metrics.py``):
 ``auc``                        Quantus ``AUC`` (ROC AUC of A as a score for region pixels)
 ``regional_recall``            none: share of region pixels among the top-q % pixels
 ``components``, ``largest_component_share``   none: coherence of the top-q % pixels
+                               (NaN, like regional recall, for a constant map: no top set)
 ``area``                       the region's share of the image (what a uniform map scores)
 =============================  ==================================================================
 """
@@ -103,11 +104,20 @@ def _metrics(a: torch.Tensor, m: torch.Tensor, q: float) -> dict[str, np.ndarray
         "area": size.double().numpy() / (h * w),
     }
     out["components"], out["largest_component_share"] = _coherence(top.reshape(b, h, w).numpy())
-    for name in ("regional_precision", "regional_recall", "pointing_game", "energy_pointing_game"):
+    flat_map = (flat.max(1).values == flat.min(1).values).numpy()  # no ranking: top set arbitrary
+    for name in METRIC_NAMES[:-1]:
         out[name][empty] = np.nan
-    for name in ("relevance_rank_accuracy", "top_k_intersection", "auc"):
-        out[name][empty] = np.nan
+    for name in ("regional_recall", "components", "largest_component_share"):
+        out[name][flat_map] = np.nan
     return {name: np.asarray(out[name], dtype=np.float64) for name in METRIC_NAMES}
+
+
+def mass_share(attributions: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Share of the positive attribution mass inside ``masks`` per image (regional precision)."""
+    a = torch.as_tensor(np.asarray(attributions), dtype=torch.float64).flatten(1)
+    out = _mass_share(a.clamp(min=0), torch.as_tensor(np.asarray(masks)).flatten(1))
+    out[~np.asarray(masks).reshape(len(out), -1).any(1)] = np.nan
+    return out
 
 
 def _mass_share(weights: torch.Tensor, mask: torch.Tensor) -> np.ndarray:

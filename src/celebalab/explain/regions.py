@@ -84,15 +84,19 @@ def synthetic_attribute_regions() -> dict[str, tuple[str, ...]]:
 
 
 def expand_region(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """Class or group names (seed groups first, then the data layer's) → sorted class names."""
+    """Group or class names → class names in label order.
+
+    A group name wins over a class of the same name (``mouth`` = mouth + lips), as in
+    :func:`celebalab.datasets.masks.region_mask`; the seeds' groups come before the data layer's.
+    """
     classes: set[str] = set()
     for name in names:
-        if name in MASK_CLASS_VALUES:
-            classes.add(name)
-        elif name in SEED_REGION_GROUPS:
+        if name in SEED_REGION_GROUPS:
             classes.update(SEED_REGION_GROUPS[name])
         elif name in DEFAULT_REGION_GROUPS:
             classes.update(DEFAULT_REGION_GROUPS[name])
+        elif name in MASK_CLASS_VALUES:
+            classes.add(name)
         else:
             choices = sorted({*MASK_CLASS_VALUES, *SEED_REGION_GROUPS, *DEFAULT_REGION_GROUPS})
             raise CelebalabError(unknown_name_message("region or mask class", name, choices))

@@ -44,6 +44,13 @@ def synth_command(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a dataset data synth wrote in OUT.")
     ] = False,
+    pairs: Annotated[
+        str | None,
+        typer.Option("--pairs", help="Counterfactual pairs for ATTR[,ATTR…] (one region changed)."),
+    ] = None,
+    pairs_per_attribute: Annotated[
+        int, typer.Option("--pairs-per-attribute", help="Test images paired per attribute.")
+    ] = 50,
 ) -> None:
     """Generate procedural faces with known attribute causes, in the official file formats."""
     from celebalab.datasets.synth.generate import generate
@@ -61,6 +68,8 @@ def synth_command(
         progress=True,
         images_per_identity=images_per_identity,
         overwrite=overwrite,
+        pairs=tuple(a.strip() for a in (pairs or "").split(",") if a.strip()),
+        pairs_per_attribute=pairs_per_attribute,
     )
     parts = ", ".join(f"{k} {v}" for k, v in result.partition_counts.items())
     typer.echo(

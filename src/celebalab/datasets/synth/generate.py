@@ -25,6 +25,10 @@ from celebalab import __version__
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_VALUES, PARTITION_NAMES
 from celebalab.datasets.synth import writer
 from celebalab.datasets.synth.appearance import face_parameters
+from celebalab.datasets.synth.counterfactual import (
+    check_pair_attributes,
+    write_counterfactual_pairs,
+)
 from celebalab.datasets.synth.geometry import sketch_face
 from celebalab.datasets.synth.regions import attribute_regions_json
 from celebalab.datasets.synth.render import CUE_COLOURS, CUE_STRENGTH, Canvas, render
@@ -44,6 +48,7 @@ GENERATOR_VERSION = f"celebalab-synth/{__version__}+faces.1"
 _GENERATED_DIRS = (
     "CelebA/img_align_celeba",
     "CelebA/synthetic_label_maps",
+    "CelebA/synthetic_pairs",
     "CelebAMask-HQ/CelebA-HQ-img",
     "CelebAMask-HQ/CelebAMask-HQ-mask-anno",
 )
@@ -241,12 +246,16 @@ def generate(
     progress: bool = False,
     images_per_identity: float = IMAGES_PER_IDENTITY,
     overwrite: bool = False,
+    pairs: tuple[str, ...] | list[str] = (),
+    pairs_per_attribute: int = 50,
 ) -> SynthResult:
     """Write ``n`` synthetic faces (``n_hq`` of them also in CelebAMask-HQ) under ``out``.
 
     ``images_per_identity`` sets how many faces share one identity's stable traits (CelebA ~20);
     fewer means more identities, so per-identity traits are seen on more distinct faces. A
     dataset already in ``out`` is replaced only with ``overwrite`` (and only one synth wrote).
+    ``pairs`` (attribute names) adds exact counterfactual pairs of the first
+    ``pairs_per_attribute`` test images (see :mod:`.counterfactual`).
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -254,6 +263,8 @@ def generate(
         raise CelebalabError("image sizes must be at least 16 pixels")
     check_at_least("--workers", workers, 1, "processes")
     check_output(out, overwrite)
+    check_pair_attributes(pairs)
+    check_at_least("--pairs-per-attribute", pairs_per_attribute, 1, "pairs")
     cuts = tuple(s if isinstance(s, Shortcut) else Shortcut.parse(s) for s in shortcuts)
     plan = make_plan(n, seed, n_hq=n_hq, shortcuts=cuts, images_per_identity=images_per_identity)
     config = SynthConfig(out, seed, tuple(aligned_size), hq_size, mask_size or hq_size)
@@ -276,6 +287,8 @@ def generate(
                 pq_writer.write_table(table)
         pq_writer.close()
     _write_annotations(out, plan, marks, boxes, poses)
+    if pairs:
+        write_counterfactual_pairs(out, plan, seed, config.aligned_size, pairs, pairs_per_attribute)
     counts = {PARTITION_NAMES[p]: int(np.sum(plan.partition == p)) for p in range(3)}
     seconds = time.perf_counter() - t0
     truth = _truth_json(plan, config, counts, seconds)

@@ -1,0 +1,38 @@
+"""Explainability and regional validation: do attributions fall in the region a decision is about?
+
+``run_explain(run, root, out)`` (CLI ``celebalab explain``) computes attribution maps of a trained
+run (Captum, pytorch-grad-cam, baselines), scores them against face-parsing masks with
+vectorised regional metrics (equal to Quantus), runs the falsification test and deletion/
+insertion curves, and writes ``results.json``, ``per_image.parquet`` and ``report.html``.
+The public names below load on first use (``celebalab --help`` must not import torch).
+"""
+
+from importlib import import_module
+from typing import Any
+
+_LAZY = {
+    "AttributeDecision": "celebalab.explain.decisions",
+    "PairDecision": "celebalab.explain.decisions",
+    "PenultimateFeatures": "celebalab.explain.decisions",
+    "FalsificationSettings": "celebalab.explain.falsification",
+    "falsify": "celebalab.explain.falsification",
+    "METHOD_NAMES": "celebalab.explain.methods",
+    "AttributionSettings": "celebalab.explain.methods",
+    "attribute": "celebalab.explain.methods",
+    "METRIC_NAMES": "celebalab.explain.metrics",
+    "regional_metrics": "celebalab.explain.metrics",
+    "DEFAULT_ATTRIBUTE_REGIONS": "celebalab.explain.regions",
+    "SEED_REGION_GROUPS": "celebalab.explain.regions",
+    "load_region_table": "celebalab.explain.regions",
+    "ExplainConfig": "celebalab.explain.runner",
+    "run_explain": "celebalab.explain.runner",
+    "demo_explain": "celebalab.explain.demo_stage",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,397 @@
+"""``run_explain``: attributions of a trained run on images with masks → metrics, FR, outputs.
+
+For each attribute (its logit on images where it is present) and, with ``pairs``, for pair
+decisions (cosine similarity of two embeddings, explained for the first image), every method's
+maps are computed batch by batch, scored against the ground-truth region (regional metrics,
+share of mass in each seed region group) and put through the falsification test and deletion/
+insertion curves. Each (decision, method) is checkpointed under ``OUT/.checkpoints`` as soon
+as it is done, so a killed run resumes where it stopped; ``results.json`` is written last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from celebalab.errors import CelebalabError
+from celebalab.explain.decisions import AttributeDecision, PairDecision, PenultimateFeatures
+from celebalab.explain.falsification import FalsificationSettings, falsify
+from celebalab.explain.methods import METHOD_NAMES, AttributionSettings, attribute
+from celebalab.explain.metrics import mass_share, regional_metrics
+from celebalab.explain.regions import SEED_REGION_GROUPS, class_masks, region_table_for
+from celebalab.explain.selection import (
+    PairSet,
+    counterfactual_pairs,
+    label_pairs,
+    select_images,
+    synthetic_truth,
+)
+from celebalab.io import atomic_path, check_output_dir, write_json_atomic
+from celebalab.models.run import LoadedRun, load_run
+from celebalab.runtime import resolve_device
+
+PAIR_DECISION = "pair"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplainConfig:
+    """What an explain run computes (every field is a CLI option)."""
+
+    methods: tuple[str, ...] = METHOD_NAMES
+    attributes: tuple[str, ...] | None = None  # None: every attribute with a region
+    n: int = 500
+    split: str = "test"
+    pairs: bool = False
+    regions: str | None = None  # JSON/YAML override of the attribute → classes table
+    top_fraction: float = 0.1
+    batch_size: int = 32
+    seed: int = 0
+    samples: int = 3
+    attribution: AttributionSettings = field(default_factory=AttributionSettings)
+    falsification: FalsificationSettings = field(default_factory=FalsificationSettings)
+
+    def __post_init__(self) -> None:
+        from celebalab.explain.methods import check_methods
+        from celebalab.runtime import check_split
+
+        check_methods(self.methods)
+        check_split(self.split)
+        if self.n < 1 or self.batch_size < 1 or self.samples < 0:
+            raise CelebalabError("--n and --batch-size must be ≥ 1, --samples ≥ 0")
+        if not 0 < self.top_fraction < 1:
+            raise CelebalabError(f"--top-q must be in (0, 1), not {self.top_fraction}")
+
+    def fingerprint(self, run_dir: Path, root: Path) -> str:
+        """Hash of everything that changes the numbers: a checkpoint is reused only if equal."""
+        text = json.dumps([str(run_dir.resolve()), str(root.resolve()), asdict(self)], default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Samples:
+    """A few images of one decision kept for the report: pictures, label maps, masks, maps."""
+
+    images: np.ndarray  # k×S×S×3 uint8
+    label_maps: np.ndarray  # k×S×S uint8
+    masks: np.ndarray  # k×S×S bool
+    maps: dict[str, np.ndarray] = field(default_factory=dict)  # method → k×S×S
+
+
+@dataclass
+class ExplainOutputs:
+    """Everything an explain run measured, before it is summarised and written."""
+
+    per_image: pd.DataFrame
+    samples: dict[str, Samples]
+    regions: dict[str, tuple[str, ...]]
+    skipped: list[dict[str, str]]
+    timing: dict[str, dict[str, float]]
+    synthetic: dict | None
+    pair_source: str | None = None
+
+
+def run_explain(
+    run_dir: str | Path | LoadedRun,
+    root: str | Path,
+    out: str | Path,
+    *,
+    config: ExplainConfig | None = None,
+    device: str | None = None,
+    fr_table: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+):
+    """Explain ``run_dir``'s decisions on ``root`` and write ``out`` (see module docstring).
+
+    ``run_dir`` is a run directory or an already loaded run (any network: tests, notebooks).
+
+    Returns the :class:`~celebalab.explain.summary.ExplainResult` that was written.
+    """
+    from celebalab.explain.report import write_report
+    from celebalab.explain.summary import read_fr_table, summarise
+
+    config = config or ExplainConfig()
+    root, out = Path(root), Path(out)
+    run_path = run_dir.run_dir if isinstance(run_dir, LoadedRun) else Path(run_dir)
+    user_fr = read_fr_table(fr_table) if fr_table is not None else None
+    checkpoints = _checkpoint_dir(out, config.fingerprint(run_path, root), overwrite)
+    run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, resolve_device(device))
+    outputs = measure(run, root, checkpoints, config=config, progress=progress)
+    result = summarise(outputs, config=config, run_dir=run_path, root=root, user_fr=user_fr)
+    with atomic_path(out / "per_image.parquet") as tmp:
+        outputs.per_image.to_parquet(tmp, index=False)
+    write_report(result, outputs, out / "report.html")
+    write_json_atomic(out / "results.json", result.to_json())
+    return result
+
+
+def _checkpoint_dir(out: Path, fingerprint: str, overwrite: bool) -> Path:
+    """``OUT/.checkpoints`` for this configuration: resumed if it matches, else a clean start."""
+    checkpoints = out / ".checkpoints"
+    stamp = checkpoints / "config.txt"
+    resuming = stamp.is_file() and stamp.read_text().strip() == fingerprint
+    if not resuming:
+        check_output_dir(out, "--out", overwrite)
+        if overwrite and out.is_dir():
+            for child in out.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(fingerprint)
+    return checkpoints
+
+
+def measure(
+    run: LoadedRun,
+    root: Path,
+    checkpoints: Path,
+    *,
+    config: ExplainConfig,
+    progress: bool = False,
+) -> ExplainOutputs:
+    """Compute (or resume) every decision × method; the per-image table and report samples."""
+    from celebalab.datasets.mask_pack import open_or_pack_label_maps
+    from celebalab.datasets.table import load_table
+    from celebalab.models.inference import run_splits
+
+    table = load_table(root)
+    truth = synthetic_truth(root)
+    labels = open_or_pack_label_maps(root, run.image_size, run.crop, progress=progress)
+    split_rows = (
+        np.arange(len(table))
+        if config.split == "all"
+        else run_splits(run, table).rows[config.split]
+    )
+    is_identity = run.config.get("task") == "identity"
+    regions = {} if is_identity else _regions(run, truth, config)
+    selection = select_images(table, split_rows, labels, regions, n=config.n, seed=config.seed)
+    frames, samples, timing = [], {}, {}
+    work = _Work(run, root, table, labels, config, checkpoints, progress, _planted(root, truth))
+    for name, rows in selection.rows.items():
+        if not len(rows):
+            selection.skipped.append({"image_id": "-", "reason": f"{name}: no usable image"})
+            continue
+        decision = AttributeDecision(run.model, run.attribute_names.index(name))
+        masks = class_masks(labels.labels[rows], regions[name])
+        frame, kept, times = work.decision(name, decision, rows, masks, None)
+        frames.append(frame)
+        samples[name], timing[name] = kept, times
+    pair_source = None
+    if config.pairs or is_identity:
+        pairs = counterfactual_pairs(root, table, split_rows, run.image_size, run.crop, config.n)
+        pairs = pairs or label_pairs(table, split_rows, labels, n=config.n, seed=config.seed)
+        if pairs is None:
+            selection.skipped.append({"image_id": "-", "reason": "pairs: no pair found"})
+        else:
+            decision = PairDecision(_embedder(run.model))
+            frame, kept, times = work.decision(
+                PAIR_DECISION, decision, pairs.first_rows, pairs.masks, pairs
+            )
+            frames.append(frame)
+            samples[PAIR_DECISION], timing[PAIR_DECISION] = kept, times
+            pair_source = pairs.source
+    if not frames:
+        raise CelebalabError(
+            f"{root}: nothing to explain (no image of the {config.split} split has one of the "
+            "attributes present with its region visible); try --split all or other --attributes"
+        )
+    return ExplainOutputs(
+        per_image=pd.concat(frames, ignore_index=True),
+        samples=samples,
+        regions=regions,
+        skipped=selection.skipped,
+        timing=timing,
+        synthetic=truth,
+        pair_source=pair_source,
+    )
+
+
+def _embedder(model: torch.nn.Module) -> torch.nn.Module:
+    """A classifier's penultimate features; a network without a linear head is the embedder."""
+    try:
+        return PenultimateFeatures(model)
+    except TypeError:
+        return model
+
+
+def _positions(rows: np.ndarray, kept: np.ndarray, cursor: int) -> tuple[np.ndarray, int]:
+    """Positions in ``rows`` of the batch's ``kept`` rows, scanning on from ``cursor``."""
+    at = []
+    for row in kept:
+        while rows[cursor] != row:
+            cursor += 1
+        at.append(cursor)
+        cursor += 1
+    return np.asarray(at, dtype=np.int64), cursor
+
+
+def _planted(root: Path, truth: dict | None) -> dict:
+    """Shortcut name → (planted classes, per-image cue flags when the truth table has them)."""
+    if not truth or not truth.get("shortcuts"):
+        return {}
+    cues = None
+    if (root / "synthetic_truth.parquet").is_file():
+        cues = pd.read_parquet(root / "synthetic_truth.parquet").set_index("image_id")
+    planted = {}
+    for cut in truth["shortcuts"]:
+        name = f"{cut['attribute']}:{cut['region']}"
+        column = f"cue:{name}"
+        cue = cues[column].astype(bool) if cues is not None and column in cues else None
+        planted[name] = (tuple(cut["classes"]), cue)
+    return planted
+
+
+def _regions(run, truth: dict | None, config: ExplainConfig) -> dict[str, tuple[str, ...]]:
+    table = region_table_for(truth is not None, config.regions)
+    wanted = config.attributes or tuple(a for a in run.attribute_names if a in table)
+    missing = [a for a in wanted if a not in run.attribute_names]
+    if missing:
+        raise CelebalabError(
+            f"--attributes {missing[0]}: the run predicts {', '.join(run.attribute_names)}"
+        )
+    no_region = [a for a in wanted if a not in table]
+    if no_region:
+        raise CelebalabError(
+            f"--attributes {no_region[0]}: no region in the table (global or label-only "
+            "attribute); give one with --regions FILE"
+        )
+    return {a: table[a] for a in wanted}
+
+
+@dataclass
+class _Work:
+    """Shared state of one explain run; :meth:`decision` does one decision's every method."""
+
+    run: LoadedRun
+    root: Path
+    table: pd.DataFrame
+    labels: object
+    config: ExplainConfig
+    checkpoints: Path
+    progress: bool
+    planted: dict[str, tuple[tuple[str, ...], pd.Series | None]]
+
+    def decision(self, name, decision, rows, masks, pairs: PairSet | None):
+        frames, times = [], {}
+        kept = self._samples(rows, masks)
+        for method in self.config.methods:
+            path = self.checkpoints / f"{name}__{method.replace('+', 'p')}"
+            if not (path.with_suffix(".parquet").is_file() and path.with_suffix(".npz").is_file()):
+                self._compute(name, method, decision, rows, masks, pairs, path)
+            frame = pd.read_parquet(path.with_suffix(".parquet"))
+            frames.append(frame)
+            kept.maps[method] = np.load(path.with_suffix(".npz"))["maps"]
+            times[method] = float(frame["seconds"].iat[0]) if len(frame) else 0.0
+        return pd.concat(frames, ignore_index=True), kept, times
+
+    def _samples(self, rows, masks) -> Samples:
+        k = min(self.config.samples, len(rows))
+        images = (
+            np.concatenate([b.images.permute(0, 2, 3, 1).numpy() for b in self._batches(rows[:k])])
+            if k
+            else np.zeros((0, 1, 1, 3), np.uint8)
+        )
+        return Samples(images, np.asarray(self.labels.labels[rows[:k]]), masks[:k])
+
+    def _batches(self, rows):
+        from celebalab.models.inference import iter_split_batches
+
+        return iter_split_batches(self.run, self.root, rows=rows, batch_size=self.config.batch_size)
+
+    def _compute(self, name, method, decision, rows, masks, pairs, path: Path) -> None:
+        from tqdm.auto import tqdm
+
+        from celebalab.models.inference import model_input
+
+        cfg, ids = self.config, self.table["image_id"].astype(str).to_numpy()
+        cursor = 0  # batches keep the order of ``rows`` (which may repeat) and only drop rows
+        rng = np.random.default_rng([cfg.seed, sum(map(ord, name + method))])
+        records, sample_maps = [], []
+        t0 = time.perf_counter()
+        bar = tqdm(
+            total=len(rows),
+            desc=f"{name} · {method}",
+            unit="img",
+            leave=False,
+            disable=not self.progress,
+        )
+        with bar:
+            for batch in self._batches(rows):
+                at, cursor = _positions(rows, batch.rows, cursor)
+                x = model_input(self.run, batch.images).contiguous()
+                extra = self._extra(decision, pairs, at) if pairs is not None else ()
+                maps = attribute(
+                    method,
+                    decision,
+                    x,
+                    extra=extra,
+                    images=batch.images.numpy(),
+                    settings=cfg.attribution,
+                    rng=rng,
+                )
+                records.append(
+                    self._score(
+                        name, method, decision, x, extra, maps, masks[at], batch, at, pairs, ids
+                    )
+                )
+                sample_maps.extend(maps[at < cfg.samples])
+                bar.update(len(batch))
+        frame = pd.concat(records, ignore_index=True)
+        frame["seconds"] = time.perf_counter() - t0
+        with atomic_path(path.with_suffix(".npz")) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, maps=np.asarray(sample_maps, dtype=np.float32))
+        with atomic_path(path.with_suffix(".parquet")) as tmp:
+            frame.to_parquet(tmp, index=False)
+
+    def _extra(self, decision: PairDecision, pairs: PairSet, at: np.ndarray):
+        from celebalab.datasets.decode import load_resized
+        from celebalab.models.inference import model_input
+
+        if pairs.second_files is not None:
+            images = np.stack(
+                [
+                    load_resized(pairs.second_files[i], self.run.image_size, self.run.crop)
+                    for i in at
+                ]
+            )
+        else:
+            batch = next(iter(self._batches(pairs.second_rows[at])))
+            images = batch.images.permute(0, 2, 3, 1).numpy()
+        return (decision.embed(model_input(self.run, images).contiguous()),)
+
+    def _score(self, name, method, decision, x, extra, maps, masks, batch, at, pairs, ids):
+        cfg = self.config
+        metrics = regional_metrics(maps, masks, top_fraction=cfg.top_fraction)
+        label_maps = np.asarray(self.labels.labels[batch.rows])
+        frame = pd.DataFrame(
+            {"decision": name, "method": method, "image_id": ids[batch.rows], "row": batch.rows}
+        )
+        if pairs is not None:
+            frame["pair_kind"] = [pairs.kinds[i] for i in at]
+        for key, values in metrics.items():
+            frame[key] = values
+        for group, classes in SEED_REGION_GROUPS.items():
+            frame[f"share:{group}"] = mass_share(maps, class_masks(label_maps, classes))
+        for cut, (classes, cue) in self.planted.items():
+            planted = class_masks(label_maps, classes)
+            frame[f"planted:{cut}"] = mass_share(maps, planted)
+            frame[f"planted_area:{cut}"] = planted.mean((1, 2))
+            if cue is not None:
+                frame[f"cue:{cut}"] = cue.reindex(frame["image_id"]).to_numpy()
+        curve = torch.sigmoid if isinstance(decision, AttributeDecision) else (lambda s: s)
+        fr = falsify(decision, x, maps, extra=extra, curve=curve, settings=cfg.falsification)
+        frame["drop_explanation"], frame["drop_random"] = fr.drop_explanation, fr.drop_random
+        frame["falsified"] = fr.falsified
+        frame["deletion_auc"], frame["insertion_auc"] = fr.deletion_auc, fr.insertion_auc
+        for step, values in enumerate(fr.deletion.T):
+            frame[f"deletion_{step}"] = values
+        for step, values in enumerate(fr.insertion.T):
+            frame[f"insertion_{step}"] = values
+        return frame
