@@ -18,7 +18,7 @@ import pytest
 import torch
 import typer
 from PIL import Image
-from sklearn.metrics import balanced_accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from typer.testing import CliRunner
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
@@ -123,6 +123,13 @@ def test_evaluate_metrics_match_sklearn(setup: tuple[Path, Path]) -> None:
     summary = json.loads((out / "metrics.json").read_text())
     head = summary["headline"]
     assert head["mean_accuracy"] == pytest.approx((pred == y).mean(), rel=1e-6)
+    at_half = (probs >= 0.5).astype(np.uint8)  # the literature protocol, beside the tuned figures
+    accuracy = np.mean([accuracy_score(y[:, j], at_half[:, j]) for j in range(y.shape[1])])
+    assert head["mean_accuracy_at_0.5"] == pytest.approx(accuracy, rel=1e-6)
+    defined = [j for j in range(y.shape[1]) if 0 < y[:, j].sum() < len(y)]
+    balanced = np.mean([balanced_accuracy_score(y[:, j], at_half[:, j]) for j in defined])
+    assert head["mean_balanced_accuracy_at_0.5"] == pytest.approx(balanced, rel=1e-6)
+    assert "threshold 0.5" in (out / "report.html").read_text()
     for key in ("mean_balanced_accuracy", "macro_f1", "baseline_mean_accuracy"):
         assert key in head
     assert summary["attributes"]["Bald"]["balanced_accuracy"] is None  # NaN → null

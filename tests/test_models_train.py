@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -201,13 +202,14 @@ def test_wrong_root_and_bad_options_fail_before_writing(tmp_path):
 @pytest.mark.slow
 def test_missing_partition_file_falls_back_to_a_seeded_split(tmp_path, capsys):
     root = _write_root(tmp_path / "celeba", partition=False)
-    result = train(
-        root, tmp_path / "run", task="Eyeglasses", **{**OPTIONS, "epochs": 1, "size": 16}
-    )
+    options = {**OPTIONS, "epochs": 1, "size": 16, "progress": "epochs"}  # the demo's progress
+    result = train(root, tmp_path / "run", task="Eyeglasses", **options)
     assert result["attribute_names"] == ["Eyeglasses"]
     assert result["data"]["partition_source"].startswith("seeded_split")
     assert sum(result["data"]["counts"].values()) == N_IMAGES
-    assert "no partition file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no partition file" in err
+    assert re.search(r"^epoch 1/1: train_loss \d\.\d{4}, val_loss \d\.\d{4}", err, re.M), err
 
 
 @pytest.mark.slow
