@@ -8,6 +8,7 @@ binary typed arrays (Plotly's ``{dtype, bdata}`` encoding), never as JSON number
 from __future__ import annotations
 
 import base64
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,7 +64,7 @@ def empty_figure(message: str) -> go.Figure:
     """A blank figure that says why it is blank."""
     fig = go.Figure(layout=LAYOUT)
     fig.add_annotation(
-        text=message,
+        text="<br>".join(textwrap.wrap(message, 44)),  # annotations do not wrap on phones
         showarrow=False,
         x=0.5,
         y=0.5,
@@ -73,6 +74,7 @@ def empty_figure(message: str) -> go.Figure:
     )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
+    fig.update_layout(height=200)
     return fig
 
 
@@ -116,6 +118,10 @@ def phi_figure(phi: pd.DataFrame, subset_title: str) -> go.Figure:
         return empty_figure("choose two or more attributes for their correlation")
     labels = [n.replace("_", " ") for n in phi.index]
     values = phi.to_numpy(dtype=float)
+    if np.isnan(values).all():
+        return empty_figure(
+            f"phi is undefined: every chosen attribute is constant in {subset_title}"
+        )
     text = np.where(np.isnan(values), "n/a", np.round(values, 2).astype(str))
     fig = go.Figure(
         go.Heatmap(

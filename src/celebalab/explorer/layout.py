@@ -228,7 +228,7 @@ def views() -> html.Div:
     return html.Div(
         [
             dbc.Row([dbc.Col(pies, xl=8, xs=12), dbc.Col(image, xl=4, xs=12)], className="g-3"),
-            dbc.Row([dbc.Col(_card("Correlation", [_graph("phi", 280)]), xs=12)], className="g-3"),
+            dbc.Row([dbc.Col(_card("Correlation", [_graph("phi", 200)]), xs=12)], className="g-3"),
             dbc.Row(
                 [
                     dbc.Col(_card("Map", [_graph("map", 560)]), xl=8, xs=12),
@@ -264,7 +264,7 @@ def views() -> html.Div:
             ),
             dbc.Row(
                 [
-                    dbc.Col(_card("Hierarchy", [_graph("tree", 380)]), xl=8, xs=12),
+                    dbc.Col(_card("Hierarchy", [_graph("tree", 200)]), xl=8, xs=12),
                     dbc.Col(
                         _card(
                             "Branch",
