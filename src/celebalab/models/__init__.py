@@ -19,7 +19,7 @@ _LAZY = {
     "model_input": "celebalab.models.inference",
     "predict_logits": "celebalab.models.inference",
     "extract_features": "celebalab.models.inference",
-    "train": "celebalab.models.train",
+    "TrainConfig": "celebalab.models.config",
     "evaluate_run": "celebalab.models.evaluate",
     "predict_paths": "celebalab.models.predict",
 }

@@ -23,7 +23,7 @@ from celebalab.io import atomic_path, write_json_atomic, write_text_atomic
 from celebalab.metrics.attributes import attribute_metrics, group_means, headline
 from celebalab.models.eval_report import build_evaluation_report
 from celebalab.models.eval_result import EvaluationResult
-from celebalab.models.run import LoadedRun, load_run
+from celebalab.models.run import LoadedRun, load_run, require_attribute_outputs
 from celebalab.runtime import check_split, resolve_device
 
 #: Attribute kinds of the synthetic generator whose pixels are drawn from the label alone.
@@ -52,7 +52,7 @@ def evaluate_run(
 
     check_split(split)
     start = time.perf_counter()
-    run = load_run(run_dir, device=resolve_device(device))
+    run = require_attribute_outputs(load_run(run_dir, device=resolve_device(device)), "evaluate")
     data_root = _dataset_root(run, root)
     out_dir = Path(run_dir) / f"eval_{split}"
     if write and not overwrite and out_dir.is_dir() and any(out_dir.iterdir()):

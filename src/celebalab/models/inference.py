@@ -42,10 +42,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ImageBatch",
     "SplitBatches",
+    "decode_batches",
     "extract_features",
     "iter_split_batches",
     "model_input",
     "predict_logits",
+    "predict_probabilities",
+    "run_splits",
 ]
 
 #: Decoding threads when ``workers`` is not given (Pillow releases the GIL while decoding).

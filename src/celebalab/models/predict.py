@@ -21,7 +21,7 @@ import torch
 from celebalab.errors import CelebalabError
 from celebalab.metrics.attributes import predict_labels
 from celebalab.models.inference import decode_batches, predict_logits
-from celebalab.models.run import LoadedRun, load_run
+from celebalab.models.run import LoadedRun, load_run, require_attribute_outputs
 from celebalab.runtime import resolve_device
 
 #: File suffixes collected from a folder (case-insensitive); explicit file arguments may be any.
@@ -81,6 +81,7 @@ def predict_paths(
     if workers is not None and workers < 0:
         raise PredictError(f"--workers must be >= 0, got {workers}")
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, resolve_device(device))
+    require_attribute_outputs(run, "predict")
     files = collect_images(paths)
     kept: list[str] = []
     probs: list[np.ndarray] = []

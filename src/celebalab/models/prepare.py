@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from celebalab.errors import CelebalabError
 from celebalab.models.config import TrainConfig
 from celebalab.models.data import AttributeDataModule, Splits
 from celebalab.models.tasks import Task
@@ -79,8 +80,6 @@ def prepare_data(
     splits.notes.extend(f"skipped {image_id}: {reason}" for image_id, reason in skipped)
     empty = [s for s in ("train", "val") if splits.counts[s] == 0]
     if empty:
-        from celebalab.errors import CelebalabError
-
         raise CelebalabError(f"{root}: the {' and '.join(empty)} split has no images")
     targets = task.targets(table, splits)
     datasets = {s: BatchImages(source, splits.rows[s], targets) for s in splits.rows}

@@ -149,6 +149,17 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     return config
 
 
+def require_attribute_outputs(run: LoadedRun, command: str) -> LoadedRun:
+    """``run`` if it predicts attributes; an identity run is a clear error naming what to use."""
+    if run.task == "identity":
+        raise RunDirError(
+            f"{run.run_dir}: an identity (face-recognition) run predicts no attributes; "
+            f"`celebalab {command}` needs an attribute classifier (for this run use "
+            "`celebalab embed extract RUN ROOT --out EMB` and `celebalab embed evaluate EMB`)"
+        )
+    return run
+
+
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     """Load a run directory: model rebuilt from ``run.json``, weights from ``model.pt``, in eval."""
     run_dir = Path(run_dir)
