@@ -141,3 +141,14 @@ def test_demo_stage_end_to_end(people_root: Path, tmp_path: Path) -> None:
     report.extend(face_recognition_report(stage))
     html = report.render()
     assert "verification ROC" in html and "nearest faces" in html.lower()
+
+
+def test_attribute_commands_refuse_an_identity_run(identity_run: Path, people_root: Path) -> None:
+    from celebalab.models.evaluate import evaluate_run
+    from celebalab.models.predict import predict_paths
+    from celebalab.models.run import RunDirError
+
+    with pytest.raises(RunDirError, match="embed extract"):
+        evaluate_run(identity_run, split="val")
+    with pytest.raises(RunDirError, match="predicts no attributes"):
+        predict_paths(identity_run, [people_root / "img_align_celeba"])
