@@ -142,3 +142,19 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights(
     for name in grids:
         expected = np.asarray(Image.open(reference / "grids" / name))
         np.testing.assert_array_equal(np.asarray(Image.open(killed / "grids" / name)), expected)
+
+
+@pytest.mark.slow
+def test_ddp_with_two_cpu_processes(synth_root: Path, tmp_path: Path) -> None:
+    """torchrun, 2 Gloo processes: each trains its shard of the batches, rank 0 writes."""
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", "29517", "-m", "celebalab.cli", "gan", "train",
+           str(synth_root / "CelebA"), "--out", str(out), "--epochs", "1", "--batch-size", "8",
+           "--threads", "1", "--no-progress"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-2000:]
+    info = json.loads((out / "run.json").read_text())
+    assert info["training"]["world_size"] == 2
+    assert info["training"]["steps"] == info["data"]["counts"]["train"] // (8 * 2)
+    assert done.stdout.count("report.html") == 1  # only rank 0 reports
