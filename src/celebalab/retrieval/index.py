@@ -136,7 +136,8 @@ class EmbeddingIndex:
             quantizer = faiss.IndexFlat(d, self._faiss_metric())
             index = faiss.IndexIVFFlat(quantizer, d, nlist, self._faiss_metric())
             index.cp.seed = self.seed
-            sample = _sample_rows(n, min(n, 64 * nlist), self.seed)
+            index.cp.niter = 10  # k-means iterations: the lists only route queries
+            sample = _sample_rows(n, min(n, 40 * nlist), self.seed)  # FAISS asks for >= 39/list
             index.train(np.ascontiguousarray(vectors[sample]))
         for start in range(0, n, 65_536):
             index.add(np.ascontiguousarray(vectors[start : start + 65_536]))
