@@ -1,6 +1,7 @@
 """``make demo``: the whole celebalab pipeline on synthetic faces, ending in one HTML report.
 
-Stages: synthesise → verify → pack → attribute statistics → train the small CNN → evaluate.
+Stages: synthesise → verify → pack → attribute statistics → train the small CNN → evaluate →
+a short 32 px GAN run, evaluated in the classifier's feature space.
 Each stage uses the same public functions as the CLI; the report combines their sections.
 Run ``python -m celebalab.demo --help`` for the knobs (dataset size, epochs, output folder).
 """
@@ -43,6 +44,8 @@ class DemoOptions:
     epochs: int = 12
     batch_size: int = 32
     faces_shown: int = 8
+    #: Epochs of the 32 px DCGAN stage (batch 64: 600 generator steps at the default 6,000 faces).
+    gan_epochs: int = 8
     #: Face-recognition stage: identity model epochs and image size (64 px: a minute on 2 cores).
     identity_epochs: int = 6
     identity_size: int = 64
@@ -83,6 +86,7 @@ def run_demo(options: DemoOptions) -> Path:
     from celebalab.datasets.packed import pack_images
     from celebalab.datasets.synth import generate
     from celebalab.datasets.verify import dataset_info, verify_dataset
+    from celebalab.generate.demo_stage import add_demo_sections, run_demo_gan
     from celebalab.models.eval_report import build_evaluation_report
     from celebalab.models.evaluate import evaluate_run
     from celebalab.models.train import train
@@ -137,6 +141,15 @@ def run_demo(options: DemoOptions) -> Path:
     evaluation = stages.run(
         "evaluate on the test split", run_dir / "eval_test", lambda: evaluate_run(run_dir)
     )
+    gan_dir = out / "gan"
+    gan = stages.run(
+        f"train + evaluate a 32 px DCGAN ({options.gan_epochs} epochs)",
+        gan_dir,
+        lambda: run_demo_gan(
+            celeba, gan_dir, run_dir, epochs=options.gan_epochs, crop=options.crop,
+            seed=options.seed,
+        ),
+    )
     recognition = stages.run(
         "face recognition: identity model, embeddings, evaluation, retrieval",
         out / "recognition",
@@ -160,6 +173,7 @@ def run_demo(options: DemoOptions) -> Path:
     report.extend(build_stats_report(stats))
     _training_section(report.section("Classifier training"), run_config)
     report.extend(build_evaluation_report(evaluation))
+    add_demo_sections(report, gan_dir, *gan)
     report.extend(face_recognition_report(recognition))
     path = report.write(out / "report.html")
     print(f"[demo] report: {path}", flush=True)
@@ -239,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crop", choices=("center", "none"), default=defaults.crop)
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--gan-epochs", type=int, default=defaults.gan_epochs)
     parser.add_argument("--identity-epochs", type=int, default=defaults.identity_epochs)
     parser.add_argument("--identity-size", type=int, default=defaults.identity_size)
     args = parser.parse_args(argv)
