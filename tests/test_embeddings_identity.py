@@ -152,3 +152,17 @@ def test_attribute_commands_refuse_an_identity_run(identity_run: Path, people_ro
         evaluate_run(identity_run, split="val")
     with pytest.raises(RunDirError, match="predicts no attributes"):
         predict_paths(identity_run, [people_root / "img_align_celeba"])
+
+
+def test_cli_train_identity(
+    people_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from celebalab.cli import main
+
+    code = main(["train", str(people_root), "--task", "identity", "--embedding-dim", "8",
+                 "--identity-loss", "cosface", "--size", "32", "--epochs", "1", "--out",
+                 str(tmp_path / "run"), "--no-progress"])  # fmt: skip
+    assert code == 0
+    assert "identity model (8-d" in capsys.readouterr().out
+    assert main(["train", str(people_root), "--task", "identity", "--embedding-dim", "1",
+                 "--out", str(tmp_path / "bad")]) == 2  # fmt: skip

@@ -108,10 +108,11 @@ def train_command(
         return
     val, tr = result["metrics"]["val"], result["training"]
     if result["task"] == "identity":
+        auc, eer, map_r = (_figure(val.get(k)) for k in ("roc_auc", "eer", "map_at_r"))
         typer.echo(
             f"trained {result['arch']} identity model ({result['embedding_dim']}-d, "
             f"{tr['epochs_run']} epochs, {tr['seconds']:.0f} s): open-set val ROC AUC "
-            f"{val['roc_auc']:.4f}, EER {val['eer']:.4f}, mAP@R {val['map_at_r']:.4f} -> {out}"
+            f"{auc}, EER {eer}, mAP@R {map_r} -> {out}"
         )
         return
     typer.echo(
@@ -121,6 +122,11 @@ def train_command(
         f"{val['mean_balanced_accuracy_at_0.5']:.4f} at 0.5; mean accuracy "
         f"{val['mean_accuracy']:.4f} (tuned), {val['mean_accuracy_at_0.5']:.4f} at 0.5 -> {out}"
     )
+
+
+def _figure(value: float | None) -> str:
+    """A metric for the summary line; undefined ones (null in run.json) say so."""
+    return "undefined" if value is None else f"{value:.4f}"
 
 
 def register(app: typer.Typer) -> None:
