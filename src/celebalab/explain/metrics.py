@@ -2,9 +2,9 @@
 
 Every metric takes attributions ``A`` (``B×H×W`` float) and region masks ``M`` (``B×H×W`` bool)
 and returns one value per image (NaN where it is undefined: an empty region, no positive mass).
-One descending sort per map serves every rank-based metric; connected components of all maps
-come from one ``scipy.ndimage.label`` call whose structure never links two images. The Quantus
-counterparts (tested equal to ≤ 1e-6 in ``tests/test_explain_metrics.py``):
+One descending sort per map serves every rank-based metric (AUC included); connected components
+of all maps come from one ``scipy.ndimage.label`` call whose structure never links two images.
+The Quantus counterparts (tested equal to ≤ 1e-6 in ``tests/test_explain_metrics.py``):
 
 =============================  ==================================================================
 ``regional_precision``         Quantus ``RelevanceMassAccuracy`` on ``max(A, 0)``
@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 import torch
-from scipy import ndimage, stats
+from scipy import ndimage
 
 #: Metric names in report order.
 METRIC_NAMES: tuple[str, ...] = (
@@ -81,12 +81,13 @@ def regional_metrics(
 
 def _metrics(a: torch.Tensor, m: torch.Tensor, q: float) -> dict[str, np.ndarray]:
     b, h, w = a.shape
-    flat, mask = a.reshape(b, -1).double(), m.reshape(b, -1)
+    flat, mask = a.reshape(b, -1), m.reshape(b, -1)
     size = mask.sum(1)
     empty = (size == 0).numpy()
     k = top_count(h, w, q)
-    order = torch.sort(flat, dim=1, descending=True, stable=True).indices
-    hits = torch.cumsum(torch.gather(mask, 1, order).to(torch.int64), dim=1)
+    ranked, order = torch.sort(flat, dim=1, descending=True, stable=True)
+    in_region = torch.gather(mask, 1, order)
+    hits = torch.cumsum(in_region.to(torch.int64), dim=1)
     at_size = torch.gather(hits, 1, (size - 1).clamp(min=0)[:, None])[:, 0]
     top = torch.zeros_like(mask)
     top.scatter_(1, order[:, :k], True)
@@ -94,17 +95,14 @@ def _metrics(a: torch.Tensor, m: torch.Tensor, q: float) -> dict[str, np.ndarray
         "regional_precision": _mass_share(flat.clamp(min=0), mask),
         "regional_recall": _ratio(hits[:, k - 1], size),
         "energy_pointing_game": _mass_share(flat.abs(), mask),
-        "pointing_game": (mask & (flat == flat.max(1, keepdim=True).values))
-        .any(1)
-        .double()
-        .numpy(),
+        "pointing_game": (in_region & (ranked == ranked[:, :1])).any(1).double().numpy(),
         "relevance_rank_accuracy": _ratio(at_size, size),
         "top_k_intersection": hits[:, k - 1].double().numpy() / k,
-        "auc": _roc_auc(flat.numpy(), mask.numpy()),
+        "auc": _roc_auc(ranked, in_region),
         "area": size.double().numpy() / (h * w),
     }
     out["components"], out["largest_component_share"] = _coherence(top.reshape(b, h, w).numpy())
-    flat_map = (flat.max(1).values == flat.min(1).values).numpy()  # no ranking: top set arbitrary
+    flat_map = (ranked[:, 0] == ranked[:, -1]).numpy()  # a constant map: its top set is arbitrary
     for name in METRIC_NAMES[:-1]:
         out[name][empty] = np.nan
     for name in ("regional_recall", "components", "largest_component_share"):
@@ -114,15 +112,15 @@ def _metrics(a: torch.Tensor, m: torch.Tensor, q: float) -> dict[str, np.ndarray
 
 def mass_share(attributions: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Share of the positive attribution mass inside ``masks`` per image (regional precision)."""
-    a = torch.as_tensor(np.asarray(attributions), dtype=torch.float64).flatten(1)
+    a = torch.as_tensor(np.asarray(attributions), dtype=torch.float32).flatten(1)
     out = _mass_share(a.clamp(min=0), torch.as_tensor(np.asarray(masks)).flatten(1))
     out[~np.asarray(masks).reshape(len(out), -1).any(1)] = np.nan
     return out
 
 
 def _mass_share(weights: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
-    total = weights.sum(1)
-    inside = (weights * mask).sum(1)
+    total = weights.sum(1, dtype=torch.float64)
+    inside = (weights * mask).sum(1, dtype=torch.float64)
     share = inside / total
     return torch.where(total > 0, share, torch.nan).numpy()
 
@@ -132,14 +130,25 @@ def _ratio(num: torch.Tensor, den: torch.Tensor) -> np.ndarray:
     return torch.where(den > 0, num.double() / den.clamp(min=1), torch.nan).numpy()
 
 
-def _roc_auc(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mann–Whitney ROC AUC per row (ties count half), all rows ranked in one call."""
-    ranks = stats.rankdata(scores, axis=1)
-    n_pos = mask.sum(1).astype(np.float64)
-    n_neg = mask.shape[1] - n_pos
-    u = (ranks * mask).sum(1) - n_pos * (n_pos + 1) / 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
+def _roc_auc(ranked: torch.Tensor, in_region: torch.Tensor) -> np.ndarray:
+    """ROC AUC per row from the descending sort (Mann–Whitney U; ties count half).
+
+    Equal values form groups; a non-region pixel scores the region pixels of the groups above
+    it plus half those of its own group: U = Σ_groups neg_g · (pos_above_g + pos_g / 2).
+    """
+    b, n = ranked.shape
+    new_group = torch.ones_like(in_region)
+    new_group[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
+    group = (torch.cumsum(new_group, 1) - 1) + torch.arange(b)[:, None] * n
+    ids = group.flatten()
+    pos = torch.bincount(ids, weights=in_region.flatten().float(), minlength=b * n)
+    count = torch.bincount(ids, minlength=b * n)
+    pos, neg = pos.reshape(b, n).double(), (count - pos).reshape(b, n).double()
+    above = torch.cumsum(pos, 1) - pos
+    u = (neg * (above + pos / 2)).sum(1)
+    n_pos = in_region.sum(1).double()
+    n_neg = n - n_pos
+    return torch.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), torch.nan).numpy()
 
 
 def _coherence(top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

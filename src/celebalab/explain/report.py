@@ -61,7 +61,8 @@ def build_explain_report(result, outputs) -> Report:
     sec = report.section("Regional precision by method")
     sec.text("Mean [bootstrap 95 % CI] over every (image, attribute) decision; n = decisions.")
     sec.table(_method_table(data["methods"]), index=True)
-    sec.figure(_box_plot(outputs.per_image), alt="regional precision box plots")
+    if data["methods"]:
+        sec.figure(_box_plot(outputs.per_image), alt="regional precision box plots")
     _regions_section(report.section("Per region and per attribute"), data)
     _fr_section(report.section("Falsification rate vs regional precision"), data)
     _hypotheses(report.section("The seed's hypotheses beside the measurements"), data)

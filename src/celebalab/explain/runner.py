@@ -190,7 +190,7 @@ def measure(
         if pairs is None:
             selection.skipped.append({"image_id": "-", "reason": "pairs: no pair found"})
         else:
-            decision = PairDecision(_embedder(run.model))
+            decision = PairDecision(run.model if is_identity else _embedder(run.model))
             frame, kept, times = work.decision(
                 PAIR_DECISION, decision, pairs.first_rows, pairs.masks, pairs
             )
@@ -214,7 +214,8 @@ def measure(
 
 
 def _embedder(model: torch.nn.Module) -> torch.nn.Module:
-    """A classifier's penultimate features; a network without a linear head is the embedder."""
+    """An attribute classifier's penultimate features; a network without a linear head (any
+    image → vector module) is its own embedder. Identity runs output the embedding itself."""
     try:
         return PenultimateFeatures(model)
     except TypeError:

@@ -34,6 +34,8 @@ class ExplainResult:
     """The summary written to ``results.json`` (plain dicts) and shown in the report."""
 
     data: dict[str, Any]
+    #: The per-image table, report samples and timings it was made from (not serialised).
+    outputs: Any = None
 
     def to_json(self) -> dict[str, Any]:
         return self.data
@@ -129,7 +131,7 @@ def summarise(
         },
         "skipped": outputs.skipped,
     }
-    return ExplainResult(data)
+    return ExplainResult(data, outputs)
 
 
 def _config_json(config) -> dict:
