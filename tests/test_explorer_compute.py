@@ -7,8 +7,8 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage, to_tree
 from sklearn.cluster import DBSCAN, KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_score
-from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.neighbors import NearestNeighbors
 
 from celebalab.explorer import clustering, projections
 from celebalab.explorer.dendrogram import build_tree, dendrogram_figure, tree_labels
@@ -39,11 +39,20 @@ def test_pca_components_match_sklearn(blobs) -> None:
     np.testing.assert_allclose(scores * signs, expected, atol=1e-3)
 
 
-def test_kmeans_and_dbscan_labels_are_sklearns(blobs) -> None:
+def test_kmeans_matches_sklearn_and_dbscan_is_sklearns(blobs) -> None:
     vectors, _ = blobs
-    labels = clustering.cluster_labels(vectors, "kmeans", {"k": 5})
-    reference = KMeans(n_clusters=5, n_init=1, random_state=clustering.SEED).fit_predict(vectors)
-    assert np.array_equal(labels, reference)
+    rng = np.random.default_rng(2)
+    separated = (rng.normal(size=(5, 24)) * 10)[rng.integers(0, 5, 400)] + rng.normal(
+        size=(400, 24)
+    )
+    labels = clustering.cluster_labels(separated, "kmeans", {"k": 5})
+    reference = KMeans(n_clusters=5, n_init=10, random_state=0).fit(separated)
+    assert adjusted_rand_score(labels, reference.labels_) == 1.0
+    inertia = sum(
+        ((separated[labels == c] - separated[labels == c].mean(0)) ** 2).sum() for c in range(5)
+    )
+    assert inertia == pytest.approx(reference.inertia_, rel=1e-4)
+    assert np.array_equal(labels, clustering.cluster_labels(separated, "kmeans", {"k": 5}))
     labels = clustering.cluster_labels(vectors, "dbscan", {"eps": 3.0, "min_samples": 4})
     assert np.array_equal(labels, DBSCAN(eps=3.0, min_samples=4).fit_predict(vectors))
     with pytest.raises(ValueError):
@@ -120,13 +129,15 @@ def test_identity_knn_accuracy_is_leave_one_out_1nn(blobs) -> None:
     identity = identity.copy()
     identity[:3] = -1  # unknown people are never queries
     accuracy = identity_knn_accuracy(ExactCosineIndex(vectors=vectors), vectors, identity)
-    known = identity >= 0
-    hits = []
-    for i in np.flatnonzero(known):
-        others = np.flatnonzero(np.arange(len(vectors)) != i)
-        model = KNeighborsClassifier(n_neighbors=1, metric="cosine")
-        model.fit(vectors[others], identity[others])
-        hits.append(model.predict(vectors[i : i + 1])[0] == identity[i])
+    known = np.flatnonzero(identity >= 0)
+    # leave-one-out 1-NN: the nearest neighbour other than the image itself
+    neighbours = (
+        NearestNeighbors(n_neighbors=2, metric="cosine")
+        .fit(vectors)
+        .kneighbors(vectors[known], return_distance=False)
+    )
+    other = np.where(neighbours[:, 0] == known, neighbours[:, 1], neighbours[:, 0])
+    hits = identity[other] == identity[known]
     assert accuracy == pytest.approx(np.mean(hits))
     assert np.isnan(
         identity_knn_accuracy(ExactCosineIndex(vectors=vectors), vectors, np.arange(len(vectors)))

