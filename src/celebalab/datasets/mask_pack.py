@@ -30,7 +30,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from celebalab.datasets.cache import cache_dir_for
 from celebalab.datasets.decode import CROPS
 from celebalab.datasets.packed import PackPaths, _allocate, _read_json, ids_fingerprint
 from celebalab.errors import CelebalabError
@@ -61,15 +60,7 @@ class MaskPackResult:
 
 def mask_pack_paths(root: str | Path, size: int, crop: str) -> PackPaths:
     """Files of the (``size``, ``crop``) label-map pack of ``root`` (roles as in the image pack)."""
-    stem = cache_dir_for(root) / f"labels_{size}_{crop}"
-    data = stem.with_name(stem.name + ".u8")
-    return PackPaths(
-        data=data,
-        partial=data.with_name(data.name + ".partial"),
-        progress=stem.with_name(stem.name + ".progress.json"),
-        index=stem.with_name(stem.name + ".index.parquet"),
-        manifest=stem.with_name(stem.name + ".json"),
-    )
+    return PackPaths.of(root, size, crop, kind="labels")
 
 
 class _Reader:

@@ -75,9 +75,12 @@ class PackPaths:
     manifest: Path
 
     @classmethod
-    def of(cls, root: str | Path, size: int, crop: str) -> PackPaths:
-        """Paths of the (``size``, ``crop``) pack of ``root`` in its cache folder."""
-        stem = cache_dir_for(root) / f"packed_{size}_{crop}"
+    def of(cls, root: str | Path, size: int, crop: str, kind: str = "packed") -> PackPaths:
+        """Paths of the (``size``, ``crop``) pack of ``root`` in its cache folder.
+
+        ``kind`` names the pack's files (``packed`` images, ``labels`` for the label-map pack).
+        """
+        stem = cache_dir_for(root) / f"{kind}_{size}_{crop}"
         data = stem.with_name(stem.name + ".u8")
         return cls(
             data=data,
