@@ -169,3 +169,12 @@ def test_cli_writes_json_png_html(
     assert (out / "grid.png").stat().st_size > 1000
     assert "data:image/png;base64" in (out / "results.html").read_text()
     assert main(["retrieve", str(emb_dir), emb.image_ids[0], "--out", str(out)]) == 2
+
+
+def test_memmap_search_survives_faiss_torch_patch(emb_dir: Path) -> None:
+    """pytorch-metric-learning imports faiss.contrib.torch_utils, which re-binds faiss.knn."""
+    import faiss.contrib.torch_utils  # noqa: F401
+
+    emb = load_embeddings(emb_dir)
+    _, idx = build_index(emb, kind="exact").search(np.asarray(emb.vectors[:2]), 3)
+    assert idx[:, 0].tolist() == [0, 1]

@@ -312,7 +312,12 @@ def search_vectors(emb: Any, by: str) -> np.ndarray:
 
 
 def _as_matrix(array: np.ndarray, what: str) -> np.ndarray:
-    array = np.asarray(array) if not isinstance(array, np.memmap) else array
+    """C-contiguous float32 plain ``ndarray`` (a memmap stays mapped: a view, not a copy).
+
+    Plain, because pytorch-metric-learning imports ``faiss.contrib.torch_utils``, whose
+    ``faiss.knn`` treats anything whose type is not exactly ``np.ndarray`` as a torch tensor.
+    """
+    array = np.asarray(array)
     if array.ndim != 2 or array.shape[0] == 0:
         raise RetrievalError(f"{what} must be a non-empty 2-d array, got shape {array.shape}")
     if array.dtype != np.float32 or not array.flags.c_contiguous:
