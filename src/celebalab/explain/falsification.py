@@ -98,10 +98,11 @@ def _falsify(decision, x, maps, extra, curve, settings) -> FalsificationResult:
     b, _, h, w = x.shape
     n = h * w
     k = top_count(h, w, settings.top_fraction)
-    order = torch.as_tensor(np.argsort(-maps.reshape(b, -1), axis=1, kind="stable"))
+    device = x.device  # masks are built where the images live (CPU or GPU)
+    order = torch.as_tensor(np.argsort(-maps.reshape(b, -1), axis=1, kind="stable"), device=device)
     rng = np.random.default_rng(settings.seed)
     sets = [order[:, :k]] + [
-        torch.as_tensor(np.argsort(rng.random((b, n)), axis=1)[:, :k])
+        torch.as_tensor(np.argsort(rng.random((b, n)), axis=1)[:, :k], device=device)
         for _ in range(settings.draws)
     ]
     removed = torch.stack([_as_mask(s, n) for s in sets], 1).reshape(b, -1, h, w)  # B×(1+D)×H×W
@@ -126,7 +127,7 @@ def _falsify(decision, x, maps, extra, curve, settings) -> FalsificationResult:
 
 
 def _as_mask(indices: torch.Tensor, n: int) -> torch.Tensor:
-    mask = torch.zeros(indices.shape[0], n, dtype=torch.bool)
+    mask = torch.zeros(indices.shape[0], n, dtype=torch.bool, device=indices.device)
     mask.scatter_(1, indices, True)
     return mask
 
@@ -141,7 +142,7 @@ class _Scorer:
     def __call__(self, variants: torch.Tensor, owner: Callable) -> torch.Tensor:
         out = []
         for i in range(0, len(variants), self.batch_size):
-            idx = torch.arange(i, min(len(variants), i + self.batch_size))
+            idx = torch.arange(i, min(len(variants), i + self.batch_size), device=variants.device)
             extra = tuple(e[owner(idx)] for e in self.extra)
             chunk = variants[idx].contiguous(memory_format=torch.channels_last)
             out.append(self.decision(chunk, *extra).float().cpu())
@@ -171,8 +172,8 @@ def _inpaint(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
     images = x.cpu().numpy().transpose(0, 2, 3, 1)
     out = [
-        inpaint_biharmonic(img, m.numpy(), channel_axis=-1)
-        for img, m in zip(images, mask, strict=True)
+        inpaint_biharmonic(img, m, channel_axis=-1)
+        for img, m in zip(images, mask.cpu().numpy(), strict=True)
     ]
     return torch.as_tensor(np.stack(out).transpose(0, 3, 1, 2), dtype=x.dtype, device=x.device)
 
