@@ -41,9 +41,15 @@ def _card(title: str, body: list, card_id: str | None = None) -> dbc.Card:
     )
 
 
+def _number(input_id: str, label: str, value: float, minimum: float, **bounds) -> dbc.Col:
+    """A half-width numeric field, applied on Enter or when it loses focus (debounced)."""
+    control = dbc.Input(id=input_id, value=value, min=minimum, type="number", size="sm",
+                        debounce=True, **bounds)  # fmt: skip
+    return dbc.Col(_field(label, control), width=6)
+
+
 def menu(sources: Sequence[ExplorerSource]) -> html.Div:
     """The main menu: dataset, metrics, attributes, filters, person, reduction and clustering."""
-    numeric = {"type": "number", "size": "sm", "debounce": True}
     start, params = DEFAULT_CLUSTERING, DEFAULT_CLUSTERING["params"]
     return html.Div(
         [
@@ -121,54 +127,16 @@ def menu(sources: Sequence[ExplorerSource]) -> html.Div:
                     ),
                     dbc.Row(
                         [
-                            dbc.Col(
-                                _field(
-                                    "k",
-                                    dbc.Input(
-                                        id="k", value=params["k"], min=1, max=60, step=1, **numeric
-                                    ),
-                                ),
-                                width=6,
+                            _number("k", "k", params["k"], 1, step=1, max=60),
+                            _number(
+                                "min-cluster-size",
+                                "min cluster size",
+                                params["min_cluster_size"],
+                                2,
+                                step=1,
                             ),
-                            dbc.Col(
-                                _field(
-                                    "min cluster size",
-                                    dbc.Input(
-                                        id="min-cluster-size",
-                                        value=params["min_cluster_size"],
-                                        min=2,
-                                        step=1,
-                                        **numeric,
-                                    ),
-                                ),
-                                width=6,
-                            ),
-                            dbc.Col(
-                                _field(
-                                    "eps",
-                                    dbc.Input(
-                                        id="eps",
-                                        value=params["eps"],
-                                        min=0.001,
-                                        step="any",
-                                        **numeric,
-                                    ),
-                                ),
-                                width=6,
-                            ),
-                            dbc.Col(
-                                _field(
-                                    "min samples",
-                                    dbc.Input(
-                                        id="min-samples",
-                                        value=params["min_samples"],
-                                        min=1,
-                                        step=1,
-                                        **numeric,
-                                    ),
-                                ),
-                                width=6,
-                            ),
+                            _number("eps", "eps", params["eps"], 0.001, step="any"),
+                            _number("min-samples", "min samples", params["min_samples"], 1, step=1),
                         ],
                         className="g-2",
                     ),
