@@ -144,3 +144,22 @@ def test_meta_keeps_contract_dtypes_from_a_dataset_table(synth_root: Path) -> No
     assert source.meta["identity"].dtype == np.int64
     assert source.meta["partition"].dtype == np.int8
     assert isinstance(source.meta, pd.DataFrame) and len(source.meta) == 120
+
+
+def test_uploaded_face_is_embedded_by_the_sets_own_run(synth_root: Path, tmp_path: Path) -> None:
+    from celebalab.explorer.views import Explorer
+    from embedding_runs import extracted_set
+
+    explorer = Explorer(sources=[open_source(extracted_set(tmp_path, synth_root / "CelebA"))])
+    upload = _data_url(explorer.sources[0].image_file(5).read_bytes(), "image/jpeg")
+    rows = explorer.similar_to_upload(0, decode_upload(upload), k=3)
+    assert rows[0] == 5  # the uploaded face finds itself first
+
+
+def test_upload_needs_a_set_with_a_model(synthetic_embedding_set: Path) -> None:
+    from celebalab.explorer.views import Explorer
+
+    explorer = Explorer(sources=[open_source(synthetic_embedding_set)])
+    image = Image.new("RGB", (32, 32))
+    with pytest.raises(UploadError, match="no local model"):
+        explorer.similar_to_upload(0, image)
