@@ -118,8 +118,7 @@ def test_user_guide_end_to_end(served: str, browser, synth_root: Path) -> None:
     page.wait_for_function("document.querySelector('#pie-page-label').innerText == 'page 1 of 2'")
     page.click("#pie-next")
     page.wait_for_function(
-        "[...document.querySelectorAll('#pies .titletext')]"
-        ".some(e => e.textContent == 'Bald')"
+        "[...document.querySelectorAll('#pies .titletext')].some(e => e.textContent == 'Bald')"
     )
 
     # a pie slice -> a filter chip every view respects; removing it restores them
@@ -216,6 +215,17 @@ def test_user_guide_end_to_end(served: str, browser, synth_root: Path) -> None:
     page.mouse.click(root["x"] + root["width"] / 2, root["y"] + root["height"] / 2)
     page.wait_for_function(
         "document.querySelector('#branch-title').textContent.includes('120 images in this branch')"
+    )
+
+    # an uploaded query must decode; this synthetic set has no model to embed it, and says so
+    upload = page.locator("#upload input[type=file]")
+    upload.set_input_files(files=[{"name": "x.png", "mimeType": "image/png", "buffer": b"junk"}])
+    page.wait_for_function(
+        "document.querySelector('#upload-status').textContent.includes('does not decode')"
+    )
+    upload.set_input_files(str(table.attrs["image_dir"] + "/" + table["image_id"].iat[0]))
+    page.wait_for_function(
+        "document.querySelector('#upload-status').textContent.includes('no local model')"
     )
 
     # switch dataset: the second embedding set, then the attributes-only dataset root
