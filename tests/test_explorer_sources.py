@@ -163,3 +163,13 @@ def test_upload_needs_a_set_with_a_model(synthetic_embedding_set: Path) -> None:
     image = Image.new("RGB", (32, 32))
     with pytest.raises(UploadError, match="no local model"):
         explorer.similar_to_upload(0, image)
+
+
+def test_cli_reports_a_bad_source_in_one_line(tmp_path: Path, capsys) -> None:
+    from celebalab.cli import main
+
+    assert main(["explore", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "no such file" in err and "\n" not in err
+    assert main(["explore", str(tmp_path), "--port", "0"]) == 2
+    assert "--port" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -34,6 +35,7 @@ class ResultCache:
     def __init__(self, *, root: str | Path) -> None:
         self.root = Path(root)
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # the Dash server answers callbacks from several threads
 
     def path(self, key: str) -> Path:
         """Where the array of ``key`` lives on disk."""
@@ -41,9 +43,10 @@ class ResultCache:
 
     def get(self, key: str) -> np.ndarray | None:
         """The cached array of ``key`` (memory, then disk), or None when it was never computed."""
-        if key in self._memory:
-            self._memory.move_to_end(key)
-            return self._memory[key]
+        with self._lock:
+            if key in self._memory:
+                self._memory.move_to_end(key)
+                return self._memory[key]
         path = self.path(key)
         if not path.exists():
             return None
@@ -64,6 +67,7 @@ class ResultCache:
         return value
 
     def _remember(self, key: str, value: np.ndarray) -> None:
-        self._memory[key] = value
-        while len(self._memory) > _MEMORY_ITEMS:
-            self._memory.popitem(last=False)
+        with self._lock:
+            self._memory[key] = value
+            while len(self._memory) > _MEMORY_ITEMS:
+                self._memory.popitem(last=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,7 @@ class ImageStore:
         self.sources = list(sources)
         self.thumb_size = thumb_size
         self._memory: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()  # thumbnails are requested from several server threads
 
     def file(self, source: int, row: int) -> Path | None:
         """The image file of ``row`` of source ``source`` if it exists inside its folder."""
@@ -61,9 +63,10 @@ class ImageStore:
     def thumbnail(self, source: int, row: int) -> bytes | None:
         """JPEG bytes of the thumbnail (made once, then from memory or disk), None if no image."""
         key = (source, row)
-        if key in self._memory:
-            self._memory.move_to_end(key)
-            return self._memory[key]
+        with self._lock:
+            if key in self._memory:
+                self._memory.move_to_end(key)
+                return self._memory[key]
         path = self.file(source, row)
         if path is None:
             return None
@@ -76,9 +79,10 @@ class ImageStore:
             if data is None:
                 return None
             write_bytes_atomic(cached, data)
-        self._memory[key] = data
-        while len(self._memory) > _MEMORY_THUMBS:
-            self._memory.popitem(last=False)
+        with self._lock:
+            self._memory[key] = data
+            while len(self._memory) > _MEMORY_THUMBS:
+                self._memory.popitem(last=False)
         return data
 
 

@@ -52,7 +52,7 @@ def umap_map(vectors: np.ndarray, seed: int = SEED, n_neighbors: int = 15) -> np
         n_neighbors=min(n_neighbors, len(vectors) - 1),
         metric="cosine",
         random_state=seed,
-        verbose=False,
+        verbose=True,  # progress of the (long) layout on the server console
         tqdm_kwds={"desc": "UMAP epochs"},
     )
     return reducer.fit_transform(np.asarray(vectors, dtype=np.float32)).astype(np.float32)
