@@ -99,3 +99,10 @@ def test_a_map_on_the_region_scores_full_marks() -> None:
     assert out["regional_precision"][0] == 1.0
     assert out["regional_recall"][0] == 1.0
     assert out["components"][0] == 1 and out["largest_component_share"][0] == 1.0
+
+
+def test_auc_with_ties_equals_quantus(arrays) -> None:
+    a, m = arrays
+    tied = np.clip(np.round(a, 0), 0, None)  # many equal values, zeros as in a Grad-CAM map
+    ours = regional_metrics(tied, m)["auc"]
+    np.testing.assert_allclose(ours, _quantus(quantus.AUC(normalise=False), tied, m), atol=1e-6)

@@ -87,7 +87,7 @@ def _metrics(a: torch.Tensor, m: torch.Tensor, q: float) -> dict[str, np.ndarray
     k = top_count(h, w, q)
     ranked, order = torch.sort(flat, dim=1, descending=True, stable=True)
     in_region = torch.gather(mask, 1, order)
-    hits = torch.cumsum(in_region.to(torch.int64), dim=1)
+    hits = torch.cumsum(in_region.to(torch.int32), dim=1)
     at_size = torch.gather(hits, 1, (size - 1).clamp(min=0)[:, None])[:, 0]
     top = torch.zeros_like(mask)
     top.scatter_(1, order[:, :k], True)
@@ -119,8 +119,8 @@ def mass_share(attributions: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 def _mass_share(weights: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
-    total = weights.sum(1, dtype=torch.float64)
-    inside = (weights * mask).sum(1, dtype=torch.float64)
+    total = weights.sum(1).double()
+    inside = torch.where(mask, weights, 0).sum(1).double()
     share = inside / total
     return torch.where(total > 0, share, torch.nan).numpy()
 
@@ -133,22 +133,30 @@ def _ratio(num: torch.Tensor, den: torch.Tensor) -> np.ndarray:
 def _roc_auc(ranked: torch.Tensor, in_region: torch.Tensor) -> np.ndarray:
     """ROC AUC per row from the descending sort (Mann–Whitney U; ties count half).
 
-    Equal values form groups; a non-region pixel scores the region pixels of the groups above
-    it plus half those of its own group: U = Σ_groups neg_g · (pos_above_g + pos_g / 2).
+    Without ties, U = Σ over non-region pixels of the region pixels ranked above them. With ties,
+    equal values form groups and a non-region pixel scores the region pixels of the groups above
+    plus half those of its own: U = Σ_groups neg_g · (pos_above_g + pos_g / 2).
     """
+    n = ranked.shape[1]
+    n_pos = in_region.sum(1).double()
+    n_neg = n - n_pos
+    above = torch.cumsum(in_region.to(torch.int32), 1)
+    u = torch.where(in_region, 0, above).sum(1).double()
+    tied = (ranked[:, 1:] == ranked[:, :-1]).any(1)
+    if tied.any():
+        u[tied] = _tied_u(ranked[tied], in_region[tied])
+    return torch.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), torch.nan).numpy()
+
+
+def _tied_u(ranked: torch.Tensor, in_region: torch.Tensor) -> torch.Tensor:
     b, n = ranked.shape
     new_group = torch.ones_like(in_region)
     new_group[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
-    group = (torch.cumsum(new_group, 1) - 1) + torch.arange(b)[:, None] * n
-    ids = group.flatten()
+    ids = ((torch.cumsum(new_group, 1) - 1) + torch.arange(b)[:, None] * n).flatten()
     pos = torch.bincount(ids, weights=in_region.flatten().float(), minlength=b * n)
     count = torch.bincount(ids, minlength=b * n)
     pos, neg = pos.reshape(b, n).double(), (count - pos).reshape(b, n).double()
-    above = torch.cumsum(pos, 1) - pos
-    u = (neg * (above + pos / 2)).sum(1)
-    n_pos = in_region.sum(1).double()
-    n_neg = n - n_pos
-    return torch.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), torch.nan).numpy()
+    return (neg * (torch.cumsum(pos, 1) - pos + pos / 2)).sum(1)
 
 
 def _coherence(top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -131,7 +131,8 @@ def _box_plot(per_image: pd.DataFrame):
     area = frame.drop_duplicates(["decision", "image_id"])["area"].mean()
     ax.axhline(area, color="tab:red", ls="--", lw=1, label=f"area baseline (mean {area:.3f})")
     ax.set_ylabel("regional precision")
-    ax.set_ylim(0, 1)
+    top = max([np.quantile(v, 0.98) for v in values if len(v)] + [area])
+    ax.set_ylim(0, min(1.0, 1.25 * top + 0.01))  # small regions: do not squash the boxes
     ax.legend(loc="upper right", fontsize=8)
     ax.tick_params(axis="x", rotation=30)
     return fig
