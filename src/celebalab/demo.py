@@ -86,6 +86,7 @@ def run_demo(options: DemoOptions) -> Path:
     from celebalab.datasets.packed import pack_images
     from celebalab.datasets.synth import generate
     from celebalab.datasets.verify import dataset_info, verify_dataset
+    from celebalab.explain.demo_stage import demo_explain, demo_report
     from celebalab.generate.demo_stage import add_demo_sections, run_demo_gan
     from celebalab.models.eval_report import build_evaluation_report
     from celebalab.models.evaluate import evaluate_run
@@ -158,6 +159,11 @@ def run_demo(options: DemoOptions) -> Path:
             epochs=options.identity_epochs, seed=options.seed,
         ),
     )
+    explained = stages.run(
+        "explain: attributions vs masks (10 methods, 2 attributes, pairs)",
+        out / "explain",
+        lambda: demo_explain(run_dir, celeba, out / "explain", seed=options.seed),
+    )
 
     report = Report(
         title="celebalab demo",
@@ -175,6 +181,7 @@ def run_demo(options: DemoOptions) -> Path:
     report.extend(build_evaluation_report(evaluation))
     add_demo_sections(report, gan_dir, *gan)
     report.extend(face_recognition_report(recognition))
+    report.extend(demo_report(explained))
     path = report.write(out / "report.html")
     print(f"[demo] report: {path}", flush=True)
     return path
