@@ -69,13 +69,17 @@ def _shown(rows: np.ndarray, what: str) -> str:
     )
 
 
-def build_app(explorer: Explorer) -> dash.Dash:
-    """The Dash application for ``explorer`` (serve it with :func:`serve`)."""
+def build_app(explorer: Explorer, compress: bool = False) -> dash.Dash:
+    """The Dash application for ``explorer`` (serve it with :func:`serve`).
+
+    ``compress`` gzips responses (flask-compress): worth it across a network, a loss on this
+    machine, where gzipping the 4.7 MB map of 202,599 points costs more than sending it.
+    """
     app = dash.Dash(
         __name__,
         title="celebalab explorer",
         update_title=None,
-        compress=True,
+        compress=compress,
         assets_folder=str(files("celebalab.explorer") / "assets"),
         external_stylesheets=["/explorer/static/bootstrap.min.css"],
         suppress_callback_exceptions=False,

@@ -9,6 +9,9 @@ import typer
 
 from celebalab.errors import CelebalabError
 
+#: Hosts that mean "this machine only": responses are not gzipped there (see build_app).
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``explore`` command to the celebalab CLI."""
@@ -58,7 +61,7 @@ def explore_command(
         )
     if precompute:
         explorer.warm_up()
-    app = build_app(explorer)
+    app = build_app(explorer, compress=host not in LOOPBACK)
     typer.echo(f"celebalab explorer on http://{host}:{port}/  (Ctrl+C to stop)")
     serve(app, host=host, port=port)
 

@@ -77,11 +77,15 @@ class Explorer:
         self._trees: dict[tuple, Tree | None] = {}
 
     def warm_up(self) -> None:
-        """Compute (or load) what the first page shows for every source, with progress lines."""
-        for pipeline in self.pipelines:
+        """Compute (or load) what the first page shows for every source, with progress lines,
+        and build its figures once: the first request then finds Plotly's validators and the
+        statistics modules imported, and the hover data made."""
+        for src, pipeline in enumerate(self.pipelines):
             if pipeline is not None:
                 pipeline.summary()
                 pipeline.silhouette(**DEFAULT_CLUSTERING)
+                self.map_figure(src, DEFAULT_CLUSTERING, [], None)
+        self.attribute_figures(0, list(DEFAULT_ATTRIBUTES), [], None, 0)
 
     # -- selection of rows ---------------------------------------------------------------------
     def mask(self, src: int, filters: Sequence[Filter], person: int | None = None) -> np.ndarray:
