@@ -59,6 +59,11 @@ def test_similar_faces_match_exact_cosine_search(explorer: Explorer) -> None:
     _, reference = ExactCosineIndex(vectors=vectors).search(vectors[7:8], 6)
     assert 7 not in rows and np.array_equal(rows, reference[0][reference[0] != 7][:5])
     assert explorer.similar(1, 7)[0].size == 0  # attributes-only source
+    males = np.flatnonzero(explorer.sources[0].meta["Male"].to_numpy() == 1)
+    rows, _ = explorer.similar(0, 7, k=5, filters=MALE)  # the filters hold here too
+    others = males[males != 7]
+    _, reference = ExactCosineIndex(vectors=vectors[others]).search(vectors[7:8], 5)
+    assert np.array_equal(rows, others[reference[0]])
 
 
 def test_recolour_sends_only_colours(explorer: Explorer) -> None:

@@ -325,7 +325,7 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
     def clicked(click, upload, src, filters, person):
         if ctx.triggered_id == "upload" and upload:
             try:
-                rows = explorer.similar_to_upload(src, decode_upload(upload))
+                rows = explorer.similar_to_upload(src, decode_upload(upload), filters=filters)
             except UploadError as err:
                 return no_update, [], str(err)
             return no_update, gallery(src, rows, "similar", explorer), ""
@@ -355,7 +355,7 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
             ],
             className="mt-1",
         )
-        similar_rows, _ = explorer.similar(src, row)
+        similar_rows, _ = explorer.similar(src, row, filters=filters)
         return [picture, caption], gallery(src, similar_rows, "similar", explorer), ""
 
     @app.callback(

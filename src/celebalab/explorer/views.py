@@ -265,25 +265,46 @@ class Explorer:
             f"selection of {len(rows):,} images vs all {len(meta):,}",
         )
 
-    def similar(self, src: int, row: int, k: int = SIMILAR_K) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, distances) of the ``k`` faces most similar to ``row`` (itself excluded)."""
-        pipeline = self.pipelines[src]
-        if pipeline is None:
+    def similar(
+        self, src: int, row: int, k: int = SIMILAR_K, filters: Sequence[Filter] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, distances) of the ``k`` faces most similar to ``row`` among those passing
+        ``filters`` (itself excluded)."""
+        if self.pipelines[src] is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        query = np.asarray(pipeline.vectors[row : row + 1], dtype=np.float32)
-        distances, indices = pipeline.index.search(query, k + 1)
-        keep = indices[0] != row
-        return indices[0][keep][:k].astype(np.int64), distances[0][keep][:k]
+        query = np.asarray(self.pipelines[src].vectors[row : row + 1], dtype=np.float32)
+        return self._nearest(src, query, k, filters, exclude=row)
 
-    def similar_to_upload(self, src: int, image: Any, k: int = SIMILAR_K) -> np.ndarray:
+    def similar_to_upload(
+        self, src: int, image: Any, k: int = SIMILAR_K, filters: Sequence[Filter] = ()
+    ) -> np.ndarray:
         """Rows of the ``k`` faces most like an uploaded image (embedded by the set's model)."""
         from celebalab.explorer.query import embed_upload
 
-        pipeline = self.pipelines[src]
-        if pipeline is None:
+        if self.pipelines[src] is None:
             raise UploadError(self.sources[src].note or "this source has no embeddings")
-        _, indices = pipeline.index.search(embed_upload(self.sources[src], image)[None], k)
-        return indices[0].astype(np.int64)
+        query = embed_upload(self.sources[src], image)[None]
+        return self._nearest(src, query, k, filters)[0]
+
+    def _nearest(
+        self, src: int, query: np.ndarray, k: int, filters: Sequence[Filter],
+        exclude: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Nearest rows passing the filters: the index is searched ever deeper until ``k`` of
+        its answers pass (exact, as the retrieval index is exact up to 500,000 faces)."""
+        allowed = self.mask(src, filters)
+        if exclude is not None:
+            allowed[exclude] = False
+        wanted = int(min(k, allowed.sum()))
+        depth = k + 1
+        while wanted:
+            depth = min(depth, len(allowed))
+            distances, indices = self.pipelines[src].index.search(query, depth)
+            keep = allowed[indices[0]]
+            if keep.sum() >= wanted or depth == len(allowed):
+                return indices[0][keep][:wanted].astype(np.int64), distances[0][keep][:wanted]
+            depth *= 8
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
 
     # -- hierarchical view ---------------------------------------------------------------------
     def tree(self, src: int, reducer: str, order: str, filters: Sequence[Filter]) -> Tree | None:
