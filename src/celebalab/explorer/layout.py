@@ -160,6 +160,12 @@ def _gallery(gallery_id: str) -> html.Div:
     return html.Div(id=gallery_id, className="gallery d-flex flex-wrap gap-1")
 
 
+def _gallery_card(title: str, name: str, *extra) -> dbc.Card:
+    """A card with a line saying what is shown (``NAME-title``) and a gallery (``NAME-gallery``)."""
+    return _card(title, [html.Div(id=f"{name}-title", className="small mb-1"),
+                         _gallery(f"{name}-gallery"), *extra])  # fmt: skip
+
+
 def views() -> html.Div:
     """The plots: attributes, image, map, selection, person, hierarchy."""
     pies = _card(
@@ -201,13 +207,8 @@ def views() -> html.Div:
                 [
                     dbc.Col(_card("Map", [_graph("map", 560)]), xl=8, xs=12),
                     dbc.Col(
-                        _card(
-                            "Selection",
-                            [
-                                html.Div(id="selection-title", className="small mb-1"),
-                                _gallery("selection-gallery"),
-                                dcc.Graph(id="profile", config=_GRAPH_CONFIG),
-                            ],
+                        _gallery_card(
+                            "Selection", "selection", dcc.Graph(id="profile", config=_GRAPH_CONFIG)
                         ),
                         xl=4,
                         xs=12,
@@ -217,16 +218,7 @@ def views() -> html.Div:
             ),
             dbc.Row(
                 [
-                    dbc.Col(
-                        _card(
-                            "Person",
-                            [
-                                html.Div(id="person-title", className="small mb-1"),
-                                _gallery("person-gallery"),
-                            ],
-                        ),
-                        xs=12,
-                    )
+                    dbc.Col(_gallery_card("Person", "person"), xs=12),
                 ],
                 className="g-3",
             ),
@@ -234,13 +226,7 @@ def views() -> html.Div:
                 [
                     dbc.Col(_card("Hierarchy", [_graph("tree", 200)]), xl=8, xs=12),
                     dbc.Col(
-                        _card(
-                            "Branch",
-                            [
-                                html.Div(id="branch-title", className="small mb-1"),
-                                _gallery("branch-gallery"),
-                            ],
-                        ),
+                        _gallery_card("Branch", "branch"),
                         xl=4,
                         xs=12,
                     ),
