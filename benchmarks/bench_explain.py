@@ -4,7 +4,7 @@
    maps): ``celebalab.explain.metrics.regional_metrics`` (one vectorised call) against Quantus's
    metrics called image by image (the per-sample loop a user writes), on the same arrays; the
    values must be identical (max |difference| printed). Quantus on the whole batch is shown too.
-2. Attribution throughput per method (img/s) on a small CNN at 64 px: a batch of 32 images per
+2. Attribution throughput per method (img/s) on a small CNN at 64 px: a batch of 16 images per
    call against one image per call (the first 4 images), in the same run.
 3. Mask pack vs per-image PNG reads: label maps of a synthetic CelebAMask-HQ at 64 px, read from
    the per-class mask PNGs (combine + resize, what every run would do without the pack) against
@@ -213,7 +213,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         hq, labels = label_maps(Path(tmp) / "synth", n_hq)
         bench_metrics(labels, images, 6)
-        bench_methods(methods, batch=16 if args.quick else 32, single=4)
+        bench_methods(methods, batch=16, single=4)
         bench_mask_reads(hq, n_hq)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS {peak:.0f} MiB; total {time.perf_counter() - t0:.0f} s")
