@@ -78,7 +78,7 @@ def train_command(
     margin: Annotated[
         float | None, typer.Option(help="Margin: ArcFace radians (0.5), CosFace cosine (0.35).")
     ] = None,
-    scale: Annotated[float | None, typer.Option(help="Margin-loss logit scale (64).")] = None,
+    scale: Annotated[float | None, typer.Option(help="Margin-loss logit scale (30).")] = None,
     workers: Annotated[
         int | None, typer.Option(help="DataLoader workers (default: 0 packed, a few for files).")
     ] = None,

@@ -61,11 +61,12 @@ class TrainConfig:
     weights: str | None = None
     checkpoint_every: int = 50
     # --task identity (models/identity.py): embedding size and margin loss; margin None = the
-    # loss's default (ArcFace 0.5 rad, CosFace 0.35)
+    # loss's default (ArcFace 0.5 rad, CosFace 0.35). Scale 30, not the papers' 64: on the
+    # validation split of 3,000 synthetic faces (6 epochs, 64 px) mAP@R was 0.577 vs 0.459.
     embedding_dim: int = 128
     identity_loss: str = "arcface"
     margin: float | None = None
-    scale: float = 64.0
+    scale: float = 30.0
     # Execution settings: free to change on resume.
     devices: str | int | None = None
     precision: str | None = None

@@ -67,7 +67,7 @@ class IdentityModule(AttributeClassifier):
         std: Sequence[float],
         loss: str = "arcface",
         margin: float = 0.5,
-        scale: float = 64.0,
+        scale: float = 30.0,
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         augment: bool = False,
