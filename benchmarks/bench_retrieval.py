@@ -7,7 +7,7 @@ of the same identities. It prints, all measured in this run:
 - exact top-10, single query: p50/p95 latency of :class:`EmbeddingIndex` (``faiss.knn`` on one
   thread), of a NumPy brute-force matmul (``gallery @ q`` + ``argpartition``: the baseline) and
   of a naive FAISS ``IndexFlatIP`` with default threads;
-- exact batched queries per second (1,000 queries): EmbeddingIndex (BLAS GEMM blocks), NumPy
+- exact batched queries per second (1,000 queries): EmbeddingIndex (faiss.knn, all cores), NumPy
   (matmul by blocks of 100 queries), FAISS flat;
 - approximate (IVF; HNSW too with ``--quick`` or ``--hnsw``): build time, the search setting
   chosen for recall@10 ≥ 0.95 on the set's own vectors, p50 single-query latency, recall@10

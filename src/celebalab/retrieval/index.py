@@ -2,13 +2,12 @@
 
 Why these settings (measured on this project's 2-core machine, see ``bench_retrieval.py``):
 
-- **Exact, few queries**: ``faiss.knn`` straight on the memory-mapped vectors (no copy into an
-  index) with *one* OpenMP thread. FAISS scans the gallery with its SIMD kernel; with two
-  threads on two shared cores the OpenMP workers only fight, and a NumPy ``gallery @ query``
-  (BLAS GEMV + argpartition) is slower still.
-- **Exact, many queries**: one BLAS GEMM per block of queries (all cores; blocks sized so
-  the score matrix stays within 64 MiB) and a partial sort, as fast as FAISS's blocked flat
-  search on these cores without copying the gallery into an index.
+- **Exact, few queries** (at most :data:`FEW_QUERIES`): ``faiss.knn`` straight on the
+  memory-mapped vectors (no copy into an index) with *one* OpenMP thread. FAISS scans the
+  gallery with its SIMD kernel; with two threads on two shared cores the OpenMP workers only
+  fight, and a NumPy ``gallery @ query`` (BLAS GEMV + argpartition) is slower still.
+- **Exact, many queries**: ``faiss.knn`` with every core (FAISS's BLAS-blocked search), which
+  measured faster than our own GEMM blocks and NumPy's matmul by blocks of queries.
 - **Approximate** (``ivf``, the default for sets above :data:`AUTO_EXACT_MAX` vectors, or
   ``hnsw``): ``IndexIVFFlat`` with ``4·√N`` lists, or ``IndexHNSWFlat``; ``nprobe``/``efSearch``
   are chosen at build time as the smallest value whose recall@10 against exact search reaches
@@ -37,10 +36,8 @@ INDEX_KINDS: tuple[str, ...] = ("auto", "exact", "ivf", "hnsw")
 METRICS: tuple[str, ...] = ("ip", "l2")
 #: ``auto`` searches exactly up to this many vectors (a 200,000 × 512 exact query is ~20 ms).
 AUTO_EXACT_MAX = 500_000
-#: Up to this many queries, exact search runs FAISS's scan on one thread; above, BLAS GEMM.
+#: Up to this many queries, exact search runs FAISS's scan on one thread; above, every core.
 FEW_QUERIES = 8
-#: Bytes of float32 scores one GEMM block of exact search may hold (queries × gallery).
-_SCORE_BYTES = 64 * 2**20
 _RECALL_SAMPLE = 200
 _RECALL_K = 10
 
@@ -191,12 +188,10 @@ class EmbeddingIndex:
 
     def _exact(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Raw FAISS-convention scores (IP, or squared L2) and indices, exact."""
-        if len(queries) <= FEW_QUERIES:
-            import faiss
+        import faiss
 
-            with _omp_threads(1):
-                return faiss.knn(queries, self.vectors_, k, metric=self._faiss_metric())
-        return _blas_knn(queries, self.vectors_, k, self.metric)
+        with _omp_threads(1 if len(queries) <= FEW_QUERIES else _cores()):
+            return faiss.knn(queries, self.vectors_, k, metric=self._faiss_metric())
 
     def _approximate(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         index = self.faiss_index_
@@ -325,29 +320,6 @@ def _as_matrix(array: np.ndarray, what: str) -> np.ndarray:
     if not np.isfinite(array[: min(len(array), 4096)]).all():
         raise RetrievalError(f"{what} contain NaN or infinite values")
     return array
-
-
-def _blas_knn(
-    queries: np.ndarray, gallery: np.ndarray, k: int, metric: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k by blocks of queries: one GEMM each, partial sort, FAISS score convention."""
-    out_s = np.empty((len(queries), k), np.float32)
-    out_i = np.empty((len(queries), k), np.int64)
-    sq = np.einsum("ij,ij->i", gallery, gallery) if metric == "l2" else None
-    block = max(1, _SCORE_BYTES // (4 * len(gallery)))
-    for start in range(0, len(queries), block):
-        q = queries[start : start + block]
-        scores = q @ gallery.T
-        if metric == "l2":  # squared distance, ordered ascending: negate to rank by "score"
-            scores = -(np.einsum("ij,ij->i", q, q)[:, None] - 2 * scores + sq[None, :])
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else \
-            np.tile(np.arange(scores.shape[1]), (len(q), 1))  # fmt: skip
-        top = np.take_along_axis(scores, part, axis=1)
-        order = np.argsort(-top, axis=1, kind="stable")
-        out_i[start : start + len(q)] = np.take_along_axis(part, order, axis=1)
-        best = np.take_along_axis(top, order, axis=1)
-        out_s[start : start + len(q)] = -best if metric == "l2" else best
-    return out_s, out_i
 
 
 def _recall(truth: np.ndarray, found: np.ndarray) -> float:
