@@ -61,6 +61,13 @@ def test_kmeans_matches_sklearn_and_dbscan_is_sklearns(blobs) -> None:
         clustering.cluster_labels(vectors, "spectral", {})
 
 
+def test_faiss_threads_follow_the_free_cores(monkeypatch) -> None:
+    monkeypatch.setattr(clustering.os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert clustering.free_cores(2) == 2
+    monkeypatch.setattr(clustering.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    assert clustering.free_cores(2) == 1  # busy cores: one thread, never none
+
+
 def test_hdbscan_labels_are_the_librarys_and_find_tight_people(blobs) -> None:
     import hdbscan
 

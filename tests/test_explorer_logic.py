@@ -155,3 +155,27 @@ def test_result_cache_computes_once(tmp_path) -> None:
     again = ResultCache(root=tmp_path).get_or_compute(key, compute)  # a new process: from disk
     assert calls == [1] and np.array_equal(first, again)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_result_cache_computes_once_for_threads_asking_at_once(tmp_path) -> None:
+    import threading
+    import time
+
+    calls = []
+
+    def compute() -> np.ndarray:
+        calls.append(1)
+        time.sleep(0.2)  # long enough for the other threads to ask meanwhile
+        return np.arange(3.0)
+
+    cache, results = ResultCache(root=tmp_path), []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get_or_compute("k", compute)))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [1] and len(results) == 3
+    assert all(np.array_equal(r, np.arange(3.0)) for r in results)

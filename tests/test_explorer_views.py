@@ -74,6 +74,18 @@ def test_recolour_sends_only_colours(explorer: Explorer) -> None:
     assert len(json.dumps(colours)) < len(full.to_json()) / 3
 
 
+def test_map_figures_are_kept_per_view(explorer: Explorer) -> None:
+    changed = {**DEFAULT_CLUSTERING, "params": {**DEFAULT_CLUSTERING["params"], "k": 3}}
+    first = explorer.map_figure(0, changed, [], None)
+    assert explorer.map_figure(0, changed, [], None) is first  # the same view: built once
+    other = explorer.map_figure(0, changed, MALE, None)
+    assert other is not first and len(other.to_plotly_json()["data"][0]["x"]["bdata"]) < len(
+        first.to_plotly_json()["data"][0]["x"]["bdata"]
+    )
+    eps_only = {**changed, "params": {**changed["params"], "eps": 9.0}}  # K-means ignores eps
+    assert explorer.map_figure(0, eps_only, [], None) is first
+
+
 def test_tree_clicks_give_branch_rows(explorer: Explorer) -> None:
     fig = explorer.tree_figure(0, "pca", "reduce_first", 4, MALE)
     nodes = fig.data[-1].customdata

@@ -131,7 +131,6 @@ def _routes(app: dash.Dash, explorer: Explorer) -> None:
 def _menu_callbacks(app: dash.Dash, explorer: Explorer) -> None:
     @app.callback(
         Output("source-note", "children"),
-        Output("person", "value"),
         Output("embedding-controls", "style"),
         Output("upload", "disabled"),
         Input("source", "value"),
@@ -140,7 +139,13 @@ def _menu_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         note = explorer.sources[src].note
         alert = None if note is None else html.Div(note, className="alert alert-info small p-2")
         disabled = explorer.pipelines[src] is None
-        return alert, None, {"display": "none"} if disabled else {}, disabled
+        return alert, {"display": "none"} if disabled else {}, disabled
+
+    # Apart, and not on page load: an output of the first callbacks that feeds the map, pies
+    # and person views would hold those back until it has answered (one more round trip).
+    @app.callback(Output("person", "value"), Input("source", "value"), prevent_initial_call=True)
+    def reset_person(_src: int):
+        return None
 
     @app.callback(
         Output("person", "options"),
@@ -312,30 +317,19 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
 
 
 def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
+    # Two callbacks on one click, answered in parallel: the image panel is cheap (a row lookup
+    # and a URL) and shows at once; the similar faces (an index search) follow in their own.
     @app.callback(
         Output("image-panel", "children"),
-        Output("similar-gallery", "children"),
-        Output("upload-status", "children"),
         Input("map", "clickData"),
-        Input("upload", "contents"),
         Input("source", "value"),
         State("filters", "data"),
         State("person", "value"),
     )
-    def clicked(click, upload, src, filters, person):
-        if ctx.triggered_id == "upload" and upload:
-            try:
-                rows = explorer.similar_to_upload(src, decode_upload(upload), filters=filters)
-            except UploadError as err:
-                return no_update, [], str(err)
-            return no_update, gallery(src, rows, "similar", explorer), ""
+    def clicked(click, src, filters, person):
         row = explorer.point_row(src, click, filters, person) if ctx.triggered_id == "map" else None
         if row is None:
-            return (
-                html.Span("click a point on the map to see its image", className="text-muted"),
-                [],
-                "",
-            )
+            return html.Span("click a point on the map to see its image", className="text-muted")
         info = explorer.image_info(src, row)
         picture = (
             html.Img(src=info["url"], id="clicked-image", alt=info["image_id"])
@@ -355,8 +349,29 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
             ],
             className="mt-1",
         )
+        return [picture, caption]
+
+    @app.callback(
+        Output("similar-gallery", "children"),
+        Output("upload-status", "children"),
+        Input("map", "clickData"),
+        Input("upload", "contents"),
+        Input("source", "value"),
+        State("filters", "data"),
+        State("person", "value"),
+    )
+    def similar_faces(click, upload, src, filters, person):
+        if ctx.triggered_id == "upload" and upload:
+            try:
+                rows = explorer.similar_to_upload(src, decode_upload(upload), filters=filters)
+            except UploadError as err:
+                return [], str(err)
+            return gallery(src, rows, "similar", explorer), ""
+        row = explorer.point_row(src, click, filters, person) if ctx.triggered_id == "map" else None
+        if row is None:
+            return [], ""
         similar_rows, _ = explorer.similar(src, row, filters=filters)
-        return [picture, caption], gallery(src, similar_rows, "similar", explorer), ""
+        return gallery(src, similar_rows, "similar", explorer), ""
 
     @app.callback(
         Output("enlarge", "is_open"),

@@ -36,6 +36,7 @@ class ResultCache:
         self.root = Path(root)
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # the Dash server answers callbacks from several threads
+        self._computing: dict[str, threading.Lock] = {}
 
     def path(self, key: str) -> Path:
         """Where the array of ``key`` lives on disk."""
@@ -59,11 +60,21 @@ class ResultCache:
         value = self.get(key)
         if value is not None:
             return value
-        value = np.ascontiguousarray(compute())
-        self.root.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path(key)) as tmp, open(tmp, "wb") as handle:
-            np.save(handle, value, allow_pickle=False)
-        self._remember(key, value)
+        # One computation per key: callbacks answered at once (the map and the metrics box after
+        # a new k) wait for the first one instead of running the same K-means side by side.
+        with self._lock:
+            key_lock = self._computing.setdefault(key, threading.Lock())
+        with key_lock:
+            value = self.get(key)
+            if value is not None:
+                return value
+            value = np.ascontiguousarray(compute())
+            self.root.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.path(key)) as tmp, open(tmp, "wb") as handle:
+                np.save(handle, value, allow_pickle=False)
+            self._remember(key, value)
+        with self._lock:
+            self._computing.pop(key, None)
         return value
 
     def _remember(self, key: str, value: np.ndarray) -> None:
