@@ -16,7 +16,7 @@ of the same identities. It prints, all measured in this run:
   against a per-image loop (decode, crop, resize, one forward per image);
 - peak resident memory of the process.
 
-    python benchmarks/bench_retrieval.py          # 200,000 × 512 gallery, 1,200 faces extracted
+    python benchmarks/bench_retrieval.py          # 200,000 × 512 gallery, 2,000 faces extracted
     python benchmarks/bench_retrieval.py --quick  # 20,000 × 512, 300 faces
 """
 
@@ -189,7 +189,7 @@ def main() -> None:
     parser.add_argument("--hnsw", action="store_true", help="also HNSW (default with --quick; "
                         "building it over 200,000 × 512 takes minutes on 2 cores)")  # fmt: skip
     args = parser.parse_args()
-    bench_extract(args.faces or (300 if args.quick else 1200))
+    bench_extract(args.faces or (300 if args.quick else 2000))
     kinds = ("ivf", "hnsw") if args.quick or args.hnsw else ("ivf",)
     bench_search(args.n or (20_000 if args.quick else 200_000), args.dim, kinds)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
