@@ -101,8 +101,43 @@ def test_a_map_on_the_region_scores_full_marks() -> None:
     assert out["components"][0] == 1 and out["largest_component_share"][0] == 1.0
 
 
-def test_auc_with_ties_equals_quantus(arrays) -> None:
+@pytest.mark.parametrize("name", sorted(QUANTUS))
+def test_ties_equal_quantus(name: str, arrays) -> None:
+    # many equal values, zeros as in a Grad-CAM map: ties straddle the top-k and top-|region|
+    # borders, where the order Quantus's argsort gives decides (and must be the same)
     a, m = arrays
-    tied = np.clip(np.round(a, 0), 0, None)  # many equal values, zeros as in a Grad-CAM map
-    ours = regional_metrics(tied, m)["auc"]
-    np.testing.assert_allclose(ours, _quantus(quantus.AUC(normalise=False), tied, m), atol=1e-6)
+    tied = np.clip(np.round(a, 0), 0, None).astype(np.float32)
+    tied[0] = -tied[0]  # -0.0 and 0.0 are equal values
+    tied[1, :5] = 7.0  # a tied maximum
+    make, clip = QUANTUS[name]
+    ours = regional_metrics(tied, m, top_fraction=Q)[name]
+    ref = _quantus(make(), np.clip(tied, 0, None) if clip else tied, m)
+    np.testing.assert_allclose(ours, ref, atol=1e-6, rtol=0)
+
+
+def test_a_subset_of_metrics_equals_the_full_call(arrays, ours) -> None:
+    a, m = arrays
+    for names in (
+        ("top_k_intersection",),
+        ("regional_recall", "pointing_game", "components"),
+        ("relevance_rank_accuracy", "largest_component_share"),
+        ("pointing_game",),
+        ("area", "regional_precision"),
+    ):
+        part = regional_metrics(a, m, top_fraction=Q, metrics=names)
+        assert set(part) == set(names)
+        for name in names:
+            np.testing.assert_array_equal(part[name], ours[name])
+    with pytest.raises(ValueError, match="unknown metrics"):
+        regional_metrics(a, m, metrics=("precision",))
+
+
+def test_a_map_with_nan_scores_nan() -> None:
+    a = np.random.default_rng(0).normal(size=(2, 6, 6)).astype(np.float32)
+    a[0, 2, 3] = np.nan
+    m = np.zeros((2, 6, 6), bool)
+    m[:, 1:3, 1:4] = True
+    out = regional_metrics(a, m)
+    for name, values in out.items():
+        assert np.isnan(values[0]) == (name != "area"), name
+        assert not np.isnan(values[1]), name
