@@ -141,11 +141,15 @@ class EmbeddingIndex:
         return index
 
     def _tune(self, vectors: np.ndarray) -> tuple[int, float]:
-        """Smallest nprobe / efSearch whose recall@10 vs exact reaches ``target_recall``."""
+        """Smallest nprobe / efSearch whose recall@10 vs exact reaches ``target_recall``.
+
+        The sample's queries are vectors of the set; each one's own row is left out of both
+        rankings, so a query finding itself does not flatter the recall of new queries.
+        """
         rows = _sample_rows(len(vectors), min(_RECALL_SAMPLE, len(vectors)), self.seed + 1)
         queries = np.ascontiguousarray(vectors[rows])
-        k = min(_RECALL_K, len(vectors))
-        _, truth = self._exact(queries, k)
+        k = min(_RECALL_K + 1, len(vectors))
+        truth = _without_self(self._exact(queries, k)[1], rows)
         if self.kind_ == "hnsw":
             candidates = [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
         else:
@@ -155,7 +159,7 @@ class EmbeddingIndex:
         recall = 0.0
         for value in candidates:
             self.search_param_ = value
-            _, found = self._approximate(queries, k)
+            found = _without_self(self._approximate(queries, k)[1], rows)
             recall = _recall(truth, found)
             if recall >= self.target_recall:
                 return value, recall
@@ -322,9 +326,16 @@ def _as_matrix(array: np.ndarray, what: str) -> np.ndarray:
     return array
 
 
-def _recall(truth: np.ndarray, found: np.ndarray) -> float:
-    hits = [len(set(t) & set(f)) for t, f in zip(truth.tolist(), found.tolist(), strict=True)]
-    return float(np.sum(hits) / truth.size)
+def _without_self(indices: np.ndarray, rows: np.ndarray) -> list[list[int]]:
+    """Each ranking without its query's own row, cut to one fewer than searched."""
+    width = indices.shape[1] - 1
+    return [[int(i) for i in ranked if i != row][:width] for ranked, row in zip(indices, rows,
+                                                                                 strict=True)]
+
+
+def _recall(truth: list[list[int]], found: list[list[int]]) -> float:
+    hits = sum(len(set(t) & set(f)) for t, f in zip(truth, found, strict=True))
+    return float(hits / max(1, sum(len(t) for t in truth)))
 
 
 def _sample_rows(n: int, m: int, seed: int) -> np.ndarray:
