@@ -11,6 +11,7 @@ writing checkpoints and grids, not the one-off packing, which is timed separatel
 
     python benchmarks/bench_gan.py            # 3,000 images, about 2 minutes on 2 cores
     python benchmarks/bench_gan.py --quick    # 400 images
+    python benchmarks/bench_gan.py --threads 2 1   # one comparison per thread count
 """
 
 from __future__ import annotations
@@ -156,18 +157,25 @@ def _child(kind: str, args: list[str], threads: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="400 images instead of 3,000")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
-                        help="CPU threads for both loops (default: all cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[len(os.sched_getaffinity(0))],
+        help="CPU threads for both loops; several values: one comparison "
+        "each, in the same run (default: all cores, both loops' default)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
+        threads = args.threads[0]
         if kind == "seed":
-            result = seed_loop(Path(rest[0]), int(rest[1]), args.threads)
+            result = seed_loop(Path(rest[0]), int(rest[1]), threads)
         elif kind == "ours":
-            result = our_loop(Path(rest[0]), Path(rest[1]), int(rest[2]), args.threads)
+            result = our_loop(Path(rest[0]), Path(rest[1]), int(rest[2]), threads)
         else:
-            result = sampling(Path(rest[0]), int(rest[1]), args.threads)
+            result = sampling(Path(rest[0]), int(rest[1]), threads)
         print(json.dumps(result))
         return
 
@@ -175,6 +183,8 @@ def main() -> None:
 
     n = 400 if args.quick else 3000
     epochs = 1 if args.quick else 2
+    print(f"cores: {len(os.sched_getaffinity(0))}, load average at start: "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         start = time.perf_counter()
@@ -187,20 +197,34 @@ def main() -> None:
         folder.mkdir()
         (folder / "img_align_celeba").symlink_to(root / "img_align_celeba")
         train_images = int(n * 0.8)  # the synthetic train split (official rates)
-        ours = _child("ours", [str(root), str(tmp_path / "run"), str(epochs)], args.threads)
-        images = str(min(ours["images"], train_images))
-        seed = _child("seed", [str(folder), images], args.threads)
-        sample = _child("sample", [str(tmp_path / "run"), "2048"], args.threads)
+        for threads in args.threads:
+            run = tmp_path / f"run{threads}"
+            ours = _child("ours", [str(root), str(run), str(epochs)], threads)
+            images = str(min(ours["images"], train_images))
+            seed = _child("seed", [str(folder), images], threads)
+            sample = _child("sample", [str(run), "2048"], threads)
+            _report(threads, seed, ours, sample)
+
+
+def _report(threads: int, seed: dict, ours: dict, sample: dict) -> None:
     ratio = ours["images_per_second"] / seed["images_per_second"]
     loop_ratio = ours["loop_images_per_second"] / seed["images_per_second"]
-    print(f"threads: {args.threads}")
-    print(f"seed loop (ImageFolder + PIL, batch {SEED_BATCH}, fp32): "
-          f"{seed['images_per_second']:.0f} img/s, peak RSS {seed['peak_rss_mib']:.0f} MiB")
-    print(f"celebalab gan train (packed, batch {OUR_BATCH}, channels-last, EMA, checkpoints): "
-          f"{ours['images_per_second']:.0f} img/s over {ours['images']} images "
-          f"(loop only {ours['loop_images_per_second']:.0f} img/s), "
-          f"peak RSS {ours['peak_rss_mib']:.0f} MiB")
-    print(f"  one-off pack at 32 px: {ours['pack_seconds']:.1f} s")
+    print(f"--- threads: {threads} for both (torch.set_num_threads), load average now: "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
+    print(
+        f"seed loop (ImageFolder + PIL, batch {SEED_BATCH}, fp32): "
+        f"{seed['images_per_second']:.0f} img/s, peak RSS {seed['peak_rss_mib']:.0f} MiB"
+    )
+    print(
+        f"celebalab gan train (packed, batch {OUR_BATCH}, channels-last, EMA, checkpoints): "
+        f"{ours['images_per_second']:.0f} img/s over {ours['images']} images "
+        f"(loop only {ours['loop_images_per_second']:.0f} img/s), "
+        f"peak RSS {ours['peak_rss_mib']:.0f} MiB"
+    )
+    print(
+        f"  one-off pack at 32 px: {ours['pack_seconds']:.1f} s; the whole call also counts "
+        "imports on first use (Lightning, via celebalab.models.data), grids, report"
+    )
     print(f"speed-up vs the seed loop: {ratio:.2f}x whole call, {loop_ratio:.2f}x training loop")
     print(f"sampling (EMA generator, CPU, batches of 256): "
           f"{sample['images_per_second']:.0f} img/s for {sample['count']} faces")  # fmt: skip
