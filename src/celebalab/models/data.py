@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset, Sampler
 
 from celebalab.datasets.decode import load_resized
 from celebalab.datasets.schema import PARTITION_NAMES
@@ -156,7 +155,7 @@ class BatchImages(Dataset):
         return torch.from_numpy(self.source.read(rows)), torch.from_numpy(self.labels[rows])
 
 
-def _keep_batch(batch: Any) -> Any:
+def keep_batch(batch: Any) -> Any:
     """Collate of a batch that ``__getitems__`` already assembled."""
     return batch
 
@@ -225,61 +224,6 @@ class EpochBatchSampler(Sampler[list[int]]):
         ends = [*starts[1:], len(order)]
         for b in range(first, len(starts)):
             yield order[starts[b] : ends[b]].tolist()
-
-
-class AttributeDataModule(pl.LightningDataModule):
-    """Train / val / test loaders of whole uint8 batches for Lightning."""
-
-    def __init__(
-        self,
-        datasets: dict[str, BatchImages],
-        batch_size: int,
-        seed: int,
-        workers: int = 0,
-        pin_memory: bool = False,
-    ) -> None:
-        super().__init__()
-        self.datasets = datasets
-        self.batch_size = batch_size
-        self.seed = seed
-        self.workers = workers
-        self.pin_memory = pin_memory
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        trainer = self.trainer
-        replicas = trainer.world_size if trainer is not None else 1
-        rank = trainer.global_rank if trainer is not None else 0
-        position = None
-        if shuffle and trainer is not None:
-
-            def position() -> tuple[int, int]:
-                progress = trainer.fit_loop.epoch_loop.batch_progress.current
-                return trainer.current_epoch, progress.processed
-
-        sampler = EpochBatchSampler(
-            len(self.datasets[split]), self.batch_size, shuffle, self.seed, replicas, rank,
-            position,
-        )  # fmt: skip
-        return DataLoader(
-            self.datasets[split],
-            batch_sampler=sampler,
-            collate_fn=_keep_batch,
-            num_workers=self.workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled, seeded per epoch, resumable mid-epoch."""
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        """In order, sharded across ranks."""
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        """In order, sharded across ranks."""
-        return self._loader("test", shuffle=False)
 
 
 def positive_weights(labels: np.ndarray, cap: float = 100.0) -> np.ndarray:

@@ -19,7 +19,8 @@ import pandas as pd
 
 from celebalab.errors import CelebalabError
 from celebalab.models.config import TrainConfig
-from celebalab.models.data import AttributeDataModule, Splits
+from celebalab.models.data import Splits
+from celebalab.models.datamodule import AttributeDataModule
 from celebalab.models.tasks import Task
 from celebalab.runtime import TrainingDevices
 
