@@ -44,11 +44,11 @@ class DemoOptions:
     epochs: int = 12
     batch_size: int = 32
     faces_shown: int = 8
-    #: Epochs of the 32 px DCGAN stage (batch 64: 600 generator steps at the default 6,000 faces).
-    gan_epochs: int = 8
     #: Face-recognition stage: identity model epochs and image size (64 px: a minute on 2 cores).
     identity_epochs: int = 6
     identity_size: int = 64
+    #: Epochs of the 32 px DCGAN stage (batch 64: 600 generator steps at the default 6,000 faces).
+    gan_epochs: int = 8
 
 
 @dataclass
@@ -142,15 +142,6 @@ def run_demo(options: DemoOptions) -> Path:
     evaluation = stages.run(
         "evaluate on the test split", run_dir / "eval_test", lambda: evaluate_run(run_dir)
     )
-    gan_dir = out / "gan"
-    gan = stages.run(
-        f"train + evaluate a 32 px DCGAN ({options.gan_epochs} epochs)",
-        gan_dir,
-        lambda: run_demo_gan(
-            celeba, gan_dir, run_dir, epochs=options.gan_epochs, crop=options.crop,
-            seed=options.seed,
-        ),
-    )
     recognition = stages.run(
         "face recognition: identity model, embeddings, evaluation, retrieval",
         out / "recognition",
@@ -163,6 +154,15 @@ def run_demo(options: DemoOptions) -> Path:
         "explain: attributions vs masks (10 methods, 2 attributes, pairs)",
         out / "explain",
         lambda: demo_explain(run_dir, celeba, out / "explain", seed=options.seed),
+    )
+    gan_dir = out / "gan"
+    gan = stages.run(
+        f"train + evaluate a 32 px DCGAN ({options.gan_epochs} epochs)",
+        gan_dir,
+        lambda: run_demo_gan(
+            celeba, gan_dir, run_dir, epochs=options.gan_epochs, crop=options.crop,
+            seed=options.seed,
+        ),
     )
 
     report = Report(
@@ -179,9 +179,9 @@ def run_demo(options: DemoOptions) -> Path:
     report.extend(build_stats_report(stats))
     _training_section(report.section("Classifier training"), run_config)
     report.extend(build_evaluation_report(evaluation))
-    add_demo_sections(report, gan_dir, *gan)
     report.extend(face_recognition_report(recognition))
     report.extend(demo_report(explained))
+    add_demo_sections(report, gan_dir, *gan)
     path = report.write(out / "report.html")
     print(f"[demo] report: {path}", flush=True)
     return path
@@ -260,9 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crop", choices=("center", "none"), default=defaults.crop)
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--gan-epochs", type=int, default=defaults.gan_epochs)
     parser.add_argument("--identity-epochs", type=int, default=defaults.identity_epochs)
     parser.add_argument("--identity-size", type=int, default=defaults.identity_size)
+    parser.add_argument("--gan-epochs", type=int, default=defaults.gan_epochs)
     args = parser.parse_args(argv)
     try:
         run_demo(DemoOptions(**vars(args)))
