@@ -4,8 +4,7 @@ The public names below load on first use, so that ``celebalab --help`` does not 
 scikit-learn or matplotlib.
 """
 
-from importlib import import_module
-from typing import Any
+from celebalab._lazy import lazy_exports
 
 _LAZY = {
     "StatsResult": "celebalab.analysis.result",
@@ -18,7 +17,4 @@ _LAZY = {
 __all__ = [*_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -5,9 +5,8 @@ Importing this package stays light (no torch): the datasets and other members lo
 
 # No ``from __future__ import annotations`` here: it would bind the name ``annotations`` in this
 # package and shadow the ``celebalab.datasets.annotations`` submodule in ``from … import``.
-from importlib import import_module
-from typing import Any
 
+from celebalab._lazy import lazy_exports
 from celebalab.datasets.schema import (
     ATTRIBUTE_NAMES,
     DEFAULT_REGION_GROUPS,
@@ -39,7 +38,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

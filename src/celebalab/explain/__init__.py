@@ -7,8 +7,7 @@ insertion curves, and writes ``results.json``, ``per_image.parquet`` and ``repor
 The public names below load on first use (``celebalab --help`` must not import torch).
 """
 
-from importlib import import_module
-from typing import Any
+from celebalab._lazy import lazy_exports
 
 _LAZY = {
     "AttributeDecision": "celebalab.explain.decisions",
@@ -32,7 +31,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -5,8 +5,7 @@ clusterings are cached on disk by data fingerprint, images are served by id only
 this package stays light: Dash loads only when the app is built.
 """
 
-from importlib import import_module
-from typing import Any
+from celebalab._lazy import lazy_exports
 
 _LAZY = {
     "ExplorerSource": "celebalab.explorer.sources",
@@ -20,7 +19,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -4,8 +4,7 @@ The public names below load on first use (``celebalab --help`` must not import t
 them from here, e.g. ``from celebalab.models import load_run, iter_split_batches``.
 """
 
-from importlib import import_module
-from typing import Any
+from celebalab._lazy import lazy_exports
 
 #: Architectures ``celebalab train --arch`` accepts (built in ``models.architectures``).
 ARCHITECTURES: tuple[str, ...] = ("small_cnn", "mobilenet_v2", "resnet18", "resnet50")
@@ -27,7 +26,4 @@ _LAZY = {
 __all__ = ["ARCHITECTURES", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

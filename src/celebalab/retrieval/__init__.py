@@ -3,8 +3,7 @@
 Importing this package stays light (no faiss): members load on first use.
 """
 
-from importlib import import_module
-from typing import Any
+from celebalab._lazy import lazy_exports
 
 _LAZY = {
     "EmbeddingIndex": "celebalab.retrieval.index",
@@ -18,7 +17,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
