@@ -71,9 +71,10 @@ def main() -> int:
         print(output, flush=True)
         failed += proc.returncode != 0
         status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+        today = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d}"
         sections.append(
             f"## {script.stem}\n\n`{' '.join(['python', 'benchmarks/' + script.name, *cmd[2:]])}`"
-            f" — {status}, {seconds:.0f} s wall, measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d}"
+            f" — {status}, {seconds:.0f} s wall, measured {today}"
             f"\n\n```\n{output}\n```\n"
         )
     if args.only:

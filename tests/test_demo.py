@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from celebalab.errors import CelebalabError
 from celebalab.demo import DemoOptions, main, prepare_output, run_demo
+from celebalab.errors import CelebalabError
 
 
 @pytest.mark.slow
