@@ -138,3 +138,18 @@ def staged_dir(path: str | Path) -> Iterator[Path]:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """Parse ``path`` as one JSON object; corruption is a ``file:line`` error naming ``what``."""
+    from celebalab.errors import DataFormatError
+
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataFormatError(path, f"corrupt {what}: {err.msg}", line=err.lineno) from None
+    except UnicodeDecodeError:
+        raise DataFormatError(path, f"corrupt {what}: not UTF-8 text") from None
+    if not isinstance(obj, dict):
+        raise DataFormatError(path, f"corrupt {what}: expected a JSON object")
+    return obj

@@ -16,7 +16,6 @@ means the set is complete and no reader ever sees a half-written set. Layout of 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import pandas as pd
 from celebalab import __version__
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError, DataFormatError
-from celebalab.io import atomic_path, write_json_atomic
+from celebalab.io import atomic_path, read_json_object, write_json_atomic
 
 FORMAT_VERSION = 1
 KIND = "celebalab-embeddings"
@@ -162,11 +161,8 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             f"{path}: missing; {folder} is not a complete embedding set (extraction still "
             "running or interrupted? run the same `celebalab embed extract` again to resume)"
         )
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataFormatError(path, f"corrupt manifest: {err.msg}", line=err.lineno) from None
-    if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
+    manifest = read_json_object(path, "manifest")
+    if manifest.get("kind") != KIND:
         raise DataFormatError(path, f"not a celebalab embedding manifest (kind != {KIND!r})")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise EmbeddingSetError(

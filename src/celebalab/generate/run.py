@@ -20,7 +20,6 @@ Layout of ``RUN_DIR`` (format version 1)::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,9 @@ from typing import Any
 import torch
 
 from celebalab import __version__
-from celebalab.errors import CelebalabError, DataFormatError
+from celebalab.errors import CelebalabError
 from celebalab.generate.networks import Generator, build_pair
-from celebalab.io import atomic_path, write_json_atomic
+from celebalab.io import atomic_path, read_json_object, write_json_atomic
 
 FORMAT_VERSION = 1
 RUN_JSON = "run.json"
@@ -80,11 +79,8 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         hint = "resume it with `celebalab gan train ROOT --out RUN --resume`"
         raise GanRunError(f"{path}: missing; {run_dir} is not a finished GAN run ({hint})")
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataFormatError(path, f"corrupt run file: {err.msg}", line=err.lineno) from None
-    if not isinstance(info, dict) or info.get("kind") != "gan":
+    info = read_json_object(path, "run file")
+    if info.get("kind") != "gan":
         raise GanRunError(f"{path}: not a GAN run (a classifier run? use `celebalab evaluate`)")
     if info.get("format_version") != FORMAT_VERSION:
         raise GanRunError(

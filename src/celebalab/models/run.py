@@ -28,7 +28,6 @@ Layout of ``RUN_DIR`` (format version 1)::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from torch import nn
 
 from celebalab import __version__
 from celebalab.errors import CelebalabError, DataFormatError
-from celebalab.io import atomic_path, write_json_atomic
+from celebalab.io import atomic_path, read_json_object, write_json_atomic
 from celebalab.models.architectures import build_model
 
 FORMAT_VERSION = 1
@@ -128,14 +127,7 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
             f"{path}: missing; {run_dir} is not a finished celebalab run "
             "(training still running or interrupted? use `celebalab train … --resume`)"
         )
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataFormatError(path, f"corrupt run file: {err.msg}", line=err.lineno) from None
-    except UnicodeDecodeError:
-        raise DataFormatError(path, "corrupt run file: not UTF-8 text") from None
-    if not isinstance(config, dict):
-        raise DataFormatError(path, "corrupt run file: expected a JSON object")
+    config = read_json_object(path, "run file")
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         writer = config.get("celebalab_version", "an unknown version")
