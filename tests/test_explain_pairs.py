@@ -102,3 +102,24 @@ def test_pair_decisions_on_counterfactual_pairs(paired: Path, tmp_path: Path) ->
     again = run_explain(run, paired, tmp_path / "out", config=cfg, progress=False)
     first, second = (r["per_decision"]["pair"]["ig"]["regional_precision"] for r in (result, again))
     assert first["mean"] == second["mean"] and first["n"] == second["n"] == 8
+
+
+@pytest.mark.slow
+def test_pairs_explained_for_a_trained_identity_run(paired: Path, tmp_path: Path) -> None:
+    """A real ``train --task identity`` run directory goes through the same pair path."""
+    from celebalab.datasets.synth import generate
+    from celebalab.explain.runner import ExplainConfig, run_explain
+    from celebalab.models.train import train
+
+    people = generate(tmp_path / "people", 120, seed=1, n_hq=0, images_per_identity=4.0,
+                      workers=1).celeba_root  # fmt: skip
+    run_dir = tmp_path / "identity"
+    train(people, run_dir,
+          task="identity", arch="small_cnn", size=32, epochs=1, batch_size=16,
+          embedding_dim=8, progress=False)  # fmt: skip
+    cfg = ExplainConfig(methods=("saliency", "random"), n=8, samples=1)
+    result = run_explain(run_dir, paired, tmp_path / "out", config=cfg, progress=False)
+    assert result["pairs"]["n"] == 8
+    frame = pd.read_parquet(tmp_path / "out" / "per_image.parquet")
+    assert set(frame["decision"]) == {"pair"}
+    assert np.isfinite(frame["regional_precision"]).all()
