@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from celebalab.errors import DataFormatError, OptionError
 
 #: Mode of the files we create: what open() gives under the umask (mkstemp alone gives 0600).
 _UMASK = os.umask(0)
@@ -81,8 +84,6 @@ def _nan_to_none(obj: Any) -> Any:
 def check_output_file(path: str | Path, option: str, overwrite: bool = True) -> Path:
     """Refuse a folder given where a file is written (and an existing file without
     ``overwrite``), before any work is done; returns the path."""
-    from celebalab.errors import OptionError
-
     path = Path(path)
     if path.is_dir():
         raise OptionError(f"{option} {path}: is a folder; give a file name, e.g. {path}/out.json")
@@ -94,8 +95,6 @@ def check_output_file(path: str | Path, option: str, overwrite: bool = True) -> 
 def check_output_dir(path: str | Path, option: str, overwrite: bool) -> Path:
     """Refuse a file given where a folder is written, and a non-empty folder without
     ``overwrite``, before any work is done; returns the path."""
-    from celebalab.errors import OptionError
-
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OptionError(f"{option} {path}: is a file, not a folder; give a folder")
@@ -112,10 +111,6 @@ def staged_dir(path: str | Path) -> Iterator[Path]:
     """Yield an empty staging folder beside ``path``; when the block succeeds, put it in place
     of ``path`` (an earlier ``path`` is removed only then). A killed job leaves only the hidden
     ``.NAME.partial-*`` folder, never a ``path`` that looks complete."""
-    import shutil
-
-    from celebalab.errors import OptionError
-
     final = Path(path)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -142,8 +137,6 @@ def staged_dir(path: str | Path) -> Iterator[Path]:
 
 def read_json_object(path: Path, what: str) -> dict[str, Any]:
     """Parse ``path`` as one JSON object; corruption is a ``file:line`` error naming ``what``."""
-    from celebalab.errors import DataFormatError
-
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
