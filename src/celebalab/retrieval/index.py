@@ -272,7 +272,7 @@ def build_index(
     files of the same settings are removed). ``params`` go to :class:`EmbeddingIndex`.
     """
     vectors = search_vectors(emb, by)
-    metric = params.pop("metric", "ip" if by == "embedding" and emb.normalised else "l2")
+    metric = params.pop("metric", search_metric(emb, by))
     index = EmbeddingIndex(kind=kind, metric=metric, **params)
     if not persist or index._resolved_kind(len(vectors)) == "exact":
         return index.fit(vectors)
@@ -290,6 +290,11 @@ def build_index(
         stale.unlink()
     index.save(path, emb.fingerprint)
     return index
+
+
+def search_metric(emb: Any, by: str) -> str:
+    """Metric a search ``by`` runs with: inner product on a unit-norm set's vectors, else L2."""
+    return "ip" if by == "embedding" and emb.normalised else "l2"
 
 
 def search_vectors(emb: Any, by: str) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_CODES
 from celebalab.errors import CelebalabError
-from celebalab.retrieval.index import EmbeddingIndex, build_index, search_vectors
+from celebalab.retrieval.index import EmbeddingIndex, build_index, search_metric, search_vectors
 
 
 class QueryError(CelebalabError):
@@ -122,16 +122,12 @@ def retrieve(
         if len(allowed) == 0:
             raise QueryError(f"--where {filters}: no face of the set matches")
         subset = allowed
-        index = EmbeddingIndex(kind="exact", metric=_metric(emb, by)).fit(
+        index = EmbeddingIndex(kind="exact", metric=search_metric(emb, by)).fit(
             np.ascontiguousarray(search_vectors(emb, by)[allowed])
         )
     neighbours = [_neighbours(emb, index, q, k, subset) for q in resolved]
     return RetrievalResult(by=by, k=k, where=filters, queries=resolved, neighbours=neighbours,
                            index_kind=index.kind_, skipped=skipped)  # fmt: skip
-
-
-def _metric(emb: Any, by: str) -> str:
-    return "ip" if by == "embedding" and emb.normalised else "l2"
 
 
 def resolve_queries(
