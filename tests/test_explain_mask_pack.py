@@ -81,3 +81,31 @@ def test_a_root_without_masks_is_one_clear_error(tmp_path: Path, synth_root: Pat
     )
     with pytest.raises(mask_pack.MaskPackError, match="no face-parsing masks"):
         pack_label_maps(root, 16, progress=False)
+
+
+def test_crash_between_final_rename_and_manifest_repacks_nothing(
+    synth_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    root = tmp_path / "celeba"
+    shutil.copytree(synth_root / "CelebA", root, ignore=shutil.ignore_patterns(".celebalab*"))
+
+    monkeypatch.setattr(mask_pack, "write_json_atomic", _die_on_manifest(mask_pack))
+    with pytest.raises(KeyboardInterrupt):
+        pack_label_maps(root, 24, "center", progress=False)
+    paths = mask_pack.mask_pack_paths(root, 24, "center")
+    assert paths.data.exists() and not paths.partial.exists() and paths.progress.exists()
+    monkeypatch.undo()
+    result = pack_label_maps(root, 24, "center", progress=False)
+    assert result.rows_packed == 0 and not result.reused
+    assert PackedLabelMaps.open(root, 24, "center") is not None
+
+
+def _die_on_manifest(module):
+    real = module.write_json_atomic
+
+    def write(path, data):
+        if path.name.endswith(".progress.json"):
+            return real(path, data)
+        raise KeyboardInterrupt
+
+    return write

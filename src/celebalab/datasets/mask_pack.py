@@ -21,6 +21,7 @@ without masks (no part file, an unreadable file) never stop a pack: their rows s
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,8 @@ def pack_label_maps(
         )
     state = _read_json(paths.progress)
     nbytes = len(ids) * size * size
+    if state and state.get("plan") == plan and not paths.partial.exists() and paths.data.exists():
+        os.replace(paths.data, paths.partial)  # crashed between the final rename and the manifest
     if not (state and state.get("plan") == plan and _sized(paths.partial, nbytes)):
         paths.data.unlink(missing_ok=True)
         _allocate(paths.partial, nbytes)
@@ -186,8 +189,6 @@ def _rows(chunks: list[int], count: int) -> int:
 
 def _finish(paths: PackPaths, plan: dict, ids: list[str], missing: list[dict[str, str]]) -> None:
     """Rename the data into place, write the index, then the manifest (last), drop progress."""
-    import os
-
     os.replace(paths.partial, paths.data)
     bad = {m["image_id"] for m in missing}
     with atomic_path(paths.index) as tmp:
