@@ -207,8 +207,9 @@ def _build(layout: DatasetLayout) -> pd.DataFrame:
     ):
         if kind in layout.files:
             columns.update(_optional(layout, kind, ids, dict.fromkeys(names, fill), read))
-    for disagreement in check_copies(layout, read):
-        raise disagreement
+    disagreements = check_copies(layout, read)
+    if disagreements:
+        raise disagreements[0]
     frame = pd.DataFrame(columns)
     frame.attrs["partition_source"] = source
     return frame
