@@ -300,8 +300,9 @@ def _train_step(job: _Job, nets: Nets, dnets: tuple[Any, Any], step: int) -> dic
         job.procs.rank, job.procs.world_size,
     )  # fmt: skip
     real = to_model_input(data.images[rows], job.procs.device)
-    y_real = attribute_code(torch.from_numpy(data.labels[rows])).to(job.procs.device)
-    y_real = y_real if config.conditional else None
+    y_real = None
+    if config.conditional:
+        y_real = attribute_code(torch.from_numpy(data.labels[rows])).to(job.procs.device)
     stream = _draws(job, step)
     n = len(rows)
 
@@ -327,12 +328,9 @@ def _train_step(job: _Job, nets: Nets, dnets: tuple[Any, Any], step: int) -> dic
     nets.scaler_g.update()
     nets.disc.requires_grad_(True)
     nets.ema.update_parameters(nets.gen)
-    return {
-        "d_loss": loss_d.item(),
-        "g_loss": loss_g.item(),
-        "d_real": torch.sigmoid(logits_real.detach().float()).mean().item(),
-        "d_fake": torch.sigmoid(logits_fake.detach().float()).mean().item(),
-    }
+    d_real, d_fake = (torch.sigmoid(x.detach().float()).mean() for x in (logits_real, logits_fake))
+    values = torch.stack([loss_d.detach(), loss_g.detach(), d_real, d_fake]).tolist()  # one sync
+    return dict(zip(LOSS_COLUMNS, values, strict=True))
 
 
 # ---------------------------------------------------------------- the loop
