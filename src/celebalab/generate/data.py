@@ -8,6 +8,7 @@ run sees exactly the batches an uninterrupted one would.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,15 @@ def load_gan_data(
     )
 
 
+@functools.lru_cache(maxsize=2)
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    """The seeded permutation of ``n`` training positions used in ``epoch``."""
-    return np.random.default_rng([seed, epoch]).permutation(n)
+    """The seeded permutation of ``n`` training positions used in ``epoch``.
+
+    Read-only and cached: every step of the epoch indexes the same one.
+    """
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    order.flags.writeable = False
+    return order
 
 
 def steps_per_epoch(n: int, batch_size: int, world_size: int = 1) -> int:
