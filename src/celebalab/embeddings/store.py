@@ -94,6 +94,9 @@ class EmbeddingSet:
     def _row_of(self) -> dict[str, int]:
         return {image_id: i for i, image_id in enumerate(self.meta["image_id"])}
 
+    def __contains__(self, image_id: object) -> bool:
+        return image_id in self._row_of
+
     def row_of(self, image_id: str) -> int:
         """Row of ``image_id``; a clear error when the set has no such image."""
         try:

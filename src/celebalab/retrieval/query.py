@@ -135,11 +135,10 @@ def resolve_queries(
 ) -> tuple[list[Query], list[dict[str, str]]]:
     """Vectors of the queries: image ids from the set, files through the set's model."""
     vectors = search_vectors(emb, by)
-    ids = set(emb.meta["image_id"])
     resolved: list[Query | None] = []
     files: list[tuple[int, Path]] = []
     for text in map(str, queries):
-        if text in ids:
+        if text in emb:
             row = emb.row_of(text)
             path = emb.image_dir / text if emb.image_dir else None
             identity = int(emb.meta["identity"].iloc[row])
