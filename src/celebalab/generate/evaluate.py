@@ -166,7 +166,7 @@ def _memorisation(
     train_images = data.split_images("train", pick)
     train_feats = classifier_features(cls, train_images)
     split = "test" if len(data.rows.get("test", ())) else "val"
-    heldout = data.split_images(split)[: len(generated)]
+    heldout = data.split_images(split, np.arange(min(len(generated), len(data.rows[split]))))
     held_d, _ = nearest_distances(classifier_features(cls, heldout), train_feats)
     gen_d, gen_nn = nearest_distances(gen_feats, train_feats)
     p1 = float(np.percentile(held_d, 1))
