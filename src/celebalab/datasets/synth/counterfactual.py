@@ -85,20 +85,24 @@ def write_counterfactual_pairs(
     canvas = Canvas.aligned(*aligned_size)
     test = np.flatnonzero(plan.partition == 2)[:per_attribute]
     rows = []
+    originals = {}  # each test image's face and render, shared by all its attributes' pairs
+    for i in test.tolist():
+        tints = tuple((c, s.classes) for c, s in enumerate(plan.shortcuts) if plan.cues[i, c])
+        face = face_parameters(seed, i, int(plan.ident_index[i]), plan.true_attrs[i], tints)
+        first = render(face, canvas, sketch_face(face))
+        originals[i] = (tints, face, np.asarray(first.image), np.asarray(first.labels))
     for attribute in check_pair_attributes(attributes):
         a = ATTRIBUTE_NAMES.index(attribute)
-        for i in test.tolist():
-            tints = tuple((c, s.classes) for c, s in enumerate(plan.shortcuts) if plan.cues[i, c])
+        for i, (tints, face, first_image, first_labels) in originals.items():
             ident, attrs = int(plan.ident_index[i]), plan.true_attrs[i]
-            face = face_parameters(seed, i, ident, attrs, tints)
             flipped_attrs = attrs.copy()
             flipped_attrs[a] = 1 - flipped_attrs[a]
             other = counterfactual(
                 face, attribute, face_parameters(seed, i, ident, flipped_attrs, tints)
             )
-            first, second = (render(f, canvas, sketch_face(f)) for f in (face, other))
-            changed = (np.asarray(first.image) != np.asarray(second.image)).any(-1)
-            changed |= np.asarray(first.labels) != np.asarray(second.labels)
+            second = render(other, canvas, sketch_face(other))
+            changed = (first_image != np.asarray(second.image)).any(-1)
+            changed |= first_labels != np.asarray(second.labels)
             stem = f"{Path(celeba_name(i)).stem}__{attribute}"
             write_bytes_atomic(
                 folder / f"{stem}.jpg", _encode(second.image, "JPEG", face.jpeg_quality)
