@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from celebalab.models.architectures import build_model
-from celebalab.models.module import AttributeClassifier
+from celebalab.models.module import AttributeClassifier, gather_epoch_outputs
 
 IDENTITY_LOSSES: tuple[str, ...] = ("arcface", "cosface")
 #: Default margins of the two losses: ArcFace 0.5 rad (28.6°), CosFace 0.35 (the papers' values).
@@ -104,12 +104,7 @@ class IdentityModule(AttributeClassifier):
         """Verification and identification among the validation people; ``val_loss``."""
         if not self._val_outputs:
             return
-        emb = torch.cat([e for e, _ in self._val_outputs])
-        ids = torch.cat([i for _, i in self._val_outputs])
-        self._val_outputs.clear()
-        if self.trainer.world_size > 1:
-            emb = self.all_gather(emb).flatten(0, 1)
-            ids = self.all_gather(ids).flatten(0, 1)
+        emb, ids = gather_epoch_outputs(self, self._val_outputs)
         figures = open_set_figures(emb.float().cpu().numpy(), ids.cpu().numpy())
         loss = 1.0 - figures["roc_auc"] if np.isfinite(figures["roc_auc"]) else 1.0
         self.log("val_loss", float(loss), prog_bar=True, sync_dist=False)

@@ -127,12 +127,7 @@ class AttributeClassifier(pl.LightningModule):
         """Mean balanced accuracy at threshold 0.5 over the whole validation split."""
         if not self._val_outputs:
             return
-        probs = torch.cat([p for p, _ in self._val_outputs])
-        labels = torch.cat([y for _, y in self._val_outputs])
-        self._val_outputs.clear()
-        if self.trainer.world_size > 1:
-            probs = self.all_gather(probs).flatten(0, 1)
-            labels = self.all_gather(labels).flatten(0, 1)
+        probs, labels = gather_epoch_outputs(self, self._val_outputs)
         y, p = labels.cpu().numpy(), probs.float().cpu().numpy()
         value = headline(attribute_metrics(y, p, np.full(y.shape[1], 0.5)))
         value = value["mean_balanced_accuracy"]
@@ -176,3 +171,17 @@ class AttributeClassifier(pl.LightningModule):
             **self._one_cycle(dummy).state_dict(),
             **{k: saved[k] for k in position if k in saved},
         }
+
+
+def gather_epoch_outputs(
+    module: pl.LightningModule, outputs: list[tuple[torch.Tensor, torch.Tensor]]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenate an epoch's ``(values, targets)`` batches (then clear ``outputs``), gathered
+    from every DDP rank when there are several, so epoch metrics see the whole split."""
+    values = torch.cat([v for v, _ in outputs])
+    targets = torch.cat([t for _, t in outputs])
+    outputs.clear()
+    if module.trainer.world_size > 1:
+        values = module.all_gather(values).flatten(0, 1)
+        targets = module.all_gather(targets).flatten(0, 1)
+    return values, targets
