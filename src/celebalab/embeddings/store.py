@@ -105,11 +105,20 @@ class EmbeddingSet:
             raise EmbeddingSetError(f"{self.path}: no image {image_id!r} in this set") from None
 
     def probabilities(self) -> np.ndarray | None:
-        """Predicted attribute probabilities ``N×40`` float32 (attribute order), or None."""
+        """Predicted attribute probabilities ``N×40`` float32 (attribute order), or None.
+
+        Built from ``meta`` once per set and shared (read-only): retrieval asks for it per query.
+        """
+        return self._probabilities
+
+    @cached_property
+    def _probabilities(self) -> np.ndarray | None:
         if not self.manifest.get("has_probabilities"):
             return None
         cols = [PROB_PREFIX + name for name in self.attribute_names]
-        return self.meta[cols].to_numpy(dtype=np.float32)
+        probs = self.meta[cols].to_numpy(dtype=np.float32)
+        probs.flags.writeable = False
+        return probs
 
     def labels(self) -> np.ndarray:
         """Attribute labels ``N×40`` int8 (0/1, -1 missing), attribute order."""
