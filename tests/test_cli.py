@@ -26,3 +26,11 @@ def test_usage_error_is_a_message_not_a_traceback(capsys):
 def test_command_exit_status_is_kept(tmp_path, capsys):
     assert main(["data", "verify", str(tmp_path), "--no-progress"]) == 1
     assert "layout" in capsys.readouterr().out
+
+
+def test_synth_refuses_zero_workers_before_writing(tmp_path, capsys):
+    out = tmp_path / "synth"
+    assert main(["data", "synth", str(out), "--n", "4", "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "workers" in err
+    assert not out.exists()

@@ -108,6 +108,7 @@ def _plan(ids: list[str], size: int, crop: str, kind: str) -> dict[str, Any]:
         "crop": crop,
         "source": kind,
         "count": len(ids),
+        "chunk": CHUNK_SIZE,  # resume state counts chunks: a different chunk size starts afresh
         "ids_sha256": ids_fingerprint(ids),
     }
 
