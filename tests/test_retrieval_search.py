@@ -12,6 +12,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from celebalab.embeddings import load_embeddings
 from celebalab.retrieval import EmbeddingIndex, build_index, parse_where, retrieve
+from celebalab.retrieval import index as index_module
 from celebalab.retrieval.index import FEW_QUERIES, RetrievalError
 from celebalab.retrieval.query import QueryError
 from embedding_runs import extracted_set
@@ -43,7 +44,7 @@ def test_exact_equals_sklearn(metric: str, n_queries: int) -> None:
         np.testing.assert_allclose(distances, 1 - np.take_along_axis(q @ x.T, ref_i, 1), atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+@pytest.mark.parametrize("kind", ["pq", "ivf", "hnsw"])
 def test_approximate_reaches_recall_target(kind: str) -> None:
     x = clustered(n_clusters=100, per=30)
     index = EmbeddingIndex(kind=kind, target_recall=0.95).fit(x)
@@ -56,6 +57,36 @@ def test_approximate_reaches_recall_target(kind: str) -> None:
     assert recall >= 0.9  # held to 0.95 on the tuning sample; other queries stay close
 
 
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_pq_reranks_to_exact_distances(metric: str) -> None:
+    """PQ codes only pick candidates: the distances returned are the exact ones of those rows."""
+    x = clustered(n_clusters=100, per=30)
+    index = EmbeddingIndex(kind="pq", metric=metric).fit(x)
+    exact = EmbeddingIndex(kind="exact", metric=metric).fit(x)
+    q = x[3::11] + np.float32(0.01)
+    distances, found = index.search(q, 10)
+    _, truth = exact.search(q, 10)
+    assert np.all(np.diff(distances, axis=1) >= 0)
+    gathered = x[found]
+    if metric == "ip":
+        expected = 1 - np.einsum("qkd,qd->qk", gathered, q)
+    else:
+        expected = np.linalg.norm(gathered - q[:, None], axis=2)
+    np.testing.assert_allclose(distances, expected, atol=2e-5)
+    assert np.mean([len(set(a) & set(b)) for a, b in zip(found, truth, strict=True)]) >= 9
+
+
+def test_auto_is_exact_for_small_sets_pq_above(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = clustered()
+    assert EmbeddingIndex().fit(x).kind_ == "exact"
+    monkeypatch.setattr(index_module, "AUTO_EXACT_MAX", len(x) - 1)
+    index = EmbeddingIndex(seed=3).fit(x)
+    assert index.kind_ == "pq" and index.recall_at_10_ >= 0.95
+    again = EmbeddingIndex(seed=3).fit(x)  # fixed seeds: the same codes and setting
+    assert again.search_param_ == index.search_param_
+    np.testing.assert_array_equal(index.search(x[:20], 5)[1], again.search(x[:20], 5)[1])
+
+
 def test_bad_parameters_and_queries() -> None:
     with pytest.raises(RetrievalError, match="index kind"):
         EmbeddingIndex(kind="annoy")
@@ -66,6 +97,8 @@ def test_bad_parameters_and_queries() -> None:
         index.search(np.zeros((1, 5), np.float32), 3)
     with pytest.raises(RetrievalError, match="not fitted"):
         EmbeddingIndex().search(np.zeros((1, 5), np.float32), 3)
+    with pytest.raises(RetrievalError, match="at least 16 vectors"):
+        EmbeddingIndex(kind="pq").fit(clustered()[:10])
 
 
 @pytest.fixture(scope="module")
@@ -73,17 +106,21 @@ def emb_dir(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return extracted_set(tmp_path_factory.mktemp("retrieval"), synth_root / "CelebA")
 
 
-def test_index_persists_and_rebuilds(emb_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["pq", "ivf"])
+def test_index_persists_and_rebuilds(emb_dir: Path, tmp_path: Path, kind: str) -> None:
     import shutil
 
     emb = load_embeddings(emb_dir)
-    first = build_index(emb, kind="ivf")
-    files = sorted((emb_dir / "index").glob("*.faiss"))
+    first = build_index(emb, kind=kind)
+    files = sorted((emb_dir / "index").glob(f"*-{kind}-*.faiss"))
     assert len(files) == 1 and emb.fingerprint[:16] in files[0].name
-    again = build_index(emb, kind="ivf")  # loaded, not rebuilt
+    again = build_index(emb, kind=kind)  # loaded, not rebuilt
     assert again.search_param_ == first.search_param_
+    queries = np.asarray(emb.vectors[:4])
+    for got, want in zip(again.search(queries, 5), first.search(queries, 5), strict=True):
+        np.testing.assert_array_equal(got, want)
     stamp = files[0].stat().st_mtime_ns
-    build_index(emb, kind="ivf")
+    build_index(emb, kind=kind)
     assert files[0].stat().st_mtime_ns == stamp
     # a changed set (other vectors, same folder) gets a new index, the stale one goes
     copy = tmp_path / "emb"
@@ -95,8 +132,8 @@ def test_index_persists_and_rebuilds(emb_dir: Path, tmp_path: Path) -> None:
                         source=changed.manifest["source"])  # fmt: skip
     changed = load_embeddings(copy)
     assert changed.fingerprint != emb.fingerprint
-    build_index(changed, kind="ivf")
-    names = [p.name for p in (copy / "index").glob("*.faiss")]
+    build_index(changed, kind=kind)
+    names = [p.name for p in (copy / "index").glob(f"*-{kind}-*.faiss")]
     assert len(names) == 1 and changed.fingerprint[:16] in names[0]
 
 
