@@ -273,8 +273,13 @@ class EmbeddingIndex:
         """Write the FAISS index (approximate kinds) and a JSON sidecar, atomically."""
         import faiss
 
-        sidecar = {"settings": self.settings(), "fingerprint": fingerprint, "kind": self.kind_,
-                   "search_param": self.search_param_, "recall_at_10": self.recall_at_10_}
+        sidecar = {
+            "settings": self.settings(),
+            "fingerprint": fingerprint,
+            "kind": self.kind_,
+            "search_param": self.search_param_,
+            "recall_at_10": self.recall_at_10_,
+        }
         if self.faiss_index_ is not None:
             with atomic_path(path) as tmp:
                 faiss.write_index(self.faiss_index_, str(tmp))
@@ -402,8 +407,10 @@ def _pq_fast_scan(vectors: np.ndarray, metric: int, seed: int) -> Any:
 def _without_self(indices: np.ndarray, rows: np.ndarray) -> list[list[int]]:
     """Each ranking without its query's own row, cut to one fewer than searched."""
     width = indices.shape[1] - 1
-    return [[int(i) for i in ranked if i != row][:width] for ranked, row in zip(indices, rows,
-                                                                                 strict=True)]
+    return [
+        [int(i) for i in ranked if i != row][:width]
+        for ranked, row in zip(indices, rows, strict=True)
+    ]
 
 
 def _recall(truth: list[list[int]], found: list[list[int]]) -> float:
