@@ -34,8 +34,8 @@ from celebalab.metrics.recognition import (
     identification_metrics,
     make_pairs,
     pair_scores,
+    roc_metrics,
     roc_points,
-    verification_metrics,
 )
 
 #: Metric columns in report order.
@@ -112,12 +112,11 @@ def evaluate_embeddings(
         )
     records, roc = [], {}
     for name, (vectors, metric) in methods.items():
-        scores = pair_scores(vectors, pairs, metric)
+        roc[name] = roc_points(pairs.same, pair_scores(vectors, pairs, metric))
         record = {"method": name, "similarity": metric,
                   **identification_metrics(vectors, identities, metric),
-                  **verification_metrics(pairs.same, scores)}  # fmt: skip
+                  **roc_metrics(pairs.same, *roc[name])}  # fmt: skip
         records.append(record)
-        roc[name] = roc_points(pairs.same, scores)
     table = pd.DataFrame(records).set_index("method")
     people = len(np.unique(identities[identities >= 0]))
     settings = {"split": split, "images": len(rows), "identities": people,

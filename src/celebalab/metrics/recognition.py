@@ -156,14 +156,18 @@ def pair_scores(vectors: np.ndarray, pairs: Pairs, metric: str = "cosine") -> np
 
 def verification_metrics(same: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """ROC AUC, EER and TAR at each FAR of :data:`FARS`, from scikit-learn's ROC curve."""
-    from sklearn.metrics import auc, roc_curve
+    return roc_metrics(same, *roc_points(same, scores))
+
+
+def roc_metrics(same: np.ndarray, fpr: np.ndarray, tpr: np.ndarray) -> dict[str, float]:
+    """:func:`verification_metrics` from an ROC curve already computed by :func:`roc_points`."""
+    from sklearn.metrics import auc
 
     same = np.asarray(same, dtype=bool)
     out: dict[str, float] = {"pairs": len(same), "positive_pairs": int(same.sum())}
     if same.all() or not same.any():
         return {**out, "roc_auc": float("nan"), "eer": float("nan"),
                 **{far_key(f): float("nan") for f in FARS}}  # fmt: skip
-    fpr, tpr, _ = roc_curve(same, scores)
     out["roc_auc"] = float(auc(fpr, tpr))
     out["eer"] = equal_error_rate(fpr, tpr)
     for far in FARS:
