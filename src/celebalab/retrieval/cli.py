@@ -18,7 +18,7 @@ def retrieve_command(
     where: Annotated[
         str | None, typer.Option(help="Label filter, e.g. Smiling=1,Eyeglasses=0,partition=test.")
     ] = None,
-    index: Annotated[str, typer.Option(help="auto, exact, ivf or hnsw.")] = "auto",
+    index: Annotated[str, typer.Option(help="auto, exact, pq, ivf or hnsw.")] = "auto",
     out: Annotated[
         Path | None, typer.Option(help="Folder for results.json, grid.png, results.html.")
     ] = None,
