@@ -64,18 +64,20 @@ class ResultCache:
         # a new k) wait for the first one instead of running the same K-means side by side.
         with self._lock:
             key_lock = self._computing.setdefault(key, threading.Lock())
-        with key_lock:
-            value = self.get(key)
-            if value is not None:
+        try:
+            with key_lock:
+                value = self.get(key)
+                if value is not None:
+                    return value
+                value = np.ascontiguousarray(compute())
+                self.root.mkdir(parents=True, exist_ok=True)
+                with atomic_path(self.path(key)) as tmp, open(tmp, "wb") as handle:
+                    np.save(handle, value, allow_pickle=False)
+                self._remember(key, value)
                 return value
-            value = np.ascontiguousarray(compute())
-            self.root.mkdir(parents=True, exist_ok=True)
-            with atomic_path(self.path(key)) as tmp, open(tmp, "wb") as handle:
-                np.save(handle, value, allow_pickle=False)
-            self._remember(key, value)
-        with self._lock:
-            self._computing.pop(key, None)
-        return value
+        finally:  # also when compute() raises: the next caller gets a fresh try, not a stale lock
+            with self._lock:
+                self._computing.pop(key, None)
 
     def _remember(self, key: str, value: np.ndarray) -> None:
         with self._lock:

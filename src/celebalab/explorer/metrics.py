@@ -14,8 +14,9 @@ import numpy as np
 
 from celebalab.explorer.neighbours import NeighbourIndex
 
-#: Queries of the kNN accuracy: an exact search of 1,000 faces against 202,599 takes seconds
-#: (its standard error is at most 1.6 points); the silhouette's sample costs O(sample²).
+#: Queries of the kNN accuracy: an exact FAISS search of 1,000 faces against 202,599 × 128 takes
+#: about 0.1 s on 2 cores (its standard error is at most 1.6 points); the silhouette's sample
+#: costs O(sample²).
 KNN_QUERIES = 1000
 SILHOUETTE_SAMPLE = 5000
 SEED = 0
