@@ -120,7 +120,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def _is_map_update(response) -> bool:
     post = (response.request.post_data or "").replace(" ", "")
-    return "_dash-update-component" in response.url and '"output":"map.figure"' in post
+    return "_dash-update-component" in response.url and '"output":"map-data.data"' in post
 
 
 #: Runs in the page from its first script: notes (performance.now(), i.e. ms since navigation
@@ -132,8 +132,9 @@ window.__paints = {};
     if (!p.pies && document.querySelector('#pies .pielayer path.surface'))
         p.pies = performance.now();
     const gd = document.querySelector('#map .js-plotly-plot');
-    if (!p.map && n && gd && gd._fullData && gd._fullData[0] && gd._fullData[0].x
-        && gd._fullData[0].x.length === n && document.querySelector('#map .gl-container canvas'))
+    const drawn = gd && gd._fullData ? gd._fullData.filter(t => t.name === 'faces')
+        .reduce((sum, t) => sum + (t.x ? t.x.length : 0), 0) : 0;
+    if (!p.map && n && drawn === n && document.querySelector('#map .gl-container canvas'))
         p.map = performance.now();
     if (!(p.pies && p.map)) requestAnimationFrame(watch);
 })();

@@ -170,10 +170,13 @@ def test_user_guide_end_to_end(served: str, browser, synth_root: Path) -> None:
     # click a point -> its image, although a person is selected (CelebA-Vis could not)
     page.locator("#map").scroll_into_view_if_needed()
     box = page.locator("#map .js-plotly-plot").bounding_box()
-    x, y = page.evaluate("""() => {
+    x, y = page.evaluate("""() => {  // the point of row 0 (one trace per colour: find it)
         const gd = document.querySelector('#map .js-plotly-plot');
-        const t = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        return [xa._offset + xa.l2p(t.x[0]), ya._offset + ya.l2p(t.y[0])];
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        for (const t of gd._fullData.filter(t => t.name === 'faces')) {
+            const j = t.customdata.findIndex(c => c[2] === 0);
+            if (j >= 0) return [xa._offset + xa.l2p(t.x[j]), ya._offset + ya.l2p(t.y[j])];
+        }
     }""")
     page.mouse.move(box["x"] + x, box["y"] + y)
     page.wait_for_timeout(300)

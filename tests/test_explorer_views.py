@@ -23,28 +23,40 @@ def explorer(synthetic_embedding_set: Path, synth_root: Path) -> Explorer:
     return Explorer(sources=open_sources([synthetic_embedding_set, synth_root / "CelebA"]))
 
 
+def _decoded(spec: dict) -> np.ndarray:
+    values = np.frombuffer(base64.b64decode(spec["bdata"]), np.dtype(spec["dtype"]))
+    return values.reshape(-1, 2) if "shape" in spec else values
+
+
+def _point(data: dict, position: int) -> dict:
+    """A click on the map point at ``position``, as plotly.js reports it (customdata)."""
+    identity, stem = _decoded(data["hover"])[position].tolist()
+    return {"curveNumber": 3, "pointIndex": 17, "customdata": [identity, stem, position]}
+
+
 def test_map_points_map_back_to_rows_under_filters_and_person(explorer: Explorer) -> None:
     meta = explorer.sources[0].meta
-    fig = explorer.map_figure(0, DEFAULT_CLUSTERING, MALE, person=None)
+    data = explorer.map_data(0, DEFAULT_CLUSTERING, MALE, person=None)
     males = np.flatnonzero(meta["Male"].to_numpy() == 1)
-    trace = fig.data[0].to_plotly_json()
-    assert "bdata" in trace["x"] and "bdata" in trace["marker"]["color"]  # binary, not lists
-    shown = np.frombuffer(base64.b64decode(trace["customdata"]["bdata"]), np.int32).reshape(-1, 2)
-    assert np.array_equal(shown[:, 0], meta["identity"].to_numpy()[males])
-    click = {"points": [{"curveNumber": 0, "pointIndex": 5}]}
+    assert all("bdata" in data[k] for k in ("x", "y", "hover", "codes"))  # binary, not lists
+    assert np.array_equal(_decoded(data["hover"])[:, 0], meta["identity"].to_numpy()[males])
+    assert len(_decoded(data["codes"])) == males.size and data["person"] is None
+    click = {"points": [_point(data, 5)]}
     assert explorer.point_row(0, click, MALE, None) == males[5]
     person = int(meta["identity"].iat[males[0]])
     ringed = np.intersect1d(explorer.person_rows(0, person), males)
-    fig = explorer.map_figure(0, DEFAULT_CLUSTERING, MALE, person=person)
-    assert len(fig.data) == 2 and len(fig.data[1].x) == ringed.size
-    click = {"points": [{"curveNumber": 1, "pointIndex": 0}]}
+    data = explorer.map_data(0, DEFAULT_CLUSTERING, MALE, person=person)
+    assert np.array_equal(males[data["person"]], ringed)  # positions of the ringed faces
+    click = {"points": [_point(data, data["person"][0])]}
     assert explorer.point_row(0, click, MALE, person) == ringed[0]  # works with a person chosen
     assert explorer.point_row(0, None, MALE, person) is None
+    assert explorer.point_row(0, {"points": [{"pointIndex": 5}]}, MALE, person) is None
 
 
 def test_selection_rows_and_profile(explorer: Explorer) -> None:
     males = np.flatnonzero(explorer.sources[0].meta["Male"].to_numpy() == 1)
-    selected = {"points": [{"curveNumber": 0, "pointIndex": i} for i in (0, 2, 2, 4)]}
+    data = explorer.map_data(0, DEFAULT_CLUSTERING, MALE, person=None)
+    selected = {"points": [_point(data, i) for i in (4, 0, 2, 2)]}
     rows = explorer.selected_rows(0, selected, MALE)
     assert np.array_equal(rows, males[[0, 2, 4]])
     fig = explorer.profile_figure(0, rows)
@@ -69,21 +81,20 @@ def test_similar_faces_match_exact_cosine_search(explorer: Explorer) -> None:
 def test_recolour_sends_only_colours(explorer: Explorer) -> None:
     changed = {**DEFAULT_CLUSTERING, "params": {**DEFAULT_CLUSTERING["params"], "k": 3}}
     colours = explorer.map_colours(0, changed, [])
-    full = explorer.map_figure(0, changed, [], None)
-    assert colours == full.to_plotly_json()["data"][0]["marker"]["color"]
-    assert len(json.dumps(colours)) < len(full.to_json()) / 3
+    full = explorer.map_data(0, changed, [], None)
+    assert colours == full["codes"] and set(_decoded(colours).tolist()) == {1, 2, 3}
+    assert full["layout"]["title"]["text"] == explorer.map_title(0, changed, [])
+    assert len(json.dumps(colours)) < len(json.dumps(full)) / 3
 
 
-def test_map_figures_are_kept_per_view(explorer: Explorer) -> None:
+def test_maps_are_kept_per_view(explorer: Explorer) -> None:
     changed = {**DEFAULT_CLUSTERING, "params": {**DEFAULT_CLUSTERING["params"], "k": 3}}
-    first = explorer.map_figure(0, changed, [], None)
-    assert explorer.map_figure(0, changed, [], None) is first  # the same view: built once
-    other = explorer.map_figure(0, changed, MALE, None)
-    assert other is not first and len(other.to_plotly_json()["data"][0]["x"]["bdata"]) < len(
-        first.to_plotly_json()["data"][0]["x"]["bdata"]
-    )
+    first = explorer.map_data(0, changed, [], None)
+    assert explorer.map_data(0, changed, [], None) is first  # the same view: built once
+    other = explorer.map_data(0, changed, MALE, None)
+    assert other is not first and len(other["x"]["bdata"]) < len(first["x"]["bdata"])
     eps_only = {**changed, "params": {**changed["params"], "eps": 9.0}}  # K-means ignores eps
-    assert explorer.map_figure(0, eps_only, [], None) is first
+    assert explorer.map_data(0, eps_only, [], None) is first
 
 
 def test_tree_clicks_give_branch_rows(explorer: Explorer) -> None:
@@ -102,8 +113,8 @@ def test_metrics_box_and_attribute_only_source(explorer: Explorer) -> None:
     assert rows["identity 1-NN accuracy"].endswith("%")
     assert "silhouette (current clustering)" in rows
     assert dict(explorer.metrics(1, None)).keys() == {"images", "identities"}
-    blank = explorer.map_figure(1, DEFAULT_CLUSTERING, [], None)
-    assert "disabled" in blank.layout.annotations[0].text
+    blank = explorer.map_data(1, DEFAULT_CLUSTERING, [], None)["figure"]
+    assert "disabled" in blank["layout"]["annotations"][0]["text"]
     pies, phi, page = explorer.attribute_figures(1, ["Male", "Bald", "Smiling"], MALE, None, 0)
     assert pies.layout.title.text.startswith("Male = yes:") and page == "page 1 of 1"
     assert phi.data[0].z[0][0] == pytest.approx(1.0) or np.isnan(phi.data[0].z[0][0])

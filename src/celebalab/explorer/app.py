@@ -1,10 +1,11 @@
 """The Dash app: layout plus thin callbacks over :class:`~celebalab.explorer.views.Explorer`.
 
 Every callback unpacks its inputs, calls one plain method and wraps the result in components;
-a change of clustering parameters sends only the new colours (a ``Patch``), not the 200k
-points again. Images are served by two Flask routes that take integers only (source, row).
-Bootstrap's stylesheet is served from the installed ``bootstrap-flask`` package: the page needs
-nothing from the internet.
+the map's points travel once per view as binary arrays (a store that ``assets/explorer.js``
+turns into the figure), and a change of clustering parameters sends only the new colour codes
+(a ``Patch`` of the store), not the 200k points again. Images are served by two Flask routes
+that take integers only (source, row). Bootstrap's stylesheet is served from the installed
+``bootstrap-flask`` package: the page needs nothing from the internet.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import dash
 import numpy as np
-from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, Patch, State, ctx, html, no_update
 from flask import Response, abort, request, send_file
 
 from celebalab.explorer import figures, layout
@@ -229,7 +230,7 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         return explorer.attribute_figures(src, attributes or [], filters, person, page)
 
     @app.callback(
-        Output("map", "figure"),
+        Output("map-data", "data"),
         Input("source", "value"),
         [Input(i, "value") for i in _CLUSTER_INPUTS],
         Input("filters", "data"),
@@ -240,10 +241,17 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         clustering = clustering_args(values)
         if ctx.triggered_id in _RECOLOUR and explorer.pipelines[src] is not None:
             patch = Patch()
-            patch["data"][0]["marker"]["color"] = explorer.map_colours(src, clustering, filters)
+            patch["codes"] = explorer.map_colours(src, clustering, filters)
             patch["layout"]["title"]["text"] = explorer.map_title(src, clustering, filters)
             return patch
-        return explorer.map_figure(src, clustering, filters, person)
+        return explorer.map_data(src, clustering, filters, person)
+
+    # The figure of the map is built in the browser (assets/explorer.js) from the arrays above.
+    app.clientside_callback(
+        ClientsideFunction(namespace="explorer", function_name="mapFigure"),
+        Output("map", "figure"),
+        Input("map-data", "data"),
+    )
 
     @app.callback(
         Output("selection-title", "children"),

@@ -18,6 +18,7 @@ CLUSTERERS = ("kmeans", "dbscan", "hdbscan", "hierarchical")
 HIERARCHY_CAP = 3000
 KMEANS_ITERATIONS = 25
 KMEANS_SEEDING = 20_000
+KMEANS_TRAINING = 50_000
 SEED = 0
 
 
@@ -49,9 +50,14 @@ def _positive_int(params: Mapping[str, Any], name: str) -> int:
 
 
 def _kmeans(data: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-    """K-means: scikit-learn's k-means++ seeding (on at most ``KMEANS_SEEDING`` points), then
-    FAISS Lloyd iterations over every point — ~100× faster than scikit-learn's Lloyd on 200k
-    points, which interactive re-clustering needs."""
+    """K-means: scikit-learn's k-means++ seeding (on at most ``KMEANS_SEEDING`` points), FAISS
+    Lloyd iterations on a seeded sample of at most ``KMEANS_TRAINING`` points, then every point
+    labelled by its nearest centre.
+
+    Interactive re-clustering needs it well under a second: on 202,599 × 121 (the 95 % PCA
+    space) training on 50,000 points took 0.19 s instead of 0.66 s for every point, for a
+    K-means objective (inertia over all points) 0.03-0.1 % higher at k = 6, 8, 20.
+    """
     import faiss
     from sklearn.cluster import kmeans_plusplus
 
@@ -59,27 +65,30 @@ def _kmeans(data: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
     if k == 1:
         return np.zeros(len(data))
     rng = np.random.default_rng(SEED)
-    seeding = (
-        data
-        if len(data) <= KMEANS_SEEDING
-        else data[np.sort(rng.choice(len(data), KMEANS_SEEDING, replace=False))]
-    )
-    centres, _ = kmeans_plusplus(seeding, k, random_state=SEED)
+    training = _sample(data, KMEANS_TRAINING, rng)
+    centres, _ = kmeans_plusplus(_sample(training, KMEANS_SEEDING, rng), k, random_state=SEED)
     kmeans = faiss.Kmeans(
         data.shape[1],
         k,
         niter=KMEANS_ITERATIONS,
         seed=SEED + 1,
-        max_points_per_centroid=len(data),
+        max_points_per_centroid=len(training),
         verbose=False,
     )
     previous = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(free_cores(previous))
     try:
-        kmeans.train(data, init_centroids=np.ascontiguousarray(centres, dtype=np.float32))
+        kmeans.train(training, init_centroids=np.ascontiguousarray(centres, dtype=np.float32))
         return kmeans.index.search(data, 1)[1][:, 0]  # fmt: skip
     finally:
         faiss.omp_set_num_threads(previous)
+
+
+def _sample(data: np.ndarray, most: int, rng: np.random.Generator) -> np.ndarray:
+    """``data``, or ``most`` of its rows drawn by ``rng`` (in their order), contiguous."""
+    if len(data) <= most:
+        return data
+    return np.ascontiguousarray(data[np.sort(rng.choice(len(data), most, replace=False))])
 
 
 def free_cores(most: int) -> int:

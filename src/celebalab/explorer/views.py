@@ -45,7 +45,7 @@ DEFAULT_CLUSTERING: dict[str, Any] = {
     "method": "kmeans",
     "params": {"k": 8, "eps": 0.5, "min_samples": 10, "min_cluster_size": 20},
 }
-_KEPT_FIGURES = 4
+_KEPT_MAPS = 4
 _NUMBERED = re.compile(r"^(\d+)(\.[A-Za-z]{3})$")
 
 
@@ -77,7 +77,7 @@ class Explorer:
         self.images = ImageStore(sources=self.sources)
         self._hover: dict[int, tuple[np.ndarray, str | None]] = {}
         self._trees: dict[tuple, Tree | None] = {}
-        self._figures: OrderedDict[str, go.Figure] = OrderedDict()
+        self._maps: OrderedDict[str, dict] = OrderedDict()
 
     def warm_up(self) -> None:
         """Compute (or load) what the first page shows for every source, with progress lines,
@@ -87,7 +87,7 @@ class Explorer:
             if pipeline is not None:
                 pipeline.summary()
                 pipeline.silhouette(**DEFAULT_CLUSTERING)
-                self.map_figure(src, DEFAULT_CLUSTERING, [], None)
+                self.map_data(src, DEFAULT_CLUSTERING, [], None)
         self.attribute_figures(0, list(DEFAULT_ATTRIBUTES), [], None, 0)
 
     # -- selection of rows ---------------------------------------------------------------------
@@ -182,20 +182,22 @@ class Explorer:
             self._hover[src] = (hover, fmt)
         return self._hover[src]
 
-    def map_figure(
+    def map_data(
         self,
         src: int,
         clustering: Mapping[str, Any],
         filters: Sequence[Filter],
         person: int | None,
-    ) -> go.Figure:
-        """WebGL map of the filtered rows coloured by cluster; the person's faces ringed.
+    ) -> dict:
+        """The WebGL map of the filtered rows coloured by cluster, the person's faces ringed:
+        :func:`figures.map_spec`, or ``{"figure": …}`` (a blank one) without embeddings.
 
-        The last few figures are kept (building one of 202,599 points takes ~0.5 s): the first
-        page load gets the one :meth:`warm_up` built, and going back to a view is free."""
+        The last few are kept (building one of 202,599 points takes ~0.2 s): the first page
+        load gets the one :meth:`warm_up` built, and going back to a view is free."""
         pipeline = self.pipelines[src]
         if pipeline is None:
-            return figures.empty_figure(self.sources[src].note or "no embeddings")
+            note = self.sources[src].note or "no embeddings"
+            return {"figure": figures.empty_figure(note).to_plotly_json()}
         key = (
             src,
             clustering["reducer"],
@@ -207,14 +209,14 @@ class Explorer:
             person,
         )  # fmt: skip
         key = repr(key)
-        if key in self._figures:
-            self._figures.move_to_end(key)
-            return self._figures[key]
-        fig = self._build_map(src, clustering, filters, person)
-        self._figures[key] = fig
-        while len(self._figures) > _KEPT_FIGURES:
-            self._figures.popitem(last=False)
-        return fig
+        if key in self._maps:
+            self._maps.move_to_end(key)
+            return self._maps[key]
+        data = self._build_map(src, clustering, filters, person)
+        self._maps[key] = data
+        while len(self._maps) > _KEPT_MAPS:
+            self._maps.popitem(last=False)
+        return data
 
     def _build_map(
         self,
@@ -222,7 +224,7 @@ class Explorer:
         clustering: Mapping[str, Any],
         filters: Sequence[Filter],
         person: int | None,
-    ) -> go.Figure:
+    ) -> dict:
         pipeline = self.pipelines[src]
         xy = pipeline.map(clustering["reducer"])
         labels = pipeline.labels(**clustering)
@@ -230,7 +232,7 @@ class Explorer:
         hover, fmt = self._hover_data(src)
         names = None if fmt else self.sources[src].meta["image_id"].to_numpy()[rows].tolist()
         ring = np.intersect1d(self.person_rows(src, person), rows)
-        return figures.map_figure(
+        return figures.map_spec(
             np.asarray(xy)[rows],
             labels[rows],
             hover[rows],
@@ -265,28 +267,22 @@ class Explorer:
         filters: Sequence[Filter],
         person: int | None,
     ) -> int | None:
-        """Dataset row of a clicked map point (main trace or the ringed person's trace)."""
+        """Dataset row of a clicked map point (any trace: its ``customdata[2]`` is the
+        point's position among the filtered rows, see :func:`figures.map_spec`)."""
         if not click or not click.get("points"):
             return None
-        point = click["points"][0]
-        index = int(point.get("pointIndex", point.get("pointNumber", -1)))
+        index = _position(click["points"][0])
         rows = np.flatnonzero(self.mask(src, filters))
-        if point.get("curveNumber", 0) == 1:
-            rows = np.intersect1d(self.person_rows(src, person), rows)
         return int(rows[index]) if 0 <= index < rows.size else None
 
     def selected_rows(
         self, src: int, selected: Mapping[str, Any] | None, filters: Sequence[Filter]
     ) -> np.ndarray:
-        """Dataset rows of a lasso/box selection on the map (main trace points only)."""
+        """Dataset rows of a lasso/box selection on the map (each once, in dataset order)."""
         if not selected or not selected.get("points"):
             return np.zeros(0, dtype=np.int64)
         rows = np.flatnonzero(self.mask(src, filters))
-        picked = [
-            int(p["pointIndex"])
-            for p in selected["points"]
-            if p.get("curveNumber", 0) == 0 and 0 <= int(p["pointIndex"]) < rows.size
-        ]
+        picked = [i for i in map(_position, selected["points"]) if 0 <= i < rows.size]
         return np.unique(rows[picked]) if picked else np.zeros(0, dtype=np.int64)
 
     def profile_figure(self, src: int, rows: np.ndarray) -> go.Figure:
@@ -405,6 +401,12 @@ class Explorer:
 def image_url(src: int, row: int, thumb: bool = False) -> str:
     """The only way the browser addresses an image: source number and row number."""
     return f"/explorer/{'thumb' if thumb else 'image'}/{int(src)}/{int(row)}"
+
+
+def _position(point: Mapping[str, Any]) -> int:
+    """A map point's position among the filtered rows (``customdata[2]``), -1 if it has none."""
+    data = point.get("customdata")
+    return int(data[2]) if isinstance(data, list | tuple) and len(data) == 3 else -1
 
 
 def _percent(value: float | None) -> str:
