@@ -43,7 +43,7 @@ from celebalab.io import atomic_path, write_json_atomic
 INDEX_KINDS: tuple[str, ...] = ("auto", "exact", "pq", "ivf", "hnsw")
 METRICS: tuple[str, ...] = ("ip", "l2")
 #: ``auto`` searches exactly up to this many vectors, ``pq`` above (a 200,000 × 512 exact query
-#: takes ~15 ms on one core, the PQ scan plus re-rank ~0.15 ms after a 5 s build).
+#: takes ~15 ms on one core, the PQ scan plus re-rank ~0.15 ms after a 3-6 s build).
 AUTO_EXACT_MAX = 100_000
 #: PQ fast-scan codes: 4 bits per sub-quantizer (16 centroids), about 8 dimensions each.
 _PQ_BITS = 4
@@ -51,7 +51,7 @@ _PQ_DIMS_PER_CODE = 8
 _PQ_TRAIN_MAX = 65_536
 _RERANK_FACTORS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 #: HNSW build effort. On the bench's 200,000 × 512 gallery (M 32, held-out recall@10): 40
-#: built in 40 s and needed efSearch 64 for 0.962; 64 built in 122 s (loaded machine) and
+#: built in 40 s and needed efSearch 64 for 0.962; 64 built in 50-122 s (by the load) and
 #: reached 0.964 at efSearch 32, 0.996 at 64; 100 took 198 s for 0.991 at 32.
 _HNSW_EF_CONSTRUCTION = 64
 #: Up to this many queries, exact search runs FAISS's scan on one thread; above, every core.
@@ -161,7 +161,7 @@ class EmbeddingIndex:
         return index
 
     def _tune(self, vectors: np.ndarray) -> tuple[int, float]:
-        """Smallest nprobe / efSearch whose recall@10 vs exact reaches ``target_recall``.
+        """Smallest re-rank factor / nprobe / efSearch reaching ``target_recall`` (recall@10).
 
         The sample's queries are vectors of the set; each one's own row is left out of both
         rankings, so a query finding itself does not flatter the recall of new queries.
