@@ -22,7 +22,7 @@ from celebalab.explorer.filters import (
     remove_filter,
     subset_mask,
 )
-from celebalab.explorer.views import stem_format
+from celebalab.explorer.views import numbered_stems
 
 
 @pytest.fixture()
@@ -108,12 +108,14 @@ def test_pie_pages_wrap() -> None:
     assert pie_page([], 3, 4) == ([], 0, 1)
 
 
-def test_stem_format_only_for_uniform_numbered_ids() -> None:
-    assert stem_format(["000001.jpg", "202599.jpg"]) == "06d.jpg"
-    assert stem_format(["0.jpg", "12.jpg"]) is None  # CelebAMask-HQ: widths differ
-    assert stem_format(["000001.jpg", "000002.png"]) is None
-    assert stem_format(["a.jpg"]) is None
-    assert stem_format([]) is None
+def test_numbered_stems_only_for_uniform_numbered_ids() -> None:
+    numbers, fmt = numbered_stems(["000001.jpg", "202599.jpg"])
+    assert fmt == "06d.jpg" and numbers.tolist() == [1, 202599]
+    assert numbered_stems(["0.jpg", "12.jpg"]) is None  # CelebAMask-HQ: widths differ
+    assert numbered_stems(["000001.jpg", "000002.png"]) is None
+    assert numbered_stems(["000001.jpg", "00000a.jpg"]) is None
+    assert numbered_stems(["a.jpg"]) is None
+    assert numbered_stems([]) is None
 
 
 def test_typed_array_round_trips() -> None:

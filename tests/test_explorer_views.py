@@ -115,8 +115,9 @@ def test_metrics_box_and_attribute_only_source(explorer: Explorer) -> None:
     assert dict(explorer.metrics(1, None)).keys() == {"images", "identities"}
     blank = explorer.map_data(1, DEFAULT_CLUSTERING, [], None)["figure"]
     assert "disabled" in blank["layout"]["annotations"][0]["text"]
-    pies, phi, page = explorer.attribute_figures(1, ["Male", "Bald", "Smiling"], MALE, None, 0)
+    pies, page = explorer.pie_figures(1, ["Male", "Bald", "Smiling"], MALE, None, 0)
     assert pies.layout.title.text.startswith("Male = yes:") and page == "page 1 of 1"
+    phi = explorer.phi_figure(1, ["Male", "Bald", "Smiling"], MALE, None)
     assert phi.data[0].z[0][0] == pytest.approx(1.0) or np.isnan(phi.data[0].z[0][0])
 
 

@@ -85,7 +85,7 @@ def build_app(explorer: Explorer, compress: bool = False) -> dash.Dash:
         external_stylesheets=["/explorer/static/bootstrap.min.css"],
         suppress_callback_exceptions=False,
     )
-    app.layout = layout.page(explorer.sources)
+    app.layout = layout.page(explorer.sources, explorer.first_page())
     _routes(app, explorer)
     _menu_callbacks(app, explorer)
     _view_callbacks(app, explorer)
@@ -218,16 +218,26 @@ def _menu_callbacks(app: dash.Dash, explorer: Explorer) -> None:
 def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
     @app.callback(
         Output("pies", "figure"),
-        Output("phi", "figure"),
         Output("pie-page-label", "children"),
         Input("source", "value"),
         Input("attributes", "value"),
         Input("filters", "data"),
         Input("person", "value"),
         Input("pie-page", "data"),
+        prevent_initial_call=True,  # the page comes with the first view's pies
     )
     def attributes_view(src, attributes, filters, person, page):
-        return explorer.attribute_figures(src, attributes or [], filters, person, page)
+        return explorer.pie_figures(src, attributes or [], filters, person, page)
+
+    @app.callback(
+        Output("phi", "figure"),
+        Input("source", "value"),
+        Input("attributes", "value"),
+        Input("filters", "data"),
+        Input("person", "value"),
+    )
+    def correlation_view(src, attributes, filters, person):
+        return explorer.phi_figure(src, attributes or [], filters, person)
 
     @app.callback(
         Output("map-data", "data"),

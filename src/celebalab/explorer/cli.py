@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -42,7 +43,8 @@ def explore_command(
     precompute: Annotated[
         bool,
         typer.Option(
-            help="Compute the first view's projection, clustering and metrics before serving."
+            help="Compute the first view's projection, clustering and metrics (and what the "
+            "first click and re-clustering need) in the background from the start."
         ),
     ] = True,
 ) -> None:
@@ -59,9 +61,9 @@ def explore_command(
             f"{source.name}: {len(source):,} images"
             + ("" if source.has_embeddings else " (attributes only)")
         )
-    if precompute:
-        explorer.warm_up()
     app = build_app(explorer, compress=host not in LOOPBACK)
+    if precompute:  # while the server starts: the page's pies need none of it
+        threading.Thread(target=explorer.warm_up, name="explorer-warm-up", daemon=True).start()
     typer.echo(f"celebalab explorer on http://{host}:{port}/  (Ctrl+C to stop)")
     serve(app, host=host, port=port)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
 from dash import dcc, html
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
@@ -151,9 +152,12 @@ def menu(sources: Sequence[ExplorerSource]) -> html.Div:
     )
 
 
-def _graph(graph_id: str, height: int, config: dict = _GRAPH_CONFIG) -> dcc.Loading:
+def _graph(
+    graph_id: str, height: int, config: dict = _GRAPH_CONFIG, figure: go.Figure | None = None
+) -> dcc.Loading:
+    extra = {} if figure is None else {"figure": figure}
     return dcc.Loading(
-        dcc.Graph(id=graph_id, config=config, style={"minHeight": height}),
+        dcc.Graph(id=graph_id, config=config, style={"minHeight": height}, **extra),
         type="dot",
         delay_show=400,
     )
@@ -169,8 +173,10 @@ def _gallery_card(title: str, name: str, *extra) -> dbc.Card:
                          _gallery(f"{name}-gallery"), *extra])  # fmt: skip
 
 
-def views() -> html.Div:
-    """The plots: attributes, image, map, selection, person, hierarchy."""
+def views(first: tuple[go.Figure, str]) -> html.Div:
+    """The plots: attributes (``first``: the pies and their page label as the page opens),
+    image, map, selection, person, hierarchy."""
+    pie_figure, page_label = first
     pies = _card(
         "Attributes",
         [
@@ -179,12 +185,12 @@ def views() -> html.Div:
                     dbc.Button(
                         "‹ previous", id="pie-prev", size="sm", color="secondary", outline=True
                     ),
-                    html.Span(id="pie-page-label", className="mx-2 small text-muted"),
+                    html.Span(page_label, id="pie-page-label", className="mx-2 small text-muted"),
                     dbc.Button("next ›", id="pie-next", size="sm", color="secondary", outline=True),
                 ],
                 className="d-flex align-items-center mb-1",
             ),
-            _graph("pies", 300),
+            _graph("pies", 300, figure=pie_figure),
         ],
     )
     image = _card(
@@ -205,7 +211,10 @@ def views() -> html.Div:
     return html.Div(
         [
             dbc.Row([dbc.Col(pies, xl=8, xs=12), dbc.Col(image, xl=4, xs=12)], className="g-3"),
-            dbc.Row([dbc.Col(_card("Correlation", [_graph("phi", 200)]), xs=12)], className="g-3"),
+            dbc.Row(
+                [dbc.Col(_card("Correlation", [_graph("phi", 200)]), xs=12)],
+                className="g-3",
+            ),
             dbc.Row(
                 [
                     dbc.Col(_card("Map", [_graph("map", 560, _MAP_CONFIG)]), xl=8, xs=12),
@@ -241,8 +250,9 @@ def views() -> html.Div:
     )
 
 
-def page(sources: Sequence[ExplorerSource]) -> dbc.Container:
-    """The whole page with its stores (filters, pie page) and the enlarge dialog."""
+def page(sources: Sequence[ExplorerSource], first: tuple[go.Figure, str]) -> dbc.Container:
+    """The whole page with its stores (filters, pie page, map data) and the enlarge dialog;
+    ``first`` is what the pies show as it opens (drawn without a round trip)."""
     return dbc.Container(
         [
             dcc.Store(id="filters", data=[]),
@@ -252,7 +262,7 @@ def page(sources: Sequence[ExplorerSource]) -> dbc.Container:
             dbc.Row(
                 [
                     dbc.Col(menu(sources), lg=3, md=4, xs=12, className="menu-col"),
-                    dbc.Col(views(), lg=9, md=8, xs=12),
+                    dbc.Col(views(first), lg=9, md=8, xs=12),
                 ],
                 className="g-3",
             ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
-from celebalab.explorer import figures
+from celebalab.explorer import clustering, figures
 from celebalab.explorer.dendrogram import Tree, build_tree, dendrogram_figure
 from celebalab.explorer.filters import (
     Filter,
@@ -49,21 +50,27 @@ _KEPT_MAPS = 4
 _NUMBERED = re.compile(r"^(\d+)(\.[A-Za-z]{3})$")
 
 
-def stem_format(image_ids: Sequence[str]) -> str | None:
-    """``"06d.jpg"`` when every id is a zero-padded number of one width and extension, else None.
+def numbered_stems(image_ids: Sequence[str]) -> tuple[np.ndarray, str] | None:
+    """(the numbers, ``"06d.jpg"``) when every id is a zero-padded number of one width and
+    extension, else None.
 
     Then the map sends the number (int32) and the browser formats the name back, instead of
-    sending 202,599 strings.
+    sending 202,599 strings. Vectorised (NumPy string functions): 0.1 s for 202,599 ids where a
+    per-id regular expression took 0.5 s of the start-up.
     """
-    first = _NUMBERED.match(str(image_ids[0])) if len(image_ids) else None
-    if first is None:
+    ids = np.asarray(image_ids, dtype=str)
+    if ids.size == 0 or not _NUMBERED.match(ids[0]):
         return None
-    width, ext = len(first.group(1)), first.group(2)
-    for image_id in image_ids:
-        match = _NUMBERED.match(image_id)
-        if match is None or len(match.group(1)) != width or match.group(2) != ext:
-            return None
-    return f"0{width}d{ext}"
+    width = len(ids[0])
+    ext = ids[0][-4:]
+    numbers = np.strings.slice(ids, 0, width - 4)
+    if not (
+        (np.strings.str_len(ids) == width).all()
+        and np.strings.endswith(ids, ext).all()
+        and np.strings.isdigit(numbers).all()
+    ):
+        return None
+    return numbers.astype(np.int64), f"0{width - 4}d{ext}"
 
 
 class Explorer:
@@ -78,17 +85,31 @@ class Explorer:
         self._hover: dict[int, tuple[np.ndarray, str | None]] = {}
         self._trees: dict[tuple, Tree | None] = {}
         self._maps: OrderedDict[str, dict] = OrderedDict()
+        self._map_lock = threading.Lock()
 
     def warm_up(self) -> None:
-        """Compute (or load) what the first page shows for every source, with progress lines,
-        and build its figures once: the first request then finds Plotly's validators and the
-        statistics modules imported, and the hover data made."""
+        """Compute (or load) what the first view needs for every source, with progress lines,
+        then what the first interactions need: the neighbour index (the first click's similar
+        faces) and K-means' libraries (the first new k).
+
+        ``celebalab explore`` runs this in a background thread while the server already
+        answers (the pies come with the page itself): a callback that needs a result first
+        waits for it (:class:`~celebalab.explorer.cache.ResultCache` computes each key once).
+        """
         for src, pipeline in enumerate(self.pipelines):
             if pipeline is not None:
+                self.map_data(src, DEFAULT_CLUSTERING, [], None)
                 pipeline.summary()
                 pipeline.silhouette(**DEFAULT_CLUSTERING)
-                self.map_data(src, DEFAULT_CLUSTERING, [], None)
-        self.attribute_figures(0, list(DEFAULT_ATTRIBUTES), [], None, 0)
+        for pipeline in self.pipelines:
+            if pipeline is not None:
+                pipeline.index  # noqa: B018 (a cached property: built here, once)
+        clustering.preload()
+
+    def first_page(self) -> tuple[go.Figure, str]:
+        """The pies (and their page label) of the page as it opens: source 0, default
+        attributes. They come with the page, so they draw without a callback's round trip."""
+        return self.pie_figures(0, list(DEFAULT_ATTRIBUTES), [], None, 0)
 
     # -- selection of rows ---------------------------------------------------------------------
     def mask(self, src: int, filters: Sequence[Filter], person: int | None = None) -> np.ndarray:
@@ -147,37 +168,37 @@ class Explorer:
         return rows
 
     # -- attributes ----------------------------------------------------------------------------
-    def attribute_figures(
+    def pie_figures(
         self,
         src: int,
         attributes: Sequence[str],
         filters: Sequence[Filter],
         person: int | None,
         page: int,
-    ) -> tuple[go.Figure, go.Figure, str]:
-        """(pies of the page's attributes, phi matrix of all chosen, ``page i of n``)."""
-        meta = self.sources[src].meta
+    ) -> tuple[go.Figure, str]:
+        """(pies of the page's attributes, ``page i of n``)."""
         mask = self.mask(src, filters, person)
-        title = self.title(src, filters, person)
         shown, page, pages = pie_page(list(attributes), page, PIES_PER_PAGE)
-        pies = figures.pie_figure(attribute_counts(meta, mask, shown), title, columns=2)
-        phi = (
-            figures.phi_figure(phi_matrix(meta, mask, attributes), title)
-            if len(attributes) >= 2 and mask.any()
-            else figures.empty_figure("choose two or more attributes for their correlation")
-        )
-        return pies, phi, f"page {page + 1} of {pages}"
+        counts = attribute_counts(self.sources[src].meta, mask, shown)
+        pies = figures.pie_figure(counts, self.title(src, filters, person), columns=2)
+        return pies, f"page {page + 1} of {pages}"
+
+    def phi_figure(
+        self, src: int, attributes: Sequence[str], filters: Sequence[Filter], person: int | None
+    ) -> go.Figure:
+        """The phi correlation matrix of all chosen attributes over the subset."""
+        mask = self.mask(src, filters, person)
+        if len(attributes) < 2 or not mask.any():
+            return figures.empty_figure("choose two or more attributes for their correlation")
+        phi = phi_matrix(self.sources[src].meta, mask, attributes)
+        return figures.phi_figure(phi, self.title(src, filters, person))
 
     # -- the map -------------------------------------------------------------------------------
     def _hover_data(self, src: int) -> tuple[np.ndarray, str | None]:
         if src not in self._hover:
             meta = self.sources[src].meta
-            fmt = stem_format(meta["image_id"].tolist())
-            stems = (
-                meta["image_id"].str.split(".").str[0].astype(np.int64).to_numpy()
-                if fmt
-                else np.zeros(len(meta), np.int64)
-            )
+            numbered = numbered_stems(meta["image_id"].to_numpy())
+            stems, fmt = numbered if numbered else (np.zeros(len(meta), np.int64), None)
             hover = np.column_stack([meta["identity"].to_numpy(), stems]).astype(np.int32)
             self._hover[src] = (hover, fmt)
         return self._hover[src]
@@ -209,14 +230,15 @@ class Explorer:
             person,
         )  # fmt: skip
         key = repr(key)
-        if key in self._maps:
-            self._maps.move_to_end(key)
-            return self._maps[key]
-        data = self._build_map(src, clustering, filters, person)
-        self._maps[key] = data
-        while len(self._maps) > _KEPT_MAPS:
-            self._maps.popitem(last=False)
-        return data
+        with self._map_lock:  # the warm-up thread and the first callback build it once
+            if key in self._maps:
+                self._maps.move_to_end(key)
+                return self._maps[key]
+            data = self._build_map(src, clustering, filters, person)
+            self._maps[key] = data
+            while len(self._maps) > _KEPT_MAPS:
+                self._maps.popitem(last=False)
+            return data
 
     def _build_map(
         self,
