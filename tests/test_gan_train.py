@@ -17,6 +17,7 @@ from PIL import Image
 
 from celebalab.errors import CelebalabError
 from celebalab.generate.config import GanConfig
+from celebalab.generate.precision import cpu_has_bf16
 from celebalab.generate.run import CHECKPOINT, load_gan_run
 from celebalab.generate.train import train_gan
 
@@ -83,6 +84,25 @@ def test_run_directory_describes_itself(uninterrupted: Path) -> None:
     assert "GAN loss curves" in (uninterrupted / "report.html").read_text()
     gan = load_gan_run(uninterrupted)
     assert not gan.generator.training and gan.image_size == 32
+    # --precision auto: bf16 autocast exactly where this CPU has native bf16, and said so.
+    assert info["training"]["precision_used"] == ("bf16-mixed" if cpu_has_bf16() else "32")
+
+
+def test_cpu_precision_follows_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celebalab.generate import precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)
+    used, note = precision.resolve_precision("auto", cpu)
+    assert used == "bf16-mixed" and "--precision 32" in note
+    assert precision.resolve_precision("32", cpu) == ("32", None)
+    assert precision.resolve_precision("16-mixed", cpu)[0] == "32"
+    with precision.autocast("bf16-mixed", cpu):
+        assert torch.nn.Linear(4, 2)(torch.ones(1, 4)).dtype == torch.bfloat16
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: False)
+    assert precision.resolve_precision("auto", cpu) == ("32", None)
+    used, note = precision.resolve_precision("bf16-mixed", cpu)
+    assert used == "32" and "no native bf16" in note
 
 
 def test_refuses_to_mix_runs(synth_root: Path, uninterrupted: Path, tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ from celebalab.generate.monitor import (
     mean_pairwise_distance,
 )
 from celebalab.generate.networks import ARCHITECTURES, NOISE_DIM, attribute_code, build_pair
+from celebalab.generate.precision import autocast, resolve_precision
 from celebalab.generate.state import (
     LOSS_COLUMNS,
     GanTrainError,
@@ -203,19 +204,11 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _precision(config: GanConfig, procs: Processes) -> str:
-    """The precision actually used: mixed only on a GPU (with a note otherwise)."""
-    gpu = procs.device.type == "cuda"
-    wanted = config.precision
-    if wanted == "auto":
-        return ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") if gpu else "32"
-    if wanted != "32" and not gpu:
-        if procs.main:
-            print(f"note: --precision {wanted} needs a GPU; training in 32-bit on the CPU",
-                  file=sys.stderr)  # fmt: skip
-        return "32"
-    if wanted == "bf16-mixed" and not torch.cuda.is_bf16_supported():
-        raise GanTrainError("--precision bf16-mixed: this GPU has no bf16; use 16-mixed")
-    return wanted
+    """The precision actually used (see :mod:`celebalab.generate.precision`), said once."""
+    used, note = resolve_precision(config.precision, procs.device)
+    if note and procs.main:
+        print(f"note: {note}", file=sys.stderr)
+    return used
 
 
 def _ema_update(decay: float) -> Any:
@@ -250,10 +243,7 @@ def _build(job: _Job) -> Nets:
 
 
 def _autocast(job: _Job) -> contextlib.AbstractContextManager:
-    if job.precision == "32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if job.precision == "bf16-mixed" else torch.float16
-    return torch.autocast(job.procs.device.type, dtype=dtype)
+    return autocast(job.precision, job.procs.device)
 
 
 # ---------------------------------------------------------------- the step
