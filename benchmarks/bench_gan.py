@@ -5,18 +5,24 @@ final Sigmoid, ``BCELoss``, ``ImageFolder`` + PIL decoding every JPEG per item, 
 32))``, batch 32, Adam 2e-4; its CUDA-only ``autocast``/``GradScaler`` are no-ops on the CPU and
 are left out). celebalab's loop (:func:`celebalab.generate.train.train_gan`: packed uint8 cache,
 batch 128, channels-last, logits loss, EMA, checkpoints, per-epoch grid) trains the same
-networks on the same synthetic CelebA images. Each side runs in its own subprocess so the peak
-RSS is its own; throughput is training images per second of wall time (celebalab's includes
-writing checkpoints and grids, not the one-off packing, which is timed separately).
+networks on the same synthetic CelebA images for the same number of training images, with
+``--precision auto`` (bf16 autocast where the CPU has native bf16) unless told otherwise. Each
+side runs in its own subprocess so the peak RSS is its own. Throughput is training images per
+second: the seed's over its loop (after imports, data set and networks are set up); celebalab's
+three ways: the whole ``train_gan`` call (imports on first use, data opening, checkpoints,
+grids, report; not the one-off packing, timed separately), its training loop, and the loop
+after the first epoch (steady state: oneDNN builds its kernels in the first steps).
 
-    python benchmarks/bench_gan.py            # 3,000 images, about 2 minutes on 2 cores
-    python benchmarks/bench_gan.py --quick    # 400 images
+    python benchmarks/bench_gan.py            # 3,000 images, 5 epochs, about 1 minute on 2 cores
+    python benchmarks/bench_gan.py --quick    # 400 images, 2 epochs
     python benchmarks/bench_gan.py --threads 2 1   # one comparison per thread count
+    python benchmarks/bench_gan.py --precision auto 32   # bf16 (where native) and fp32
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -103,11 +109,12 @@ def seed_loop(image_folder: Path, images: int, threads: int) -> dict:
     return {"images_per_second": done / seconds, "seconds": seconds, "peak_rss_mib": peak}
 
 
-def our_loop(root: Path, run_dir: Path, epochs: int, threads: int) -> dict:
+def our_loop(root: Path, run_dir: Path, epochs: int, threads: int, precision: str) -> dict:
     """celebalab's training (pack first, timed apart) for ``epochs`` epochs."""
     import resource
 
     from celebalab.datasets.packed import pack_images
+    from celebalab.generate import run as runfmt
     from celebalab.generate.config import GanConfig
     from celebalab.generate.train import train_gan
 
@@ -115,16 +122,23 @@ def our_loop(root: Path, run_dir: Path, epochs: int, threads: int) -> dict:
     pack_images(root, 32, progress=False)
     pack_seconds = time.perf_counter() - start
     config = GanConfig(
-        size=32, epochs=epochs, batch_size=OUR_BATCH, threads=threads, progress=False
+        size=32, epochs=epochs, batch_size=OUR_BATCH, threads=threads, progress=False,
+        precision=precision,
     )
     start = time.perf_counter()
     info = train_gan(root, run_dir, config)
     wall = time.perf_counter() - start
     images = info["training"]["steps"] * OUR_BATCH
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open(run_dir / runfmt.EPOCHS_CSV, newline="") as f:
+        epochs_run = [{k: float(row[k]) for k in ("step", "seconds")} for row in csv.DictReader(f)]
+    first, last = epochs_run[0], epochs_run[-1]
+    steady = (last["step"] - first["step"]) * OUR_BATCH / (last["seconds"] - first["seconds"])
     return {"images_per_second": images / wall, "seconds": wall, "images": images,
             "pack_seconds": pack_seconds, "peak_rss_mib": peak,
-            "loop_images_per_second": info["training"]["images_per_second"]}  # fmt: skip
+            "loop_images_per_second": info["training"]["images_per_second"],
+            "steady_images_per_second": steady,
+            "precision": info["training"]["precision_used"]}  # fmt: skip
 
 
 def sampling(run_dir: Path, count: int, threads: int) -> dict:
@@ -165,6 +179,12 @@ def main() -> None:
         help="CPU threads for both loops; several values: one comparison "
         "each, in the same run (default: all cores, both loops' default)",
     )
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        default=["auto"],
+        help="celebalab's --precision; several values: one comparison each (e.g. auto 32)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -173,7 +193,7 @@ def main() -> None:
         if kind == "seed":
             result = seed_loop(Path(rest[0]), int(rest[1]), threads)
         elif kind == "ours":
-            result = our_loop(Path(rest[0]), Path(rest[1]), int(rest[2]), threads)
+            result = our_loop(Path(rest[0]), Path(rest[1]), int(rest[2]), threads, rest[3])
         else:
             result = sampling(Path(rest[0]), int(rest[1]), threads)
         print(json.dumps(result))
@@ -182,7 +202,7 @@ def main() -> None:
     from celebalab.datasets.synth import generate
 
     n = 400 if args.quick else 3000
-    epochs = 1 if args.quick else 2
+    epochs = 2 if args.quick else 5
     print(f"cores: {len(os.sched_getaffinity(0))}, load average at start: "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -196,19 +216,20 @@ def main() -> None:
         folder = tmp_path / "imagefolder"
         folder.mkdir()
         (folder / "img_align_celeba").symlink_to(root / "img_align_celeba")
-        train_images = int(n * 0.8)  # the synthetic train split (official rates)
         for threads in args.threads:
-            run = tmp_path / f"run{threads}"
-            ours = _child("ours", [str(root), str(run), str(epochs)], threads)
-            images = str(min(ours["images"], train_images))
-            seed = _child("seed", [str(folder), images], threads)
-            sample = _child("sample", [str(run), "2048"], threads)
-            _report(threads, seed, ours, sample)
+            for precision in args.precision:
+                run = tmp_path / f"run{threads}_{precision}"
+                ours = _child("ours", [str(root), str(run), str(epochs), precision], threads)
+                seed = _child("seed", [str(folder), str(ours["images"])], threads)
+                sample = _child("sample", [str(run), "2048"], threads)
+                _report(threads, seed, ours, sample)
 
 
 def _report(threads: int, seed: dict, ours: dict, sample: dict) -> None:
-    ratio = ours["images_per_second"] / seed["images_per_second"]
-    loop_ratio = ours["loop_images_per_second"] / seed["images_per_second"]
+    ratio, loop_ratio, steady_ratio = (
+        ours[key] / seed["images_per_second"]
+        for key in ("images_per_second", "loop_images_per_second", "steady_images_per_second")
+    )
     print(f"--- threads: {threads} for both (torch.set_num_threads), load average now: "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
     print(
@@ -216,16 +237,18 @@ def _report(threads: int, seed: dict, ours: dict, sample: dict) -> None:
         f"{seed['images_per_second']:.0f} img/s, peak RSS {seed['peak_rss_mib']:.0f} MiB"
     )
     print(
-        f"celebalab gan train (packed, batch {OUR_BATCH}, channels-last, EMA, checkpoints): "
-        f"{ours['images_per_second']:.0f} img/s over {ours['images']} images "
-        f"(loop only {ours['loop_images_per_second']:.0f} img/s), "
+        f"celebalab gan train (packed, batch {OUR_BATCH}, channels-last, precision "
+        f"{ours['precision']}, EMA, checkpoints): {ours['images_per_second']:.0f} img/s over "
+        f"{ours['images']} images whole call (loop {ours['loop_images_per_second']:.0f} img/s, "
+        f"after the first epoch {ours['steady_images_per_second']:.0f} img/s), "
         f"peak RSS {ours['peak_rss_mib']:.0f} MiB"
     )
     print(
         f"  one-off pack at 32 px: {ours['pack_seconds']:.1f} s; the whole call also counts "
         "imports on first use (Lightning, via celebalab.models.data), grids, report"
     )
-    print(f"speed-up vs the seed loop: {ratio:.2f}x whole call, {loop_ratio:.2f}x training loop")
+    print(f"speed-up vs the seed loop: {ratio:.2f}x whole call, {loop_ratio:.2f}x training loop, "
+          f"{steady_ratio:.2f}x after the first epoch")  # fmt: skip
     print(f"sampling (EMA generator, CPU, batches of 256): "
           f"{sample['images_per_second']:.0f} img/s for {sample['count']} faces")  # fmt: skip
 
