@@ -97,10 +97,28 @@ def batch_rows(
     return np.sort(train_rows[order[start : start + batch_size]])
 
 
+def nchw(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``N×S×S×3`` array → uint8 tensor ``N×3×S×S`` (a permuted view, no copy)."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+
+
+def resize_bicubic(tiles: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 ``N×3×S×S`` → uint8 ``N×3×size×size``, bicubic, rounded and clipped (as is at size).
+
+    Antialiased when shrinking. The one resize of the GAN code: grid and sample upscaling, and
+    the classifier input of ``gan evaluate`` (generated and real images take the same path).
+    """
+    if tiles.shape[-1] == size:
+        return tiles
+    big = torch.nn.functional.interpolate(
+        tiles.float(), size=(size, size), mode="bicubic", antialias=True, align_corners=False
+    )
+    return big.round().clamp_(0, 255).to(torch.uint8)
+
+
 def to_model_input(images: np.ndarray, device: torch.device | str) -> torch.Tensor:
     """uint8 ``N×S×S×3`` → float ``N×3×S×S`` in [-1, 1], channels-last, on ``device``."""
-    batch = torch.from_numpy(np.ascontiguousarray(images)).to(device, non_blocking=True)
-    batch = batch.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    batch = nchw(images).to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
     return batch.contiguous(memory_format=torch.channels_last)
 
 

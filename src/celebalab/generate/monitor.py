@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from celebalab.generate.data import nchw, resize_bicubic
+
 #: Mean discriminator loss (over the last ``D_WINDOW`` steps) below which D has "won".
 D_COLLAPSE_LOSS = 0.05
 D_WINDOW = 100
@@ -38,19 +40,11 @@ def image_grid(images: np.ndarray, columns: int | None = None, upscale: int = 1)
     """
     from torchvision.utils import make_grid
 
-    tiles = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    tiles = nchw(images)
     if upscale > 1:
-        tiles = upscale_bicubic(tiles, upscale)
+        tiles = resize_bicubic(tiles, tiles.shape[-1] * upscale)
     grid = make_grid(tiles, nrow=columns or grid_columns(len(tiles)), padding=2, pad_value=255)
     return grid.permute(1, 2, 0).numpy()
-
-
-def upscale_bicubic(tiles: torch.Tensor, factor: int) -> torch.Tensor:
-    """uint8 ``N×3×S×S`` → uint8 ``N×3×(S·factor)×(S·factor)``, bicubic, clipped."""
-    big = torch.nn.functional.interpolate(
-        tiles.float(), scale_factor=factor, mode="bicubic", align_corners=False
-    )
-    return big.round().clamp_(0, 255).to(torch.uint8)
 
 
 def mean_pairwise_distance(images: np.ndarray) -> float:

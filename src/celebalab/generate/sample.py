@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from celebalab.errors import CelebalabError
-from celebalab.generate.data import to_uint8
-from celebalab.generate.monitor import image_grid, upscale_bicubic
+from celebalab.generate.data import nchw, resize_bicubic, to_uint8
+from celebalab.generate.monitor import image_grid
 from celebalab.generate.networks import NOISE_DIM, attribute_code
 from celebalab.generate.run import GanRun
 from celebalab.io import atomic_path
@@ -98,9 +98,9 @@ def write_samples(
     with atomic_path(grid_path) as tmp:
         Image.fromarray(image_grid(images, upscale=upscale)).save(tmp, format="PNG")
     if each_dir is not None:
-        tiles = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+        tiles = nchw(images)
         if upscale > 1:
-            tiles = upscale_bicubic(tiles, upscale)
+            tiles = resize_bicubic(tiles, tiles.shape[-1] * upscale)
         for path, tile in zip(targets[1:], tiles.permute(0, 2, 3, 1).numpy(), strict=True):
             with atomic_path(path) as tmp:
                 Image.fromarray(tile).save(tmp, format="PNG")
