@@ -124,6 +124,21 @@ def test_evaluate_writes_metrics_with_the_real_floor(
         evaluate_gan(gan_run, classifier_run, n=30, progress=False)
 
 
+def test_recognition_from_features_equals_the_classifiers_probabilities(
+    gan_run: Path, classifier_run: Path
+) -> None:
+    """evaluate reads attribute probabilities off the features it has (no second forward)."""
+    from celebalab.generate.data import nchw, resize_bicubic
+    from celebalab.generate.evaluate import _probabilities, classifier_features
+    from celebalab.models.run import load_run
+
+    cls = load_run(classifier_run)
+    images = sample_images(load_gan_run(gan_run), 12, seed=5)
+    direct = cls.predict_proba(resize_bicubic(nchw(images), cls.image_size))
+    np.testing.assert_allclose(_probabilities(cls, classifier_features(cls, images)), direct,
+                               rtol=1e-4, atol=1e-5)  # fmt: skip
+
+
 def test_inception_weights_are_never_downloaded(
     gan_run: Path, classifier_run: Path, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from celebalab.errors import CelebalabError
-from celebalab.generate.data import GanData, load_gan_data
+from celebalab.generate.data import GanData, load_gan_data, nchw, resize_bicubic
 from celebalab.generate.inception import check_weights, inception_metrics
 from celebalab.generate.metrics import distribution_metrics, nearest_distances
 from celebalab.generate.run import GanRun, load_gan_run
@@ -89,9 +89,10 @@ def _evaluate(
             f"only {len(train)} training images: too few for a real-vs-real floor"
         )
     order = np.random.default_rng(seed).permutation(len(train))
-    real_a = data.split_images("train", np.sort(order[:m]))
-    real_b = data.split_images("train", np.sort(order[m : 2 * m]))
-    labels_a = data.labels[train[np.sort(order[:m])]]
+    pos_a, pos_b = np.sort(order[:m]), np.sort(order[m : 2 * m])
+    pos_ref = np.sort(np.random.default_rng([seed, 2]).permutation(len(train))[:NN_REFERENCE])
+    real = _TrainImages(cls, data, np.concatenate([pos_a, pos_b, pos_ref]))
+    labels_a = data.labels[train[pos_a]]
     if gan.conditional:
         pick = np.random.default_rng([seed, 1]).integers(len(train), size=m)
         requested = data.labels[train[pick]]
@@ -99,8 +100,8 @@ def _evaluate(
     else:
         requested, generated = None, sample_images(gan, m, seed=seed)
 
-    feats = {name: classifier_features(cls, images)
-             for name, images in (("gen", generated), ("a", real_a), ("b", real_b))}  # fmt: skip
+    feats = {"gen": classifier_features(cls, generated), "a": real.features(pos_a),
+             "b": real.features(pos_b)}  # fmt: skip
     result: dict[str, Any] = {
         "samples_per_set": m,
         "feature_space": {
@@ -117,17 +118,44 @@ def _evaluate(
         },
     }
     if inception is not None:
+        real_a, real_b = real.images(pos_a), real.images(pos_b)
         result["inception"] = {
             "name": "Inception-v3 (torch-fidelity, TF-FID weights)",
             "generated": inception_metrics(generated, real_a, inception, seed),
             "floor": inception_metrics(real_b, real_a, inception, seed),
         }
-    memo, pairs_png = _memorisation(cls, data, generated, feats["gen"], seed)
+    memo, pairs_png = _memorisation(cls, data, real, pos_ref, generated, feats["gen"])
     result["memorisation"] = memo
     result["pairs_png"] = pairs_png
     if gan.conditional:
-        result["conditional"] = _recognition(cls, gan, generated, requested, real_a, labels_a)
+        result["conditional"] = _recognition(
+            cls, gan, feats["gen"], requested, feats["a"], labels_a
+        )
     return result
+
+
+class _TrainImages:
+    """Training images at some split positions, each read and put through the classifier once.
+
+    The real halves of the floor and the memorisation reference overlap (on a small training
+    split the reference is all of it); their union is featurised in one pass.
+    """
+
+    def __init__(self, cls: Any, data: GanData, positions: np.ndarray) -> None:
+        self._positions = np.unique(positions)
+        self._images = data.split_images("train", self._positions)
+        self._features = classifier_features(cls, self._images)
+
+    def _at(self, positions: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self._positions, positions)
+
+    def images(self, positions: np.ndarray) -> np.ndarray:
+        """uint8 images at ``positions`` (within the training split)."""
+        return self._images[self._at(positions)]
+
+    def features(self, positions: np.ndarray) -> np.ndarray:
+        """Classifier features of the images at ``positions``."""
+        return self._features[self._at(positions)]
 
 
 def classifier_features(cls: Any, images: np.ndarray) -> np.ndarray:
@@ -135,7 +163,7 @@ def classifier_features(cls: Any, images: np.ndarray) -> np.ndarray:
     from celebalab.models.inference import extract_features
 
     chunks = [
-        extract_features(cls, resize_uint8(images[i : i + FEATURE_BATCH], cls.image_size))
+        extract_features(cls, resize_bicubic(nchw(images[i : i + FEATURE_BATCH]), cls.image_size))
         .cpu()
         .numpy()
         for i in range(0, len(images), FEATURE_BATCH)
@@ -143,37 +171,38 @@ def classifier_features(cls: Any, images: np.ndarray) -> np.ndarray:
     return np.concatenate(chunks)
 
 
-def resize_uint8(images: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 ``N×S×S×3`` → uint8 ``N×3×size×size`` (bicubic, antialiased; as is when equal)."""
-    batch = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
-    if batch.shape[-1] == size:
-        return batch
-    big = torch.nn.functional.interpolate(
-        batch.float(), size=(size, size), mode="bicubic", antialias=True, align_corners=False
-    )
-    return big.round().clamp_(0, 255).to(torch.uint8)
+def _probabilities(cls: Any, features: np.ndarray) -> np.ndarray:
+    """Attribute probabilities from penultimate features through the classifier's last layer.
+
+    ``logits == features @ head.weight.T + head.bias`` (see ``extract_features``), so images
+    whose features are known need no second pass through the network.
+    """
+    from celebalab.models.architectures import classifier_head
+
+    head = classifier_head(cls.model)
+    with torch.no_grad():
+        logits = head(torch.from_numpy(features).to(head.weight.device, head.weight.dtype))
+    return torch.sigmoid(logits.float()).cpu().numpy()
 
 
 def _memorisation(
-    cls: Any, data: GanData, generated: np.ndarray, gen_feats: np.ndarray, seed: int
-) -> tuple[dict[str, Any], bytes]:
+    cls: Any, data: GanData, real: _TrainImages, pos_ref: np.ndarray, generated: np.ndarray,
+    gen_feats: np.ndarray,
+) -> tuple[dict[str, Any], bytes]:  # fmt: skip
     """Nearest-training-image distances of samples vs of held-out real images."""
     from celebalab.generate.monitor import image_grid
     from celebalab.reports.html import array_png
 
-    train = data.rows["train"]
-    pick = np.sort(np.random.default_rng([seed, 2]).permutation(len(train))[:NN_REFERENCE])
-    train_images = data.split_images("train", pick)
-    train_feats = classifier_features(cls, train_images)
+    train_feats = real.features(pos_ref)
     split = "test" if len(data.rows.get("test", ())) else "val"
     heldout = data.split_images(split, np.arange(min(len(generated), len(data.rows[split]))))
     held_d, _ = nearest_distances(classifier_features(cls, heldout), train_feats)
     gen_d, gen_nn = nearest_distances(gen_feats, train_feats)
     p1 = float(np.percentile(held_d, 1))
     closest = np.argsort(gen_d)[:PAIRS_SHOWN]
-    pairs = np.concatenate([generated[closest], train_images[gen_nn[closest]]])
+    pairs = np.concatenate([generated[closest], real.images(pos_ref[gen_nn[closest]])])
     memo = {
-        "reference_images": len(pick),
+        "reference_images": len(pos_ref),
         "reference_split": split,
         "generated_median": float(np.median(gen_d)),
         "heldout_median": float(np.median(held_d)),
@@ -185,26 +214,24 @@ def _memorisation(
 
 
 def _recognition(
-    cls: Any, gan: GanRun, generated: np.ndarray, requested: np.ndarray,
-    real: np.ndarray, real_labels: np.ndarray,
+    cls: Any, gan: GanRun, gen_feats: np.ndarray, requested: np.ndarray,
+    real_feats: np.ndarray, real_labels: np.ndarray,
 ) -> dict[str, Any]:  # fmt: skip
     """Share of samples whose conditioned attributes the classifier recognises (and on real)."""
-    names = [a for a in gan.conditional if a in cls.attribute_names]
+    attributes = [] if cls.task == "identity" else cls.attribute_names
+    names = [a for a in gan.conditional if a in attributes]
     if not names:
         return {"per_attribute": [], "all_generated": float("nan"), "all_real": float("nan"),
                 "note": "the classifier predicts none of the conditioned attributes"}  # fmt: skip
     cols = [cls.attribute_names.index(a) for a in names]
     own = [gan.conditional.index(a) for a in names]
 
-    def predicted(images: np.ndarray) -> np.ndarray:
-        probs = np.concatenate([
-            cls.predict_proba(resize_uint8(images[i : i + FEATURE_BATCH], cls.image_size))
-            for i in range(0, len(images), FEATURE_BATCH)
-        ])  # fmt: skip
+    def predicted(features: np.ndarray) -> np.ndarray:
+        probs = _probabilities(cls, features)
         return (probs[:, cols] >= cls.thresholds[cols]).astype(np.uint8)
 
-    hit_gen = predicted(generated) == requested[:, own]
-    hit_real = predicted(real) == real_labels[:, own]
+    hit_gen = predicted(gen_feats) == requested[:, own]
+    hit_real = predicted(real_feats) == real_labels[:, own]
     rows = [{"attribute": a, "recognised on generated": float(hit_gen[:, k].mean()),
              "agreement on real (ceiling)": float(hit_real[:, k].mean()),
              "requested positive share": float(requested[:, own[k]].mean())}
