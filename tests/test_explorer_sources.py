@@ -91,6 +91,11 @@ def test_image_store_serves_only_mapped_files(
     assert store.thumbnail(0, 3) is thumb  # from memory the second time
     cached = list(source.cache_dir.glob("thumbs-*/3.jpg"))
     assert len(cached) == 1 and cached[0].read_bytes() == thumb
+    inline = store.data_url(0, 3)  # small images come inline with the click's answer
+    header, payload = inline.split(",", 1)
+    assert base64.b64decode(payload) == source.image_file(3).read_bytes()
+    assert header.startswith("data:image/") and header.endswith(";base64")
+    assert store.data_url(0, 3, most=10) is None and store.data_url(0, len(source)) is None
 
 
 def test_traversal_ids_never_map_to_files(synthetic_embedding_set: Path, tmp_path: Path) -> None:

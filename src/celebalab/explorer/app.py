@@ -350,7 +350,11 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
             return html.Span("click a point on the map to see its image", className="text-muted")
         info = explorer.image_info(src, row)
         picture = (
-            html.Img(src=info["url"], id="clicked-image", alt=info["image_id"])
+            html.Img(
+                src=explorer.images.data_url(src, row) or info["url"],
+                id="clicked-image",
+                alt=info["image_id"],
+            )
             if info["has_image"]
             else html.Div("image file not available", className="text-muted")
         )
@@ -391,20 +395,18 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         similar_rows, _ = explorer.similar(src, row, filters=filters)
         return gallery(src, similar_rows, "similar", explorer), ""
 
-    @app.callback(
+    # In the browser (assets/explorer.js): the thumbnail says its row and title; a callback on
+    # the server would also run every time a gallery fills with new thumbnails.
+    app.clientside_callback(
+        ClientsideFunction(namespace="explorer", function_name="enlarge"),
         Output("enlarge", "is_open"),
         Output("enlarged", "src"),
         Output("enlarged-title", "children"),
         Input({"type": "thumb", "gallery": ALL, "row": ALL}, "n_clicks"),
-        State("source", "value"),
+        State({"type": "thumb", "gallery": ALL, "row": ALL}, "src"),
+        State({"type": "thumb", "gallery": ALL, "row": ALL}, "title"),
         prevent_initial_call=True,
     )
-    def enlarge(_clicks, src):
-        if not ctx.triggered or not ctx.triggered[0]["value"]:
-            return no_update, no_update, no_update
-        row = int(ctx.triggered_id["row"])
-        info = explorer.image_info(src, row)
-        return True, info["url"], f"{info['image_id']} · person {info['identity']}"
 
 
 def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050) -> None:

@@ -29,6 +29,9 @@ THUMB_SIZE = 112
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 4096 * 4096
 _MEMORY_THUMBS = 4096
+#: Images up to this size come inline with the click's answer (CelebA's JPEGs are ~10 kB).
+INLINE_BYTES = 64 * 1024
+_MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 
 
 class UploadError(CelebalabError):
@@ -59,6 +62,21 @@ class ImageStore:
         if not resolved.is_relative_to(src.image_dir.resolve()) or not resolved.is_file():
             return None
         return resolved
+
+    def data_url(self, source: int, row: int, most: int = INLINE_BYTES) -> str | None:
+        """The image of ``row`` as a ``data:`` URL when its file is at most ``most`` bytes, else
+        None (then the browser fetches it by URL).
+
+        The clicked image then arrives with the callback's answer: no second request, which
+        queued behind the similar faces' thumbnails on a busy server (click → image up to
+        0.5 s instead of ~0.1 s)."""
+        path = self.file(source, row)
+        if path is None or path.stat().st_size > most:
+            return None
+        kind = _MIME.get(path.suffix.lower())
+        if kind is None:
+            return None
+        return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
     def thumbnail(self, source: int, row: int) -> bytes | None:
         """JPEG bytes of the thumbnail (made once, then from memory or disk), None if no image."""

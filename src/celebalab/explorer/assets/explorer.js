@@ -70,7 +70,19 @@
     return { data: traces, layout: data.layout };
   }
 
+  // A thumbnail clicked: its full image (the same URL without /thumb) in the dialog.
+  function enlarge(clicks, sources, titles) {
+    const ctx = window.dash_clientside.callback_context;
+    const fired = ctx.triggered.length ? ctx.triggered[0] : null;
+    if (!fired || !fired.value) return Array(3).fill(window.dash_clientside.no_update);
+    const id = JSON.parse(fired.prop_id.slice(0, fired.prop_id.lastIndexOf(".")));
+    const i = ctx.inputs_list[0].findIndex(
+      (item) => item.id.gallery === id.gallery && item.id.row === id.row);
+    if (i < 0) return Array(3).fill(window.dash_clientside.no_update);
+    return [true, sources[i].replace("/explorer/thumb/", "/explorer/image/"), titles[i]];
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    explorer: { mapFigure },
+    explorer: { mapFigure, enlarge },
   });
 })();
