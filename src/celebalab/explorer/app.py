@@ -163,9 +163,12 @@ def _menu_callbacks(app: dash.Dash, explorer: Explorer) -> None:
     @app.callback(
         Output("metrics", "children"),
         Input("source", "value"),
-        [Input(i, "value") for i in _CLUSTER_INPUTS],
+        Input("map-title", "data"),
+        [State(i, "value") for i in _CLUSTER_INPUTS],
     )
-    def metrics(src: int, *values: Any):
+    def metrics(src: int, _title: str | None, *values: Any):
+        # After the map (its title says a clustering was drawn): the silhouette's sample
+        # (O(5,000²)) would otherwise compete with a new K-means for the 2 cores.
         clustering = clustering_args(list(values)) if explorer.pipelines[src] else None
         rows = explorer.metrics(src, clustering)
         return html.Table([html.Tr([html.Td(k), html.Td(v, className="num")]) for k, v in rows])
@@ -241,6 +244,7 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
 
     @app.callback(
         Output("map-data", "data"),
+        Output("map-title", "data"),
         Input("source", "value"),
         [Input(i, "value") for i in _CLUSTER_INPUTS],
         Input("filters", "data"),
@@ -249,12 +253,15 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
     def map_view(src, *rest):
         *values, filters, person = rest
         clustering = clustering_args(values)
-        if ctx.triggered_id in _RECOLOUR and explorer.pipelines[src] is not None:
+        if explorer.pipelines[src] is None:
+            return explorer.map_data(src, clustering, filters, person), None
+        title = explorer.map_title(src, clustering, filters)
+        if ctx.triggered_id in _RECOLOUR:
             patch = Patch()
             patch["codes"] = explorer.map_colours(src, clustering, filters)
-            patch["layout"]["title"]["text"] = explorer.map_title(src, clustering, filters)
-            return patch
-        return explorer.map_data(src, clustering, filters, person)
+            patch["layout"]["title"]["text"] = title
+            return patch, title
+        return explorer.map_data(src, clustering, filters, person), title
 
     # The figure of the map is built in the browser (assets/explorer.js) from the arrays above.
     app.clientside_callback(

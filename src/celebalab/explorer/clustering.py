@@ -66,13 +66,18 @@ def _kmeans(data: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
     """
     import faiss
     from sklearn.cluster import kmeans_plusplus
+    from threadpoolctl import threadpool_limits
 
     k = min(_positive_int(params, "k"), len(data))
     if k == 1:
         return np.zeros(len(data))
     rng = np.random.default_rng(SEED)
     training = _sample(data, KMEANS_TRAINING, rng)
-    centres, _ = kmeans_plusplus(_sample(training, KMEANS_SEEDING, rng), k, random_state=SEED)
+    # One BLAS thread for the (small) seeding: right after FAISS's OpenMP threads have run,
+    # multithreaded BLAS fought them for the 2 cores and seeding k = 24 took 3 s instead of 0.1 s.
+    with threadpool_limits(limits=1, user_api="blas"):
+        seeding = _sample(training, KMEANS_SEEDING, rng)
+        centres, _ = kmeans_plusplus(seeding, k, random_state=SEED)
     kmeans = faiss.Kmeans(
         data.shape[1],
         k,

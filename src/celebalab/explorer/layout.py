@@ -258,6 +258,7 @@ def page(sources: Sequence[ExplorerSource], first: tuple[go.Figure, str]) -> dbc
             dcc.Store(id="filters", data=[]),
             dcc.Store(id="pie-page", data=0),
             dcc.Store(id="map-data"),
+            dcc.Store(id="map-title"),
             html.H4("celebalab explorer", className="my-2"),
             dbc.Row(
                 [
