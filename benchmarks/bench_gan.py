@@ -245,7 +245,8 @@ def _report(threads: int, seed: dict, ours: dict, sample: dict) -> None:
     )
     print(
         f"  one-off pack at 32 px: {ours['pack_seconds']:.1f} s; the whole call also counts "
-        "imports on first use (Lightning, via celebalab.models.data), grids, report"
+        "imports on first use (the first torch optimiser imports torch._dynamo), opening the "
+        "data, grids, checkpoints, the report"
     )
     print(f"speed-up vs the seed loop: {ratio:.2f}x whole call, {loop_ratio:.2f}x training loop, "
           f"{steady_ratio:.2f}x after the first epoch")  # fmt: skip
