@@ -181,3 +181,16 @@ def test_result_cache_computes_once_for_threads_asking_at_once(tmp_path) -> None
         thread.join()
     assert calls == [1] and len(results) == 3
     assert all(np.array_equal(r, np.arange(3.0)) for r in results)
+
+
+def test_result_cache_failed_computation_leaves_no_lock_behind(tmp_path) -> None:
+    cache = ResultCache(root=tmp_path)
+
+    def fail() -> np.ndarray:
+        raise ValueError("bad parameter")
+
+    with pytest.raises(ValueError, match="bad parameter"):
+        cache.get_or_compute("k", fail)
+    assert cache._computing == {}  # released in a finally
+    assert np.array_equal(cache.get_or_compute("k", lambda: np.arange(2.0)), [0.0, 1.0])
+    assert cache._computing == {}
