@@ -85,9 +85,7 @@ def _evaluate(
     train = data.rows["train"]
     m = min(n, len(train) // 2)
     if m < 10:
-        raise CelebalabError(
-            f"only {len(train)} training images: too few for a real-vs-real floor"
-        )
+        raise CelebalabError(f"only {len(train)} training images: too few for a real-vs-real floor")
     order = np.random.default_rng(seed).permutation(len(train))
     pos_a, pos_b = np.sort(order[:m]), np.sort(order[m : 2 * m])
     pos_ref = np.sort(np.random.default_rng([seed, 2]).permutation(len(train))[:NN_REFERENCE])

@@ -50,8 +50,11 @@ def add_training_sections(report: Report, run_dir: Path, info: dict[str, Any]) -
     sec = report.section("GAN training")
     sec.table(pd.DataFrame(rows, columns=["setting", "value"]).astype(str), index=False)
     if training["device"] == "cpu":
-        how = ("with bf16 autocast (native bf16 on this CPU; weights, optimiser state and EMA "
-               "32-bit)" if training["precision_used"] == "bf16-mixed" else "in 32-bit precision")
+        how = (
+            "with bf16 autocast (native bf16 on this CPU; weights, optimiser state and EMA 32-bit)"
+            if training["precision_used"] == "bf16-mixed"
+            else "in 32-bit precision"
+        )
         sec.text(f"Trained on the CPU {how}.", True)
     grids = report.section("GAN samples over training (EMA generator, fixed noise)")
     _grids_section(grids, run_dir)

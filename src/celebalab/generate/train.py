@@ -353,8 +353,13 @@ def _train(job: _Job, saved: dict[str, Any] | None, max_steps: int | None) -> di
                 _end_epoch(job, nets, progress, fixed, real_spread)
             if job.procs.main:
                 save_checkpoint(
-                    job.out / runfmt.CHECKPOINT, config=job.config.to_dict(), root=job.root,
-                    fingerprint=job.data.fingerprint, nets=nets, progress=progress, fixed=fixed,
+                    job.out / runfmt.CHECKPOINT,
+                    config=job.config.to_dict(),
+                    root=job.root,
+                    fingerprint=job.data.fingerprint,
+                    nets=nets,
+                    progress=progress,
+                    fixed=fixed,
                 )
             start = time.perf_counter()
     bar.close()
@@ -420,9 +425,7 @@ def ema_samples(ema: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None) -
     return images
 
 
-def _end_epoch(
-    job: _Job, nets: Nets, progress: Progress, fixed: tuple, real_spread: float
-) -> None:
+def _end_epoch(job: _Job, nets: Nets, progress: Progress, fixed: tuple, real_spread: float) -> None:
     """Grid of the fixed noise, diversity and collapse checks, epoch record."""
     epoch = progress.step // job.steps_per_epoch
     samples = ema_samples(nets.ema, *fixed)
