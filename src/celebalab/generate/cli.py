@@ -37,7 +37,9 @@ def train_command(
     seed: Annotated[int | None, typer.Option(help="Seed of init, batch order and noise.")] = None,
     precision: Annotated[
         str | None,
-        typer.Option(help="auto (bf16/16-mixed on GPU, 32 on CPU), 32, 16-mixed, bf16-mixed."),
+        typer.Option(
+            help="auto (GPU: bf16/16-mixed; CPU: bf16 if native, else 32), 32, 16-mixed, bf16-mixed"
+        ),
     ] = None,
     checkpoint_every: Annotated[int | None, typer.Option(help="Steps between checkpoints.")] = None,
     max_steps: Annotated[

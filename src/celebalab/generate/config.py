@@ -16,7 +16,8 @@ from celebalab.errors import CelebalabError
 from celebalab.generate.networks import ARCHITECTURES
 
 LOSSES = ("bce", "hinge")
-#: "auto": bf16-mixed on a GPU that has it, else 16-mixed; 32-bit on the CPU.
+#: "auto": bf16-mixed on a GPU that has it, else 16-mixed; on the CPU bf16-mixed where it has native
+#: bf16, else 32 (see :mod:`celebalab.generate.precision`).
 PRECISIONS = ("auto", "32", "16-mixed", "bf16-mixed")
 #: Options that may differ on ``--resume``; every other field must match the saved run.
 RESUMABLE = ("epochs", "precision", "threads", "progress", "checkpoint_every")
