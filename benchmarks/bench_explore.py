@@ -313,7 +313,8 @@ def run(n: int, dim: int) -> None:
         )
         print(
             f"click → image: median {1e3 * statistics.median(clicks):.0f} ms, "
-            f"max {1e3 * max(clicks):.0f} ms over {len(clicks)} clicks"
+            f"max {1e3 * max(clicks):.0f} ms over {len(clicks)} clicks "
+            f"({', '.join(f'{1e3 * c:.0f}' for c in clicks)} ms)"
         )
         print(
             f"scatter payload, {n:,} points: {first_map / 1e6:.2f} MB JSON with binary arrays, "
