@@ -193,7 +193,11 @@ def _menu_callbacks(app: dash.Dash, explorer: Explorer) -> None:
             return remove_filter(filters, trigger["attribute"])
         return no_update
 
-    @app.callback(Output("chips", "children"), Input("filters", "data"))
+    @app.callback(
+        Output("chips", "children"),
+        Input("filters", "data"),
+        prevent_initial_call=True,  # the page comes with the view's first state
+    )
     def chips(filters):
         return [
             html.Button(
@@ -203,7 +207,7 @@ def _menu_callbacks(app: dash.Dash, explorer: Explorer) -> None:
                 title="remove this filter",
             )
             for f in filters
-        ] or html.Span("none", className="small text-muted")
+        ] or layout.no_filters()
 
     @app.callback(
         Output("pie-page", "data"),
@@ -277,14 +281,15 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Input("map", "selectedData"),
         State("source", "value"),
         State("filters", "data"),
+        prevent_initial_call=True,  # the page comes with the view's first state
     )
     def selection_view(selected, src, filters):
         rows = explorer.selected_rows(src, selected, filters)
         if rows.size == 0:
             return (
-                "lasso or box-select points on the map to see them here",
+                layout.SELECTION_HINT,
                 [],
-                figures.empty_figure("the attribute profile of a selection shows here"),
+                figures.empty_figure(layout.PROFILE_HINT),
             )
         return (
             _shown(rows, "selected images"),
@@ -298,10 +303,11 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Input("person", "value"),
         Input("source", "value"),
         Input("filters", "data"),
+        prevent_initial_call=True,  # the page comes with the view's first state
     )
     def person_view(person, src, filters):
         if person is None:
-            return "choose a person id to see all their images", []
+            return layout.PERSON_HINT, []
         mask = explorer.mask(src, filters, person)
         rows = np.flatnonzero(mask)
         return (
@@ -317,12 +323,11 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Input("method", "value"),
         Input("k", "value"),
         Input("filters", "data"),
+        prevent_initial_call=True,  # the page comes with the view's first state
     )
     def tree_view(src, reducer, order, method, k, filters):
         if method != "hierarchical":  # drawn on demand, as in CelebA-Vis: it costs a Ward tree
-            return figures.empty_figure(
-                "choose Hierarchical (Ward) as the clustering method to draw the tree"
-            )
+            return figures.empty_figure(layout.TREE_HINT)
         return explorer.tree_figure(src, reducer, order, int(k or 8), filters)
 
     @app.callback(
@@ -333,11 +338,12 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         State("reducer", "value"),
         State("order", "value"),
         State("filters", "data"),
+        prevent_initial_call=True,  # the page comes with the view's first state
     )
     def branch_view(click, src, reducer, order, filters):
         rows = explorer.tree_rows(src, reducer, order, filters, click)
         if rows.size == 0:
-            return "click a branch or a leaf of the tree to see its images", []
+            return layout.BRANCH_HINT, []
         return _shown(rows, "images in this branch"), gallery(src, rows, "branch", explorer)
 
 
@@ -350,11 +356,12 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Input("source", "value"),
         State("filters", "data"),
         State("person", "value"),
+        prevent_initial_call=True,  # the page comes with the view's first state
     )
     def clicked(click, src, filters, person):
         row = explorer.point_row(src, click, filters, person) if ctx.triggered_id == "map" else None
         if row is None:
-            return html.Span("click a point on the map to see its image", className="text-muted")
+            return layout.image_hint()
         info = explorer.image_info(src, row)
         picture = (
             html.Img(
@@ -388,6 +395,7 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Input("source", "value"),
         State("filters", "data"),
         State("person", "value"),
+        prevent_initial_call=True,  # the page comes with the view's first state
     )
     def similar_faces(click, upload, src, filters, person):
         if ctx.triggered_id == "upload" and upload:

@@ -16,6 +16,7 @@ from dash import dcc, html
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.explorer.clustering import CLUSTERERS
+from celebalab.explorer.figures import empty_figure
 from celebalab.explorer.sources import ExplorerSource
 from celebalab.explorer.views import DEFAULT_ATTRIBUTES, DEFAULT_CLUSTERING
 
@@ -23,6 +24,15 @@ REDUCER_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 METHOD_LABELS = {"kmeans": "K-means", "dbscan": "DBSCAN", "hdbscan": "HDBSCAN",
                  "hierarchical": "Hierarchical (Ward)"}  # fmt: skip
 ORDER_LABELS = {"reduce_first": "reduce → cluster", "cluster_first": "cluster → reduce"}
+#: What the views say before anything is chosen: the page comes with them, and the callbacks
+#: that fill these views do not run on page load (fewer round trips before the first paint).
+NO_FILTERS = "none"
+IMAGE_HINT = "click a point on the map to see its image"
+SELECTION_HINT = "lasso or box-select points on the map to see them here"
+PROFILE_HINT = "the attribute profile of a selection shows here"
+PERSON_HINT = "choose a person id to see all their images"
+TREE_HINT = "choose Hierarchical (Ward) as the clustering method to draw the tree"
+BRANCH_HINT = "click a branch or a leaf of the tree to see its images"
 _GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "responsive": True}
 #: plotly.js draws WebGL at twice the screen's pixels by default; at the screen's own density
 #: the software WebGL of a machine without a GPU draws 202,599 points in about half the time.
@@ -81,7 +91,7 @@ def menu(sources: Sequence[ExplorerSource]) -> html.Div:
                 "Filters",
                 html.Div(
                     [
-                        html.Div(id="chips", className="d-flex flex-wrap gap-1"),
+                        html.Div(no_filters(), id="chips", className="d-flex flex-wrap gap-1"),
                         dbc.Button(
                             "clear filters",
                             id="clear-filters",
@@ -167,10 +177,21 @@ def _gallery(gallery_id: str) -> html.Div:
     return html.Div(id=gallery_id, className="gallery d-flex flex-wrap gap-1")
 
 
-def _gallery_card(title: str, name: str, *extra) -> dbc.Card:
-    """A card with a line saying what is shown (``NAME-title``) and a gallery (``NAME-gallery``)."""
-    return _card(title, [html.Div(id=f"{name}-title", className="small mb-1"),
+def _gallery_card(title: str, name: str, hint: str, *extra) -> dbc.Card:
+    """A card with a line saying what is shown (``NAME-title``, first ``hint``) and a gallery
+    (``NAME-gallery``)."""
+    return _card(title, [html.Div(hint, id=f"{name}-title", className="small mb-1"),
                          _gallery(f"{name}-gallery"), *extra])  # fmt: skip
+
+
+def no_filters() -> html.Span:
+    """The filter chips' place when there are none."""
+    return html.Span(NO_FILTERS, className="small text-muted")
+
+
+def image_hint() -> html.Span:
+    """The image panel before a point is clicked."""
+    return html.Span(IMAGE_HINT, className="text-muted")
 
 
 def views(first: tuple[go.Figure, str]) -> html.Div:
@@ -196,7 +217,7 @@ def views(first: tuple[go.Figure, str]) -> html.Div:
     image = _card(
         "Image",
         [
-            html.Div(id="image-panel", className="text-center small"),
+            html.Div(image_hint(), id="image-panel", className="text-center small"),
             html.H6("Similar faces", className="mt-2 mb-1 small fw-semibold"),
             dcc.Upload(
                 id="upload",
@@ -220,7 +241,14 @@ def views(first: tuple[go.Figure, str]) -> html.Div:
                     dbc.Col(_card("Map", [_graph("map", 560, _MAP_CONFIG)]), xl=8, xs=12),
                     dbc.Col(
                         _gallery_card(
-                            "Selection", "selection", dcc.Graph(id="profile", config=_GRAPH_CONFIG)
+                            "Selection",
+                            "selection",
+                            SELECTION_HINT,
+                            dcc.Graph(
+                                id="profile",
+                                config=_GRAPH_CONFIG,
+                                figure=empty_figure(PROFILE_HINT),
+                            ),
                         ),
                         xl=4,
                         xs=12,
@@ -230,15 +258,19 @@ def views(first: tuple[go.Figure, str]) -> html.Div:
             ),
             dbc.Row(
                 [
-                    dbc.Col(_gallery_card("Person", "person"), xs=12),
+                    dbc.Col(_gallery_card("Person", "person", PERSON_HINT), xs=12),
                 ],
                 className="g-3",
             ),
             dbc.Row(
                 [
-                    dbc.Col(_card("Hierarchy", [_graph("tree", 200)]), xl=8, xs=12),
                     dbc.Col(
-                        _gallery_card("Branch", "branch"),
+                        _card("Hierarchy", [_graph("tree", 200, figure=empty_figure(TREE_HINT))]),
+                        xl=8,
+                        xs=12,
+                    ),
+                    dbc.Col(
+                        _gallery_card("Branch", "branch", BRANCH_HINT),
                         xl=4,
                         xs=12,
                     ),
