@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 CLUSTERERS = ("kmeans", "dbscan", "hdbscan", "hierarchical")
+#: Part of every cached clustering's key: bumped when an algorithm changes (2: K-means fitted
+#: on a sample), so labels cached by an older version are recomputed, not reused.
+ALGORITHM_VERSION = 2
 HIERARCHY_CAP = 3000
 KMEANS_ITERATIONS = 25
 KMEANS_SEEDING = 20_000

@@ -103,7 +103,8 @@ class SourcePipeline:
         if method not in METHOD_PARAMS:
             raise ValueError(f"unknown clustering method {method!r}")
         space = "vectors" if order == "cluster_first" else reducer
-        return {"space": space, "method": method, **{p: params[p] for p in METHOD_PARAMS[method]}}
+        chosen = {p: params[p] for p in METHOD_PARAMS[method]}
+        return {"space": space, "method": method, "version": clustering.ALGORITHM_VERSION, **chosen}
 
     def labels(
         self, reducer: str, order: str, method: str, params: Mapping[str, Any]
