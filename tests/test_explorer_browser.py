@@ -185,6 +185,15 @@ def test_user_guide_end_to_end(served: str, browser, synth_root: Path) -> None:
     page.wait_for_function("document.querySelector('#clicked-image').naturalWidth > 0")
     assert page.locator("#clicked-caption").inner_text().startswith(str(table["image_id"].iat[0]))
     page.wait_for_function("document.querySelectorAll('#similar-gallery img').length == 12")
+    # the similar faces come inline (no request queued before the next click); one enlarges
+    first = page.locator("#similar-gallery img").first
+    assert first.get_attribute("src").startswith("data:image/jpeg;base64,")
+    first.click()
+    page.wait_for_selector("#enlarged", state="visible")
+    page.wait_for_function("document.querySelector('#enlarged').naturalWidth > 0")
+    assert "/explorer/image/0/" in page.locator("#enlarged").get_attribute("src")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#enlarged", state="hidden")
 
     # lasso the whole map -> a selection gallery and its profile (the image panel above grew)
     page.locator("#map").scroll_into_view_if_needed()

@@ -47,13 +47,25 @@ def clustering_args(values: list[Any]) -> dict[str, Any]:
 
 
 def gallery(
-    src: int, rows: np.ndarray, name: str, explorer: Explorer, cap: int | None = GALLERY_CAP
+    src: int,
+    rows: np.ndarray,
+    name: str,
+    explorer: Explorer,
+    cap: int | None = GALLERY_CAP,
+    inline: bool = False,
 ) -> list[html.Img]:
-    """Thumbnails of ``rows`` (the first ``cap``, or all); clicking one enlarges it."""
+    """Thumbnails of ``rows`` (the first ``cap``, or all); clicking one enlarges it.
+
+    ``inline``: the thumbnails come as ``data:`` URLs inside the answer (small galleries only)."""
     meta = explorer.sources[src].meta
+
+    def thumb_src(r: int) -> str:
+        found = explorer.images.thumbnail_data_url(src, r) if inline else None
+        return found or image_url(src, r, thumb=True)
+
     return [
         html.Img(
-            src=image_url(src, r, thumb=True),
+            src=thumb_src(int(r)),
             className="thumb",
             id={"type": "thumb", "gallery": name, "row": int(r)},
             title=f"{meta['image_id'].iat[r]} · person {meta['identity'].iat[r]}",
@@ -403,15 +415,15 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
                 rows = explorer.similar_to_upload(src, decode_upload(upload), filters=filters)
             except UploadError as err:
                 return [], str(err)
-            return gallery(src, rows, "similar", explorer), ""
+            return gallery(src, rows, "similar", explorer, inline=True), ""
         row = explorer.point_row(src, click, filters, person) if ctx.triggered_id == "map" else None
         if row is None:
             return [], ""
         similar_rows, _ = explorer.similar(src, row, filters=filters)
-        return gallery(src, similar_rows, "similar", explorer), ""
+        return gallery(src, similar_rows, "similar", explorer, inline=True), ""
 
-    # In the browser (assets/explorer.js): the thumbnail says its row and title; a callback on
-    # the server would also run every time a gallery fills with new thumbnails.
+    # In the browser (assets/explorer.js): the thumbnail's id gives its row, its title the
+    # caption; a callback on the server would also run every time a gallery fills.
     app.clientside_callback(
         ClientsideFunction(namespace="explorer", function_name="enlarge"),
         Output("enlarge", "is_open"),
@@ -420,6 +432,7 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Input({"type": "thumb", "gallery": ALL, "row": ALL}, "n_clicks"),
         State({"type": "thumb", "gallery": ALL, "row": ALL}, "src"),
         State({"type": "thumb", "gallery": ALL, "row": ALL}, "title"),
+        State("source", "value"),
         prevent_initial_call=True,
     )
 

@@ -78,6 +78,12 @@ class ImageStore:
             return None
         return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
+    def thumbnail_data_url(self, source: int, row: int) -> str | None:
+        """The thumbnail of ``row`` as a ``data:`` URL (None if no image): a gallery that comes
+        with a click's answer then needs no further requests, which the next click queued behind."""
+        data = self.thumbnail(source, row)
+        return None if data is None else f"data:image/jpeg;base64,{base64.b64encode(data).decode()}"
+
     def thumbnail(self, source: int, row: int) -> bytes | None:
         """JPEG bytes of the thumbnail (made once, then from memory or disk), None if no image."""
         key = (source, row)

@@ -70,8 +70,9 @@
     return { data: traces, layout: data.layout };
   }
 
-  // A thumbnail clicked: its full image (the same URL without /thumb) in the dialog.
-  function enlarge(clicks, sources, titles) {
+  // A thumbnail clicked: its full image in the dialog, by source and row (thumbnails of the
+  // similar faces come inline as data: URLs, so the URL is not derived from the thumbnail's).
+  function enlarge(clicks, sources, titles, source) {
     const ctx = window.dash_clientside.callback_context;
     const fired = ctx.triggered.length ? ctx.triggered[0] : null;
     if (!fired || !fired.value) return Array(3).fill(window.dash_clientside.no_update);
@@ -79,7 +80,7 @@
     const i = ctx.inputs_list[0].findIndex(
       (item) => item.id.gallery === id.gallery && item.id.row === id.row);
     if (i < 0) return Array(3).fill(window.dash_clientside.no_update);
-    return [true, sources[i].replace("/explorer/thumb/", "/explorer/image/"), titles[i]];
+    return [true, `/explorer/image/${Number(source)}/${Number(id.row)}`, titles[i]];
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
