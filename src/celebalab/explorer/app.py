@@ -430,7 +430,6 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Output("enlarged", "src"),
         Output("enlarged-title", "children"),
         Input({"type": "thumb", "gallery": ALL, "row": ALL}, "n_clicks"),
-        State({"type": "thumb", "gallery": ALL, "row": ALL}, "src"),
         State({"type": "thumb", "gallery": ALL, "row": ALL}, "title"),
         State("source", "value"),
         prevent_initial_call=True,

@@ -18,7 +18,9 @@ from celebalab.generate.state import GanTrainError
 
 def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (``avx512_bf16`` or AMX tiles)."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    # torch's CPU capability checks are private: a release without them reads as "no bf16".
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 def resolve_precision(wanted: str, device: torch.device) -> tuple[str, str | None]:

@@ -20,7 +20,6 @@ A resumed run therefore ends with weights equal (``torch.equal``) to an uninterr
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import os
 import sys
@@ -242,10 +241,6 @@ def _build(job: _Job) -> Nets:
     )
 
 
-def _autocast(job: _Job) -> contextlib.AbstractContextManager:
-    return autocast(job.precision, job.procs.device)
-
-
 # ---------------------------------------------------------------- the step
 
 
@@ -297,7 +292,7 @@ def _train_step(job: _Job, nets: Nets, dnets: tuple[Any, Any], step: int) -> dic
     n = len(rows)
 
     z, y_fake = _fake_inputs(job, stream, n)
-    with _autocast(job):
+    with autocast(job.precision, job.procs.device):
         with torch.no_grad():  # the D step never back-propagates into G: keep no graph
             fake = gen(z, y_fake)
         logits_real = disc(real, y_real)
@@ -310,7 +305,7 @@ def _train_step(job: _Job, nets: Nets, dnets: tuple[Any, Any], step: int) -> dic
 
     z, y_fake = _fake_inputs(job, stream, n)
     nets.disc.requires_grad_(False)
-    with _autocast(job):
+    with autocast(job.precision, job.procs.device):
         loss_g = _g_loss(nets.disc(gen(z, y_fake), y_fake).float(), config.loss)
     nets.opt_g.zero_grad(set_to_none=True)
     nets.scaler_g.scale(loss_g).backward()

@@ -72,7 +72,7 @@
 
   // A thumbnail clicked: its full image in the dialog, by source and row (thumbnails of the
   // similar faces come inline as data: URLs, so the URL is not derived from the thumbnail's).
-  function enlarge(clicks, sources, titles, source) {
+  function enlarge(clicks, titles, source) {
     const ctx = window.dash_clientside.callback_context;
     const fired = ctx.triggered.length ? ctx.triggered[0] : null;
     if (!fired || !fired.value) return Array(3).fill(window.dash_clientside.no_update);
