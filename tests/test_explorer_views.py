@@ -153,3 +153,25 @@ def test_umap_and_tsne_maps_keep_neighbourhoods(explorer: Explorer, tmp_path: Pa
         assert xy.shape == (len(vectors), 2) and xy.dtype == np.float32
         assert trustworthiness(vectors, xy, n_neighbors=5) > 0.8
         assert pipeline.labels(reducer, "reduce_first", "kmeans", {"k": 3}).shape == (120,)
+
+
+def test_warm_up_preloads_k_means_only_after_the_first_view(
+    explorer: Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The K-means imports (1-3 s holding the GIL) wait for the page's first view to answer."""
+    import threading
+
+    from celebalab.explorer import clustering
+
+    preloaded = threading.Event()
+    monkeypatch.setattr(clustering, "preload", preloaded.set)
+    warm = threading.Thread(target=explorer.warm_up, kwargs={"preload_after_first_view": True})
+    warm.start()
+    try:
+        assert not preloaded.wait(timeout=1.0)  # the first view's work, then it waits
+        explorer.first_view_answered()
+        assert preloaded.wait(timeout=30)
+    finally:
+        explorer.first_view_answered()
+        warm.join(timeout=60)
+    assert not warm.is_alive()

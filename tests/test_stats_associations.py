@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 
@@ -98,3 +101,19 @@ def test_frequencies_without_partition_information() -> None:
     X = attribute_frame(30)[NAMES].to_numpy()
     freq = attribute_frequencies(X, NAMES, np.full(30, -1, np.int8))
     assert not any(c.startswith("share_") for c in freq.columns)
+
+
+def test_phi_table_equals_the_associations_phi_without_scipy_clustering() -> None:
+    """The explorer's phi (a view callback) skips the clustering order and SciPy's import."""
+    code = (
+        "import sys, numpy as np; from celebalab.analysis.associations import phi_table, "
+        "compute_associations; rng = np.random.default_rng(0); "
+        "X = (rng.random((500, 5)) < [0.1, 0.5, 0.3, 0.0, 0.7]).astype(np.uint8); "
+        "names = list('abcde'); t = phi_table(X, names); "
+        "assert 'scipy.cluster' not in sys.modules; "
+        "full = compute_associations(X, names).phi.to_numpy(); "
+        "np.testing.assert_array_equal(t.to_numpy(), full); "
+        "assert list(t.index) == names == list(t.columns)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -54,11 +54,9 @@ def compute_associations(X: np.ndarray, attributes: Sequence[str]) -> Associatio
     n = X.shape[0]
     joint = joint_counts(X)
     counts = np.diag(joint).astype(np.float64)
+    phi = _phi(joint, counts, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         conditional = np.where(counts[None, :] > 0, joint / counts[None, :], np.nan)
-        variance = counts * (n - counts)
-        phi_den = np.sqrt(np.outer(variance, variance))
-        phi = np.where(phi_den > 0, (n * joint - np.outer(counts, counts)) / phi_den, np.nan)
         marg = np.outer(counts, counts)
         lift = np.where(marg > 0, n * joint / marg, np.nan)
     names = list(attributes)
@@ -75,6 +73,24 @@ def compute_associations(X: np.ndarray, attributes: Sequence[str]) -> Associatio
         lift=frame(lift),
         order=clustered_order(phi, names),
     )
+
+
+def _phi(joint: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
+    """Phi of every pair from the joint counts (NaN where either attribute is constant)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        variance = counts * (n - counts)
+        phi_den = np.sqrt(np.outer(variance, variance))
+        return np.where(phi_den > 0, (n * joint - np.outer(counts, counts)) / phi_den, np.nan)
+
+
+def phi_table(X: np.ndarray, attributes: Sequence[str]) -> pd.DataFrame:
+    """Phi correlation of ``attributes`` (in the given order), without the rest of
+    :func:`compute_associations`: no SciPy clustering order, whose import (~1-2 s) would hold
+    back an interactive view."""
+    joint = joint_counts(X)
+    phi = np.clip(_phi(joint, np.diag(joint).astype(np.float64), X.shape[0]), -1.0, 1.0)
+    names = list(attributes)
+    return pd.DataFrame(phi, index=pd.Index(names, name="A"), columns=names)
 
 
 def clustered_order(corr: np.ndarray, names: Sequence[str]) -> list[str]:

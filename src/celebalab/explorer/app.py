@@ -183,6 +183,7 @@ def _menu_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         # (O(5,000²)) would otherwise compete with a new K-means for the 2 cores.
         clustering = clustering_args(list(values)) if explorer.pipelines[src] else None
         rows = explorer.metrics(src, clustering)
+        explorer.first_view_answered()
         return html.Table([html.Tr([html.Td(k), html.Td(v, className="num")]) for k, v in rows])
 
     @app.callback(

@@ -63,7 +63,12 @@ def explore_command(
         )
     app = build_app(explorer, compress=host not in LOOPBACK)
     if precompute:  # while the server starts: the page's pies need none of it
-        threading.Thread(target=explorer.warm_up, name="explorer-warm-up", daemon=True).start()
+        threading.Thread(
+            target=explorer.warm_up,
+            kwargs={"preload_after_first_view": True},
+            name="explorer-warm-up",
+            daemon=True,
+        ).start()
     typer.echo(f"celebalab explorer on http://{host}:{port}/  (Ctrl+C to stop)")
     serve(app, host=host, port=port)
 

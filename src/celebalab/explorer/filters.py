@@ -72,11 +72,11 @@ def attribute_counts(meta: pd.DataFrame, mask: np.ndarray, attributes: Sequence[
 
 def phi_matrix(meta: pd.DataFrame, mask: np.ndarray, attributes: Sequence[str]) -> pd.DataFrame:
     """Phi correlation of ``attributes`` over the subset's rows where all of them are labelled."""
-    from celebalab.analysis.associations import compute_associations
+    from celebalab.analysis.associations import phi_table
 
     values = meta.loc[mask, list(attributes)].to_numpy()
     values = values[(values >= 0).all(axis=1)]
-    return compute_associations(values.astype(np.uint8), list(attributes)).phi
+    return phi_table(values.astype(np.uint8), list(attributes))
 
 
 def attribute_shares(meta: pd.DataFrame, rows: np.ndarray) -> pd.Series:

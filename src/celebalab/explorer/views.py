@@ -47,6 +47,8 @@ DEFAULT_CLUSTERING: dict[str, Any] = {
     "params": {"k": 8, "eps": 0.5, "min_samples": 10, "min_cluster_size": 20},
 }
 _KEPT_MAPS = 4
+#: Seconds the warm-up waits for the first view before it preloads K-means' libraries anyway.
+PRELOAD_WAIT = 20.0
 _NUMBERED = re.compile(r"^(\d+)(\.[A-Za-z]{3})$")
 
 
@@ -86,11 +88,17 @@ class Explorer:
         self._trees: dict[tuple, Tree | None] = {}
         self._maps: OrderedDict[str, dict] = OrderedDict()
         self._map_lock = threading.Lock()
+        self._first_view_answered = threading.Event()
 
-    def warm_up(self) -> None:
+    def warm_up(self, *, preload_after_first_view: bool = False) -> None:
         """Compute (or load) what the first view needs for every source, with progress lines,
         then what the first interactions need: the neighbour index (the first click's similar
         faces) and K-means' libraries (the first new k).
+
+        ``preload_after_first_view``: import those libraries only once the page's first view
+        has been answered (:meth:`first_view_answered`, or after ``PRELOAD_WAIT`` seconds).
+        Importing them (scikit-learn, FAISS: 1-3 s of CPU holding the GIL on 2 cores) while the
+        page loads made the first view's callbacks wait for it.
 
         ``celebalab explore`` runs this in a background thread while the server already
         answers (the pies come with the page itself): a callback that needs a result first
@@ -101,10 +109,14 @@ class Explorer:
                 self.map_data(src, DEFAULT_CLUSTERING, [], None)
                 pipeline.summary()
                 pipeline.silhouette(**DEFAULT_CLUSTERING)
-        for pipeline in self.pipelines:
-            if pipeline is not None:
                 pipeline.index  # noqa: B018 (a cached property: built here, once)
+        if preload_after_first_view:
+            self._first_view_answered.wait(timeout=PRELOAD_WAIT)
         clustering.preload()
+
+    def first_view_answered(self) -> None:
+        """Called when the page's last first-view callback (the metrics box) has answered."""
+        self._first_view_answered.set()
 
     def first_page(self) -> tuple[go.Figure, str]:
         """The pies (and their page label) of the page as it opens: source 0, default
