@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from celebalab.io import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
+KEPT_NOTE = "; sections not re-run keep their earlier figures, date and machine"
 
 
 def machine_description() -> str:
@@ -25,14 +27,18 @@ def machine_description() -> str:
     import psutil
     import torch
 
-    cpu = platform.processor() or platform.machine()
+    cpu, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
+    vector = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    cpu += f" ({', '.join(vector) or 'no AVX2'})"
     mem = psutil.virtual_memory().total / 2**30
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     return (
@@ -42,9 +48,18 @@ def machine_description() -> str:
 
 
 def _merge_into_existing(results: Path, fresh: list[str]) -> list[str]:
-    """Replace the re-run sections of an existing RESULTS.md and keep the others as they were."""
-    old = results.read_text().split("\n## ")[1:] if results.exists() else []
-    merged = {s.split("\n", 1)[0]: "## " + s.rstrip() + "\n" for s in old}
+    """Replace the re-run sections of an existing RESULTS.md and keep the others as they were,
+    each with the machine it was measured on (from the old header where it names none)."""
+    text = results.read_text() if results.exists() else ""
+    old_machine = re.search(r" on: (.*)\.\n", text)
+    old = text.split("\n## ")[1:]
+    merged = {}
+    for section in old:
+        name, body = section.split("\n", 1)
+        if "\nmachine: " not in body and old_machine:
+            command, rest = body.lstrip("\n").split("\n", 1)
+            body = f"\n{command}\nmachine: {old_machine.group(1)}\n{rest}"
+        merged[name] = f"## {name}\n{body.rstrip()}\n"
     merged.update({s.split("\n", 1)[0].removeprefix("## "): s for s in fresh})
     return [merged[name] for name in sorted(merged)]
 
@@ -61,6 +76,7 @@ def main() -> int:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.only]
     sections = []
     failed = 0
+    machine = machine_description()
     for script in scripts:
         cmd = [sys.executable, str(script), *(["--quick"] if args.quick else [])]
         print(f"== {script.name}", flush=True)
@@ -75,7 +91,7 @@ def main() -> int:
         sections.append(
             f"## {script.stem}\n\n`{' '.join(['python', 'benchmarks/' + script.name, *cmd[2:]])}`"
             f" — {status}, {seconds:.0f} s wall, measured {today}"
-            f"\n\n```\n{output}\n```\n"
+            f"\nmachine: {machine}\n\n```\n{output}\n```\n"
         )
     if args.only:
         sections = _merge_into_existing(args.out, sections)
@@ -83,8 +99,9 @@ def main() -> int:
         "# Benchmark results\n\n"
         f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by "
         f"`python benchmarks/run_all.py{' --quick' if args.quick else ''}` on: "
-        f"{machine_description()}.\n\nEach section is the benchmark's own output, verbatim"
-        f"{'; sections not re-run keep their earlier figures and date' if args.only else ''}.\n\n"
+        f"{machine}.\n\nEach section is the benchmark's own output, verbatim, under the machine "
+        "it ran on"
+        f"{KEPT_NOTE if args.only else ''}.\n\n"
     )
     write_text_atomic(args.out, header + "\n".join(sections))
     print(f"wrote {args.out}")
