@@ -40,8 +40,8 @@ def seed_loop(image_folder: Path, images: int, threads: int, part: str = "whole"
 
     ``part``: ``whole`` (the loop as the seed wrote it), ``data`` (its loader alone: decode,
     resize, normalise, batch; no training) or ``steps`` (its training steps alone, on one
-    decoded batch reused): what the seed's time is made of, so the ceiling of any loop that
-    trains the same networks at the same cost per image shows.
+    decoded batch reused): what the seed's time is made of; whole / steps is the ceiling of any
+    loop that trains the same networks at the same cost per image.
     """
     import psutil
     import torch
@@ -279,8 +279,8 @@ def _report(threads: int, parts: dict, ours: dict, sample: dict) -> None:
     print(
         f"the seed loop's parts, ms per image: whole {per_image['whole']:.2f}, its loader alone "
         f"{per_image['data']:.2f}, its training steps alone (one decoded batch reused) "
-        f"{per_image['steps']:.2f}; a loop that drops all of the loader's time and trains the "
-        f"same networks at the seed's cost per image reaches at most "
+        f"{per_image['steps']:.2f}; a loop that keeps only the training steps (no loading, "
+        f"no other overhead) at the seed's cost per image reaches at most "
         f"{per_image['whole'] / per_image['steps']:.2f}x; celebalab's steady loop takes "
         f"{1e3 / ours['steady_images_per_second']:.2f} ms per image "
         f"({per_image['steps'] * ours['steady_images_per_second'] / 1e3:.2f}x the seed's steps)"

@@ -10,7 +10,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -48,18 +47,10 @@ def machine_description() -> str:
 
 
 def _merge_into_existing(results: Path, fresh: list[str]) -> list[str]:
-    """Replace the re-run sections of an existing RESULTS.md and keep the others as they were,
-    each with the machine it was measured on (from the old header where it names none)."""
-    text = results.read_text() if results.exists() else ""
-    old_machine = re.search(r" on: (.*)\.\n", text)
-    old = text.split("\n## ")[1:]
-    merged = {}
-    for section in old:
-        name, body = section.split("\n", 1)
-        if "\nmachine: " not in body and old_machine:
-            command, rest = body.lstrip("\n").split("\n", 1)
-            body = f"\n{command}\nmachine: {old_machine.group(1)}\n{rest}"
-        merged[name] = f"## {name}\n{body.rstrip()}\n"
+    """Replace the re-run sections of an existing RESULTS.md and keep the others as they were
+    (each with its own ``machine:`` line)."""
+    old = results.read_text().split("\n## ")[1:] if results.exists() else []
+    merged = {s.split("\n", 1)[0]: "## " + s.rstrip() + "\n" for s in old}
     merged.update({s.split("\n", 1)[0].removeprefix("## "): s for s in fresh})
     return [merged[name] for name in sorted(merged)]
 

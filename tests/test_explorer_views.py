@@ -165,10 +165,13 @@ def test_warm_up_preloads_k_means_only_after_the_first_view(
 
     preloaded = threading.Event()
     monkeypatch.setattr(clustering, "preload", preloaded.set)
+    explorer.warm_up()  # the first view computed and cached: without the wait, preload is at once
+    assert preloaded.is_set()
+    preloaded.clear()
     warm = threading.Thread(target=explorer.warm_up, kwargs={"preload_after_first_view": True})
     warm.start()
     try:
-        assert not preloaded.wait(timeout=1.0)  # the first view's work, then it waits
+        assert not preloaded.wait(timeout=1.0)  # it waits for the first view's answer
         explorer.first_view_answered()
         assert preloaded.wait(timeout=30)
     finally:
