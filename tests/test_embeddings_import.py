@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +202,100 @@ def test_cli_import_reports_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     good = write_csv(tmp_path / "good.csv", vis_frame())
     assert main(["embed", "import", str(good), "--out", str(tmp_path / "e")]) == 0
     assert "imported 12 embeddings of dimension 8" in capsys.readouterr().out
+
+
+def _cli_error(argv: list[str], capsys: pytest.CaptureFixture) -> str:
+    """Run the CLI expecting one ``error:`` line (exit 2); return that line."""
+    from celebalab.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def test_cli_import_bad_paths_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    np.save(tmp_path / "v.npy", np.zeros((3, 4)))
+    good = write_csv(tmp_path / "good.csv", vis_frame())
+    (tmp_path / "afile").write_text("x")
+    out = str(tmp_path / "o")
+    assert "folder" in _cli_error(["embed", "import", str(tmp_path), "--out", out], capsys)
+    npy = ["embed", "import", str(tmp_path / "v.npy"), "--out", out]
+    assert "folder" in _cli_error([*npy, "--ids", str(tmp_path)], capsys)
+    assert "afile" in _cli_error(["embed", "import", str(good), "--out",
+                                  str(tmp_path / "afile" / "sub")], capsys)  # fmt: skip
+    (tmp_path / "ids.txt").write_text("a.jpg\nb.jpg\nc.jpg\n")
+    err = _cli_error(["embed", "import", str(good), "--out", out, "--ids",
+                      str(tmp_path / "ids.txt")], capsys)  # fmt: skip
+    assert "--ids" in err and ".npy" in err
+
+
+def test_huge_identity_is_a_line_error(tmp_path: Path) -> None:
+    np.save(tmp_path / "v.npy", np.zeros((3, 4)))
+    (tmp_path / "ids.txt").write_text("a.jpg 1\nb.jpg 99999999999999999999999\nc.jpg 2\n")
+    with pytest.raises(DataFormatError, match=r"ids.txt:2: .*out of range"):
+        import_npy(tmp_path / "v.npy", tmp_path / "ids.txt", tmp_path / "emb")
+    frame = vis_frame().astype({"id": object})
+    frame.loc[4, "id"] = 99999999999999999999999
+    csv = write_csv(tmp_path / "big.csv", frame)
+    with pytest.raises(DataFormatError, match=r"big.csv:6: column id: .*out of range"):
+        import_celeba_vis_csv(csv, tmp_path / "emb")
+
+
+def test_latin1_byte_in_a_late_row_names_its_line(tmp_path: Path) -> None:
+    frame = pd.concat([vis_frame()] * 400, ignore_index=True)
+    frame["image_name"] = [f"{i:06d}.jpg" for i in range(len(frame))]
+    lines = frame.to_csv(index=False).encode().splitlines()
+    lines[4000] = lines[4000].replace(b".jpg", b"\xe9.jpg")
+    csv = tmp_path / "latin.csv"
+    csv.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(DataFormatError, match=r"latin.csv:4001: not UTF-8"):
+        import_celeba_vis_csv(csv, tmp_path / "emb")
+
+
+def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    csv = tmp_path / "bom.csv"
+    csv.write_bytes(b"\xef\xbb\xbf" + vis_frame().to_csv(index=False).encode())
+    emb = import_celeba_vis_csv(csv, tmp_path / "emb")
+    assert emb.image_ids[0] == "000001.jpg" and len(emb) == N
+
+
+def test_value_beyond_float32_is_named(tmp_path: Path) -> None:
+    frame = vis_frame()
+    frame.loc[2, "embedding_1"] = 1e39
+    csv = write_csv(tmp_path / "big.csv", frame)
+    with warnings.catch_warnings(), pytest.raises(DataFormatError, match=r"big.csv:4: .*float32"):
+        warnings.simplefilter("error")
+        import_celeba_vis_csv(csv, tmp_path / "emb")
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "sub/../../x", ".hidden",
+                                  "a\\b.jpg", "two\nlines.jpg"])  # fmt: skip
+def test_image_names_must_be_plain_file_names(tmp_path: Path, name: str) -> None:
+    frame = vis_frame()
+    frame.loc[3, "image_name"] = name
+    csv = write_csv(tmp_path / "bad.csv", frame)
+    with pytest.raises(DataFormatError, match=r"bad.csv:5: .*plain file name"):
+        import_celeba_vis_csv(csv, tmp_path / "emb")
+    np.save(tmp_path / "v.npy", np.zeros((3, 4)))
+    (tmp_path / "ids.txt").write_text(f"a.jpg\n{name.splitlines()[0]}\nc.jpg\n")
+    if "\n" not in name:
+        with pytest.raises(DataFormatError, match=r"ids.txt:2: .*plain file name"):
+            import_npy(tmp_path / "v.npy", tmp_path / "ids.txt", tmp_path / "emb")
+
+
+def test_root_join_says_how_many_rows_are_missing(
+    tmp_path: Path, synth_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from celebalab.cli import main
+    from celebalab.datasets.table import load_table
+
+    ids = [*load_table(synth_root / "CelebA")["image_id"].tolist()[:3], "999999.jpg"]
+    np.save(tmp_path / "v.npy", np.ones((4, 3)))
+    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
+    argv = ["embed", "import", str(tmp_path / "v.npy"), "--ids", str(tmp_path / "ids.txt"),
+            "--out", str(tmp_path / "emb"), "--root", str(synth_root / "CelebA")]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "1 of 4" in out and "partition" in out
+    assert load_embeddings(tmp_path / "emb").manifest["data"]["unmatched"] == 1

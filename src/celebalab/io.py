@@ -85,6 +85,7 @@ def check_output_file(path: str | Path, option: str, overwrite: bool = True) -> 
     """Refuse a folder given where a file is written (and an existing file without
     ``overwrite``), before any work is done; returns the path."""
     path = Path(path)
+    check_no_file_above(path, option)
     if path.is_dir():
         raise OptionError(f"{option} {path}: is a folder; give a file name, e.g. {path}/out.json")
     if path.exists() and not overwrite:
@@ -96,6 +97,7 @@ def check_output_dir(path: str | Path, option: str, overwrite: bool) -> Path:
     """Refuse a file given where a folder is written, and a non-empty folder without
     ``overwrite``, before any work is done; returns the path."""
     path = Path(path)
+    check_no_file_above(path, option)
     if path.exists() and not path.is_dir():
         raise OptionError(f"{option} {path}: is a file, not a folder; give a folder")
     if not overwrite and path.is_dir() and any(path.iterdir()):
@@ -104,6 +106,16 @@ def check_output_dir(path: str | Path, option: str, overwrite: bool) -> Path:
             "or choose another folder"
         )
     return path
+
+
+def check_no_file_above(path: str | Path, option: str) -> None:
+    """Refuse an output path below an existing file (``afile/sub``): no folder can be made
+    there, and finding out only when writing would lose the work done before."""
+    for parent in Path(path).parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OptionError(f"{option} {path}: {parent} is a file, not a folder")
+            return
 
 
 @contextlib.contextmanager

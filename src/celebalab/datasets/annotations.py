@@ -32,6 +32,8 @@ from celebalab.errors import DataFormatError
 _MINUS, _COMMA, _SPACE, _NEWLINE, _QUOTE = 45, 44, 32, 10, 34
 _MAX_INT_DIGITS = 9
 _SLASH, _BACKSLASH, _DOT = 47, 92, 46
+#: The problem of an id that is not a plain file name (also used by ``embed import``).
+PLAIN_FILE_NAME = "expected a plain file name (no folder, no leading '.')"
 #: Bytes that never occur in a text annotation file (control characters other than tab/CR/LF).
 _BINARY_BYTES = np.array([b for b in range(32) if b not in (9, 10, 13)] + [127], dtype=np.uint8)
 _SNIFF_BYTES = 1 << 16
@@ -454,7 +456,7 @@ def _check_file_names(block: _Block, names: np.ndarray) -> None:
     chars = names.view(np.uint8).reshape(*names.shape, names.dtype.itemsize)
     bad = ((chars == _SLASH) | (chars == _BACKSLASH)).any(axis=2) | (chars[:, :, 0] == _DOT)
     if bad.any():
-        block.report(bad, "expected a plain file name (no folder, no leading '.')")
+        block.report(bad, PLAIN_FILE_NAME)
 
 
 def _parse_binary(block: _Block) -> np.ndarray:

@@ -7,10 +7,14 @@ from typing import Annotated
 
 import typer
 
+from celebalab._help import example
+
 app = typer.Typer(no_args_is_help=True, help="Face embeddings: import, extract, evaluate.")
 
 
-@app.command("import")
+@app.command(
+    "import", epilog=example("celebalab embed import celeba_buffalo_l.csv --out emb/buffalo_l")
+)
 def import_command(
     file: Annotated[Path, typer.Argument(help="CelebA-Vis CSV (celeba_buffalo_*.csv) or .npy.")],
     out: Annotated[Path, typer.Option("--out", help="Embedding set folder to create.")],
@@ -27,21 +31,29 @@ def import_command(
 ) -> None:
     """Import embeddings users already have into an embedding set."""
     from celebalab.embeddings.importers import import_celeba_vis_csv, import_npy
-    from celebalab.errors import CelebalabError
+    from celebalab.errors import CelebalabError, OptionError
 
     if file.suffix.lower() == ".npy":
         if ids is None:
             raise CelebalabError(f"{file}: a .npy import needs --ids FILE (one image id per line)")
         emb = import_npy(file, ids, out, images, root=root, overwrite=overwrite)
+    elif ids is not None:
+        raise OptionError(f"--ids {ids}: only for a .npy import; a CSV names its images itself")
     else:
         emb = import_celeba_vis_csv(file, out, images, root=root, overwrite=overwrite)
     typer.echo(
         f"imported {len(emb)} embeddings of dimension {emb.dim} "
         f"({'unit-norm' if emb.normalised else 'not normalised'}) -> {out}"
     )
+    unmatched = emb.manifest["data"].get("unmatched")
+    if unmatched:
+        typer.echo(f"note: {unmatched} of {len(emb)} images are not in the dataset at {root}; "
+                   "their partition is unknown (-1)")  # fmt: skip
 
 
-@app.command("extract")
+@app.command(
+    "extract", epilog=example("celebalab embed extract runs/id data/synth/CelebA --out emb/id")
+)
 def extract_command(
     run: Annotated[Path, typer.Argument(help="Run directory (identity or attribute model).")],
     root: Annotated[Path, typer.Argument(help="Dataset root (CelebA, CelebAMask-HQ, synthetic).")],
@@ -70,7 +82,7 @@ def extract_command(
                f"image(s) skipped) -> {out}")  # fmt: skip
 
 
-@app.command("evaluate")
+@app.command("evaluate", epilog=example("celebalab embed evaluate emb/id --split test"))
 def evaluate_command(
     emb: Annotated[Path, typer.Argument(help="Embedding set folder.")],
     split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",

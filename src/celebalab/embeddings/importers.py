@@ -11,12 +11,14 @@ An optional CelebA ``root`` fills in partition (and identity/labels the input la
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from celebalab.datasets.annotations import PLAIN_FILE_NAME
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.embeddings.store import (
     EmbeddingSet,
@@ -29,6 +31,11 @@ from celebalab.errors import DataFormatError
 _EMBEDDING_COLUMN = re.compile(r"^embedding_(\d+)$")
 _INDEX_COLUMNS = ("Unnamed: 0", "")
 _CHUNK_ROWS = 65_536
+#: Largest magnitude a cell may hold: identities and labels are int64, vectors float32.
+_LIMITS = {int: (2.0**63, "int64"), float: (float(np.finfo(np.float32).max), "float32")}
+#: A name with a folder part, a leading '.' or a control character (newline, NUL) is no plain
+#: file name: joined to the image folder it could reach outside it.
+_NOT_PLAIN = re.compile(r"[/\\\x00-\x1f\x7f]|^\.")
 
 
 def import_celeba_vis_csv(
@@ -53,6 +60,7 @@ def import_celeba_vis_csv(
     _check_cells(file, frame, header, [f"embedding_{k}" for k in range(dims)], float)
     _check_cells(file, frame, header, ["id", *ATTRIBUTE_NAMES], int)
     _check_duplicates(file, names)
+    _check_names(file, names, first_line=2)
     labels = _labels(file, frame)
     vectors = frame[[f"embedding_{k}" for k in range(dims)]].to_numpy(dtype=np.float32)
     meta = standard_meta(names.astype(str), frame["id"].to_numpy(np.int64), None, labels)
@@ -70,7 +78,7 @@ def import_npy(
     overwrite: bool = False,
 ) -> EmbeddingSet:
     """Import an ``N×D`` ``.npy`` array and its id list (``image_id [identity]`` per line)."""
-    file, ids = Path(file), Path(ids)
+    file, ids = _input_file(file, ".npy array"), _input_file(ids, "id list")
     try:
         array = np.load(file, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as err:
@@ -140,18 +148,28 @@ def _join_dataset(meta: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, dict]:
     meta.attrs["image_dir"] = table.attrs.get("image_dir")
     fingerprint = data_fingerprint(table.reset_index(), ATTRIBUTE_NAMES)
     return meta, {"root": str(root.resolve()), "fingerprint": fingerprint,
-                  "matched": int(found.sum())}  # fmt: skip
+                  "matched": int(found.sum()), "unmatched": int((~found).sum())}  # fmt: skip
 
 
 # ---------------------------------------------------------------- CSV checks
 
 
+def _input_file(path: str | Path, what: str) -> Path:
+    """``path`` when it is a file; a missing file or a folder is one clear error."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataFormatError(path, f"is a folder; give the {what} file")
+    if not path.is_file():
+        raise DataFormatError(path, "file not found" if what == "CSV" else f"{what} not found")
+    return path
+
+
 def _read_header(file: Path) -> list[str]:
+    """Column names of the first line (a UTF-8 byte-order mark is accepted)."""
+    with _input_file(file, "CSV").open("rb") as handle:
+        raw = handle.readline().removeprefix(codecs.BOM_UTF8)
     try:
-        with file.open(encoding="utf-8", newline="") as handle:
-            first = handle.readline()
-    except FileNotFoundError:
-        raise DataFormatError(file, "file not found") from None
+        first = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise DataFormatError(file, "not UTF-8 text (is this the CSV file?)", line=1) from None
     if not first.strip():
@@ -183,9 +201,11 @@ def _require(file: Path, header: list[str], columns: list[str]) -> None:
 
 def _read_csv(file: Path, header: list[str]) -> pd.DataFrame:
     """The whole table as read by pandas' C parser; a row with more fields is named by line."""
-    dtypes = {c: np.float32 for c in header if _EMBEDDING_COLUMN.match(c)}
     try:
-        frame = pd.read_csv(file, dtype={"image_name": str}, engine="c", low_memory=False)
+        frame = pd.read_csv(file, dtype={"image_name": str}, engine="c", low_memory=False,
+                            encoding="utf-8-sig")  # fmt: skip
+    except UnicodeDecodeError:
+        raise DataFormatError(file, "not UTF-8 text", line=_first_non_utf8_line(file)) from None
     except pd.errors.ParserError as err:
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
         if match:
@@ -199,20 +219,35 @@ def _read_csv(file: Path, header: list[str]) -> pd.DataFrame:
         raise DataFormatError(file, "no data rows", line=2) from None
     if frame.empty:
         raise DataFormatError(file, "no data rows", line=2)
-    for column in dtypes:
-        if frame[column].dtype.kind == "f":
-            frame[column] = frame[column].astype(np.float32)
     return frame
+
+
+def _first_non_utf8_line(file: Path) -> int | None:
+    """Line of the first byte sequence that is not UTF-8, read in chunks (files of GBs)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with file.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                return line + chunk.count(b"\n", 0, max(err.start, 0))
+            line += chunk.count(b"\n")
+    return None
 
 
 def _check_cells(
     file: Path, frame: pd.DataFrame, header: list[str], columns: list[str], kind: type
 ) -> None:
-    """First empty, NaN, non-numeric (or, for ints, fractional) cell of ``columns``: an error."""
+    """First empty, NaN, non-numeric, out-of-range (or, for ints, fractional) cell of
+    ``columns``: an error."""
+    limit = _LIMITS[kind][0]
     for column in columns:
         values = frame[column]
         numeric = pd.to_numeric(values, errors="coerce")
-        bad = numeric.isna() | ~np.isfinite(numeric.to_numpy(dtype=np.float64, na_value=np.nan))
+        array = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            bad = numeric.isna() | ~(np.abs(array) <= limit)
         if kind is int and not bad.any():
             bad = numeric != np.round(numeric)
         if bad.any():
@@ -229,6 +264,10 @@ def _cell_problem(file: Path, row: int, column: str, value: object, fields: int,
     if pd.isna(value) or str(value).strip() == "":
         shown = "empty" if line is None or str(value) in ("nan", "") else repr(str(value))
         return f"column {column}: {shown} value (NaN or missing)"
+    limit, dtype = _LIMITS[kind]
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if np.isfinite(number) and abs(number) > limit:
+        return f"column {column}: {value} is out of range (beyond {dtype})"
     expected = "an integer" if kind is int else "a number"
     return f"column {column}: {str(value)!r} is not {expected}"
 
@@ -253,6 +292,15 @@ def _check_duplicates(file: Path, names: pd.Series) -> None:
         raise DataFormatError(
             file, f"column image_name: {names.iloc[row]!r} repeats line {first + 2}", line=row + 2
         )
+
+
+def _check_names(file: Path, names: pd.Series, first_line: int) -> None:
+    """Image names must be plain file names (the data layer's rule): ``file:line`` otherwise."""
+    bad = names.astype(str).str.contains(_NOT_PLAIN).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(file, f"image name {names.iloc[row]!r}: {PLAIN_FILE_NAME}",
+                              line=row + first_line)  # fmt: skip
 
 
 def _labels(file: Path, frame: pd.DataFrame) -> np.ndarray:
@@ -284,11 +332,10 @@ def _model_name(file: Path) -> str | None:
 def _read_id_list(path: Path) -> tuple[list[str], np.ndarray | None]:
     """``image_id [identity]`` per line (whitespace-separated); all lines alike."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise DataFormatError(path, "id list not found") from None
-    except UnicodeDecodeError:
-        raise DataFormatError(path, "not UTF-8 text") from None
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise DataFormatError(path, "not UTF-8 text", line=line) from None
     ids: list[str] = []
     identities: list[int] = []
     width = None
@@ -308,10 +355,20 @@ def _read_id_list(path: Path) -> tuple[list[str], np.ndarray | None]:
             raise DataFormatError(path, f"{fields[0]!r} repeats line {seen[fields[0]]}", number)
         seen[fields[0]] = number
         ids.append(fields[0])
+        if _NOT_PLAIN.search(fields[0]):
+            raise DataFormatError(path, f"image name {fields[0]!r}: {PLAIN_FILE_NAME}", number)
         if width == 2:
-            if not re.fullmatch(r"-?\d+", fields[1]):
-                raise DataFormatError(path, f"identity {fields[1]!r} is not an integer", number)
-            identities.append(int(fields[1]))
+            identities.append(_identity(path, fields[1], number))
     if not ids:
         raise DataFormatError(path, "empty id list")
     return ids, np.asarray(identities, np.int64) if width == 2 else None
+
+
+def _identity(path: Path, text: str, line: int) -> int:
+    """An id list's identity field as an int64."""
+    if not re.fullmatch(r"-?\d+", text):
+        raise DataFormatError(path, f"identity {text!r} is not an integer", line)
+    value = int(text)
+    if abs(value) >= _LIMITS[int][0]:
+        raise DataFormatError(path, f"identity {text} is out of range (beyond int64)", line)
+    return value

@@ -29,7 +29,12 @@ import pandas as pd
 from celebalab import __version__
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError, DataFormatError
-from celebalab.io import atomic_path, read_json_object, write_json_atomic
+from celebalab.io import (
+    atomic_path,
+    check_no_file_above,
+    read_json_object,
+    write_json_atomic,
+)
 
 FORMAT_VERSION = 1
 KIND = "celebalab-embeddings"
@@ -231,6 +236,7 @@ def prepare_output(out: Path, overwrite: bool, keep: Iterable[str] = ()) -> None
     With ``overwrite`` only the set's own files are removed (the manifest first, so that an
     interruption never leaves a folder that looks complete); names in ``keep`` stay.
     """
+    check_no_file_above(out, "--out")
     if out.exists() and not out.is_dir():
         raise EmbeddingSetError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(p.name not in keep for p in out.iterdir()):
