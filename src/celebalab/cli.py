@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from celebalab._help import install as install_plain_help
 from celebalab.analysis.cli import register as register_stats
 from celebalab.datasets.cli import app as data_app
 from celebalab.embeddings.cli import app as embed_app
@@ -20,9 +21,14 @@ from celebalab.generate.cli import app as gan_app
 from celebalab.models.cli import register as register_models
 from celebalab.retrieval.cli import register as register_retrieval
 
+install_plain_help()
 app = typer.Typer(
     name="celebalab",
     help="Face-attribute research toolkit for CelebA and CelebAMask-HQ.",
+    epilog="Example: `celebalab data synth data/synth --n 2000` then "
+    "`celebalab stats data/synth/CelebA --out out/stats`. "
+    "Every command has `--help`; the user guide is in docs/ (`make docs`).",
+    rich_markup_mode="markdown",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

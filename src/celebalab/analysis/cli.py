@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from celebalab._help import example
 from celebalab.analysis.inputs import PARTITION_CHOICES
 
 
@@ -60,4 +61,6 @@ def stats(
 
 def register(app: typer.Typer) -> None:
     """Add the ``stats`` command to the root ``celebalab`` app."""
-    app.command("stats")(stats)
+    app.command(
+        "stats", epilog=example("celebalab stats data/synth/CelebA --out out/stats")
+    )(stats)

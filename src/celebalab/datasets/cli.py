@@ -12,12 +12,15 @@ from typing import Annotated
 
 import typer
 
+from celebalab._help import example
 from celebalab.datasets.packed import pack_command
 
 app = typer.Typer(no_args_is_help=True, help="Read, verify, synthesise and pack datasets.")
 
 
-@app.command("verify")
+@app.command(
+    "verify", epilog=example("celebalab data verify ~/datasets/celeba --json problems.json")
+)
 def verify_command(
     root: Annotated[Path, typer.Argument(help="Dataset folder (CelebA or CelebAMask-HQ).")],
     sample: Annotated[
@@ -50,7 +53,7 @@ def verify_command(
     raise typer.Exit(0 if report.ok else 1)
 
 
-@app.command("info")
+@app.command("info", epilog=example("celebalab data info ~/datasets/celeba"))
 def info_command(
     root: Annotated[Path, typer.Argument(help="Dataset folder (CelebA or CelebAMask-HQ).")],
 ) -> None:
@@ -65,6 +68,10 @@ try:
 except ImportError:
     pass
 else:
-    app.command("synth")(synth_command)
+    app.command(
+        "synth", epilog=example("celebalab data synth data/synth --n 2000 --seed 0")
+    )(synth_command)
 
-app.command("pack")(pack_command)
+app.command("pack", epilog=example("celebalab data pack data/synth/CelebA --size 64"))(
+    pack_command
+)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from celebalab._help import example, grouped
+
 _ALL = "gradcam,gradcam++,ig,gradshap,kernelshap,lime,occlusion,saliency,random,center"
 
 
@@ -20,7 +22,9 @@ def explain_command(
     run: Annotated[Path, typer.Argument(help="Run directory (celebalab train).")],
     root: Annotated[Path, typer.Argument(help="Dataset with masks: CelebAMask-HQ or synthetic.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (resumed if interrupted).")],
-    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = _ALL,
+    methods: Annotated[
+        str, typer.Option(help=f"Comma-separated: {_ALL.replace(',', ', ')}.", show_default="all")
+    ] = _ALL,
     attributes: Annotated[
         str | None, typer.Option(help="Comma-separated attributes [default: all with a region].")
     ] = None,
@@ -97,4 +101,14 @@ def explain_command(
 
 def register(app: typer.Typer) -> None:
     """Add ``celebalab explain`` to the top-level app."""
-    app.command("explain")(explain_command)
+    groups = grouped(
+        {
+            "Data": "attributes n split pairs regions seed",
+            "Methods": "methods ig_steps shap_samples lime_samples superpixels",
+            "Measurement": "top_q fr_q fr_fill fr_draws fr_margin fr_table curve_steps",
+            "Output": "out overwrite",
+            "Speed": "batch_size device",
+        }
+    )
+    line = "celebalab explain runs/a data/synth/CelebA --out out/explain --attributes Eyeglasses"
+    app.command("explain", epilog=example(line))(groups(explain_command))

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from celebalab._help import example
 from celebalab.errors import CelebalabError
 
 #: Hosts that mean "this machine only": responses are not gzipped there (see build_app).
@@ -16,7 +17,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def register(app: typer.Typer) -> None:
     """Add the ``explore`` command to the celebalab CLI."""
-    app.command("explore")(explore_command)
+    app.command(
+        "explore", epilog=example("celebalab explore emb/id data/synth/CelebA --port 8050")
+    )(explore_command)
 
 
 def explore_command(

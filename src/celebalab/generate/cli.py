@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from celebalab._help import example, grouped
+
 app = typer.Typer(no_args_is_help=True, help="Train, sample and evaluate face GANs (DCGAN).")
 
 
@@ -15,12 +17,23 @@ def _names(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(n.strip() for n in text.split(",") if n.strip())
 
 
-@app.command("train")
+@app.command(
+    "train", epilog=example("celebalab gan train data/synth/CelebA --out runs/gan --epochs 10")
+)
+@grouped(
+    {
+        "Data": "crop conditional",
+        "Model": "size loss",
+        "Training": "epochs lr seed max_steps",
+        "Output": "out resume overwrite checkpoint_every progress",
+        "Speed": "batch_size precision threads",
+    }
+)
 def train_command(
     root: Annotated[Path, typer.Argument(help="CelebA (official/Kaggle) or CelebAMask-HQ root.")],
     out: Annotated[Path, typer.Option("--out", help="Run directory to create (or resume).")],
     size: Annotated[
-        int | None, typer.Option(help="32: the seed's small pair (default); 64: standard DCGAN.")
+        int | None, typer.Option(help="32: a small DCGAN pair (default); 64: standard DCGAN.")
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs over the training split (10).")] = None,
     conditional: Annotated[
@@ -72,7 +85,9 @@ def train_command(
             typer.echo(f"warning: {warning['message']}")
 
 
-@app.command("sample")
+@app.command(
+    "sample", epilog=example("celebalab gan sample runs/gan --n 64 --out grid.png --seed 1")
+)
 def sample_command(
     run: Annotated[Path, typer.Argument(help="A finished GAN run directory.")],
     out: Annotated[Path, typer.Option("--out", help="Grid PNG to write.")],
@@ -100,7 +115,7 @@ def sample_command(
     typer.echo(f"{out}: {n} faces at {gan.image_size} px{scaled}")
 
 
-@app.command("evaluate")
+@app.command("evaluate", epilog=example("celebalab gan evaluate runs/gan --classifier runs/a"))
 def evaluate_command(
     run: Annotated[Path, typer.Argument(help="A finished GAN run directory.")],
     classifier: Annotated[

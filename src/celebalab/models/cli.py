@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from celebalab._help import example, grouped
 from celebalab.models import ARCHITECTURES
 
 
@@ -129,9 +130,25 @@ def _figure(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.4f}"
 
 
+_TRAIN_GROUPS = grouped(
+    {
+        "Data": "size crop augment pack",
+        "Model": "task arch weights embedding_dim identity_loss margin scale",
+        "Training": "epochs lr loss pos_weight focal_gamma patience threshold_metric seed",
+        "Output": "out resume overwrite checkpoint_every progress",
+        "Speed": "batch_size devices precision workers threads",
+    }
+)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``train`` (and, when present, ``evaluate``/``predict``) to the root CLI."""
-    app.command("train")(train_command)
+    app.command(
+        "train",
+        epilog=example(
+            "celebalab train data/synth/CelebA --arch small_cnn --size 64 --epochs 5 --out runs/a"
+        ),
+    )(_TRAIN_GROUPS(train_command))
     try:
         from celebalab.models.cli_eval import register as register_eval
     except ImportError:

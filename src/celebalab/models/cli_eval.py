@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from celebalab._help import example
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -21,8 +23,12 @@ _EXIT_SOME_UNREADABLE = 1
 
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` and ``predict`` commands to ``app``."""
-    app.command("evaluate")(evaluate_command)
-    app.command("predict")(predict_command)
+    app.command("evaluate", epilog=example("celebalab evaluate runs/a --split test"))(
+        evaluate_command
+    )
+    app.command(
+        "predict", epilog=example("celebalab predict runs/a faces/ --csv predictions.csv")
+    )(predict_command)
 
 
 def evaluate_command(
@@ -41,10 +47,10 @@ def evaluate_command(
         int | None, typer.Option(help="Decoding threads when no packed cache exists.")
     ] = None,
     overwrite: Annotated[
-        bool, typer.Option(help="Replace an earlier evaluation in RUN_DIR/eval_<split>/.")
+        bool, typer.Option(help="Replace an earlier evaluation in RUN_DIR/eval_SPLIT/.")
     ] = False,
 ) -> None:
-    """Per-attribute metrics with majority-class baselines → RUN_DIR/eval_<split>/ (+ report)."""
+    """Per-attribute metrics with majority-class baselines → RUN_DIR/eval_SPLIT/ (+ report)."""
     from celebalab.models.evaluate import evaluate_run
 
     result = evaluate_run(

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from celebalab._help import example
+
 
 def retrieve_command(
     emb: Annotated[Path, typer.Argument(help="Embedding set folder.")],
@@ -49,4 +51,7 @@ def retrieve_command(
 
 def register(app: typer.Typer) -> None:
     """Add ``retrieve`` to the root CLI."""
-    app.command("retrieve")(retrieve_command)
+    app.command(
+        "retrieve",
+        epilog=example("celebalab retrieve emb/id 000123.jpg my_face.jpg --k 10 --out out/search"),
+    )(retrieve_command)
