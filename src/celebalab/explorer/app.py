@@ -20,12 +20,14 @@ from flask import Response, abort, request, send_file
 
 from celebalab.explorer import figures, layout
 from celebalab.explorer.filters import add_filter, filter_label, remove_filter
-from celebalab.explorer.images import UploadError, decode_upload
+from celebalab.explorer.images import MAX_UPLOAD_BYTES, UploadError, decode_upload
+from celebalab.explorer.requests import RequestValueError, body_limit, check_request
 from celebalab.explorer.views import GALLERY_CAP, Explorer, image_url
 
 #: Plain Bootstrap 5 (the bootswatch themes @import web fonts; this file imports nothing).
 _BOOTSTRAP = "static/bootstrap5/css/bootstrap.min.css"
 _CLUSTER_INPUTS = ("reducer", "order", "method", "k", "eps", "min-samples", "min-cluster-size")
+_CALLBACK_PATH = "/_dash-update-component"
 _KNOWN_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon", "/assets/", "/explorer/")
 _RECOLOUR = frozenset({"order", "method", "k", "eps", "min-samples", "min-cluster-size"})
 
@@ -108,6 +110,18 @@ def build_app(explorer: Explorer, compress: bool = False) -> dash.Dash:
 def _routes(app: dash.Dash, explorer: Explorer) -> None:
     server = app.server
     css = files("flask_bootstrap") / _BOOTSTRAP
+    limit = body_limit(MAX_UPLOAD_BYTES, max(len(s) for s in explorer.sources))
+    server.config["MAX_CONTENT_LENGTH"] = limit
+
+    @server.errorhandler(RequestValueError)
+    def wrong_value(err: RequestValueError) -> Response:
+        return Response(f"{err}\n", status=400, mimetype="text/plain")
+
+    @server.errorhandler(413)
+    def too_large(_err: Exception) -> Response:
+        return Response(
+            f"the request is larger than {limit / 1e6:.1f} MB\n", status=413, mimetype="text/plain"
+        )
 
     @server.route("/explorer/static/bootstrap.min.css")
     def bootstrap_css() -> Response:
@@ -128,6 +142,8 @@ def _routes(app: dash.Dash, explorer: Explorer) -> None:
         path = request.path
         if path != "/" and not path.startswith(_KNOWN_PREFIXES):
             abort(404)
+        if path == _CALLBACK_PATH and request.method == "POST":
+            check_request(request.get_json(silent=True), len(explorer.sources))
 
     @server.route("/explorer/<path:anything>")
     def not_an_image(anything: str) -> Response:

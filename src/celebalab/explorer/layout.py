@@ -17,6 +17,7 @@ from dash import dcc, html
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.explorer.clustering import CLUSTERERS
 from celebalab.explorer.figures import empty_figure
+from celebalab.explorer.requests import MAX_K
 from celebalab.explorer.sources import ExplorerSource
 from celebalab.explorer.views import DEFAULT_ATTRIBUTES, DEFAULT_CLUSTERING
 
@@ -144,7 +145,7 @@ def menu(sources: Sequence[ExplorerSource]) -> html.Div:
                     ),
                     dbc.Row(
                         [
-                            _number("k", "k", params["k"], 1, step=1, max=60),
+                            _number("k", "k", params["k"], 1, step=1, max=MAX_K),
                             _number(
                                 "min-cluster-size",
                                 "min cluster size",
