@@ -215,3 +215,69 @@ def test_memmap_search_survives_faiss_torch_patch(emb_dir: Path) -> None:
     emb = load_embeddings(emb_dir)
     _, idx = build_index(emb, kind="exact").search(np.asarray(emb.vectors[:2]), 3)
     assert idx[:, 0].tolist() == [0, 1]
+
+
+def test_pq_falls_back_to_exact_when_its_target_recall_is_out_of_reach(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    tight = (1 + 0.01 * rng.normal(size=(3000, 64))).astype(np.float32)  # all nearly one vector
+    tight /= np.linalg.norm(tight, axis=1, keepdims=True)
+    index = EmbeddingIndex(kind="pq").fit(tight)
+    assert index.kind_ == "exact" and index.recall_at_10_ == 1.0
+    assert "pq" in index.fallback_ and "0.95" in index.fallback_ and "exact" in index.fallback_
+    _, found = index.search(tight[:3], 5)
+    exact = EmbeddingIndex(kind="exact").fit(tight)
+    np.testing.assert_array_equal(found, exact.search(tight[:3], 5)[1])
+    index.save(tmp_path / "i.faiss", "fp")
+    again = EmbeddingIndex(kind="pq")
+    assert again.load(tmp_path / "i.faiss", tight, "fp") and again.fallback_ == index.fallback_
+    assert EmbeddingIndex(kind="pq").fit(clustered()).fallback_ is None
+
+
+def test_retrieve_says_when_k_is_capped(emb_dir: Path) -> None:
+    emb = load_embeddings(emb_dir)
+    result = retrieve(emb, [emb.image_ids[0]], k=100_000_000)
+    assert result.k == len(emb) and len(result.neighbours[0]) == len(emb) - 1
+    assert any("--k 100000000" in note and str(len(emb)) in note for note in result.notes)
+    assert retrieve(emb, [emb.image_ids[0]], k=3).notes == []
+
+
+def test_where_refuses_two_values_for_one_label() -> None:
+    with pytest.raises(QueryError, match=r"Smiling.*twice"):
+        parse_where("Smiling=1,Smiling=0")
+    assert parse_where("Smiling=1,Smiling=1") == {"Smiling": 1}
+
+
+def test_image_paths_stay_inside_the_image_folder(
+    emb_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celebalab.embeddings.store import write_embedding_set
+    from celebalab.retrieval import grid
+
+    emb = load_embeddings(emb_dir)
+    meta = emb.meta.copy()
+    meta.loc[1, "image_id"] = "../outside.jpg"
+    write_embedding_set(tmp_path / "e", [np.asarray(emb.vectors)], meta,
+                        source=emb.manifest["source"], images=emb.image_dir)  # fmt: skip
+    bad = load_embeddings(tmp_path / "e")
+    assert bad.image_path("../outside.jpg") is None and bad.image_path("/etc/passwd") is None
+    assert bad.image_path(emb.image_ids[0]) == emb.image_dir / emb.image_ids[0]
+    opened: list[Path | None] = []
+    monkeypatch.setattr(grid, "_thumb", lambda path: opened.append(path))
+    result = retrieve(bad, ["../outside.jpg", emb.image_ids[1 + 1]], k=3)
+    assert result.queries[0].path is None
+    grid.write_retrieval_outputs(result, bad, tmp_path / "out")
+    assert all(p is None or p.parent == emb.image_dir for p in opened) and None in opened
+
+
+def test_cli_checks_out_before_searching(
+    emb_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from celebalab.cli import main
+
+    query = load_embeddings(emb_dir).image_ids[0]
+    (tmp_path / "afile").write_text("x")
+    for out in (tmp_path / "afile", tmp_path / "afile" / "sub"):
+        assert main(["retrieve", str(emb_dir), query, "--out", str(out)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.startswith("error: --out")
+        assert "\n" not in captured.err.strip()

@@ -11,6 +11,7 @@ plain file name, count line mismatch, unknown header name, binary data) is repor
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -34,10 +35,18 @@ _MAX_INT_DIGITS = 9
 _SLASH, _BACKSLASH, _DOT = 47, 92, 46
 #: The problem of an id that is not a plain file name (also used by ``embed import``).
 PLAIN_FILE_NAME = "expected a plain file name (no folder, no leading '.')"
+#: One name that is no plain file name: a folder part, a leading '.' or a control character
+#: (newline, NUL); joined to an image folder it could reach outside it.
+_NOT_PLAIN = re.compile(r"[/\\\x00-\x1f\x7f]|^\.")
 #: Bytes that never occur in a text annotation file (control characters other than tab/CR/LF).
 _BINARY_BYTES = np.array([b for b in range(32) if b not in (9, 10, 13)] + [127], dtype=np.uint8)
 _SNIFF_BYTES = 1 << 16
 _BOM = b"\xef\xbb\xbf"
+
+
+def is_plain_file_name(name: str) -> bool:
+    """Whether ``name`` (one string) names a file directly inside a folder."""
+    return bool(name) and _NOT_PLAIN.search(name) is None
 
 
 @dataclass(frozen=True)

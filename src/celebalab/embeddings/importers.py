@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from celebalab.datasets.annotations import PLAIN_FILE_NAME
+from celebalab.datasets.annotations import PLAIN_FILE_NAME, is_plain_file_name
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.embeddings.store import (
     EmbeddingSet,
@@ -33,9 +33,6 @@ _INDEX_COLUMNS = ("Unnamed: 0", "")
 _CHUNK_ROWS = 65_536
 #: Largest magnitude a cell may hold: identities and labels are int64, vectors float32.
 _LIMITS = {int: (2.0**63, "int64"), float: (float(np.finfo(np.float32).max), "float32")}
-#: A name with a folder part, a leading '.' or a control character (newline, NUL) is no plain
-#: file name: joined to the image folder it could reach outside it.
-_NOT_PLAIN = re.compile(r"[/\\\x00-\x1f\x7f]|^\.")
 
 
 def import_celeba_vis_csv(
@@ -296,7 +293,7 @@ def _check_duplicates(file: Path, names: pd.Series) -> None:
 
 def _check_names(file: Path, names: pd.Series, first_line: int) -> None:
     """Image names must be plain file names (the data layer's rule): ``file:line`` otherwise."""
-    bad = names.astype(str).str.contains(_NOT_PLAIN).to_numpy()
+    bad = ~names.astype(str).map(is_plain_file_name).to_numpy(bool)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataFormatError(file, f"image name {names.iloc[row]!r}: {PLAIN_FILE_NAME}",
@@ -355,7 +352,7 @@ def _read_id_list(path: Path) -> tuple[list[str], np.ndarray | None]:
             raise DataFormatError(path, f"{fields[0]!r} repeats line {seen[fields[0]]}", number)
         seen[fields[0]] = number
         ids.append(fields[0])
-        if _NOT_PLAIN.search(fields[0]):
+        if not is_plain_file_name(fields[0]):
             raise DataFormatError(path, f"image name {fields[0]!r}: {PLAIN_FILE_NAME}", number)
         if width == 2:
             identities.append(_identity(path, fields[1], number))

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from celebalab import __version__
+from celebalab.datasets.annotations import is_plain_file_name
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import (
@@ -84,6 +85,14 @@ class EmbeddingSet:
         """Folder holding the image files named by ``meta.image_id``, when known."""
         images = self.manifest.get("images")
         return Path(images) if images else None
+
+    def image_path(self, image_id: str) -> Path | None:
+        """The file of ``image_id`` inside :attr:`image_dir`; None without a folder, or for a
+        name that is no plain file name (``../x``, ``/etc/x``): nothing outside is ever read."""
+        folder = self.image_dir
+        if folder is None or not is_plain_file_name(str(image_id)):
+            return None
+        return folder / str(image_id)
 
     @property
     def attribute_names(self) -> list[str]:

@@ -28,12 +28,13 @@ def retrieve_command(
 ) -> None:
     """Rank the faces of an embedding set by similarity to each query."""
     from celebalab.embeddings import load_embeddings
-    from celebalab.errors import CelebalabError
+    from celebalab.io import check_output_dir, check_output_file
     from celebalab.retrieval.grid import write_retrieval_outputs
     from celebalab.retrieval.query import retrieve
 
-    if out is not None and (out / "results.json").exists() and not overwrite:
-        raise CelebalabError(f"{out / 'results.json'}: exists; use --overwrite to replace it")
+    if out is not None:
+        check_output_dir(out, "--out", overwrite=True)
+        check_output_file(out / "results.json", "--out", overwrite=overwrite)
     emb_set = load_embeddings(emb)
     result = retrieve(emb_set, queries, k, by=by, where=where, kind=index)
     for query, found in zip(result.queries, result.neighbours, strict=True):
@@ -44,6 +45,8 @@ def retrieve_command(
                        f"identity {n['identity']}{mark}")  # fmt: skip
     for s in result.skipped:
         typer.echo(f"skipped {s['path']}: {s['reason']}", err=True)
+    for note in result.notes:
+        typer.echo(f"note: {note}")
     if out is not None:
         paths = write_retrieval_outputs(result, emb_set, out)
         typer.echo(f"wrote {paths['json']}, {paths['png']}, {paths['html']}")

@@ -7,6 +7,7 @@ own identity is framed green, another identity grey (unknown identities are not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,11 @@ def _thumb(path: Path | None) -> np.ndarray | None:
         return None
 
 
-def retrieval_figure(result: RetrievalResult, image_dir: Path | None) -> Any:
+#: An embedding set's ``image_path``: image id → its file inside the set's folder, or None.
+ImagePath = Callable[[str], Path | None]
+
+
+def retrieval_figure(result: RetrievalResult, image_path: ImagePath) -> Any:
     """A matplotlib figure: one row per query (query, then its k neighbours)."""
     import matplotlib
 
@@ -51,7 +56,7 @@ def retrieval_figure(result: RetrievalResult, image_dir: Path | None) -> Any:
             n = found[c - 1]
             colour = None if query.identity < 0 or n["identity"] < 0 else (
                 "#1a9850" if n["same_identity"] else "#9aa0a6")  # fmt: skip
-            path = image_dir / n["image_id"] if image_dir else None
+            path = image_path(n["image_id"])
             label = f"#{n['rank']} d={n['distance']:.3g}\nid {n['identity']}"
             _tile(ax, _thumb(path), label, colour, 3 if n["same_identity"] else 1.5)
     where = ", ".join(f"{k}={v}" for k, v in result.where.items())
@@ -73,9 +78,9 @@ def _tile(ax: Any, image: np.ndarray | None, label: str, colour: str | None, wid
     ax.set_title(label, fontsize=6.5)
 
 
-def retrieval_section(sec: Section, result: RetrievalResult, image_dir: Path | None) -> Section:
+def retrieval_section(sec: Section, result: RetrievalResult, image_path: ImagePath) -> Section:
     """Add the figure and a table of the ranked neighbours to a report section."""
-    sec.figure(retrieval_figure(result, image_dir), alt="query faces and their nearest faces")
+    sec.figure(retrieval_figure(result, image_path), alt="query faces and their nearest faces")
     rows = [{"query": q.text, **n} for q, found in zip(result.queries, result.neighbours,
                                                        strict=True) for n in found]  # fmt: skip
     if rows:
@@ -90,9 +95,9 @@ def write_retrieval_outputs(result: RetrievalResult, emb: Any, out: Path) -> dic
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "results.json", "png": out / "grid.png", "html": out / "results.html"}
     write_json_atomic(paths["json"], {"embeddings": str(emb.path), **result.to_json()})
-    write_bytes_atomic(paths["png"], figure_png(retrieval_figure(result, emb.image_dir)))
+    write_bytes_atomic(paths["png"], figure_png(retrieval_figure(result, emb.image_path)))
     report = Report(title="celebalab retrieve", subtitle=f"{emb.path} · {len(emb)} faces · "
                     f"by {result.by} · index {result.index_kind}")  # fmt: skip
-    retrieval_section(report.section("Nearest faces"), result, emb.image_dir)
+    retrieval_section(report.section("Nearest faces"), result, emb.image_path)
     report.write(paths["html"])
     return paths

@@ -20,7 +20,8 @@ Why these settings (measured on this project's 2-core machine, see ``bench_retri
   ``IndexHNSWFlat``. For every approximate kind the search setting (re-rank ``factor``,
   ``nprobe``, ``efSearch``) is chosen at build time as the smallest value whose recall@10
   against exact search reaches ``target_recall`` on a sample of the set's own vectors, and is
-  stored with the index.
+  stored with the index. When no setting reaches it (a tightly packed set, where the codes
+  cannot tell neighbours apart), the index searches exactly and ``fallback_`` says why.
 
 Distances: ``metric="ip"`` (unit vectors) returns the cosine distance ``1 − ⟨q, x⟩``;
 ``metric="l2"`` the Euclidean distance. Smaller is closer in both.
@@ -126,10 +127,22 @@ class EmbeddingIndex:
         self.search_param_ = None
         self.recall_at_10_ = 1.0
         self.faiss_index_ = None
+        self.fallback_: str | None = None
         if self.kind_ != "exact":
             self.faiss_index_ = self._build_approximate(vectors)
             self.search_param_, self.recall_at_10_ = self._tune(vectors)
+            if self.recall_at_10_ < self.target_recall:
+                self._fall_back_to_exact()
         return self
+
+    def _fall_back_to_exact(self) -> None:
+        """Search exactly: no search setting of the approximate kind reached the target."""
+        self.fallback_ = (
+            f"index {self.kind_} reached recall@10 {self.recall_at_10_:.3f} at best, below its "
+            f"target {self.target_recall}; searching exactly instead"
+        )
+        self.kind_, self.faiss_index_ = "exact", None
+        self.search_param_, self.recall_at_10_ = None, 1.0
 
     def _resolved_kind(self, n: int) -> str:
         if self.kind == "auto":
@@ -286,6 +299,7 @@ class EmbeddingIndex:
             "kind": self.kind_,
             "search_param": self.search_param_,
             "recall_at_10": self.recall_at_10_,
+            "fallback": self.fallback_,
         }
         if self.faiss_index_ is not None:
             with atomic_path(path) as tmp:
@@ -307,6 +321,7 @@ class EmbeddingIndex:
         self.kind_ = sidecar["kind"]
         self.search_param_ = sidecar["search_param"]
         self.recall_at_10_ = sidecar["recall_at_10"]
+        self.fallback_ = sidecar.get("fallback")
         self.faiss_index_ = None
         if self.kind_ != "exact":
             try:

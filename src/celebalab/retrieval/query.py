@@ -48,6 +48,7 @@ class RetrievalResult:
     neighbours: list[list[dict[str, Any]]]
     index_kind: str
     skipped: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what changed the request, in words
 
     def to_json(self) -> dict[str, Any]:
         """JSON document of the result (queries, their ranked neighbours, settings)."""
@@ -58,7 +59,7 @@ class RetrievalResult:
                  "neighbours": n}
                 for q, n in zip(self.queries, self.neighbours, strict=True)
             ],
-            "unreadable_queries": self.skipped,
+            "unreadable_queries": self.skipped, "notes": self.notes,
         }  # fmt: skip
 
 
@@ -76,18 +77,21 @@ def parse_where(text: str | None) -> dict[str, int]:
         if name == "partition":
             if value not in PARTITION_CODES:
                 raise QueryError(f"--where partition={value}: use train, val or test")
-            out[name] = PARTITION_CODES[value]
+            code = PARTITION_CODES[value]
         elif name == "identity":
             if not value.lstrip("-").isdigit():
                 raise QueryError(f"--where identity={value}: not an integer")
-            out[name] = int(value)
+            code = int(value)
         elif name in ATTRIBUTE_NAMES:
             if value not in ("0", "1"):
                 raise QueryError(f"--where {name}={value}: attributes are 0 or 1")
-            out[name] = int(value)
+            code = int(value)
         else:
             names = (*ATTRIBUTE_NAMES, "identity", "partition")
             raise QueryError("--where: " + unknown_name_message("label", name, names))
+        if out.get(name, code) != code:
+            raise QueryError(f"--where {text!r}: {name} given twice with different values")
+        out[name] = code
     return out
 
 
@@ -125,9 +129,15 @@ def retrieve(
         index = EmbeddingIndex(kind="exact", metric=search_metric(emb, by)).fit(
             np.ascontiguousarray(search_vectors(emb, by)[allowed])
         )
+    notes = [index.fallback_] if index.fallback_ else []
+    searched = len(emb) if subset is None else len(subset)
+    if k > searched:
+        matching = " matching --where" if filters else ""
+        notes.append(f"--k {k}: only {searched} faces{matching} to search; k capped at {searched}")
+        k = searched
     neighbours = [_neighbours(emb, index, q, k, subset) for q in resolved]
     return RetrievalResult(by=by, k=k, where=filters, queries=resolved, neighbours=neighbours,
-                           index_kind=index.kind_, skipped=skipped)  # fmt: skip
+                           index_kind=index.kind_, skipped=skipped, notes=notes)  # fmt: skip
 
 
 def resolve_queries(
@@ -140,7 +150,7 @@ def resolve_queries(
     for text in map(str, queries):
         if text in emb:
             row = emb.row_of(text)
-            path = emb.image_dir / text if emb.image_dir else None
+            path = emb.image_path(text)
             identity = int(emb.meta["identity"].iloc[row])
             resolved.append(Query(text, np.asarray(vectors[row]), row, path, identity))
         elif Path(text).is_file():

@@ -109,5 +109,5 @@ def face_recognition_report(stage: RecognitionStage) -> Report:
     sec.table(pd.DataFrame(rows, columns=["setting", "value"]).astype(str), index=False)
     evaluation_section(report.section("Face recognition: test-split evaluation"), stage.evaluation)
     retrieval_section(report.section("Face recognition: nearest faces"), stage.retrieval,
-                      stage.identity_set.image_dir)  # fmt: skip
+                      stage.identity_set.image_path)  # fmt: skip
     return report
