@@ -451,8 +451,3 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         State("source", "value"),
         prevent_initial_call=True,
     )
-
-
-def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050) -> None:
-    """Serve ``app`` (never in debug mode: no reloader, no in-browser tracebacks)."""
-    app.run(host=host, port=port, debug=False, dev_tools_ui=False, dev_tools_props_check=False)

@@ -9,10 +9,6 @@ from typing import Annotated
 import typer
 
 from celebalab._help import example
-from celebalab.errors import CelebalabError
-
-#: Hosts that mean "this machine only": responses are not gzipped there (see build_app).
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def register(app: typer.Typer) -> None:
@@ -35,10 +31,17 @@ def explore_command(
         str,
         typer.Option(
             help="Interface to bind; the default is this machine "
-            "only. Use 0.0.0.0 to share on your network."
+            "only. Use 0.0.0.0 (with --allow-remote) to share on your network."
         ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8050,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            help="Allow a --host other than this machine: everyone who can reach it sees the "
+            "explorer, without a login (served by waitress)."
+        ),
+    ] = False,
     images: Annotated[
         Path | None,
         typer.Option(help="Folder of the image files, when the sources do not record it."),
@@ -52,19 +55,23 @@ def explore_command(
     ] = True,
 ) -> None:
     """Explore attributes, people, projections and clusters of face embeddings in a browser."""
-    from celebalab.explorer.app import build_app, serve
+    from celebalab.explorer import serving
+    from celebalab.explorer.app import build_app
     from celebalab.explorer.sources import open_sources
     from celebalab.explorer.views import Explorer
 
-    if not 0 < port < 65536:
-        raise CelebalabError(f"--port must be between 1 and 65535, got {port}")
+    sock = serving.bind(host, port)  # before any work: a bad host or busy port is one line
+    serving.check_remote(sock, host, allow_remote)
+    local = serving.is_loopback(sock)
+    if not local:
+        typer.echo(serving.remote_warning(host, port), err=True)
     explorer = Explorer(sources=open_sources(list(sources), images=images))
     for source in explorer.sources:
         typer.echo(
             f"{source.name}: {len(source):,} images"
             + ("" if source.has_embeddings else " (attributes only)")
         )
-    app = build_app(explorer, compress=host not in LOOPBACK)
+    app = build_app(explorer, compress=not local)
     if precompute:  # while the server starts: the page's pies need none of it
         threading.Thread(
             target=explorer.warm_up,
@@ -73,7 +80,7 @@ def explore_command(
             daemon=True,
         ).start()
     typer.echo(f"celebalab explorer on http://{host}:{port}/  (Ctrl+C to stop)")
-    serve(app, host=host, port=port)
+    serving.serve(app.server, sock)
 
 
 #: Where ``make demo`` leaves its embedding sets (the face-recognition stage).
