@@ -70,3 +70,27 @@ def test_outputs_and_overwrite(emb_dir: Path) -> None:
     assert "verification ROC" in paths["html"].read_text()
     with pytest.raises(EmbeddingSetError, match="--overwrite"):
         write_evaluation(result)
+
+
+def test_one_identity_is_nan_and_said(
+    emb_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from celebalab.cli import main
+    from celebalab.embeddings.store import standard_meta, write_embedding_set
+
+    emb = load_embeddings(emb_dir)
+    meta = standard_meta(emb.image_ids, np.full(len(emb), 7))
+    write_embedding_set(tmp_path / "one", [np.asarray(emb.vectors)], meta, source={"type": "npy"})
+    assert main(["embed", "evaluate", str(tmp_path / "one"), "--split", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "1.0000" not in out and "nan" in out.lower()
+    notes = [line for line in out.splitlines() if "one identity" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: ")
+
+
+def test_max_pairs_names_only_real_options(emb_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    from celebalab.cli import main
+
+    assert main(["embed", "evaluate", str(emb_dir), "--max-pairs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --max-pairs") and "--pca-components" not in err

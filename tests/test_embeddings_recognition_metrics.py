@@ -104,3 +104,9 @@ def test_undefined_when_no_pairs_or_queries() -> None:
     assert ident["queries"] == 0 and np.isnan(ident["map_at_r"])
     ver = verification_metrics(np.zeros(6, bool), np.arange(6.0))
     assert np.isnan(ver["roc_auc"])
+
+
+def test_identification_is_undefined_for_one_identity() -> None:
+    ident = identification_metrics(np.random.default_rng(0).normal(size=(6, 3)), np.ones(6, int))
+    assert ident["queries"] == 0
+    assert all(np.isnan(v) for k, v in ident.items() if k != "queries")

@@ -58,7 +58,8 @@ def identification_metrics(
     """mAP@R, precision@1, recall@k and CMC rank-k of ``vectors`` (``N×D``) by ``identities``.
 
     Images with an unknown identity (< 0) are left out; queries are the images whose identity
-    has at least two images. Returns NaN figures when there is no query.
+    has at least two images. Returns NaN figures when there is no query, or only one identity
+    (every answer would be right: identification is undefined, not perfect).
     """
     ids = np.asarray(identities, dtype=np.int64)
     keep = ids >= 0
@@ -67,7 +68,7 @@ def identification_metrics(
     queries = np.flatnonzero(counts[inverse] >= 2)
     names = ["map_at_r", "precision_at_1", *(f"recall_at_{k}" for k in RECALL_KS),
              *(f"cmc_rank_{k}" for k in CMC_RANKS)]  # fmt: skip
-    if len(queries) == 0:
+    if len(queries) == 0 or len(counts) < 2:
         return {**dict.fromkeys(names, float("nan")), "queries": 0}
     order_ids = np.argsort(inverse, kind="stable")
     starts = np.r_[0, np.cumsum(np.bincount(inverse))[:-1]]
