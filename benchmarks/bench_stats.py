@@ -3,7 +3,7 @@
 Table: 202,599 × 40 attributes drawn by the synthetic data generator's attribute model
 (``celebalab.datasets.synth.sampling.sample_attributes``: CelebA's published rates, correlated
 through identity-level traits). Stages timed: frequencies + P(A | B) + phi + lift; the 40
-leave-one-out logistic regressions (seed protocol: random 80/20 split, random_state=42); the
+leave-one-out logistic regressions (random 80/20 split, random_state=42); the
 k = 2..10 MiniBatchKMeans sweep with silhouette; t-SNE on a 5,000-row sample. The seed's approach
 (nested pandas loop for P(A | B), 40 sequential scikit-learn fits) runs in the same process on the
 same table, and the largest differences between the two are printed.
@@ -26,11 +26,11 @@ from threadpoolctl import threadpool_limits
 from celebalab.analysis.associations import compute_associations
 from celebalab.analysis.clustering import cluster_attributes, sample_rows, tsne_embedding
 from celebalab.analysis.frequencies import attribute_frequencies
-from celebalab.analysis.predictability import run_protocol, seed_split
-from celebalab.analysis.seed_reference import (
-    seed_conditional_probabilities,
-    seed_logistic_regressions,
+from celebalab.analysis.notebook_reference import (
+    notebook_conditional_probabilities,
+    notebook_logistic_regressions,
 )
+from celebalab.analysis.predictability import random_split, run_protocol
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, CELEBA_NUM_IDENTITIES, CELEBA_NUM_IMAGES
 from celebalab.datasets.synth.sampling import sample_attributes
 
@@ -81,7 +81,7 @@ def main() -> None:
 
     t_freq, _ = timed(attribute_frequencies, X, NAMES, parts, repeat=3)
     t_assoc, assoc = timed(compute_associations, X, NAMES, repeat=3)
-    t_seed_cond, seed_cond = timed(seed_conditional_probabilities, frame)
+    t_seed_cond, seed_cond = timed(notebook_conditional_probabilities, frame)
     cond_diff = np.nanmax(np.abs(assoc.conditional.to_numpy() - seed_cond.to_numpy(float)))
     total = t_freq + t_assoc
     print("\n[1] frequencies + P(A|B) + phi + lift")
@@ -96,17 +96,17 @@ def main() -> None:
         f"(target >= 50x: {verdict(t_seed_cond / t_assoc >= 50)})"
     )
 
-    t_ours, proto = timed(run_protocol, "seed", X, parts, NAMES)
+    t_ours, proto = timed(run_protocol, "random_split", X, parts, NAMES)
     # The seed runs single-threaded like celebalab's solver: on a shared 2-core machine that made
     # its fits ~2.7x faster than scikit-learn's default threads, so the ratio is conservative.
     with threadpool_limits(limits=1):
-        t_seed_reg, (seed_reg, seed_pred) = timed(seed_logistic_regressions, frame, seed_attrs)
+        t_seed_reg, (seed_reg, seed_pred) = timed(notebook_logistic_regressions, frame, seed_attrs)
     scale = len(NAMES) / len(seed_attrs)
     ours = proto.table.loc[seed_attrs]
-    _, test = seed_split(n)
+    _, test = random_split(n)
     our_pred = proto.fit.decision_function(X[test]) > 0
     flips = {a: int((seed_pred[a] != our_pred[:, NAMES.index(a)]).sum()) for a in seed_attrs}
-    print("\n[2] 40 leave-one-out logistic regressions (seed protocol, 80/20 split)")
+    print("\n[2] 40 leave-one-out logistic regressions (random 80/20 split)")
     print(
         f"  celebalab batched Newton (fit + all metrics): {t_ours:.2f} s, "
         f"{proto.fit.iterations} iterations (target < 20 s: {verdict(t_ours < 20)})"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from celebalab.analysis.associations import clustered_order, compute_associations, top_pairs
 from celebalab.analysis.frequencies import attribute_frequencies
-from celebalab.analysis.seed_reference import seed_conditional_probabilities
+from celebalab.analysis.notebook_reference import notebook_conditional_probabilities
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from test_stats_inputs import attribute_frame
 
@@ -20,7 +20,7 @@ NAMES = list(ATTRIBUTE_NAMES)
 def test_conditional_probability_equals_seed_loop() -> None:
     frame = attribute_frame(300, seed=1)
     assoc = compute_associations(frame[NAMES].to_numpy(), NAMES)
-    expected = seed_conditional_probabilities(frame).astype(float)
+    expected = notebook_conditional_probabilities(frame).astype(float)
     np.testing.assert_allclose(assoc.conditional.to_numpy(), expected.to_numpy(), atol=1e-12)
     assert (np.diag(assoc.conditional) == 1.0).all()
 

@@ -29,8 +29,8 @@ from celebalab.analysis.predictability import (
     binary_metrics,
     evaluate_split,
     official_split,
+    random_split,
     run_protocol,
-    seed_split,
 )
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from test_stats_inputs import attribute_frame
@@ -51,9 +51,9 @@ def sklearn_metrics(y: np.ndarray, pred: np.ndarray, score: np.ndarray) -> dict[
     }
 
 
-def test_seed_split_is_train_test_split_of_the_frame() -> None:
+def test_random_split_is_train_test_split_of_the_frame() -> None:
     frame = attribute_frame(250)
-    train, test = seed_split(len(frame))
+    train, test = random_split(len(frame))
     X_train, X_test, _, _ = train_test_split(
         frame.drop(columns=["image_id", "partition", "Smiling"]),
         frame["Smiling"],
@@ -94,12 +94,12 @@ def test_newton_equals_tight_sklearn_fits() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("protocol", ["seed", "official"])
+@pytest.mark.parametrize("protocol", ["random_split", "official"])
 def test_protocol_metrics_match_seed_style_sklearn_fits(protocol: str) -> None:
     frame = attribute_frame(1500, seed=2)
     X, partitions = frame[NAMES].to_numpy(), frame["partition"].to_numpy()
     result = run_protocol(protocol, X, partitions, NAMES)
-    train, test = seed_split(len(X)) if protocol == "seed" else official_split(partitions)
+    train, test = random_split(len(X)) if protocol == "random_split" else official_split(partitions)
     assert (result.n_train, result.n_test) == (len(train), len(test))
     ours_scores = result.fit.decision_function(X[test])
     for j, name in enumerate(NAMES):
@@ -129,7 +129,7 @@ def test_single_class_attribute_is_undefined_not_zero_or_one() -> None:
     rare = NAMES.index("Blurry")
     X[:, rare] = 0
     X[[3, 50, 77], rare] = 1  # three random positives: the model never predicts one
-    train, test = seed_split(len(X))
+    train, test = random_split(len(X))
     with pytest.raises(ValueError, match="class"):  # scikit-learn refuses it too
         LogisticRegression().fit(np.delete(X, 4, axis=1)[train], X[train, 4])
     table, fit = evaluate_split(X, train, test, NAMES)
@@ -154,4 +154,4 @@ def test_official_protocol_is_skipped_with_a_reason() -> None:
     assert no_info.table is None and "no partition information" in no_info.skipped
     only_train = run_protocol("official", X, np.zeros(100, np.int8), NAMES)
     assert only_train.table is None and "test partition" in only_train.skipped
-    assert run_protocol("seed", X[:3], np.zeros(3, np.int8), NAMES).skipped
+    assert run_protocol("random_split", X[:3], np.zeros(3, np.int8), NAMES).skipped

@@ -19,7 +19,7 @@ EXPECTED_FILES = {
     "phi.csv",
     "lift.csv",
     "top_pairs.csv",
-    "predictability_seed.csv",
+    "predictability_random_split.csv",
     "predictability_official.csv",
     "clusters_sweep.csv",
     "cluster_profiles.csv",
@@ -38,18 +38,18 @@ def test_outputs_summary_and_report(tmp_path: Path) -> None:
     assert {p.name for p in tmp_path.iterdir()} == EXPECTED_FILES
     cond = pd.read_csv(tmp_path / "conditional_probability.csv", index_col=0)
     np.testing.assert_allclose(cond.to_numpy(), result.associations.conditional.to_numpy())
-    seed = pd.read_csv(tmp_path / "predictability_seed.csv", index_col=0)
+    seed = pd.read_csv(tmp_path / "predictability_random_split.csv", index_col=0)
     assert np.isnan(seed.loc["Bald", "precision"]) and seed.loc["Bald", "baseline_accuracy"] == 1
     assignments = pd.read_parquet(tmp_path / "cluster_assignments.parquet")
     assert len(assignments) == 400 and assignments["in_sample"].sum() == 200
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["dataset"]["rows"] == 400
     assert summary["frequencies"]["single_class"] == ["Bald"]
-    assert summary["predictability"]["seed"]["per_attribute"]["Bald"]["roc_auc"] is None
+    assert summary["predictability"]["random_split"]["per_attribute"]["Bald"]["roc_auc"] is None
     assert summary["predictability"]["official"]["n_test"] == (frame.partition == 2).sum()
     assert summary["clustering"]["k"] == result.clustering.k
     # Bald has no model: the baseline is averaged over the attributes the accuracy covers.
-    means = summary["predictability"]["seed"]["mean_over_defined"]
+    means = summary["predictability"]["random_split"]["mean_over_defined"]
     fitted = seed["accuracy"].notna()
     assert not fitted["Bald"] and fitted.sum() == 39
     assert means["baseline_accuracy"] == pytest.approx(seed.loc[fitted, "baseline_accuracy"].mean())
@@ -60,8 +60,8 @@ def test_outputs_summary_and_report(tmp_path: Path) -> None:
     for title in (
         "Attribute frequencies",
         "Co-occurrence",
-        "Predictability (seed protocol)",
-        "Predictability (official protocol)",
+        "Predictability (random 80/20 split)",
+        "Predictability (official partition)",
         "Clusters of attribute vectors",
     ):
         assert title in html
@@ -80,7 +80,7 @@ def test_one_partition_skips_the_official_protocol(tmp_path: Path) -> None:
     assert not (tmp_path / "predictability_official.csv").exists()
     html = (tmp_path / "report.html").read_text()
     assert "Skipped: the official test partition has no rows" in html
-    assert build_stats_report(result).sections[3].title == "Predictability (official protocol)"
+    assert build_stats_report(result).sections[3].title == "Predictability (official partition)"
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The seed notebook's statistics code, kept verbatim (apart from function wrappers) for comparison.
+"""The reference statistics notebook's code, kept verbatim (bar function wrappers) for comparison.
 
 Benchmarks time celebalab against these and tests check that both give the same numbers; nothing in
 celebalab itself calls them. They are deliberately slow: a nested pandas loop for P(A | B) and one
@@ -14,8 +14,8 @@ from celebalab.datasets.schema import ATTRIBUTE_NAMES
 
 NAMES = list(ATTRIBUTE_NAMES)
 
-def seed_conditional_probabilities(train_df: pd.DataFrame) -> pd.DataFrame:
-    """The seed's nested loop over attribute pairs."""
+def notebook_conditional_probabilities(train_df: pd.DataFrame) -> pd.DataFrame:
+    """The notebook's nested loop over attribute pairs."""
     conditional_probs = pd.DataFrame(index=NAMES, columns=NAMES)
     for feature_a in NAMES:
         for feature_b in NAMES:
@@ -31,10 +31,10 @@ def seed_conditional_probabilities(train_df: pd.DataFrame) -> pd.DataFrame:
     return conditional_probs
 
 
-def seed_logistic_regressions(
+def notebook_logistic_regressions(
     train_df: pd.DataFrame, attributes: list[str]
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """The seed's loop: one LogisticRegression(max_iter=1000) per attribute, zero_division=1.
+    """The notebook's loop: one LogisticRegression(max_iter=1000) per attribute, zero_division=1.
 
     Also returns each attribute's test predictions, so they can be compared with celebalab's.
     """

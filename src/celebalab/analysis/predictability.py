@@ -1,7 +1,7 @@
 """How well each attribute is predicted from the other 39, beside the majority-class baseline.
 
-Two protocols: the seed's random 80/20 split (``train_test_split(..., test_size=0.2,
-random_state=42)`` on the row indices, so the rows are exactly the seed's) and the official
+Two protocols: a random 80/20 split (``train_test_split(..., test_size=0.2, random_state=42)`` on
+the row indices, the split of the reference statistics notebook, row for row) and the official
 CelebA partition (train → test). Metrics that are undefined on the test set — precision with no
 predicted positive, recall with no positive, AUC and balanced accuracy with one class — are NaN,
 never silently 0 or 1.
@@ -18,7 +18,7 @@ import pandas as pd
 from celebalab.analysis.logreg import LeaveOneOutFit, fit_leave_one_out
 
 PROTOCOLS: dict[str, str] = {
-    "seed": "random 80/20 split of the rows (train_test_split, random_state=42), as in the seed",
+    "random_split": "random 80/20 split of the rows (train_test_split, random_state=42)",
     "official": "official CelebA partition: fit on train, score on test",
 }
 
@@ -47,14 +47,18 @@ class ProtocolResult:
     skipped: str | None = None
 
 
-def seed_split(n: int, random_state: int = 42) -> tuple[np.ndarray, np.ndarray]:
-    """The seed's train/test row indices: ``train_test_split`` with ``test_size=0.2``."""
+def random_split(n: int, random_state: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """Random train/test row indices: ``train_test_split`` with ``test_size=0.2``."""
     from sklearn.model_selection import train_test_split
 
     if n < 5:
         raise ValueError(f"{n} rows are too few for an 80/20 split")
     train, test = train_test_split(np.arange(n), test_size=0.2, random_state=random_state)
     return np.asarray(train), np.asarray(test)
+
+
+#: Deprecated alias of :func:`random_split` (removed in the next release).
+seed_split = random_split
 
 
 def official_split(partitions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,10 +142,10 @@ def _note(fitted: bool, y_test: np.ndarray) -> str:
 def run_protocol(
     name: str, X: np.ndarray, partitions: np.ndarray, attributes: Sequence[str]
 ) -> ProtocolResult:
-    """Run protocol ``name`` ("seed" or "official"); an impossible split is skipped, with reason."""
+    """Run protocol ``name`` ("random_split" or "official"); an impossible split is skipped."""
     description = PROTOCOLS[name]
     try:
-        train, test = seed_split(len(X)) if name == "seed" else official_split(partitions)
+        train, test = random_split(len(X)) if name == "random_split" else official_split(partitions)
     except ValueError as err:
         return ProtocolResult(name, description, skipped=str(err))
     table, fit = evaluate_split(X, train, test, attributes)

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from celebalab.analysis.result import StatsResult
 
 
+_PROTOCOL_TITLES = {"random_split": "random 80/20 split", "official": "official partition"}
+
+
 def build_stats_report(result: StatsResult) -> Report:
     """A report whose sections can stand alone or be appended to another (``Report.extend``)."""
     data = result.dataset
@@ -25,11 +28,18 @@ def build_stats_report(result: StatsResult) -> Report:
             f"{data['dataset']} ({data['layout']}) · {data['rows']:,} images · "
             f"partition: {result.options['partition']} · {sizes}"
         ),
+        summary=(
+            f"This report describes the 40 attribute labels of {data['rows']:,} images: how often "
+            "each occurs, which occur together, how well each is predicted from the other 39, "
+            "and which groups of images share a profile. Read every figure beside its baseline: "
+            "an attribute that always guessing the majority class already gets right is "
+            "imbalanced, and one predicted barely better than that carries information of its own."
+        ),
     )
     _frequency_section(report.section("Attribute frequencies"), result)
     _association_section(report.section("Co-occurrence: P(A | B), phi, lift"), result)
     for name, proto in result.predictability.items():
-        _predictability_section(report.section(f"Predictability ({name} protocol)"), proto)
+        _predictability_section(report.section(f"Predictability ({_PROTOCOL_TITLES[name]})"), proto)
     _cluster_section(report.section("Clusters of attribute vectors"), result)
     _notes_section(report.section("Notes and timings"), result)
     return report

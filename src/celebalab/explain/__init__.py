@@ -21,7 +21,7 @@ _LAZY = {
     "METRIC_NAMES": "celebalab.explain.metrics",
     "regional_metrics": "celebalab.explain.metrics",
     "DEFAULT_ATTRIBUTE_REGIONS": "celebalab.explain.regions",
-    "SEED_REGION_GROUPS": "celebalab.explain.regions",
+    "ANALYSIS_REGION_GROUPS": "celebalab.explain.regions",
     "load_region_table": "celebalab.explain.regions",
     "ExplainConfig": "celebalab.explain.runner",
     "run_explain": "celebalab.explain.runner",
@@ -30,5 +30,5 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-__getattr__ = lazy_exports(__name__, _LAZY)
+# Deprecated name, kept for one release (importing it warns).
+__getattr__ = lazy_exports(__name__, {**_LAZY, "SEED_REGION_GROUPS": "celebalab.explain.regions"})

@@ -1,17 +1,17 @@
-"""The seed's "expected results" (001, Experimental Design), kept as hypotheses, never targets.
+"""The study plan's expected results, kept as hypotheses, never targets.
 
 They are shown beside the measured values, labelled hypothesis vs measurement, with a verdict:
 *supported* when the measured 95 % CI overlaps the hypothesised range (for FR and regional
 precision) or the measured Pearson r is at or below −0.85 (the correlation), *not supported*
-otherwise, *not measured* when the method or value is missing. The seed's "~5.3 %" for Random is
+otherwise, *not measured* when the method or value is missing. The plan's "~5.3 %" for Random is
 read as 4.3–6.3 %; the qualitative spatial-coherence column (High/Low) has no range and is only
-shown next to the measured component counts. The seed's "SHAP" is KernelSHAP here.
+shown next to the measured component counts. The plan's "SHAP" is KernelSHAP here.
 """
 
 from __future__ import annotations
 
-#: method → (seed's name, FR range, regional precision range, spatial coherence words).
-SEED_EXPECTED: dict[str, tuple[str, tuple[float, float], tuple[float, float], str]] = {
+#: method → (the plan's name, FR range, regional precision range, spatial coherence words).
+EXPECTED_RESULTS: dict[str, tuple[str, tuple[float, float], tuple[float, float], str]] = {
     "gradcam": ("Grad-CAM", (0.10, 0.10), (0.70, 0.80), "High"),
     "ig": ("Integrated Gradients", (0.15, 0.15), (0.65, 0.75), "High"),
     "kernelshap": ("SHAP", (0.93, 0.93), (0.30, 0.40), "Low"),
@@ -19,7 +19,11 @@ SEED_EXPECTED: dict[str, tuple[str, tuple[float, float], tuple[float, float], st
     "random": ("Random (baseline)", (1.0, 1.0), (0.043, 0.063), "Very low"),
 }
 #: "FR vs Regional Precision should show r = -0.85 or stronger".
-SEED_CORRELATION = -0.85
+EXPECTED_CORRELATION = -0.85
+
+# Deprecated aliases of the two names above (removed in the next release).
+SEED_EXPECTED = EXPECTED_RESULTS
+SEED_CORRELATION = EXPECTED_CORRELATION
 
 
 def _overlaps(low: float, high: float, ci_low: float, ci_high: float) -> bool:
@@ -35,9 +39,9 @@ def verdict(hypothesis: tuple[float, float], measured: dict) -> str:
 
 
 def hypothesis_rows(methods: dict[str, dict], correlation: dict) -> list[dict]:
-    """One row per seed hypothesis: what the seed expected, what was measured, the verdict."""
+    """One row per hypothesis: what the study plan expected, what was measured, the verdict."""
     rows = []
-    for method, (seed_name, fr, precision, coherence) in SEED_EXPECTED.items():
+    for method, (plan_name, fr, precision, coherence) in EXPECTED_RESULTS.items():
         got = methods.get(method, {})
         for quantity, expected, key in (
             ("falsification rate", fr, "falsification_rate"),
@@ -47,7 +51,7 @@ def hypothesis_rows(methods: dict[str, dict], correlation: dict) -> list[dict]:
             rows.append(
                 {
                     "method": method,
-                    "seed_name": seed_name,
+                    "plan_name": plan_name,
                     "quantity": quantity,
                     "hypothesis": _range_text(expected),
                     "measured_mean": m.get("mean"),
@@ -60,7 +64,7 @@ def hypothesis_rows(methods: dict[str, dict], correlation: dict) -> list[dict]:
         rows.append(
             {
                 "method": method,
-                "seed_name": seed_name,
+                "plan_name": plan_name,
                 "quantity": "spatial coherence",
                 "hypothesis": coherence,
                 "measured_mean": comp.get("mean"),
@@ -73,16 +77,16 @@ def hypothesis_rows(methods: dict[str, dict], correlation: dict) -> list[dict]:
     rows.append(
         {
             "method": "all",
-            "seed_name": "across methods",
+            "plan_name": "across methods",
             "quantity": "Pearson r(FR, precision)",
-            "hypothesis": f"r ≤ {SEED_CORRELATION}",
+            "hypothesis": f"r ≤ {EXPECTED_CORRELATION}",
             "measured_mean": r,
             "measured_ci": [correlation.get("pearson_ci_low"), correlation.get("pearson_ci_high")],
             "n": correlation.get("n", 0),
             "verdict": "not measured"
             if r is None or r != r
             else "supported"
-            if r <= SEED_CORRELATION
+            if r <= EXPECTED_CORRELATION
             else "not supported",
         }
     )

@@ -4,16 +4,19 @@ A regional metric needs, per image and decision, the pixels the decision *should
 real CelebAMask-HQ that is a judgement, written down here once (:data:`DEFAULT_ATTRIBUTE_REGIONS`)
 and overridable by a JSON/YAML file; on synthetic faces it is a fact: the generator's own table
 (:data:`celebalab.datasets.synth.ATTRIBUTE_REGIONS`) says which classes draw each attribute.
-The seeds' region groups (eyes = brows + eyes + glasses, …) are kept separately because they
-differ from the data layer's finer :data:`~celebalab.datasets.schema.DEFAULT_REGION_GROUPS`.
+The study plan's region groups for analysis (eyes = brows + eyes + glasses, …) are kept
+separately because they differ from the data layer's finer
+:data:`~celebalab.datasets.schema.DEFAULT_REGION_GROUPS`.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -59,8 +62,8 @@ DEFAULT_ATTRIBUTE_REGIONS: MappingProxyType[str, tuple[str, ...]] = MappingProxy
     }
 )
 
-#: The seeds' region groups (001: "Region Groupings (for analysis)"), by class name.
-SEED_REGION_GROUPS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+#: The region groups of the per-region tables (the study plan's "Region Groupings"), by class name.
+ANALYSIS_REGION_GROUPS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
         "eyes": (*_BROWS, *_EYES, "eye_g"),
         "nose": ("nose",),
@@ -87,18 +90,18 @@ def expand_region(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """Group or class names → class names in label order.
 
     A group name wins over a class of the same name (``mouth`` = mouth + lips), as in
-    :func:`celebalab.datasets.masks.region_mask`; the seeds' groups come before the data layer's.
+    :func:`celebalab.datasets.masks.region_mask`; the analysis groups come before the data layer's.
     """
     classes: set[str] = set()
     for name in names:
-        if name in SEED_REGION_GROUPS:
-            classes.update(SEED_REGION_GROUPS[name])
+        if name in ANALYSIS_REGION_GROUPS:
+            classes.update(ANALYSIS_REGION_GROUPS[name])
         elif name in DEFAULT_REGION_GROUPS:
             classes.update(DEFAULT_REGION_GROUPS[name])
         elif name in MASK_CLASS_VALUES:
             classes.add(name)
         else:
-            choices = sorted({*MASK_CLASS_VALUES, *SEED_REGION_GROUPS, *DEFAULT_REGION_GROUPS})
+            choices = sorted({*MASK_CLASS_VALUES, *ANALYSIS_REGION_GROUPS, *DEFAULT_REGION_GROUPS})
             raise CelebalabError(unknown_name_message("region or mask class", name, choices))
     return tuple(sorted(classes, key=MASK_CLASS_VALUES.__getitem__))
 
@@ -159,3 +162,15 @@ def class_masks(label_maps: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
     lut = np.zeros(256, dtype=bool)
     lut[[MASK_CLASS_VALUES[c] for c in classes]] = True
     return lut[np.asarray(label_maps, dtype=np.uint8)]
+
+
+def __getattr__(name: str) -> Any:
+    """``SEED_REGION_GROUPS``: deprecated name of :data:`ANALYSIS_REGION_GROUPS` (one release)."""
+    if name == "SEED_REGION_GROUPS":
+        warnings.warn(
+            "SEED_REGION_GROUPS is deprecated; use ANALYSIS_REGION_GROUPS",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return ANALYSIS_REGION_GROUPS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

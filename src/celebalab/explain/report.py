@@ -56,7 +56,9 @@ def build_explain_report(result, outputs) -> Report:
 
     matplotlib.use("Agg")
     data = result.to_json()
-    report = Report("celebalab explain", f"run {data['run']} · data {data['root']}")
+    report = Report(
+        "celebalab explain", f"run {data['run']} · data {data['root']}", summary=_summary(data)
+    )
     _overview(report.section("Explainability: what was measured"), data)
     sec = report.section("Regional precision by method")
     sec.text("Mean [bootstrap 95 % CI] over every (image, attribute) decision; n = decisions.")
@@ -65,7 +67,7 @@ def build_explain_report(result, outputs) -> Report:
         sec.figure(_box_plot(outputs.per_image), alt="regional precision box plots")
     _regions_section(report.section("Per region and per attribute"), data)
     _fr_section(report.section("Falsification rate vs regional precision"), data)
-    _hypotheses(report.section("The seed's hypotheses beside the measurements"), data)
+    _hypotheses(report.section("The study plan's expected results beside the measurements"), data)
     _overlays(report.section("Heatmaps on image and mask (sample images)"), outputs)
     sec = report.section("Deletion and insertion curves")
     sec.text(
@@ -83,6 +85,18 @@ def build_explain_report(result, outputs) -> Report:
 def write_report(result, outputs, path: str | Path) -> Path:
     """Write the explain report to ``path`` (atomically)."""
     return build_explain_report(result, outputs).write(path)
+
+
+def _summary(data: dict) -> str:
+    """Two sentences: what was measured, and how to read it."""
+    return (
+        f"{len(data['methods'])} attribution methods were scored on how much of their attribution "
+        "falls inside the face region each decision is about (regional precision), and on "
+        "whether removing the pixels they point at lowers the decision more than removing as "
+        "many random pixels (the falsification rate, FR). A method earns trust when its "
+        "regional precision is clearly above the region's area, which a uniform map scores, and "
+        "its FR is low; the Random method shows what chance looks like."
+    )
 
 
 def _overview(sec, data: dict) -> None:
@@ -139,7 +153,7 @@ def _box_plot(per_image: pd.DataFrame):
 
 
 def _regions_section(sec, data: dict) -> None:
-    sec.text("Share of positive attribution mass in each of the seed's region groups (mean).")
+    sec.text("Share of positive attribution mass in each analysis region group (mean).")
     sec.table(
         pd.DataFrame(
             {m: {g: s["mean"] for g, s in r.items()} for m, r in data["per_region"].items()}
@@ -194,7 +208,7 @@ def _num(value) -> str:
 
 def _hypotheses(sec, data: dict) -> None:
     sec.text(
-        "Hypothesis: the seed's expected results (001), not targets. Measurement: this run. "
+        "Hypothesis: the study plan's expected results, not targets. Measurement: this run. "
         "Supported = the measured 95 % CI overlaps the hypothesised range (r: measured r "
         "at or below it).",
         note=True,
@@ -202,7 +216,7 @@ def _hypotheses(sec, data: dict) -> None:
     rows = [
         {
             "method": r["method"],
-            "seed's name": r["seed_name"],
+            "name in the plan": r["plan_name"],
             "quantity": r["quantity"],
             "hypothesis": r["hypothesis"],
             "measurement": _ci_text(

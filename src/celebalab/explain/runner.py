@@ -26,7 +26,7 @@ from celebalab.explain.decisions import AttributeDecision, PairDecision, Penulti
 from celebalab.explain.falsification import FalsificationSettings, falsify
 from celebalab.explain.methods import METHOD_NAMES, AttributionSettings, attribute
 from celebalab.explain.metrics import mass_share, regional_metrics
-from celebalab.explain.regions import SEED_REGION_GROUPS, class_masks, region_table_for
+from celebalab.explain.regions import ANALYSIS_REGION_GROUPS, class_masks, region_table_for
 from celebalab.explain.selection import (
     PairSet,
     counterfactual_pairs,
@@ -378,7 +378,7 @@ class _Work:
             frame["pair_kind"] = [pairs.kinds[i] for i in at]
         for key, values in metrics.items():
             frame[key] = values
-        for group, classes in SEED_REGION_GROUPS.items():
+        for group, classes in ANALYSIS_REGION_GROUPS.items():
             frame[f"share:{group}"] = mass_share(maps, class_masks(label_maps, classes))
         for cut, (classes, cue) in self.planted.items():
             planted = class_masks(label_maps, classes)

@@ -8,7 +8,7 @@ Pairs for an embedding model's decision (``--pairs``):
 
 - synthetic data written with ``data synth --pairs``: exact counterfactual pairs (the same face
   re-rendered with one region's attribute changed); the region is the changed pixels;
-- otherwise pairs chosen from labels, as the seed describes: two images of one identity (when
+- otherwise pairs chosen from labels, as the study plan describes: two images of one identity (when
   the dataset has identities) that differ in the attributes of one region group and agree on
   those of the other groups ("pairs differing in eyes but similar in nose/mouth"); the region is
   that group's mask in the first image.
@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 
 from celebalab.datasets.mask_pack import PackedLabelMaps
-from celebalab.explain.regions import SEED_REGION_GROUPS, class_masks
+from celebalab.explain.regions import ANALYSIS_REGION_GROUPS, class_masks
 
 COUNTERFACTUAL_DIR = "synthetic_pairs"
 COUNTERFACTUAL_TABLE = "pairs.csv"
 
-#: Attributes that live in each seed group, for choosing pairs from labels.
+#: Attributes that live in each analysis region group, for choosing pairs from labels.
 PAIR_GROUP_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "eyes": ("Eyeglasses", "Narrow_Eyes", "Arched_Eyebrows", "Bushy_Eyebrows"),
     "nose": ("Big_Nose", "Pointy_Nose"),
@@ -157,7 +157,7 @@ def label_pairs(
     first = np.asarray(firsts, dtype=np.int64)
     masks = np.stack(
         [
-            class_masks(labels.labels[r][None], SEED_REGION_GROUPS[k])[0]
+            class_masks(labels.labels[r][None], ANALYSIS_REGION_GROUPS[k])[0]
             for r, k in zip(first, kinds, strict=True)
         ]
     )

@@ -1,7 +1,7 @@
 """Summaries of an explain run: per method / decision / region means with bootstrap CIs, FR vs
-regional precision, the seed's hypotheses beside the measurements, shortcuts, ground truth.
+regional precision, the study plan's hypotheses beside the measurements, shortcuts, ground truth.
 
-``results.json`` is :meth:`ExplainResult.to_json`; its ``methods`` block is the seed's
+``results.json`` is :meth:`ExplainResult.to_json`; its ``methods`` block is the study plan's
 ``regional_attribution_results.json`` made complete (every figure has mean, std, CI and n).
 """
 
@@ -17,7 +17,7 @@ import pandas as pd
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.explain.hypotheses import hypothesis_rows
 from celebalab.explain.metrics import METRIC_NAMES
-from celebalab.explain.regions import SEED_REGION_GROUPS
+from celebalab.explain.regions import ANALYSIS_REGION_GROUPS
 from celebalab.explain.statistics import correlations, mean_ci
 
 #: Per-image columns summarised per method (FR is the mean of ``falsified``).
@@ -91,7 +91,9 @@ def summarise(
         for decision, frame in per_image.groupby("decision", sort=False)
     }
     per_region = {
-        method: {g: mean_ci(frame[f"share:{g}"].to_numpy(), seed=seed) for g in SEED_REGION_GROUPS}
+        method: {
+            g: mean_ci(frame[f"share:{g}"].to_numpy(), seed=seed) for g in ANALYSIS_REGION_GROUPS
+        }
         for method, frame in attrs.groupby("method", sort=False)
     }
     fr = user_fr or {m: s["falsification_rate"]["mean"] for m, s in methods.items()}
@@ -112,7 +114,7 @@ def summarise(
         "synthetic": outputs.synthetic is not None,
         "config": _config_json(config),
         "regions": {a: list(c) for a, c in outputs.regions.items()},
-        "seed_region_groups": {g: list(c) for g, c in SEED_REGION_GROUPS.items()},
+        "analysis_region_groups": {g: list(c) for g, c in ANALYSIS_REGION_GROUPS.items()},
         "methods": methods,
         "per_decision": per_decision,
         "per_region": per_region,

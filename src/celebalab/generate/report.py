@@ -28,6 +28,14 @@ def training_report(run_dir: str | Path, info: dict[str, Any]) -> Report:
         title=f"GAN run {run_dir.name}",
         subtitle=f"{info['arch']} · {info['image_size']} px · "
         f"{info['training']['steps']} steps · {_conditioning(info)}",
+        summary=(
+            f"This run trained a {info['image_size']} px face generator for "
+            f"{info['training']['steps']:,} steps; the report shows its samples over training, the "
+            "losses of both networks and the checks for mode collapse "
+            f"({len(info.get('warnings', [])) or 'no'} warning(s) raised). Losses say whether "
+            "training stayed balanced, not how good the faces are: `celebalab gan evaluate` "
+            "measures that, beside a real-vs-real floor."
+        ),
     )
     add_training_sections(report, run_dir, info)
     return report
@@ -133,6 +141,12 @@ def _warnings_section(sec: Section, info: dict[str, Any]) -> None:
 def evaluation_report(run_dir: str | Path, info: dict[str, Any], result: dict[str, Any]) -> Report:
     """Training sections plus the metrics of ``gan evaluate`` (``result`` as in metrics.json)."""
     report = training_report(run_dir, info)
+    report.summary = (
+        "Generated faces were compared with real training faces in a classifier's feature space "
+        "(FID, KID, precision and recall) and checked for copies of training images. Each figure "
+        "sits beside its real-vs-real floor, the score two halves of the real data get: the "
+        "closer to the floor, the better; these FIDs are not comparable with published ones."
+    )
     report.sections[:0] = [Section("Evaluation")]
     add_metric_sections(report.sections[0], result)
     return report

@@ -47,6 +47,7 @@ def build_evaluation_report(result: EvaluationResult) -> Report:
             f"{cfg.get('arch')} at {cfg.get('image_size')} px · {n:,} images · "
             f"{len(result.metrics)} attributes · images from {result.data_source}"
         ),
+        summary=_summary(result),
     )
     _headline_section(report, result)
     if result.groups is not None:
@@ -81,6 +82,18 @@ def build_evaluation_report(result: EvaluationResult) -> Report:
         for note in notes:
             sec.text(note)
     return report
+
+
+def _summary(result: EvaluationResult) -> str:
+    """Two sentences: what was measured, and how to read the headline."""
+    h = result.headline
+    return (
+        f"The classifier was scored on {len(result.predictions):,} {result.split} images, "
+        f"attribute by attribute, against a majority-class guess: mean balanced accuracy "
+        f"{format_metric(h['mean_balanced_accuracy'])}, where 0.5 is what guessing scores. "
+        "Attributes near 0.5 were not learned; accuracy alone flatters rare attributes, so read "
+        "balanced accuracy and F1 beside it."
+    )
 
 
 def _headline_section(report: Report, result: EvaluationResult) -> None:

@@ -31,6 +31,8 @@ section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);
 padding:16px 24px;margin:18px 0}
 h2{font-size:18px;margin:4px 0 12px}h3{font-size:15px;margin:14px 0 8px}
 p.note{color:#555;font-size:13px}
+p.summary{font-size:16px;line-height:1.5;background:#eef4ff;border-left:4px solid #2f6fdf;
+padding:12px 16px;margin:8px 0 20px}
 table.data{border-collapse:collapse;font-size:12.5px;margin:8px 0}
 table.data th{background:#eef1f5;text-align:left;position:sticky;top:0}
 table.data th,table.data td{padding:3px 8px;border-bottom:1px solid #e3e6ea;white-space:nowrap}
@@ -84,11 +86,16 @@ class Section:
 
 @dataclass
 class Report:
-    """An HTML report made of sections; :meth:`write` saves it atomically."""
+    """An HTML report made of sections; :meth:`write` saves it atomically.
+
+    ``summary`` (two plain sentences: what was measured, what it means) opens the report, before
+    any table.
+    """
 
     title: str
     subtitle: str = ""
     sections: list[Section] = field(default_factory=list)
+    summary: str = ""
 
     def section(self, title: str) -> Section:
         """Append and return a new section."""
@@ -110,6 +117,8 @@ class Report:
             for i, s in enumerate(self.sections)
         )
         sub = f"<p>{html.escape(self.subtitle)}</p>" if self.subtitle else ""
+        if self.summary:
+            body = f'<p class="summary">{html.escape(self.summary)}</p>{body}'
         return (
             f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(self.title)}</title><style>{_STYLE}</style></head><body>"
