@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from celebalab import stopping
 from celebalab._help import install as install_plain_help
 from celebalab.analysis.cli import register as register_stats
 from celebalab.datasets.cli import app as data_app
@@ -19,6 +20,7 @@ from celebalab.explain.cli import register as register_explain
 from celebalab.explorer.cli import register as register_explorer
 from celebalab.generate.cli import app as gan_app
 from celebalab.models.cli import register as register_models
+from celebalab.models.cli_import import app as model_app
 from celebalab.retrieval.cli import register as register_retrieval
 
 install_plain_help()
@@ -36,6 +38,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data", help="Read, verify, synthesise and pack datasets.")
 register_stats(app)
 register_models(app)
+app.add_typer(model_app, name="model", help="Pretrained models: import dlib, ONNX, TorchScript.")
 app.add_typer(embed_app, name="embed", help="Face embeddings: import, extract, evaluate.")
 register_retrieval(app)
 register_explorer(app)
@@ -47,13 +50,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print ``error: …`` on one line and exit with status 2.
 
     Click's standalone mode reports usage errors (bad option, missing argument) itself and ends
-    every run with ``SystemExit``; only celebalab's own errors need catching here.
+    every run with ``SystemExit``; only celebalab's own errors need catching here. Ctrl-C and
+    SIGTERM stop a command with one line saying how to resume, and status 130 / 143.
     """
     try:
-        app(args=argv, standalone_mode=True)
+        with stopping.stop_on_signals():
+            app(args=argv, standalone_mode=True)
     except CelebalabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except stopping.Stopped as stop:
+        print(stopping.resume_line(sys.argv[1:] if argv is None else argv, stop), file=sys.stderr)
+        return stop.exit_code
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 0 if done.code is None else 1
     return 0

@@ -266,6 +266,7 @@ def _assemble(job: _Job, out: Path, split: str) -> EmbeddingSet:
     )  # fmt: skip
     source = {"type": "run", "run": str(Path(run.run_dir).resolve()), "arch": run.config["arch"],
               "task": run.task, "image_size": run.image_size, "crop": run.crop,
+              "alignment": run.face_prep.to_config(),
               "normalise": job.normalise, "split": split}  # fmt: skip
     data = {"root": str(job.root.resolve()),
             "fingerprint": data_fingerprint(job.table, []),

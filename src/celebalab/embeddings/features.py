@@ -41,6 +41,10 @@ def run_vectors(
 
     if run.task == "identity":
         return extract_features(run, images_uint8).cpu().numpy().astype(np.float32), None
+    if run.imported:  # no inner layer to hook: the 40 logits are both vector and probabilities
+        logits = extract_features(run, images_uint8)
+        vectors = F.normalize(logits, dim=1) if normalise else logits
+        return vectors.cpu().numpy().astype(np.float32), torch.sigmoid(logits).cpu().numpy()
     captured: list[torch.Tensor] = []
     hook = classifier_head(run.model).register_forward_pre_hook(
         lambda _module, args: captured.append(args[0])
@@ -58,20 +62,26 @@ def run_vectors(
 
 
 def file_vectors(
-    run: LoadedRun, paths: Sequence[str | Path], normalise: bool = True, batch_size: int = 64
+    run: LoadedRun,
+    paths: Sequence[str | Path],
+    normalise: bool = True,
+    batch_size: int = 64,
+    notes: list[tuple[str, str]] | None = None,
 ) -> tuple[list[Path], np.ndarray, np.ndarray | None, list[tuple[str, str]]]:
-    """Vectors of image files, decoded with the run's size and crop exactly as in training.
+    """Vectors of image files, prepared as the run's inputs are
+    (:func:`celebalab.models.inference.prepared_batches`).
 
-    Returns ``(readable paths, vectors, probabilities or None, [(path, reason)] unreadable)``.
+    Returns ``(readable paths, vectors, probabilities or None, [(path, reason)] unreadable or
+    without a face)``; ``notes`` receives ``(path, note)`` ("3 faces found; …").
     """
-    from celebalab.models.inference import decode_batches
+    from celebalab.models.inference import prepared_batches
 
     files = [Path(p) for p in paths]
     kept: list[Path] = []
     vectors: list[np.ndarray] = []
     probs: list[np.ndarray] = []
     failed: list[tuple[str, str]] = []
-    for positions, images, bad in decode_batches(files, run.image_size, run.crop, batch_size):
+    for positions, images, bad in prepared_batches(run, files, batch_size, notes=notes):
         failed.extend((str(files[i]), reason) for i, reason in bad)
         if len(positions):
             kept.extend(files[i] for i in positions)

@@ -86,8 +86,16 @@ def predict_command(
     overwrite: Annotated[
         bool, typer.Option(help="Replace existing --json / --csv files.")
     ] = False,
+    align: Annotated[
+        str,
+        typer.Option(
+            help="'auto': a 178×218 CelebA-aligned image is cropped as in training, any other "
+            "photo is found by dlib's face detector and aligned onto CelebA's frame; 'always' / "
+            "'never' force either."
+        ),
+    ] = "auto",
 ) -> None:
-    """Attribute probabilities for aligned face images (any size: cropped/resized as in training).
+    """Attribute probabilities for face images: aligned CelebA images or photos (faces found).
 
     Unreadable files are listed and skipped (exit status 1).
 
@@ -104,8 +112,10 @@ def predict_command(
     for option, path in (("--json", json_path), ("--csv", csv_path)):
         if path is not None:
             check_output_file(path, option, overwrite)
-    frame = predict_paths(run_dir, images, batch_size=batch_size, device=device)
+    frame = predict_paths(run_dir, images, batch_size=batch_size, device=device, detect=align)
     _print_predictions(frame, top, max_rows)
+    for note in frame.attrs["notes"]:
+        typer.echo(f"note: {note['path']}: {note['note']}", err=True)
     if json_path is not None:
         write_json_atomic(json_path, predictions_json(frame))
         typer.echo(f"wrote {json_path}")

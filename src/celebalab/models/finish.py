@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from celebalab.models import run as runfmt
@@ -58,6 +59,7 @@ def finish_run(
     table, splits = data.table, data.splits
     document = {
         **model_config,
+        **_alignment(config, table, splits.rows["train"]),
         **finished,
         "data": {
             "root": config.root,
@@ -108,6 +110,21 @@ def model_description(config: TrainConfig, names: list[str]) -> dict[str, Any]:
         "crop": config.crop,
         "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
     }
+
+
+def _alignment(config: TrainConfig, table: Any, rows: Any) -> dict[str, Any]:
+    """``alignment`` with CelebA's aligned frame (the training images' mean landmarks), so that
+    photos given to this run later are warped onto the frame it was trained on; nothing for
+    data without a landmark file (CelebAMask-HQ, Kaggle copies lacking it)."""
+    from celebalab.alignment import FacePrep
+    from celebalab.datasets.schema import LANDMARK_COLUMNS
+
+    if table.attrs.get("dataset") != "celeba" or not set(LANDMARK_COLUMNS) <= set(table.columns):
+        return {}
+    marks = table[list(LANDMARK_COLUMNS)].to_numpy(np.float64)[rows].reshape(-1, 5, 2)
+    frame = tuple(map(tuple, marks.mean(axis=0).round(2)))
+    prep = FacePrep(size=config.size, method="crop", crop=config.crop, frame=frame)
+    return {"alignment": prep.to_config()}
 
 
 def _rounded(values: Sequence[float] | None) -> list[float] | None:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from celebalab.datasets.decode import image_error_text, load_resized
+from celebalab.datasets.schema import LANDMARK_COLUMNS
 from celebalab.errors import CelebalabError
 from celebalab.models.architectures import classifier_head, normalise_uint8
 from celebalab.models.run import LoadedRun
@@ -37,6 +38,7 @@ from celebalab.runtime import check_split
 if TYPE_CHECKING:
     import pandas as pd
 
+    from celebalab.alignment import FacePrep
     from celebalab.models.data import Splits
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "model_input",
     "predict_logits",
     "predict_probabilities",
+    "prepared_batches",
     "run_splits",
 ]
 
@@ -174,9 +177,15 @@ def _split_batches(
 
     size, crop = run.image_size, run.crop
     ids = table["image_id"].astype(str).tolist()
+    prep = run.face_prep
+    if prep.method != "crop":
+        reader: Any = _aligned_reader(table, ids, prep, batch_size, workers)
+        source = f"image files aligned ({prep.describe()})"
+        return SplitBatches(table=table, rows=rows, batch_size=batch_size, reader=reader,
+                            source=source, progress=progress)  # fmt: skip
     pack = PackedImages.open(root, size, crop, image_ids=ids)
     if pack is not None:
-        reader: Any = _packed_reader(pack, batch_size)
+        reader = _packed_reader(pack, batch_size)
         source = "packed cache"
     else:
         reader = _file_reader(Path(table.attrs["image_dir"]), ids, size, crop, batch_size, workers)
@@ -216,29 +225,102 @@ def _file_reader(
     return read
 
 
+def _aligned_reader(
+    table: pd.DataFrame, ids: list[str], prep: FacePrep, batch_size: int, workers: int | None
+) -> Callable[[np.ndarray], Iterator[Any]]:
+    """Images of table rows aligned for the run: the dataset's landmarks when it has them (CelebA),
+    else dlib's detector; an image without a face is skipped with its reason."""
+    image_dir = Path(table.attrs["image_dir"])
+    marks = table[list(LANDMARK_COLUMNS)].to_numpy(np.float64) if set(LANDMARK_COLUMNS) <= set(
+        table.columns) else None  # fmt: skip
+
+    def read(rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
+        def load(position: int) -> np.ndarray:
+            row = rows[position]
+            landmarks = None if marks is None else marks[row].reshape(5, 2)
+            return prep.load(image_dir / ids[row], landmarks).image
+
+        paths = [image_dir / ids[r] for r in rows]
+        for kept, images, failed in decode_batches(paths, prep.size, "none", batch_size, workers,
+                                                   load=load):  # fmt: skip
+            yield rows[kept], images, [(int(rows[i]), reason) for i, reason in failed]
+
+    return read
+
+
+def prepared_batches(
+    run: LoadedRun,
+    files: Sequence[Path],
+    batch_size: int,
+    workers: int | None = None,
+    *,
+    detect: str = "auto",
+    notes: list[tuple[str, str]] | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]]:
+    """:func:`decode_batches` of image files made into ``run``'s input by its :class:`FacePrep`.
+
+    A celebalab run's CelebA-aligned image (178×218) is cropped exactly as in training; other
+    photos, and every file for an imported recogniser, go through dlib's detector and 5-point
+    predictor (``detect``: ``auto``, ``always``, ``never``; see :meth:`FacePrep.load`). A file
+    without a face is skipped with its reason; ``notes`` receives ``(path, note)`` such as
+    "3 faces found; the largest was used".
+    """
+    prep = run.face_prep
+    said: dict[int, str] = {}
+
+    def load(position: int) -> np.ndarray:
+        prepared = prep.load(files[position], detect=detect)
+        if prepared.note:
+            said[position] = prepared.note
+        return prepared.image
+
+    yield from decode_batches(files, run.image_size, run.crop, batch_size, workers, load=load)
+    if notes is not None:
+        notes.extend((str(files[i]), note) for i, note in sorted(said.items()))
+
+
 Decoded = tuple["np.ndarray | None", str]
 
 
 def decode_batches(
-    paths: Sequence[Path], size: int, crop: str, batch_size: int, workers: int | None = None
+    paths: Sequence[Path],
+    size: int,
+    crop: str,
+    batch_size: int,
+    workers: int | None = None,
+    *,
+    load: Callable[[int], np.ndarray] | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]]:
     """Decode ``paths`` in batches, the next batch decoding while the caller uses this one.
 
     Yields ``(positions kept, uint8 k×S×S×3, [(position, reason), …] unreadable)``, positions
     being indices into ``paths``. Decoding runs in ``workers`` threads (default: CPU count, at
-    most 8; 0: in the calling thread).
+    most 8; 0: in the calling thread). ``load(position)`` replaces the crop-and-resize decoder
+    (aligned inputs); a :class:`CelebalabError` it raises (no face found) skips the image too.
     """
     threads = min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1) if workers is None else workers
     starts = range(0, len(paths), batch_size)
+
+    def one(position: int) -> Decoded:
+        if load is None:
+            return _decode(paths[position], size, crop)
+        try:
+            return load(position), ""
+        except CelebalabError as err:
+            return None, str(err)
+        except Exception as err:  # any decoder failure skips the file
+            return None, f"unreadable image ({image_error_text(paths[position], err)})"
+
     if threads == 0:
         for start in starts:
-            batch = paths[start : start + batch_size]
-            yield _assemble(start, [_decode(p, size, crop) for p in batch], size)
+            stop = min(start + batch_size, len(paths))
+            yield _assemble(start, [one(i) for i in range(start, stop)], size)
         return
     with ThreadPoolExecutor(threads) as pool:
 
         def submit(start: int) -> list[Future[Decoded]]:
-            return [pool.submit(_decode, p, size, crop) for p in paths[start : start + batch_size]]
+            stop = min(start + batch_size, len(paths))
+            return [pool.submit(one, i) for i in range(start, stop)]
 
         pending = submit(0) if len(paths) else []
         for start in starts:
@@ -304,10 +386,13 @@ def extract_features(run: LoadedRun, images_uint8: torch.Tensor | np.ndarray) ->
     i.e. the pooled features after the (eval-mode, identity) dropout, for every architecture
     in ``ARCHITECTURES``: ``logits == features @ head.weight.T + head.bias``. For an identity
     run (``task == "identity"``) the features are its embedding: the network's output,
-    L2-normalised (see :mod:`celebalab.models.identity_module`).
+    L2-normalised (see :mod:`celebalab.models.identity_module`). An imported attribute model's
+    features are its 40 logits.
     """
     if run.task == "identity":
         return torch.nn.functional.normalize(predict_logits(run, images_uint8), dim=1)
+    if run.imported:  # an imported classifier exposes no inner layer: its logits are its features
+        return predict_logits(run, images_uint8)
     x = model_input(run, images_uint8)
     captured: list[torch.Tensor] = []
     hook = classifier_head(run.model).register_forward_pre_hook(

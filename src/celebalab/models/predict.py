@@ -20,7 +20,7 @@ import torch
 
 from celebalab.errors import CelebalabError
 from celebalab.metrics.attributes import predict_labels
-from celebalab.models.inference import decode_batches, predict_logits
+from celebalab.models.inference import predict_logits, prepared_batches
 from celebalab.models.run import LoadedRun, load_run, require_attribute_outputs
 from celebalab.runtime import resolve_device
 
@@ -65,6 +65,7 @@ def predict_paths(
     batch_size: int = 64,
     device: str | None = None,
     workers: int | None = None,
+    detect: str = "auto",
 ) -> pd.DataFrame:
     """Probabilities and thresholded labels for the images in ``paths`` (files or folders).
 
@@ -74,7 +75,11 @@ def predict_paths(
     (0/1, probability >= the run's threshold). ``df.attrs["failures"]`` lists
     ``{"path", "reason"}`` for every unreadable file; ``df.attrs["attribute_names"]`` and
     ``df.attrs["thresholds"]`` describe the run. ``workers`` decoding threads default to the CPU
-    count (at most 8).
+    count (at most 8). Files are prepared by
+    :func:`~celebalab.models.inference.prepared_batches`: a 178×218 CelebA-aligned image is
+    cropped as in training, any other photo is aligned onto CelebA's frame through dlib's face
+    detector (``detect``: ``auto``, ``always``, ``never``); ``df.attrs["notes"]`` lists
+    ``{"path", "note"}`` (several faces found, …).
     """
     if batch_size < 1:
         raise PredictError(f"--batch-size must be >= 1, got {batch_size}")
@@ -86,8 +91,9 @@ def predict_paths(
     kept: list[str] = []
     probs: list[np.ndarray] = []
     failures: list[dict[str, str]] = []
-    for positions, images, failed in decode_batches(
-        files, run.image_size, run.crop, batch_size, workers
+    notes: list[tuple[str, str]] = []
+    for positions, images, failed in prepared_batches(
+        run, files, batch_size, workers, detect=detect, notes=notes
     ):
         failures.extend({"path": str(files[i]), "reason": reason} for i, reason in failed)
         if len(positions):
@@ -96,7 +102,9 @@ def predict_paths(
     if not kept:
         reasons = "; ".join(f"{f['path']}: {f['reason']}" for f in failures[:3])
         raise PredictError(f"none of the {len(files)} image file(s) could be read ({reasons})")
-    return _frame(run, kept, np.concatenate(probs), failures)
+    frame = _frame(run, kept, np.concatenate(probs), failures)
+    frame.attrs["notes"] = [{"path": p, "note": n} for p, n in notes]
+    return frame
 
 
 def _frame(

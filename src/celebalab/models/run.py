@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from celebalab import __version__
+from celebalab.alignment import FacePrep
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, read_json_object, write_json_atomic
 from celebalab.models.architectures import build_model
@@ -73,8 +74,24 @@ class LoadedRun:
 
     @property
     def device(self) -> torch.device:
-        """Device holding the model's parameters."""
-        return next(self.model.parameters()).device
+        """Device holding the model's parameters (CPU for imported models run outside torch)."""
+        tensor = next(self.model.parameters(), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
+
+    @property
+    def imported(self) -> bool:
+        """Whether the run wraps a pretrained model (``celebalab model import``)."""
+        return self.config.get("kind") == "imported"
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether gradients reach the input (false for onnxruntime and dlib models)."""
+        return bool(getattr(self.model, "differentiable", True))
+
+    @property
+    def face_prep(self) -> FacePrep:
+        """How an image becomes this run's input (crop, template alignment or dlib's chip)."""
+        return FacePrep.from_config(self.config)
 
     @property
     def crop(self) -> str:
@@ -157,6 +174,10 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
     names = list(config["attribute_names"])
+    if config.get("kind") == "imported":
+        from celebalab.models.imported import build_imported_model
+
+        return _loaded(run_dir, config, build_imported_model(run_dir, config).to(device), names)
     # identity runs predict no attribute: their outputs are the embedding_dim embedding values
     model = build_model(config["arch"], int(config.get("embedding_dim") or len(names)))
     weights = run_dir / MODEL_FILE
@@ -169,7 +190,10 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
         lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
         reason = "; ".join(lines[:2]) if lines else type(err).__name__
         raise RunDirError(f"{weights}: corrupt or incompatible model weights ({reason})") from None
-    model.to(device).eval()
+    return _loaded(run_dir, config, model.to(device).eval(), names)
+
+
+def _loaded(run_dir: Path, config: dict[str, Any], model: nn.Module, names: list[str]) -> LoadedRun:
     thresholds = np.array([float(config["thresholds"].get(n, 0.5)) for n in names], np.float32)
     return LoadedRun(
         run_dir=run_dir,

@@ -1,0 +1,324 @@
+"""``celebalab model import SOURCE --out RUN``: a pretrained model becomes a celebalab run.
+
+The run folder holds a copy of the model file (``model.onnx``, ``model.ts``, ``model.pt2`` or
+``model.pt``; nothing for ``dlib``, whose files live in its package) and ``run.json``, written
+last, with ``kind: "imported"``: the task (``identity`` embedding or 40 attribute logits), the
+source file and its SHA-256, the input size, normalisation, channel order and layout, the
+alignment (:class:`celebalab.alignment.FacePrep`) and the licence note. Every command taking a
+RUN then loads it through :func:`celebalab.models.load_run` like a trained run.
+
+Before anything is written the model is run once on two deterministic images: its input must be
+a 4-d image tensor matching the options, and its output finite, ``N×D`` (``D = 40`` for
+attributes); each failure is one line naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from celebalab import __version__
+from celebalab.alignment import LICENCE_NOTE, FacePrep
+from celebalab.datasets.schema import ATTRIBUTE_NAMES
+from celebalab.errors import CelebalabError, OptionError
+from celebalab.io import atomic_path, check_output_dir, write_json_atomic
+from celebalab.models.imported._formats import ModelFile, inspect_model_file
+from celebalab.models.imported._load import build_imported_model
+from celebalab.models.run import FORMAT_VERSION, RUN_JSON
+
+KINDS: tuple[str, ...] = ("identity", "attributes")
+CHANNELS: tuple[str, ...] = ("rgb", "bgr")
+ALIGNMENTS: tuple[str, ...] = ("arcface", "dlib", "crop-center", "crop-none")
+MODEL_FILES = {
+    "onnx": "model.onnx",
+    "torchscript": "model.ts",
+    "export": "model.pt2",
+    "state_dict": "model.pt",
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Preprocessing a family of models was trained with (pixel-scale mean and std)."""
+
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    channels: str
+    alignment: str
+    note: str
+
+
+#: ``--preset arcface``: InsightFace recognition models (``w600k_mbf.onnx``, ``w600k_r50.onnx``
+#: of the ``buffalo_s``/``buffalo_l`` packs): 112×112, (x − 127.5) / 127.5, RGB, ArcFace template.
+PRESETS: dict[str, Preset] = {
+    "arcface": Preset(
+        112, (127.5,) * 3, (127.5,) * 3, "rgb", "arcface", "InsightFace ArcFace preprocessing"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """Preprocessing of a model file; ``None`` fields come from the preset or the file."""
+
+    kind: str = "identity"
+    preset: str | None = None
+    input_size: int | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    channels: str | None = None
+    alignment: str | None = None
+    arch: str | None = None
+    licence: str = ""
+
+
+def import_model(
+    source: str,
+    out: str | Path,
+    options: ImportOptions = ImportOptions(),
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write the run folder ``out`` for ``source`` (``"dlib"`` or a model file); return ``out``.
+
+    ``--overwrite`` replaces only what an import writes (``run.json`` and the model copy).
+    """
+    _check_options(options)
+    out = check_output_dir(out, "--out", overwrite=True)
+    _refuse_foreign_folder(out, overwrite)
+    if source == "dlib":
+        config = _dlib_config()
+        model_file = None
+    else:
+        model_file = inspect_model_file(Path(source).expanduser())
+        config = _file_config(model_file, options)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RUN_JSON).unlink(missing_ok=True)  # the run is unfinished until run.json is back
+    if model_file is not None:
+        _copy(model_file.path, out / config["source"]["file"], model_file.format)
+    config["output_dim"] = _probe(out, config)
+    if config["task"] == "attributes" and config["output_dim"] != len(ATTRIBUTE_NAMES):
+        raise CelebalabError(
+            f"{source}: --kind attributes needs 40 outputs (CelebA's attributes), "
+            f"the model gives {config['output_dim']}"
+        )
+    if config["task"] == "identity":
+        config["embedding_dim"] = config["output_dim"]
+    write_json_atomic(out / RUN_JSON, config)
+    return out
+
+
+def _check_options(o: ImportOptions) -> None:
+    for name, value, allowed in (
+        ("--kind", o.kind, KINDS),
+        ("--channels", o.channels, CHANNELS),
+        ("--alignment", o.alignment, ALIGNMENTS),
+        ("--preset", o.preset, tuple(PRESETS)),
+    ):
+        if value is not None and value not in allowed:
+            raise OptionError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    for name, values in (("--mean", o.mean), ("--std", o.std)):
+        if values is not None and len(values) not in (1, 3):
+            raise OptionError(f"{name} takes 1 or 3 numbers (pixel scale 0–255), got {len(values)}")
+    if o.std is not None and any(v <= 0 for v in o.std):
+        raise OptionError("--std values must be positive")
+    if o.input_size is not None and not 16 <= o.input_size <= 1024:
+        raise OptionError(f"--input-size must lie in 16…1024, not {o.input_size}")
+
+
+def _refuse_foreign_folder(out: Path, overwrite: bool) -> None:
+    """A non-empty ``out`` is refused unless it holds an earlier import and --overwrite is on."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    ours = {RUN_JSON, *MODEL_FILES.values()}
+    if not overwrite:
+        raise OptionError(
+            f"--out {out}: folder is not empty; pass --overwrite to replace an "
+            "earlier import, or choose another folder"
+        )
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
+    if foreign:
+        raise OptionError(
+            f"--out {out}: holds files an import did not write ({', '.join(foreign[:3])}"
+            "); choose another folder"
+        )
+
+
+def _base_config(
+    task: str,
+    size: int,
+    prep: FacePrep,
+    mean: tuple,
+    std: tuple,
+    channels: str,
+    source: dict[str, Any],
+    licence: str,
+) -> dict[str, Any]:
+    names = list(ATTRIBUTE_NAMES) if task == "attributes" else []
+    return {
+        "format_version": FORMAT_VERSION,
+        "celebalab_version": __version__,
+        "kind": "imported",
+        "arch": f"imported-{source['format']}",
+        "task": task,
+        "attribute_names": names,
+        "image_size": size,
+        "crop": prep.crop if prep.method == "crop" else "none",
+        "alignment": prep.to_config(),
+        "normalisation": {
+            "mean": [m / 255 for m in mean],
+            "std": [s / 255 for s in std],
+            "scale": 255,
+        },
+        "channels": channels,
+        "thresholds": dict.fromkeys(names, 0.5),
+        "threshold_metric": "none (imported model: present when probability ≥ 0.5)",
+        "source": source,
+        "licence": licence,
+        "data": {},
+    }
+
+
+def _dlib_config() -> dict[str, Any]:
+    from celebalab.alignment._dlib import DESCRIPTOR_FILE, PREDICTOR_FILE, dlib_file
+
+    files = {name: _sha256(dlib_file(name)) for name in (DESCRIPTOR_FILE, PREDICTOR_FILE)}
+    source = {"format": "dlib", "package": "face-recognition-models", "files": files}
+    prep = FacePrep(size=150, method="dlib")
+    # dlib's descriptor reads 0–255 pixels: the input stays on the 0–1 scale (mean 0, std 255)
+    return _base_config(
+        "identity", 150, prep, (0.0,) * 3, (255.0,) * 3, "rgb", source, LICENCE_NOTE
+    )
+
+
+def _file_config(model: ModelFile, o: ImportOptions) -> dict[str, Any]:
+    preset = PRESETS[o.preset] if o.preset else None
+    layout, fixed_batch, declared = _declared_input(model)
+    size = o.input_size or (preset.input_size if preset else None) or declared
+    if size is None:
+        raise OptionError(
+            f"{model.path}: the file does not fix its input size; pass --input-size or --preset"
+        )
+    if declared is not None and size != declared:
+        raise OptionError(
+            f"{model.path}: the model takes {declared}×{declared} images, not "
+            f"{size}×{size} (--input-size / --preset)"
+        )
+    mean = _three(o.mean) or (preset.mean if preset else (0.0,) * 3)
+    std = _three(o.std) or (preset.std if preset else (255.0,) * 3)
+    alignment = o.alignment or (preset.alignment if preset else "crop-center")
+    if alignment == "dlib":
+        raise OptionError("--alignment dlib is dlib's own chip, for `model import dlib` only")
+    prep = (
+        FacePrep.for_template(alignment, size)
+        if alignment == "arcface"
+        else FacePrep(size=size, method="crop", crop=alignment.removeprefix("crop-"))
+    )
+    source = {
+        "format": model.format,
+        "file": MODEL_FILES[model.format],
+        "original": str(model.path.resolve()),
+        "sha256": _sha256(model.path),
+        "input_name": model.input_name,
+        "input_shape": list(model.shape or []),
+        "layout": layout,
+        "fixed_batch": fixed_batch,
+        "arch": o.arch,
+        "preset": o.preset,
+    }
+    return _base_config(
+        o.kind,
+        size,
+        prep,
+        mean,
+        std,
+        o.channels or (preset.channels if preset else "rgb"),
+        source,
+        o.licence,
+    )
+
+
+def _declared_input(model: ModelFile) -> tuple[str, int | None, int | None]:
+    """``(layout, fixed batch or None, square side or None)`` from the file's input shape."""
+    shape = model.shape
+    if shape is None:
+        return "nchw", None, None
+    if len(shape) != 4:
+        raise CelebalabError(
+            f"{model.path}: input has rank {len(shape)} "
+            f"({_shape_text(shape)}); an image model takes N×3×H×W"
+        )
+    layout = "nhwc" if shape[3] == 3 and shape[1] != 3 else "nchw"
+    height, width = (shape[1], shape[2]) if layout == "nhwc" else (shape[2], shape[3])
+    channels = shape[3] if layout == "nhwc" else shape[1]
+    if channels not in (3, None):
+        raise CelebalabError(
+            f"{model.path}: input {_shape_text(shape)} has {channels} channels, not 3"
+        )
+    if height is not None and width is not None and height != width:
+        raise CelebalabError(f"{model.path}: input {_shape_text(shape)} is not square")
+    return layout, shape[0], height if height is not None else width
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "×".join("?" if d is None else str(d) for d in shape)
+
+
+def _three(values: tuple[float, ...] | None) -> tuple[float, float, float] | None:
+    if values is None:
+        return None
+    return tuple(values) * 3 if len(values) == 1 else tuple(values)  # type: ignore[return-value]
+
+
+def _probe(out: Path, config: dict[str, Any]) -> int:
+    """Run the imported model on two fixed images; return its output width."""
+    from celebalab.models.architectures import normalise_uint8
+
+    model = build_imported_model(out, config)
+    size = int(config["image_size"])
+    images = np.random.default_rng(0).integers(0, 256, (2, 3, size, size), dtype=np.uint8)
+    norm = config["normalisation"]
+    x = normalise_uint8(torch.from_numpy(images), norm["mean"], norm["std"])
+    with torch.no_grad():
+        try:
+            y = model(x)
+        except CelebalabError:
+            raise
+        except Exception as err:  # the model's own failure on a well-formed input
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise CelebalabError(
+                f"{config['source'].get('original', 'dlib')}: the model failed "
+                f"on a {size}×{size} input ({first})"
+            ) from None
+    if y.ndim != 2 or y.shape[0] != 2:
+        raise CelebalabError(
+            f"{config['source'].get('original')}: output shape {tuple(y.shape)}; expected N×D"
+        )
+    return int(y.shape[1])
+
+
+def _copy(source: Path, target: Path, fmt: str) -> None:
+    """Copy the model file into the run; an ONNX model's external data files are inlined, so
+    the run holds one file (ONNX's 2 GB protobuf limit applies)."""
+    with atomic_path(target) as tmp:
+        if fmt == "onnx":
+            import onnx
+
+            onnx.save_model(onnx.load_model(str(source), load_external_data=True), str(tmp))
+        else:
+            shutil.copyfile(source, tmp)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
