@@ -102,7 +102,7 @@ def test_statistics_match_scipy() -> None:
 def test_region_tables_by_name_from_json_and_yaml(tmp_path: Path) -> None:
     assert expand_region(["eyes"]) == ("eye_g", "l_eye", "r_eye", "l_brow", "r_brow")
     assert expand_region(["mouth"]) == ("mouth", "u_lip", "l_lip")
-    (tmp_path / "r.json").write_text(json.dumps({"Smiling": ["mouth"], "Eyeglasses": "eye_g"}))
+    (tmp_path / "r.json").write_text(json.dumps({"Smiling": ["mouth"], "Eyeglasses": ["eye_g"]}))
     assert load_region_table(tmp_path / "r.json") == {
         "Smiling": ("mouth", "u_lip", "l_lip"),
         "Eyeglasses": ("eye_g",),

@@ -96,6 +96,9 @@ def explain_command(
             f"{p['ci_high']:.3f}] (area {stats['area']['mean']:.3f}), FR {fr['mean']:.3f}, "
             f"n {p['n']}"
         )
+    for skipped in result["skipped"]:
+        if skipped["image_id"] == "-":  # a whole decision, not one image
+            typer.echo(f"note: {skipped['reason']}")
     typer.echo(f"wrote {out / 'results.json'}, {out / 'per_image.parquet'}, {out / 'report.html'}")
 
 

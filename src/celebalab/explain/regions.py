@@ -136,9 +136,13 @@ def load_region_table(path: str | Path) -> dict[str, tuple[str, ...]]:
             raise DataFormatError(
                 path, unknown_name_message("attribute", attribute, ATTRIBUTE_NAMES)
             )
-        names = [names] if isinstance(names, str) else names
         if not isinstance(names, list) or not names:
-            raise DataFormatError(path, f"{attribute}: expected a non-empty list of class names")
+            raise DataFormatError(
+                path, f'{attribute}: expected a non-empty list of class names, e.g. ["mouth"]'
+            )
+        not_names = [n for n in names if not isinstance(n, str)]
+        if not_names:
+            raise DataFormatError(path, f"{attribute}: {not_names[0]!r} is not a class name")
         try:
             table[attribute] = expand_region(names)
         except CelebalabError as err:

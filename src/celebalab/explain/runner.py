@@ -10,10 +10,12 @@ as it is done, so a killed run resumes where it stopped; ``results.json`` is wri
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from celebalab.errors import CelebalabError
+from celebalab.errors import CelebalabError, OptionError
 from celebalab.explain.decisions import AttributeDecision, PairDecision, PenultimateFeatures
 from celebalab.explain.falsification import FalsificationSettings, falsify
 from celebalab.explain.methods import METHOD_NAMES, AttributionSettings, attribute
@@ -60,10 +62,18 @@ class ExplainConfig:
 
     def __post_init__(self) -> None:
         from celebalab.explain.methods import check_methods
+        from celebalab.explain.regions import load_region_table
         from celebalab.runtime import check_split
 
+        if not self.methods:
+            raise OptionError(f"--methods: no method given; choose from {', '.join(METHOD_NAMES)}")
+        if self.attributes is not None and not self.attributes:
+            raise OptionError("--attributes: no attribute given (leave it out for every "
+                              "attribute with a region)")  # fmt: skip
         check_methods(self.methods)
         check_split(self.split)
+        if self.regions is not None:
+            load_region_table(self.regions)  # a bad file is refused before any work
         if self.n < 1 or self.batch_size < 1 or self.samples < 0:
             raise CelebalabError("--n and --batch-size must be ≥ 1, --samples ≥ 0")
         if not 0 < self.top_fraction < 1:
@@ -122,9 +132,10 @@ def run_explain(
     root, out = Path(root), Path(out)
     run_path = run_dir.run_dir if isinstance(run_dir, LoadedRun) else Path(run_dir)
     user_fr = read_fr_table(fr_table) if fr_table is not None else None
-    checkpoints = _checkpoint_dir(out, config.fingerprint(run_path, root), overwrite)
-    run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, resolve_device(device))
-    outputs = measure(run, root, checkpoints, config=config, progress=progress)
+    with _checkpoint_dir(out, config.fingerprint(run_path, root), overwrite) as checkpoints:
+        loaded = isinstance(run_dir, LoadedRun)
+        run = run_dir if loaded else load_run(run_dir, resolve_device(device))
+        outputs = measure(run, root, checkpoints, config=config, progress=progress)
     result = summarise(outputs, config=config, run_dir=run_path, root=root, user_fr=user_fr)
     with atomic_path(out / "per_image.parquet") as tmp:
         outputs.per_image.to_parquet(tmp, index=False)
@@ -133,11 +144,17 @@ def run_explain(
     return result
 
 
-def _checkpoint_dir(out: Path, fingerprint: str, overwrite: bool) -> Path:
-    """``OUT/.checkpoints`` for this configuration: resumed if it matches, else a clean start."""
+@contextlib.contextmanager
+def _checkpoint_dir(out: Path, fingerprint: str, overwrite: bool) -> Iterator[Path]:
+    """``OUT/.checkpoints`` for this configuration: resumed if it matches, else a clean start.
+
+    A run that fails before its first checkpoint leaves no stamp (nor an ``OUT`` it made), so
+    the corrected command is not refused as "folder is not empty".
+    """
     checkpoints = out / ".checkpoints"
     stamp = checkpoints / "config.txt"
     resuming = stamp.is_file() and stamp.read_text().strip() == fingerprint
+    made_out = not out.exists()
     if not resuming:
         check_output_dir(out, "--out", overwrite)
         if overwrite and out.is_dir():
@@ -145,7 +162,14 @@ def _checkpoint_dir(out: Path, fingerprint: str, overwrite: bool) -> Path:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
         checkpoints.mkdir(parents=True, exist_ok=True)
         stamp.write_text(fingerprint)
-    return checkpoints
+    try:
+        yield checkpoints
+    except BaseException:
+        if list(checkpoints.iterdir()) == [stamp]:
+            shutil.rmtree(checkpoints)
+            if made_out and not any(out.iterdir()):
+                out.rmdir()
+        raise
 
 
 def measure(
@@ -161,22 +185,23 @@ def measure(
     from celebalab.datasets.table import load_table
     from celebalab.models.inference import run_splits
 
-    table = load_table(root)
     truth = synthetic_truth(root)
+    is_identity = run.config.get("task") == "identity"
+    regions = {} if is_identity else _regions(run, truth, config)  # checked before any work
+    table = load_table(root)
     labels = open_or_pack_label_maps(root, run.image_size, run.crop, progress=progress)
     split_rows = (
         np.arange(len(table))
         if config.split == "all"
         else run_splits(run, table).rows[config.split]
     )
-    is_identity = run.config.get("task") == "identity"
-    regions = {} if is_identity else _regions(run, truth, config)
     selection = select_images(table, split_rows, labels, regions, n=config.n, seed=config.seed)
     frames, samples, timing = [], {}, {}
     work = _Work(run, root, table, labels, config, checkpoints, progress, _planted(root, truth))
     for name, rows in selection.rows.items():
         if not len(rows):
-            selection.skipped.append({"image_id": "-", "reason": f"{name}: no usable image"})
+            why = f"present with its region visible in no image of the {config.split} split"
+            selection.skipped.append({"image_id": "-", "reason": f"{name} skipped: {why}"})
             continue
         decision = AttributeDecision(run.model, run.attribute_names.index(name))
         masks = class_masks(labels.labels[rows], regions[name])
@@ -198,10 +223,7 @@ def measure(
             samples[PAIR_DECISION], timing[PAIR_DECISION] = kept, times
             pair_source = pairs.source
     if not frames:
-        raise CelebalabError(
-            f"{root}: nothing to explain (no image of the {config.split} split has one of the "
-            "attributes present with its region visible); try --split all or other --attributes"
-        )
+        raise CelebalabError(_nothing_to_explain(root, config.split, labels.valid[split_rows]))
     return ExplainOutputs(
         per_image=pd.concat(frames, ignore_index=True),
         samples=samples,
@@ -211,6 +233,16 @@ def measure(
         synthetic=truth,
         pair_source=pair_source,
     )
+
+
+def _nothing_to_explain(root: Path, split: str, has_mask: np.ndarray) -> str:
+    """Why no decision had an image, with a hint that can help (never the split in use)."""
+    if not has_mask.any():
+        return (f"{root}: nothing to explain: no image of the {split} split has a face-parsing "
+                "mask (CelebAMask-HQ: is its CelebAMask-HQ-mask-anno folder there?)")  # fmt: skip
+    other = "--split all or other --attributes" if split != "all" else "other --attributes"
+    return (f"{root}: nothing to explain (no image of the {split} split has one of the "
+            f"attributes present with its region visible); try {other}")  # fmt: skip
 
 
 def _embedder(model: torch.nn.Module) -> torch.nn.Module:
