@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -29,6 +30,7 @@ from celebalab.errors import CelebalabError
 from celebalab.models.cli import register
 from celebalab.models.run import load_run
 from celebalab.models.train import TrainError, train
+from signals import stop_when
 
 DRAWN = ("Eyeglasses", "Wearing_Hat")
 N_IMAGES = 300
@@ -258,3 +260,25 @@ def test_no_pack_training_skips_and_lists_corrupt_images(root, tmp_path, capsys)
     assert sum(result["data"]["counts"].values()) == N_IMAGES - 2
     err = capsys.readouterr().err
     assert "skipped 000003.jpg" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_training_with_a_resume_line_then_resumes_exactly(
+    root, trained, tmp_path, signum
+):
+    out = tmp_path / "run"
+    options = "--epochs 3 --batch-size 20 --size 32 --checkpoint-every 4 --threads 1 --no-progress"
+    args = ["train", str(root), "--out", str(out), *options.split()]
+    step = out / "checkpoints" / "step.ckpt"
+    stopped = stop_when(args, ready=step.exists, signum=signum)
+    assert stopped.returncode == 128 + signum, stopped.stderr[-2000:]
+    assert stopped.seconds < 10
+    *_, last = stopped.stderr.strip().splitlines()
+    name = signal.Signals(signum).name
+    assert last.startswith(f"stopped by {name}; the work done is kept; to resume, run: celebalab ")
+    assert last.endswith(" --resume") and "Traceback" not in stopped.stderr
+    assert not (out / "run.json").exists()
+    result = train(root, out, resume=True, **OPTIONS)
+    assert result["training"]["global_step"] == 3 * STEPS_PER_EPOCH
+    _assert_same_model(out, trained[0])

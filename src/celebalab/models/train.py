@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from typing import Any
 
 import torch
 
+from celebalab import stopping
 from celebalab.errors import CelebalabError
 from celebalab.models import run as runfmt
 from celebalab.models.config import FIXED_ON_RESUME, TrainConfig, field_names
@@ -88,6 +90,7 @@ def train_config(
     _set_threads(config.threads)
 
     import lightning.pytorch as pl  # only now: importing Lightning takes seconds
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from celebalab.models.finish import finish_run
     from celebalab.models.prepare import prepare_data
@@ -110,7 +113,11 @@ def train_config(
         out, config, devices, progress, callbacks, batches, steps_before if resume else None
     )
     t0 = time.perf_counter()
-    trainer.fit(module, datamodule=data.module, ckpt_path=ckpt_path)
+    with stopping.deferred():  # Ctrl-C / SIGTERM: at a batch's end, after a checkpoint
+        try:
+            trainer.fit(module, datamodule=data.module, ckpt_path=ckpt_path)
+        except SIGTERMException:  # Lightning's own SIGTERM stop, should it come first
+            raise stopping.Stopped(signal.SIGTERM) from None
     seconds = time.perf_counter() - t0
     if not trainer.is_global_zero:
         return {}

@@ -22,6 +22,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
+from celebalab import stopping
 from celebalab.models import run as runfmt
 from celebalab.models.config import TrainConfig
 from celebalab.runtime import TrainingDevices
@@ -50,6 +51,26 @@ class RelocatableCheckpoint(ModelCheckpoint):
 
     def _rebased(self, path: str) -> str:
         return os.path.join(str(self.dirpath), os.path.basename(path))
+
+
+class StopOnSignal(Callback):
+    """Ends training at a batch's end once Ctrl-C or SIGTERM was noted (see
+    :mod:`celebalab.stopping`): after a training batch, ``step.ckpt`` is saved at that step
+    first, so ``--resume`` repeats nothing; during validation it stops at once (the resume starts
+    from the latest checkpoint)."""
+
+    def __init__(self, step_checkpoint: Path) -> None:
+        self.step_checkpoint = step_checkpoint
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *_args: Any) -> None:
+        """Checkpoint this step, then stop, when a signal was noted."""
+        if stopping.requested():
+            trainer.save_checkpoint(self.step_checkpoint)
+            stopping.check()
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, *_args: Any) -> None:
+        """Stop when a signal was noted."""
+        stopping.check()
 
 
 class EpochLines(Callback):
@@ -128,7 +149,8 @@ def make_trainer(
         dirpath=ckpt_dir, filename=STEP_CHECKPOINT, save_top_k=1,
         every_n_train_steps=config.checkpoint_every,
     )  # fmt: skip
-    cbs: list[Any] = [best, last, steps, EarlyStopping("val_loss", patience=config.patience)]
+    cbs: list[Any] = [best, last, steps, EarlyStopping("val_loss", patience=config.patience),
+                      StopOnSignal(ckpt_dir / f"{STEP_CHECKPOINT}.ckpt")]  # fmt: skip
     if progress is True:
         cbs.append(TQDMProgressBar(refresh_rate=10))
     elif progress == "epochs":
