@@ -25,6 +25,7 @@ from celebalab.datasets.synth.geometry import sketch_face
 from celebalab.datasets.synth.regions import attribute_regions_json
 from celebalab.datasets.synth.render import Canvas, _light_tiles, render
 from celebalab.datasets.table import load_table
+from signals import stop_when
 
 N, N_HQ, SEED = 120, 40, 0  # as in conftest.synth_root
 
@@ -286,3 +287,24 @@ def _generation_peak(tmp_path: Path, n: int) -> int:
 def test_memory_does_not_grow_with_n(tmp_path: Path) -> None:
     small, large = _generation_peak(tmp_path, 30), _generation_peak(tmp_path, 120)
     assert large - small < 400_000, (small, large)  # < 4.5 kB per extra image (one image: 29 kB)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_synth_and_the_same_command_finishes_it(tmp_path: Path) -> None:
+    from celebalab.cli import main
+
+    out = tmp_path / "out"
+    args = ["data", "synth", str(out), "--n", "600", "--n-hq", "8", "--workers", "1"]
+    images = out / "CelebA" / "img_align_celeba"
+    stopped = stop_when(args, ready=lambda: images.is_dir() and any(images.iterdir()))
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
+    assert stopped.seconds < 10
+    assert stopped.stderr.strip().splitlines()[-1] == (
+        "stopped by SIGTERM; the work done is kept; to resume, run: celebalab " + " ".join(args)
+    )
+    assert not (out / "synthetic_truth.json").exists()
+    assert main(args) == 0
+    reference = tmp_path / "reference"
+    generate(reference, 600, n_hq=8, workers=1)
+    for name in ("list_attr_celeba.txt", "img_align_celeba/000600.jpg"):
+        assert (out / "CelebA" / name).read_bytes() == (reference / "CelebA" / name).read_bytes()

@@ -53,6 +53,8 @@ _GENERATED_DIRS = (
     "CelebAMask-HQ/CelebAMask-HQ-mask-anno",
 )
 _OUTPUT_NAMES = ("CelebA", "CelebAMask-HQ", "synthetic_truth.json")
+#: Present while ``data synth`` writes: an interrupted run is redone by the same command.
+_UNFINISHED = ".synth_unfinished"
 _CLASS_OF_VALUE = {v: k for k, v in MASK_CLASS_VALUES.items()}
 
 
@@ -209,7 +211,7 @@ def check_output(out: Path, overwrite: bool) -> None:
 
     check_output_dir(out, "OUT", overwrite=True)
     existing = [out / name for name in _OUTPUT_NAMES if (out / name).exists()]
-    if not existing:
+    if not existing or (out / _UNFINISHED).is_file():
         return
     if not overwrite:
         raise CelebalabError(
@@ -224,10 +226,13 @@ def check_output(out: Path, overwrite: bool) -> None:
 
 
 def _prepare(out: Path) -> None:
-    """Remove images of an earlier synthetic run in ``out`` (checked by :func:`check_output`)."""
-    if (out / "synthetic_truth.json").exists():
+    """Remove images of an earlier (or interrupted) synthetic run in ``out`` (checked by
+    :func:`check_output`) and mark ``out`` unfinished until :func:`generate` completes."""
+    if (out / "synthetic_truth.json").exists() or (out / _UNFINISHED).exists():
         for sub in _GENERATED_DIRS:
             shutil.rmtree(out / sub, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / _UNFINISHED).touch()
     for sub in _GENERATED_DIRS:
         (out / sub).mkdir(parents=True, exist_ok=True)
 
@@ -293,6 +298,7 @@ def generate(
     seconds = time.perf_counter() - t0
     truth = _truth_json(plan, config, counts, seconds)
     write_json_atomic(out / "synthetic_truth.json", truth)
+    (out / _UNFINISHED).unlink()
     return SynthResult(
         out,
         out / "CelebA",
