@@ -1,0 +1,50 @@
+"""celebalab.stopping: signals become ``Stopped`` (at once, or at a safe point when deferred)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from celebalab import stopping
+
+
+def test_a_signal_raises_stopped_with_the_shell_status() -> None:
+    with pytest.raises(stopping.Stopped) as stop, stopping.stop_on_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stop.value.exit_code == 143
+    assert stopping.Stopped(signal.SIGINT).exit_code == 130
+    assert not issubclass(stopping.Stopped, Exception)  # no `except Exception` swallows it
+
+
+def test_deferred_signal_waits_for_a_check_and_a_second_one_stops_at_once() -> None:
+    with stopping.stop_on_signals():
+        with pytest.raises(stopping.Stopped), stopping.deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            assert stopping.requested()
+            stopping.check()
+        with pytest.raises(stopping.Stopped), stopping.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+            pytest.fail("the second signal did not stop")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.mark.parametrize(
+    ("argv", "resume"),
+    [
+        (["train", "R", "--out", "o"], "celebalab train R --out o --resume"),
+        (["train", "R", "--out", "o", "--resume"], "celebalab train R --out o --resume"),
+        (["gan", "train", "R", "--out", "o"], "celebalab gan train R --out o --resume"),
+        (["embed", "extract", "RUN", "--out", "a b"], "celebalab embed extract RUN --out 'a b'"),
+        (["explain", "RUN", "--out", "o"], "celebalab explain RUN --out o"),
+        (["data", "pack", "R"], "celebalab data pack R"),
+        (["data", "synth", "o"], "celebalab data synth o"),
+    ],
+)
+def test_resume_line_names_the_command_to_rerun(argv: list[str], resume: str) -> None:
+    line = stopping.resume_line(argv, stopping.Stopped(signal.SIGTERM))
+    assert line == f"stopped by SIGTERM; the work done is kept; to resume, run: {resume}"
+    stats = stopping.resume_line(["stats", "R"], stopping.Stopped(signal.SIGINT))
+    assert stats == "stopped by SIGINT"
