@@ -53,8 +53,9 @@ def test_served_by_waitress_only_when_shared(
     host: str, server: str, synthetic_embedding_set: Path
 ) -> None:
     port = _free_port()
-    command = [sys.executable, "-m", "celebalab.cli", "explore", str(synthetic_embedding_set),
-               "--host", host, "--port", str(port), "--no-precompute", "--allow-remote"]  # fmt: skip
+    options = ["--host", host, "--port", str(port), "--no-precompute", "--allow-remote"]
+    command = [sys.executable, "-m", "celebalab.cli", "explore", str(synthetic_embedding_set)]
+    command += options
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(300):
