@@ -14,9 +14,10 @@ from celebalab.alignment._dlib import (
     descriptor_model,
     detect_face,
 )
-from celebalab.alignment._prep import DETECT_MODES, METHODS, FacePrep, Prepared
+from celebalab.alignment._prep import DETECT_MODES, METHODS, FacePrep, Prepared, prepare_files
 from celebalab.alignment._similarity import apply_similarity, fit_similarity, warp_image
 from celebalab.alignment._templates import ARCFACE_112, TEMPLATES, scaled_template
+from celebalab.alignment._workers import default_processes
 
 __all__ = [
     "ARCFACE_112",
@@ -29,9 +30,11 @@ __all__ = [
     "NoFaceError",
     "Prepared",
     "apply_similarity",
+    "default_processes",
     "descriptor_model",
     "detect_face",
     "fit_similarity",
+    "prepare_files",
     "scaled_template",
     "warp_image",
 ]

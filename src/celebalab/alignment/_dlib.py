@@ -37,7 +37,8 @@ LICENCE_NOTE = (
 )
 #: Images whose longer side exceeds this are shrunk for detection only (landmarks use full size).
 DETECT_MAX_SIDE = 800
-#: dlib's HOG detector finds faces of about 80 px and up; smaller images are upsampled once.
+#: dlib's HOG detector finds faces of about 80 px and up: a small image without a face found is
+#: searched again upsampled once (4× the work, so only when the first pass found nothing).
 UPSAMPLE_BELOW_SIDE = 400
 
 _local = threading.local()
@@ -135,7 +136,9 @@ def _detect(detector: Any, image: np.ndarray) -> list[tuple[int, int, int, int]]
         scale = DETECT_MAX_SIDE / side
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
-    rects = detector(small, 1 if side < UPSAMPLE_BELOW_SIDE else 0)
+    rects = detector(small, 0)
+    if not len(rects) and side < UPSAMPLE_BELOW_SIDE:
+        rects = detector(small, 1)
     return [
         (
             round(r.left() / scale),
@@ -145,6 +148,14 @@ def _detect(detector: Any, image: np.ndarray) -> list[tuple[int, int, int, int]]
         )
         for r in rects
     ]
+
+
+def describe_chips(chips: list[np.ndarray]) -> list[np.ndarray]:
+    """dlib's 128-d descriptors of aligned 150×150 chips (a worker function of the pool)."""
+    vectors = descriptor_model().compute_face_descriptor(
+        [np.ascontiguousarray(c, dtype=np.uint8) for c in chips]
+    )
+    return [np.asarray(v, dtype=np.float32) for v in vectors]
 
 
 def face_chip(rgb: np.ndarray, face: DetectedFace, size: int, padding: float) -> np.ndarray:

@@ -21,6 +21,7 @@ faces the largest is used and the returned note says so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,42 @@ class FacePrep:
         box = crop_box(width, height, self.crop)
         out = Image.fromarray(aligned).resize((self.size, self.size), RESAMPLE, box=box)
         return np.asarray(out, dtype=np.uint8)
+
+
+Outcome = tuple["np.ndarray | None", str, str]
+
+
+def prepare_files(
+    prep: FacePrep,
+    paths: Sequence[str | Path],
+    landmarks: np.ndarray | None = None,
+    processes: int | None = None,
+) -> list[Outcome]:
+    """:meth:`FacePrep.load` of many files over worker processes (dlib holds the GIL).
+
+    Returns per file ``(image or None, reason it failed, note)``; ``landmarks`` is ``n×5×2``
+    or None. ``processes`` defaults to the usable CPUs (1: in this process).
+    """
+    from celebalab.alignment._workers import map_chunks
+
+    marks = [None] * len(paths) if landmarks is None else list(landmarks)
+    items = [(prep, str(p), m) for p, m in zip(paths, marks, strict=True)]
+    return map_chunks(_prepare_chunk, items, processes)
+
+
+def _prepare_chunk(items: Sequence[tuple[FacePrep, str, Any]]) -> list[Outcome]:
+    from celebalab.datasets.decode import image_error_text
+
+    out: list[Outcome] = []
+    for prep, path, marks in items:
+        try:
+            prepared = prep.load(path, marks)
+            out.append((prepared.image, "", prepared.note))
+        except CelebalabError as err:
+            out.append((None, str(err), ""))
+        except Exception as err:  # any decoder failure skips the file
+            out.append((None, f"unreadable image ({image_error_text(path, err)})", ""))
+    return out
 
 
 def _points(value: Any) -> tuple[tuple[float, float], ...] | None:

@@ -228,24 +228,36 @@ def _file_reader(
 def _aligned_reader(
     table: pd.DataFrame, ids: list[str], prep: FacePrep, batch_size: int, workers: int | None
 ) -> Callable[[np.ndarray], Iterator[Any]]:
-    """Images of table rows aligned for the run: the dataset's landmarks when it has them (CelebA),
-    else dlib's detector; an image without a face is skipped with its reason."""
+    """Images of table rows aligned for the run: from the dataset's landmarks when it has them
+    (CelebA; warps in ``workers`` threads, one batch ahead), else through dlib's detector, and
+    always for dlib's own chips (``workers`` processes: dlib holds the GIL). An image without a
+    face is skipped with its reason."""
+    from celebalab.alignment import prepare_files
+
     image_dir = Path(table.attrs["image_dir"])
-    marks = table[list(LANDMARK_COLUMNS)].to_numpy(np.float64) if set(LANDMARK_COLUMNS) <= set(
-        table.columns) else None  # fmt: skip
+    marks = None
+    if set(LANDMARK_COLUMNS) <= set(table.columns):
+        marks = table[list(LANDMARK_COLUMNS)].to_numpy(np.float64).reshape(-1, 5, 2)
 
-    def read(rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
-        def load(position: int) -> np.ndarray:
-            row = rows[position]
-            landmarks = None if marks is None else marks[row].reshape(5, 2)
-            return prep.load(image_dir / ids[row], landmarks).image
-
+    def warped(rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
         paths = [image_dir / ids[r] for r in rows]
+
+        def load(position: int) -> np.ndarray:
+            return prep.load(paths[position], marks[rows[position]]).image  # type: ignore[index]
+
         for kept, images, failed in decode_batches(paths, prep.size, "none", batch_size, workers,
                                                    load=load):  # fmt: skip
             yield rows[kept], images, [(int(rows[i]), reason) for i, reason in failed]
 
-    return read
+    def detected(rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            outcomes = prepare_files(prep, [image_dir / ids[r] for r in batch],
+                                     None if marks is None else marks[batch], workers)  # fmt: skip
+            kept, images, failed = _assemble(0, [(im, why) for im, why, _ in outcomes], prep.size)
+            yield batch[kept], images, [(int(batch[i]), why) for i, why in failed]
+
+    return detected if prep.method == "dlib" or marks is None else warped
 
 
 def prepared_batches(

@@ -91,19 +91,22 @@ class TorchModule(ImportedModule):
 
 
 class DlibModule(ImportedModule):
-    """dlib's ResNet descriptor on 150×150 chips (input normalised to 0–1, RGB)."""
+    """dlib's ResNet descriptor on 150×150 chips (input normalised to 0–1, RGB), spread over
+    ``processes`` worker processes (dlib holds the GIL; default: the usable CPUs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, processes: int | None = None) -> None:
         super().__init__()
         self.source = "dlib ResNet face descriptor"
+        self.processes = processes
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
-        from celebalab.alignment import descriptor_model
+        from celebalab.alignment._dlib import describe_chips
+        from celebalab.alignment._workers import map_chunks
 
         pixels = (x.detach().cpu() * 255.0).round().clamp(0, 255).to(torch.uint8)
-        chips = [np.ascontiguousarray(c) for c in pixels.permute(0, 2, 3, 1).numpy()]
-        vectors = descriptor_model().compute_face_descriptor(chips)
-        return torch.tensor(np.asarray([np.asarray(v) for v in vectors]), dtype=torch.float32)
+        chips = list(pixels.permute(0, 2, 3, 1).numpy())
+        vectors = map_chunks(describe_chips, chips, self.processes)
+        return torch.from_numpy(np.stack(vectors)).to(torch.float32)
 
 
 def _is_export_module(module: nn.Module) -> bool:
