@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: venv browser test lint demo bench clean
+.PHONY: venv browser test lint docs demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(STAMP)
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+
+# The user guide (MkDocs + Material) into site/; broken links or missing pages fail the build.
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 demo: $(STAMP)
 	$(PY) -m celebalab.demo --out $(DEMO_OUT)
@@ -36,4 +41,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache site

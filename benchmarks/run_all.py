@@ -19,6 +19,15 @@ from celebalab.io import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
 KEPT_NOTE = "; sections not re-run keep their earlier figures, date and machine"
+#: Start of the hand-recorded part of RESULTS.md (figures of example runs), kept as it is.
+HAND_RECORDED = "\n# Figures from example runs"
+
+
+def _split_hand_recorded(results: Path) -> tuple[str, str]:
+    """The transcript part of an existing RESULTS.md, and its hand-recorded tail ('' if none)."""
+    text = results.read_text() if results.exists() else ""
+    cut = text.find(HAND_RECORDED)
+    return (text, "") if cut < 0 else (text[:cut], text[cut:])
 
 
 def machine_description() -> str:
@@ -49,7 +58,7 @@ def machine_description() -> str:
 def _merge_into_existing(results: Path, fresh: list[str]) -> list[str]:
     """Replace the re-run sections of an existing RESULTS.md and keep the others as they were
     (each with its own ``machine:`` line)."""
-    old = results.read_text().split("\n## ")[1:] if results.exists() else []
+    old = _split_hand_recorded(results)[0].split("\n## ")[1:]
     merged = {s.split("\n", 1)[0]: "## " + s.rstrip() + "\n" for s in old}
     merged.update({s.split("\n", 1)[0].removeprefix("## "): s for s in fresh})
     return [merged[name] for name in sorted(merged)]
@@ -94,7 +103,8 @@ def main() -> int:
         "it ran on"
         f"{KEPT_NOTE if args.only else ''}.\n\n"
     )
-    write_text_atomic(args.out, header + "\n".join(sections))
+    tail = _split_hand_recorded(args.out)[1]
+    write_text_atomic(args.out, header + "\n".join(sections) + tail)
     print(f"wrote {args.out}")
     return 1 if failed else 0
 

@@ -2,7 +2,7 @@
 
 Sections: what was run and how FR is defined; per-method table with CIs; box plots of regional
 precision by method against the area baseline; per-region and per-attribute tables; FR vs
-precision scatter with r; the seed's hypotheses beside the measurements; heatmap overlays on
+precision scatter with r; the study plan's expected results beside the measurements; overlays on
 image and mask; deletion/insertion curves; pairs; planted shortcuts; speed; skipped images.
 """
 

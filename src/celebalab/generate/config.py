@@ -29,7 +29,7 @@ class GanConfigError(CelebalabError):
 
 @dataclass(frozen=True, kw_only=True)
 class GanConfig:
-    """What to train: size (32: the seed's pair, 64: standard DCGAN), data crop, schedule.
+    """What to train: size (32: a small DCGAN pair, 64: standard DCGAN), data crop, schedule.
 
     ``conditional`` names the attributes the generator is conditioned on (empty: unconditional).
     ``ema_decay`` is the generator EMA's decay (warmed up as ``min(decay, (1+n)/(10+n))``).
@@ -70,6 +70,8 @@ class GanConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise GanConfigError(f"--{name.replace('_', '-')} must be positive, not {value}")
+        if self.threads is not None and self.threads < 1:
+            raise GanConfigError(f"--threads must be at least 1, not {self.threads}")
         if not 0.0 <= self.ema_decay < 1.0 or not 0.0 <= self.beta1 < 1.0:
             raise GanConfigError("--ema-decay and beta1 must lie in [0, 1)")
 
