@@ -152,3 +152,46 @@ def test_inception_weights_are_never_downloaded(
     images = np.zeros((4, 32, 32, 3), np.uint8)
     with pytest.raises(CelebalabError, match="could not use these Inception weights"):
         inception_metrics(images, images, garbage)
+
+
+def test_sample_out_must_be_a_png(gan_run: Path, tmp_path: Path, capsys) -> None:
+    assert main(["gan", "sample", str(gan_run), "--out", str(tmp_path / "x.txt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --out") and ".png" in err and "\n" not in err
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_sample_output_size_is_capped_and_said(gan_run: Path, tmp_path: Path, capsys) -> None:
+    from celebalab.generate.sample import MAX_SIDE
+
+    grid = tmp_path / "g.png"
+    assert main(["gan", "sample", str(gan_run), "--out", str(grid), "--upscale", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "note: --upscale 1000" in out and max(Image.open(grid).size) <= MAX_SIDE
+    args = ["gan", "sample", str(gan_run), "--out", str(grid), "--n", "3000", "--overwrite"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "note:" in out and "3000" in out and max(Image.open(grid).size) <= MAX_SIDE
+
+
+def test_evaluate_says_which_conditioned_attributes_it_cannot_check(
+    gan_run: Path, tmp_path: Path, capsys
+) -> None:
+    from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD, build_model
+    from celebalab.models.run import save_run
+
+    torch.manual_seed(0)
+    config = {
+        "arch": "small_cnn", "task": "attributes", "attribute_names": ["Smiling", "Male"],
+        "image_size": 32, "crop": "center",
+        "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 255},
+        "thresholds": {"Smiling": 0.5, "Male": 0.5}, "data": {"root": ""},
+    }  # fmt: skip
+    save_run(tmp_path / "cls", build_model("small_cnn", 2).eval(), config)
+    args = ["gan", "evaluate", str(gan_run), "--classifier", str(tmp_path / "cls"),
+            "--n", "10", "--overwrite"]  # fmt: skip
+    assert main(args) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "Eyeglasses" in notes[0] and "Smiling" not in notes[0]
+    saved = json.loads((gan_run / "eval" / "metrics.json").read_text())
+    assert saved["conditional"]["not_checked"] == ["Eyeglasses"]

@@ -178,3 +178,25 @@ def test_ddp_with_two_cpu_processes(synth_root: Path, tmp_path: Path) -> None:
     assert info["training"]["world_size"] == 2
     assert info["training"]["steps"] == info["data"]["counts"]["train"] // (8 * 2)
     assert done.stdout.count("report.html") == 1  # only rank 0 reports
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--conditional", ""], "--conditional"),
+        (["--conditional", " , "], "--conditional"),
+        (["--threads", "0"], "--threads"),
+        (["--max-steps", "0"], "--max-steps"),
+        (["--max-steps", "-1"], "--max-steps"),
+    ],
+)
+def test_train_refuses_empty_or_zero_options_before_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], expected: str
+) -> None:
+    from celebalab.cli import main
+
+    out = tmp_path / "run"
+    assert main(["gan", "train", str(tmp_path / "nodata"), "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {expected}") and "\n" not in err, err
+    assert not out.exists()

@@ -13,8 +13,17 @@ from celebalab._help import example, grouped
 app = typer.Typer(no_args_is_help=True, help="Train, sample and evaluate face GANs (DCGAN).")
 
 
-def _names(text: str | None) -> tuple[str, ...] | None:
-    return None if text is None else tuple(n.strip() for n in text.split(",") if n.strip())
+def _names(text: str | None, option: str) -> tuple[str, ...] | None:
+    """Comma-separated names; None when the option is absent, an error when it names none
+    (``--conditional ''`` must not quietly train an unconditional model)."""
+    from celebalab.errors import OptionError
+
+    if text is None:
+        return None
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise OptionError(f"{option} {text!r}: no attribute named; leave the option out instead")
+    return names
 
 
 @app.command(
@@ -68,9 +77,10 @@ def train_command(
     from celebalab.generate.train import resume_config, train_gan
 
     given = {
-        "size": size, "epochs": epochs, "conditional": _names(conditional), "crop": crop,
-        "batch_size": batch_size, "lr": lr, "loss": loss, "seed": seed, "precision": precision,
-        "checkpoint_every": checkpoint_every, "threads": threads, "progress": progress,
+        "size": size, "epochs": epochs, "conditional": _names(conditional, "--conditional"),
+        "crop": crop, "batch_size": batch_size, "lr": lr, "loss": loss, "seed": seed,
+        "precision": precision, "checkpoint_every": checkpoint_every, "threads": threads,
+        "progress": progress,
     }  # fmt: skip
     if resume:
         config = resume_config(out, **given)
@@ -104,15 +114,25 @@ def sample_command(
 ) -> None:
     """Draw faces from a trained generator (EMA weights)."""
     from celebalab.generate.run import load_gan_run
-    from celebalab.generate.sample import parse_attrs, sample_images, write_samples
+    from celebalab.generate.sample import (
+        check_grid_path,
+        fit_output,
+        parse_attrs,
+        sample_images,
+        write_samples,
+    )
 
     if upscale < 1:
         raise typer.BadParameter("--upscale must be at least 1")
+    check_grid_path(out, overwrite)
     gan = load_gan_run(run)
     images = sample_images(gan, n, seed=seed, attrs=parse_attrs(attrs))
-    write_samples(images, out, each, upscale=upscale, overwrite=overwrite)
+    notes = write_samples(images, out, each, upscale=upscale, overwrite=overwrite)
+    upscale = fit_output(n, gan.image_size, upscale)[1]
     scaled = f", upscaled {upscale}× bicubic" if upscale > 1 else ""
     typer.echo(f"{out}: {n} faces at {gan.image_size} px{scaled}")
+    for note in notes:
+        typer.echo(f"note: {note}")
 
 
 @app.command("evaluate", epilog=example("celebalab gan evaluate runs/gan --classifier runs/a"))
@@ -143,4 +163,7 @@ def evaluate_command(
     typer.echo(metric_table(result).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     memo = result["memorisation"]
     typer.echo(f"nearest-training distance ratio (generated / held-out): {memo['ratio']:.3g}")
+    note = result.get("conditional", {}).get("note")
+    if note:
+        typer.echo(f"note: {note}")
     typer.echo(f"report: {run / 'eval' / 'report.html'}")

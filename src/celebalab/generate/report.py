@@ -188,6 +188,8 @@ def add_metric_sections(sec: Section, result: dict[str, Any]) -> None:
             f"{conditional['all_real']:.1%} (its own ceiling).",
             note=True,
         )
+        if conditional.get("note"):
+            sec.text(conditional["note"] + ".", note=True)
 
 
 def metric_table(result: dict[str, Any]) -> pd.DataFrame:

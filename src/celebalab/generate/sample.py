@@ -12,12 +12,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from celebalab.errors import CelebalabError
+from celebalab.errors import CelebalabError, OptionError
 from celebalab.generate.data import nchw, resize_bicubic, to_uint8
-from celebalab.generate.monitor import image_grid
+from celebalab.generate.monitor import grid_columns, image_grid
 from celebalab.generate.networks import NOISE_DIM, attribute_code
 from celebalab.generate.run import GanRun
-from celebalab.io import atomic_path
+from celebalab.io import atomic_path, check_output_file
+
+#: Longest side of any PNG written here: a larger request is capped and said, never allocated
+#: (``--upscale 1000`` on a 64-face grid would need 49 GB).
+MAX_SIDE = 8192
+#: Faces shown in the grid at most (a 100,000-face grid is a 260 MB PNG); ``--each`` has all.
+MAX_GRID_FACES = 1024
 
 
 def parse_attrs(text: str | None) -> dict[str, int]:
@@ -83,20 +89,47 @@ def _generate(
     return np.concatenate(chunks)
 
 
+def check_grid_path(path: Path, overwrite: bool) -> None:
+    """Refuse, before any sampling, a grid path that is no ``.png`` file name."""
+    check_output_file(path, "--out", overwrite)
+    if path.suffix.lower() != ".png":
+        raise OptionError(f"--out {path}: the grid is a PNG image; give a .png file name")
+
+
+def fit_output(n: int, size: int, upscale: int) -> tuple[int, int, list[str]]:
+    """(faces in the grid, upscale) keeping every PNG within :data:`MAX_SIDE`, and a note for
+    each cap."""
+    notes = []
+    shown = min(n, MAX_GRID_FACES)
+    if shown < n:
+        notes.append(f"--n {n}: the grid shows the first {shown} faces (--each DIR writes all)")
+    columns = grid_columns(shown)
+    most = max(1, ((MAX_SIDE - 2) // columns - 2) // size)  # make_grid: 2 px padding per tile
+    if upscale > most:
+        notes.append(f"--upscale {upscale}: capped at {most} (images at most {MAX_SIDE} px a side)")
+        upscale = most
+    return shown, upscale, notes
+
+
 def write_samples(
     images: np.ndarray, grid_path: Path, each_dir: Path | None = None, upscale: int = 1,
     overwrite: bool = False,
-) -> list[Path]:  # fmt: skip
-    """Save a grid (and one PNG per face in ``each_dir``); ``upscale`` enlarges bicubically."""
+) -> list[str]:  # fmt: skip
+    """Save a grid (and one PNG per face in ``each_dir``); ``upscale`` enlarges bicubically.
+
+    Returns the notes of :func:`fit_output` (what was capped to keep the files a sane size).
+    """
     from PIL import Image
 
+    check_grid_path(grid_path, overwrite)
+    shown, upscale, notes = fit_output(len(images), images.shape[1], upscale)
     faces = [] if each_dir is None else [each_dir / f"face_{i:05d}.png" for i in range(len(images))]
     targets = [grid_path, *faces]
     existing = [p for p in targets if p.exists()]
     if existing and not overwrite:
         raise CelebalabError(f"{existing[0]}: exists; pass --overwrite to replace it")
     with atomic_path(grid_path) as tmp:
-        Image.fromarray(image_grid(images, upscale=upscale)).save(tmp, format="PNG")
+        Image.fromarray(image_grid(images[:shown], upscale=upscale)).save(tmp, format="PNG")
     if each_dir is not None:
         tiles = nchw(images)
         if upscale > 1:
@@ -104,4 +137,4 @@ def write_samples(
         for path, tile in zip(targets[1:], tiles.permute(0, 2, 3, 1).numpy(), strict=True):
             with atomic_path(path) as tmp:
                 Image.fromarray(tile).save(tmp, format="PNG")
-    return targets
+    return notes

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
+from celebalab.errors import check_at_least
 from celebalab.generate import run as runfmt
 from celebalab.generate.config import GanConfig
 from celebalab.generate.data import (
@@ -108,6 +109,7 @@ def train_gan(
     On ``resume`` the fixed options in ``config`` must equal the saved ones (see
     :func:`resume_config`).
     """
+    check_at_least("--max-steps", max_steps, 1, "steps")
     out, root = Path(out), Path(root)
     procs = start_processes()
     try:
