@@ -39,7 +39,7 @@ app.add_typer(data_app, name="data", help="Read, verify, synthesise and pack dat
 register_stats(app)
 register_models(app)
 app.add_typer(model_app, name="model", help="Pretrained models: import dlib, ONNX, TorchScript.")
-app.add_typer(embed_app, name="embed", help="Face embeddings: import, extract, evaluate.")
+app.add_typer(embed_app, name="embed", help="Face embeddings: import, export, extract, evaluate.")
 register_retrieval(app)
 register_explorer(app)
 register_explain(app)

@@ -1,4 +1,4 @@
-"""CLI group ``celebalab embed``: import, extract and evaluate embedding sets."""
+"""CLI group ``celebalab embed``: import, export, extract and evaluate embedding sets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from celebalab._help import example
 
-app = typer.Typer(no_args_is_help=True, help="Face embeddings: import, extract, evaluate.")
+app = typer.Typer(no_args_is_help=True, help="Face embeddings: import, export, extract, evaluate.")
 
 
 @app.command(
@@ -49,6 +49,27 @@ def import_command(
     if unmatched:
         typer.echo(f"note: {unmatched} of {len(emb)} images are not in the dataset at {root}; "
                    "their partition is unknown (-1)")  # fmt: skip
+
+
+@app.command(
+    "export", epilog=example("celebalab embed export emb/dlib --format celeba-vis --out dlib.csv")
+)
+def export_command(
+    emb: Annotated[Path, typer.Argument(help="Embedding set folder.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="celeba-vis: CelebA-Vis's celeba_buffalo_*.csv layout.")
+    ] = "celeba-vis",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
+) -> None:
+    """Write an embedding set as a CelebA-Vis CSV (`embed import` reads it back)."""
+    from celebalab.embeddings.export import FORMATS, export_celeba_vis
+    from celebalab.errors import OptionError
+
+    if fmt not in FORMATS:
+        raise OptionError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    export_celeba_vis(emb, out, overwrite=overwrite)
+    typer.echo(f"wrote {out}")
 
 
 @app.command(
