@@ -46,6 +46,13 @@ def explore_command(
         Path | None,
         typer.Option(help="Folder of the image files, when the sources do not record it."),
     ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run that made the sets' vectors (e.g. `celebalab model import` of the model "
+            "behind a CelebA-Vis CSV): uploaded photos are embedded through it."
+        ),
+    ] = None,
     precompute: Annotated[
         bool,
         typer.Option(
@@ -57,6 +64,7 @@ def explore_command(
     """Explore attributes, people, projections and clusters of face embeddings in a browser."""
     from celebalab.explorer import serving
     from celebalab.explorer.app import build_app
+    from celebalab.explorer.query import use_model
     from celebalab.explorer.sources import open_sources
     from celebalab.explorer.views import Explorer
 
@@ -65,7 +73,8 @@ def explore_command(
     local = serving.is_loopback(sock)
     if not local:
         typer.echo(serving.remote_warning(host, port), err=True)
-    explorer = Explorer(sources=open_sources(list(sources), images=images))
+    opened = open_sources(list(sources), images=images)
+    explorer = Explorer(sources=use_model(opened, model) if model is not None else opened)
     for source in explorer.sources:
         typer.echo(
             f"{source.name}: {len(source):,} images"

@@ -50,6 +50,9 @@ class ExplorerSource:
     note: str | None = None
     #: The embedding set behind the source (for the retrieval index and the model of the set).
     embedding_set: Any = None
+    #: The run the user named as the maker of the vectors (``explore --model RUN``); it embeds
+    #: uploads in place of the run recorded in the set's manifest.
+    model_run: Path | None = None
 
     @property
     def has_embeddings(self) -> bool:

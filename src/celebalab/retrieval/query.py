@@ -117,7 +117,8 @@ def retrieve(
         raise QueryError(f"--k must be >= 1, got {k}")
     emb = load_embeddings(emb) if isinstance(emb, (str, Path)) else emb
     filters = parse_where(where) if not isinstance(where, dict) else where
-    resolved, skipped = resolve_queries(emb, queries, by)
+    notes: list[str] = []  # what changed the request, in words (several faces in a photo, …)
+    resolved, skipped = resolve_queries(emb, queries, by, notes)
     allowed = _allowed_rows(emb, filters)
     if allowed is None:
         index = index or build_index(emb, by=by, kind=kind)
@@ -129,7 +130,8 @@ def retrieve(
         index = EmbeddingIndex(kind="exact", metric=search_metric(emb, by)).fit(
             np.ascontiguousarray(search_vectors(emb, by)[allowed])
         )
-    notes = [index.fallback_] if index.fallback_ else []
+    if index.fallback_:
+        notes.append(index.fallback_)
     searched = len(emb) if subset is None else len(subset)
     if k > searched:
         matching = " matching --where" if filters else ""
@@ -141,9 +143,12 @@ def retrieve(
 
 
 def resolve_queries(
-    emb: Any, queries: Sequence[str | Path], by: str
+    emb: Any, queries: Sequence[str | Path], by: str, notes: list[str] | None = None
 ) -> tuple[list[Query], list[dict[str, str]]]:
-    """Vectors of the queries: image ids from the set, files through the set's model."""
+    """Vectors of the queries: image ids from the set, files through the set's model.
+
+    ``notes`` receives one ``"FILE: note"`` per remark on a query file ("3 faces found; …").
+    """
     vectors = search_vectors(emb, by)
     resolved: list[Query | None] = []
     files: list[tuple[int, Path]] = []
@@ -160,8 +165,9 @@ def resolve_queries(
             raise QueryError(f"{text}: neither an image id of {emb.path} nor an image file")
     skipped: list[dict[str, str]] = []
     if files:
-        for (slot, path), vector in zip(files, _file_vectors(emb, [p for _, p in files], by,
-                                                             skipped), strict=True):  # fmt: skip
+        paths = [p for _, p in files]
+        found = _file_vectors(emb, paths, by, skipped, [] if notes is None else notes)
+        for (slot, path), vector in zip(files, found, strict=True):
             if vector is not None:
                 resolved[slot] = Query(str(path), vector, None, path)
     kept = [q for q in resolved if q is not None]
@@ -172,9 +178,10 @@ def resolve_queries(
 
 
 def _file_vectors(
-    emb: Any, paths: list[Path], by: str, skipped: list[dict[str, str]]
+    emb: Any, paths: list[Path], by: str, skipped: list[dict[str, str]], notes: list[str]
 ) -> list[np.ndarray | None]:
-    """Each file's vector through the set's run, None for an unreadable file (listed)."""
+    """Each file's vector through the set's run, None for an unreadable file or one without a
+    face (listed in ``skipped``); remarks such as "2 faces found" go to ``notes``."""
     from celebalab.embeddings.features import file_vectors
     from celebalab.models.run import load_run
 
@@ -185,8 +192,12 @@ def _file_vectors(
             f"run; {emb.path} was imported from {source.get('file')} (query an image id instead)"
         )
     run = load_run(source["run"])
-    kept, vectors, probs, failed = file_vectors(run, paths, bool(source.get("normalise", True)))
+    remarks: list[tuple[str, str]] = []
+    kept, vectors, probs, failed = file_vectors(
+        run, paths, bool(source.get("normalise", True)), notes=remarks
+    )
     skipped.extend({"path": p, "reason": r} for p, r in failed)
+    notes.extend(f"{p}: {note}" for p, note in remarks)
     values = vectors if by == "embedding" else probs
     if by == "attributes" and probs is None:
         raise QueryError(f"{source['run']}: not an attribute classifier; use --by embedding")
