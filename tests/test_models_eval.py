@@ -249,7 +249,8 @@ def _reference_probs(run_dir: Path, path: Path) -> np.ndarray:
 
 def test_predict_folder_with_corrupt_file(setup: tuple[Path, Path], image_folder: Path) -> None:
     run_dir, _ = setup
-    frame = predict_paths(run_dir, [image_folder], batch_size=2)
+    # detect="never": every file cropped as in training (the default finds faces in photos)
+    frame = predict_paths(run_dir, [image_folder], batch_size=2, detect="never")
     assert [Path(p).name for p in frame["path"]] == ["a.jpg", "b.png", "d.png"]
     failures = frame.attrs["failures"]
     assert [Path(f["path"]).name for f in failures] == ["c.jpg"]
@@ -268,10 +269,15 @@ def test_predict_cli_exit_codes(setup: tuple[Path, Path], image_folder: Path) ->
     app = typer.Typer()
     register(app)
     out = image_folder.parent / "out.json"
-    res = CliRunner().invoke(app, ["predict", str(run_dir), str(image_folder), "--json", str(out)])
+    args = ["predict", str(run_dir), str(image_folder), "--json", str(out)]
+    res = CliRunner().invoke(app, [*args, "--align", "never"])
     assert res.exit_code == 1, res.output  # one unreadable file
     assert "c.jpg" in res.output and "a.jpg" in res.output
     assert len(json.loads(out.read_text())["images"]) == 3
+    # by default the two drawn non-CelebA-sized images go through the face detector: no face
+    res = CliRunner().invoke(app, [*args, "--overwrite"])
+    assert res.exit_code == 1 and res.output.count("no face found") == 2, res.output
+    assert len(json.loads(out.read_text())["images"]) == 1
     out.unlink()
     bad = image_folder / "c.jpg"
     res = CliRunner().invoke(app, ["predict", str(run_dir), str(bad), "--json", str(out)])
