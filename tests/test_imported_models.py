@@ -199,3 +199,28 @@ def test_model_import_cli(tmp_path: Path) -> None:
                  str(tmp_path / "run")]) == 0  # fmt: skip
     assert main(["model", "import", str(path), "--mean", "1,2", "--out",
                  str(tmp_path / "r2")]) == 2  # fmt: skip
+
+
+def test_dlib_run_equals_dlib_used_directly(tmp_path: Path) -> None:
+    """The imported run's vectors are dlib's own pipeline's (detector, 5-point predictor,
+    compute_face_descriptor on the whole image), L2-normalised, on the real samples."""
+    import dlib
+    from PIL import Image
+
+    from celebalab.alignment._dlib import DESCRIPTOR_FILE, PREDICTOR_FILE, dlib_file
+    from celebalab.embeddings.features import file_vectors
+
+    samples = sorted((Path(__file__).parent / "data" / "formats" / "celeba" /
+                      "img_align_celeba").glob("*.jpg"))  # fmt: skip
+    detector = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(str(dlib_file(PREDICTOR_FILE)))
+    model = dlib.face_recognition_model_v1(str(dlib_file(DESCRIPTOR_FILE)))
+    direct = []
+    for path in samples:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        shape = predictor(image, detector(image, 0)[0])
+        vector = np.asarray(model.compute_face_descriptor(image, shape))
+        direct.append(vector / np.linalg.norm(vector))
+    run = load_run(import_model("dlib", tmp_path / "dlib"))
+    _, vectors, _, _ = file_vectors(run, samples)
+    assert np.abs(vectors - np.array(direct)).max() < 1e-5
