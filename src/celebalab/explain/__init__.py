@@ -5,6 +5,15 @@ run (Captum, pytorch-grad-cam, baselines), scores them against face-parsing mask
 vectorised regional metrics (equal to Quantus), runs the falsification test and deletion/
 insertion curves, and writes ``results.json``, ``per_image.parquet`` and ``report.html``.
 The public names below load on first use (``celebalab --help`` must not import torch).
+
+Imported runs (``celebalab model import``; :mod:`.imported`): perturbation methods, the
+falsification rate and the curves only call the model forward, so ONNX and dlib models are
+explained too; gradient methods are refused with one line each where gradients cannot reach the
+input (ONNX, dlib), and Grad-CAM where no layer can be hooked (TorchScript, ``torch.export``).
+Face-parsing masks follow the image's alignment: the label-map crop for crop runs, a
+nearest-neighbour warp by the very landmark-to-template similarity for template (ArcFace) runs
+on data with landmarks; for dlib chips, and templates fitted by dlib's detector, the transform is
+not exposed, so regional metrics are refused with one line while FR and the curves run.
 """
 
 from celebalab._lazy import lazy_exports

@@ -12,6 +12,9 @@ maps ``B×H×W``: channel attributions are summed over channels. Nothing is re-i
 - ``random`` (uniform noise) and ``center`` (a centred Gaussian prior): what a method that
   knows nothing about the image scores; they calibrate every regional metric.
 
+The :data:`GRADIENT_METHODS` need a torch model; the others only call the decision forward, so
+they also explain models run by onnxruntime or dlib (see :mod:`.imported`).
+
 The baseline of IG, Occlusion, LIME and KernelSHAP is zero model input, i.e. the normalisation
 mean colour; GradientSHAP draws around it (``stdevs``). LIME's surrogate is a ridge regression
 (alpha 1, as in the LIME package) instead of Captum's default Lasso, which zeroes every weight
@@ -45,6 +48,10 @@ METHOD_NAMES: tuple[str, ...] = (
 )
 #: Methods whose maps do not depend on the model (baselines).
 BASELINES: tuple[str, ...] = ("random", "center")
+#: Methods that need gradients from the score to the input (a torch model).
+GRADIENT_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "ig", "gradshap", "saliency")
+#: Gradient methods that also need a convolutional layer to hook.
+CAM_METHODS: tuple[str, ...] = ("gradcam", "gradcam++")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +107,10 @@ def attribute(
         raise ValueError(f"inputs must be B×3×H×W, got {tuple(inputs.shape)}")
     if method in ("kernelshap", "lime") and images is None:
         raise ValueError(f"{method} needs the uint8 images for its superpixels")
+    if method in GRADIENT_METHODS and not all(
+        getattr(m, "differentiable", True) for m in decision.modules()
+    ):
+        raise CelebalabError(f"{method} needs gradients; this model runs outside torch")
     return _METHODS[method](
         decision, inputs, extra, images, settings or AttributionSettings(), rng
     ).astype(np.float32)
@@ -169,6 +180,7 @@ def feature_layer(model: nn.Module, sample: torch.Tensor) -> nn.Module:
 
     Forward hooks fire as modules finish, so for a stage holding the last convolution the
     outermost such module wins (``features`` of the small CNN, ``layer4`` of a ResNet).
+    TorchScript modules accept no hooks and are passed over.
     """
     found: list[nn.Module] = []
     hooks = [
@@ -180,7 +192,7 @@ def feature_layer(model: nn.Module, sample: torch.Tensor) -> nn.Module:
             )
         )
         for mod in model.modules()
-        if mod is not model
+        if mod is not model and not isinstance(mod, torch.jit.ScriptModule)
     ]
     try:
         with torch.no_grad():

@@ -26,12 +26,14 @@ import torch
 from celebalab.errors import CelebalabError, OptionError
 from celebalab.explain.decisions import AttributeDecision, PairDecision, PenultimateFeatures
 from celebalab.explain.falsification import FalsificationSettings, falsify
+from celebalab.explain.imported import InputFrame, LabelMaps, method_refusals
 from celebalab.explain.methods import METHOD_NAMES, AttributionSettings, attribute
-from celebalab.explain.metrics import mass_share, regional_metrics
+from celebalab.explain.metrics import METRIC_NAMES, mass_share, regional_metrics
 from celebalab.explain.regions import ANALYSIS_REGION_GROUPS, class_masks, region_table_for
 from celebalab.explain.selection import (
     PairSet,
     counterfactual_pairs,
+    has_label_map,
     label_pairs,
     select_images,
     synthetic_truth,
@@ -180,37 +182,53 @@ def measure(
     config: ExplainConfig,
     progress: bool = False,
 ) -> ExplainOutputs:
-    """Compute (or resume) every decision × method; the per-image table and report samples."""
-    from celebalab.datasets.mask_pack import open_or_pack_label_maps
+    """Compute (or resume) every decision × method; the per-image table and report samples.
+
+    Methods ``run`` cannot use, and regional metrics its alignment cannot serve, are refused
+    first, one ``skipped`` line each (see :mod:`.imported`); the rest of the run goes on.
+    """
     from celebalab.datasets.table import load_table
     from celebalab.models.inference import run_splits
 
     truth = synthetic_truth(root)
     is_identity = run.config.get("task") == "identity"
     regions = {} if is_identity else _regions(run, truth, config)  # checked before any work
+    refused = method_refusals(run, config.methods)
+    methods = tuple(m for m in config.methods if m not in refused)
+    if not methods:
+        why = next(iter(refused.values()))
+        raise OptionError(f"--methods: {', '.join(refused)} cannot run: {why}; add occlusion, "
+                          "lime or kernelshap, which only need the model's outputs")  # fmt: skip
     table = load_table(root)
-    labels = open_or_pack_label_maps(root, run.image_size, run.crop, progress=progress)
+    inputs = InputFrame.of(run, table)
+    no_masks = inputs.mask_refusal()
     split_rows = (
         np.arange(len(table))
         if config.split == "all"
         else run_splits(run, table).rows[config.split]
     )
+    labels = None if no_masks else inputs.label_maps(root, split_rows, progress)
     selection = select_images(table, split_rows, labels, regions, n=config.n, seed=config.seed)
+    lines = [f"{m} skipped: {why}; the other methods run" for m, why in refused.items()]
+    lines += [no_masks] if no_masks else []
+    selection.skipped[:0] = [{"image_id": "-", "reason": line} for line in lines]
     frames, samples, timing = [], {}, {}
-    work = _Work(run, root, table, labels, config, checkpoints, progress, _planted(root, truth))
+    planted = _planted(root, truth)
+    work = _Work(run, root, table, labels, inputs, methods, config, checkpoints, progress, planted)
     for name, rows in selection.rows.items():
         if not len(rows):
             why = f"present with its region visible in no image of the {config.split} split"
             selection.skipped.append({"image_id": "-", "reason": f"{name} skipped: {why}"})
             continue
         decision = AttributeDecision(run.model, run.attribute_names.index(name))
-        masks = class_masks(labels.labels[rows], regions[name])
+        masks = None if labels is None else class_masks(labels.labels[rows], regions[name])
         frame, kept, times = work.decision(name, decision, rows, masks, None)
         frames.append(frame)
         samples[name], timing[name] = kept, times
     pair_source = None
     if config.pairs or is_identity:
-        pairs = counterfactual_pairs(root, table, split_rows, run.image_size, run.crop, config.n)
+        mask = None if no_masks else inputs.mask
+        pairs = counterfactual_pairs(root, table, split_rows, config.n, mask)
         pairs = pairs or label_pairs(table, split_rows, labels, n=config.n, seed=config.seed)
         if pairs is None:
             selection.skipped.append({"image_id": "-", "reason": "pairs: no pair found"})
@@ -223,7 +241,9 @@ def measure(
             samples[PAIR_DECISION], timing[PAIR_DECISION] = kept, times
             pair_source = pairs.source
     if not frames:
-        raise CelebalabError(_nothing_to_explain(root, config.split, labels.valid[split_rows]))
+        raise CelebalabError(
+            _nothing_to_explain(root, config.split, has_label_map(labels, split_rows))
+        )
     return ExplainOutputs(
         per_image=pd.concat(frames, ignore_index=True),
         samples=samples,
@@ -305,7 +325,9 @@ class _Work:
     run: LoadedRun
     root: Path
     table: pd.DataFrame
-    labels: object
+    labels: LabelMaps | None  # None: regional metrics refused (masks cannot follow the images)
+    inputs: InputFrame
+    methods: tuple[str, ...]
     config: ExplainConfig
     checkpoints: Path
     progress: bool
@@ -314,7 +336,7 @@ class _Work:
     def decision(self, name, decision, rows, masks, pairs: PairSet | None):
         frames, times = [], {}
         kept = self._samples(rows, masks)
-        for method in self.config.methods:
+        for method in self.methods:
             path = self.checkpoints / f"{name}__{method.replace('+', 'p')}"
             if not (path.with_suffix(".parquet").is_file() and path.with_suffix(".npz").is_file()):
                 self._compute(name, method, decision, rows, masks, pairs, path)
@@ -331,6 +353,9 @@ class _Work:
             if k
             else np.zeros((0, 1, 1, 3), np.uint8)
         )
+        if masks is None:  # no masks in the run's input frame: nothing to outline
+            blank = np.zeros(images.shape[:3], np.uint8)
+            return Samples(images, blank, blank.astype(bool))
         return Samples(images, np.asarray(self.labels.labels[rows[:k]]), masks[:k])
 
     def _batches(self, rows):
@@ -371,7 +396,7 @@ class _Work:
                 )
                 records.append(
                     self._score(
-                        name, method, decision, x, extra, maps, masks[at], batch, at, pairs, ids
+                        name, method, decision, x, extra, maps, masks, batch, at, pairs, ids
                     )
                 )
                 sample_maps.extend(maps[at < cfg.samples])
@@ -384,15 +409,11 @@ class _Work:
             frame.to_parquet(tmp, index=False)
 
     def _extra(self, decision: PairDecision, pairs: PairSet, at: np.ndarray):
-        from celebalab.datasets.decode import load_resized
         from celebalab.models.inference import model_input
 
-        if pairs.second_files is not None:
+        if pairs.second_files is not None:  # the same face re-rendered: the first's alignment
             images = np.stack(
-                [
-                    load_resized(pairs.second_files[i], self.run.image_size, self.run.crop)
-                    for i in at
-                ]
+                [self.inputs.image(pairs.second_files[i], pairs.first_rows[i]) for i in at]
             )
         else:
             batch = next(iter(self._batches(pairs.second_rows[at])))
@@ -401,21 +422,15 @@ class _Work:
 
     def _score(self, name, method, decision, x, extra, maps, masks, batch, at, pairs, ids):
         cfg = self.config
-        metrics = regional_metrics(maps, masks, top_fraction=cfg.top_fraction)
-        label_maps = np.asarray(self.labels.labels[batch.rows])
         frame = pd.DataFrame(
             {"decision": name, "method": method, "image_id": ids[batch.rows], "row": batch.rows}
         )
         if pairs is not None:
             frame["pair_kind"] = [pairs.kinds[i] for i in at]
-        for key, values in metrics.items():
+        regional = self._regional(maps, None if masks is None else masks[at], batch.rows)
+        for key, values in regional.items():
             frame[key] = values
-        for group, classes in ANALYSIS_REGION_GROUPS.items():
-            frame[f"share:{group}"] = mass_share(maps, class_masks(label_maps, classes))
-        for cut, (classes, cue) in self.planted.items():
-            planted = class_masks(label_maps, classes)
-            frame[f"planted:{cut}"] = mass_share(maps, planted)
-            frame[f"planted_area:{cut}"] = planted.mean((1, 2))
+        for cut, (_classes, cue) in self.planted.items():
             if cue is not None:
                 frame[f"cue:{cut}"] = cue.reindex(frame["image_id"]).to_numpy()
         curve = torch.sigmoid if isinstance(decision, AttributeDecision) else (lambda s: s)
@@ -428,3 +443,19 @@ class _Work:
         for step, values in enumerate(fr.insertion.T):
             frame[f"insertion_{step}"] = values
         return frame
+
+    def _regional(self, maps, masks, rows) -> dict[str, np.ndarray | float]:
+        """Regional columns of a batch: metrics against ``masks``, the mass share of each region
+        group and planted region; NaN metrics and shares when masks cannot follow the images."""
+        if masks is None:
+            groups = [f"share:{g}" for g in ANALYSIS_REGION_GROUPS]
+            return dict.fromkeys([*METRIC_NAMES, *groups], np.nan)
+        columns = dict(regional_metrics(maps, masks, top_fraction=self.config.top_fraction))
+        label_maps = np.asarray(self.labels.labels[rows])
+        for group, classes in ANALYSIS_REGION_GROUPS.items():
+            columns[f"share:{group}"] = mass_share(maps, class_masks(label_maps, classes))
+        for cut, (classes, _cue) in self.planted.items():
+            planted = class_masks(label_maps, classes)
+            columns[f"planted:{cut}"] = mass_share(maps, planted)
+            columns[f"planted_area:{cut}"] = planted.mean((1, 2))
+        return columns

@@ -2,7 +2,9 @@
 
 For an attribute, the images are those of the chosen split where the attribute is present and
 its region is visible (a non-empty mask in the label-map pack), drawn with a seed, up to ``n``.
-Images without a label map are reported and skipped.
+Images without a label map are reported and skipped. Without label maps (a run whose
+alignment masks cannot follow, see :mod:`.imported`) every image where the attribute is
+present is eligible, and pairs carry no masks.
 
 Pairs for an embedding model's decision (``--pairs``):
 
@@ -17,6 +19,7 @@ Pairs for an embedding model's decision (``--pairs``):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +59,7 @@ def synthetic_truth(root: Path) -> dict | None:
 def select_images(
     table: pd.DataFrame,
     split_rows: np.ndarray,
-    labels: PackedLabelMaps,
+    labels: PackedLabelMaps | None,
     regions: dict[str, tuple[str, ...]],
     *,
     n: int,
@@ -64,7 +67,7 @@ def select_images(
 ) -> Selection:
     """Up to ``n`` rows per attribute: present, region visible, label map packed (seeded)."""
     rng = np.random.default_rng(seed)
-    valid = labels.valid[split_rows]
+    valid = has_label_map(labels, split_rows)
     skipped = [
         {"image_id": str(table["image_id"].iat[r]), "reason": "no face-parsing mask"}
         for r in split_rows[~valid]
@@ -72,8 +75,9 @@ def select_images(
     usable = split_rows[valid]
     chosen = {}
     for attribute, classes in regions.items():
-        present = usable[table[attribute].to_numpy()[usable] == 1]
-        visible = present[class_masks(labels.labels[present], classes).any((1, 2))]
+        visible = usable[table[attribute].to_numpy()[usable] == 1]
+        if labels is not None:
+            visible = visible[class_masks(labels.labels[visible], classes).any((1, 2))]
         pick = rng.permutation(len(visible))[:n]
         chosen[attribute] = np.sort(visible[pick])
     return Selection(chosen, skipped)
@@ -86,18 +90,24 @@ class PairSet:
     first_rows: np.ndarray
     second_rows: np.ndarray | None  # table rows of the second images (label pairs)
     second_files: list[Path] | None  # counterfactual image files (synthetic pairs)
-    masks: np.ndarray  # B×S×S bool, the ground-truth region in the first image
+    masks: np.ndarray | None  # B×S×S bool, the ground-truth region in the first image
     kinds: list[str]  # the changed attribute (counterfactual) or region group (label pairs)
     source: str
 
 
 def counterfactual_pairs(
-    root: Path, table: pd.DataFrame, split_rows: np.ndarray, size: int, crop: str, n: int
+    root: Path,
+    table: pd.DataFrame,
+    split_rows: np.ndarray,
+    n: int,
+    mask: Callable[[np.ndarray, int], np.ndarray] | None,
 ) -> PairSet | None:
-    """The synthetic counterfactual pairs of ``root`` among ``split_rows`` (None if not written)."""
-    from PIL import Image
+    """The synthetic counterfactual pairs of ``root`` among ``split_rows`` (None if not written).
 
-    from celebalab.datasets.masks import resize_label_map
+    ``mask(changed, row)`` puts a pair's changed-pixel mask (drawn on table row ``row``'s image)
+    in the model's input frame; ``None``: the pairs carry no masks.
+    """
+    from PIL import Image
 
     folder = root / COUNTERFACTUAL_DIR
     if not (folder / COUNTERFACTUAL_TABLE).is_file():
@@ -108,26 +118,32 @@ def counterfactual_pairs(
     pairs = pairs[[row_of.get(i, -1) in allowed for i in pairs["image_id"]]].head(n)
     if pairs.empty:
         return None
+    first = np.array([row_of[i] for i in pairs["image_id"]], dtype=np.int64)
     masks = []
-    for name in pairs["changed_mask"]:
+    for name, row in zip(pairs["changed_mask"], first, strict=True) if mask else ():
         with Image.open(folder / name) as image:
-            masks.append(resize_label_map(np.asarray(image) > 0, size, crop).astype(bool))
+            masks.append(mask((np.asarray(image) > 0).astype(np.uint8), row).astype(bool))
     return PairSet(
-        first_rows=np.array([row_of[i] for i in pairs["image_id"]], dtype=np.int64),
+        first_rows=first,
         second_rows=None,
         second_files=[folder / f for f in pairs["pair_image"]],
-        masks=np.stack(masks),
+        masks=np.stack(masks) if mask else None,
         kinds=pairs["attribute"].astype(str).tolist(),
         source="synthetic counterfactual pairs (data synth --pairs)",
     )
 
 
 def label_pairs(
-    table: pd.DataFrame, split_rows: np.ndarray, labels: PackedLabelMaps, *, n: int, seed: int
+    table: pd.DataFrame,
+    split_rows: np.ndarray,
+    labels: PackedLabelMaps | None,
+    *,
+    n: int,
+    seed: int,
 ) -> PairSet | None:
     """Pairs from labels: same identity (if known), differing in one group, equal in the others."""
     rng = np.random.default_rng(seed)
-    rows = split_rows[labels.valid[split_rows]]
+    rows = split_rows[has_label_map(labels, split_rows)]
     identity = table["identity"].to_numpy()[rows]
     groups = {g: table[list(a)].to_numpy()[rows] for g, a in PAIR_GROUP_ATTRIBUTES.items()}
     order = rng.permutation(len(rows))
@@ -155,6 +171,9 @@ def label_pairs(
     if not firsts:
         return None
     first = np.asarray(firsts, dtype=np.int64)
+    source = "pairs chosen from labels (one identity, one region group differs)"
+    if labels is None:
+        return PairSet(first, np.asarray(seconds, dtype=np.int64), None, None, kinds, source)
     masks = np.stack(
         [
             class_masks(labels.labels[r][None], ANALYSIS_REGION_GROUPS[k])[0]
@@ -168,5 +187,10 @@ def label_pairs(
         second_files=None,
         masks=masks[keep],
         kinds=[k for k, ok in zip(kinds, keep, strict=True) if ok],
-        source="pairs chosen from labels (one identity, one region group differs)",
+        source=source,
     )
+
+
+def has_label_map(labels: PackedLabelMaps | None, rows: np.ndarray) -> np.ndarray:
+    """Which ``rows`` have a usable label map (all of them when there are no label maps)."""
+    return np.ones(len(rows), bool) if labels is None else np.asarray(labels.valid[rows])

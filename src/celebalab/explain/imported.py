@@ -1,0 +1,195 @@
+"""Explaining any run, imported ones included: which methods apply, and masks in the input frame.
+
+**Methods.** Perturbation methods (occlusion, LIME, KernelSHAP), the baselines, the
+falsification rate and the deletion/insertion curves only call the model forward on batches,
+so they run through every run (onnxruntime and dlib models too). Gradient methods need
+gradients to reach the input: for a run whose model runs outside torch (ONNX, dlib) each is
+refused with one line, listed in ``results.json``'s ``skipped``, and the run goes on.
+Grad-CAM(++) also needs a convolutional layer to hook; TorchScript and ``torch.export`` files
+hide their layers (they accept no hooks), so there it is refused the same way. Both checks are
+made once, before any image is read.
+
+**Masks.** Face-parsing label maps are drawn on the dataset's images; the regional metrics
+compare them with attributions in the run's input frame, so the masks follow the images:
+
+- ``crop`` runs (celebalab's own, imported ``crop-*``): the label-map pack at the run's size
+  and crop, the same crop as the images;
+- ``template`` runs (ArcFace five points) on a dataset with a landmark file: each label map is
+  warped, nearest neighbour, by the very least-squares similarity (the image's five landmarks
+  onto the template) that aligned its image; the source is the label-map pack of the whole image
+  at twice the input size, so the warp never magnifies a coarse map;
+- ``dlib`` runs, and ``template`` runs on a dataset without landmarks (CelebAMask-HQ): the
+  alignment is found per image by dlib's detector and predictor inside the image loader, which
+  returns the image, not the transform (dlib's chip extraction does not expose its own). A mask
+  warped by a second, separate estimate could disagree with the image, so the regional metrics
+  are refused with one line (their columns are NaN) while the falsification rate and the
+  deletion/insertion curves, which need no mask, run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from celebalab.alignment import FacePrep, fit_similarity
+from celebalab.datasets.schema import LANDMARK_COLUMNS
+from celebalab.errors import CelebalabError
+from celebalab.explain.methods import CAM_METHODS, GRADIENT_METHODS, feature_layer
+from celebalab.models.run import LoadedRun
+
+#: How an imported model's file format is named in refusals.
+_FORMATS = {
+    "onnx": "an onnx model",
+    "dlib": "dlib's face descriptor",
+    "torchscript": "a TorchScript model",
+    "export": "a torch.export program",
+}
+
+
+def method_refusals(run: LoadedRun, methods: Sequence[str]) -> dict[str, str]:
+    """Method → why ``run`` cannot use it (a phrase); the methods it can use are absent."""
+    wanted = [m for m in methods if m in GRADIENT_METHODS]
+    if not wanted:
+        return {}
+    model = f"run {run.run_dir} is {_format_phrase(run)}"
+    if not run.differentiable:
+        return dict.fromkeys(wanted, f"{model} (no gradients)")
+    cams = [m for m in wanted if m in CAM_METHODS]
+    if not cams or _has_feature_layer(run):
+        return {}
+    return dict.fromkeys(cams, f"{model} with no convolutional layer Grad-CAM can hook")
+
+
+def _format_phrase(run: LoadedRun) -> str:
+    fmt = (run.config.get("source") or {}).get("format")
+    return _FORMATS.get(fmt, f"a {fmt} model" if fmt else "a celebalab model")
+
+
+def _has_feature_layer(run: LoadedRun) -> bool:
+    """Whether Grad-CAM finds a spatial feature map in ``run``'s network (one forward)."""
+    sample = torch.zeros(1, 3, run.image_size, run.image_size, device=run.device)
+    try:
+        feature_layer(run.model, sample)
+    except CelebalabError:
+        return False
+    return True
+
+
+@dataclass
+class LabelMaps:
+    """Label maps in a run's input frame: ``labels[row]`` S×S uint8, ``valid[row]`` usable."""
+
+    labels: np.ndarray
+    valid: np.ndarray
+
+
+@dataclass(frozen=True)
+class InputFrame:
+    """How a dataset image and its face-parsing masks become a run's S×S input (module doc)."""
+
+    prep: FacePrep
+    run_name: str
+    image_dir: Path
+    ids: tuple[str, ...]
+    landmarks: np.ndarray | None  # N×5×2 in table-row order; rows of -1 have none
+
+    @classmethod
+    def of(cls, run: LoadedRun, table: pd.DataFrame) -> InputFrame:
+        """The frame of ``run`` on the dataset whose metadata table is ``table``."""
+        marks = None
+        if set(LANDMARK_COLUMNS) <= set(table.columns):
+            marks = table[list(LANDMARK_COLUMNS)].to_numpy(np.float64).reshape(-1, 5, 2)
+        return cls(
+            prep=run.face_prep,
+            run_name=str(run.run_dir),
+            image_dir=Path(table.attrs["image_dir"]),
+            ids=tuple(table["image_id"].astype(str)),
+            landmarks=marks,
+        )
+
+    def mask_refusal(self) -> str | None:
+        """The one line saying why masks cannot follow this run's images, or None if they can."""
+        tail = "masks cannot follow the images; falsification rate and deletion/insertion run"
+        if self.prep.method == "dlib":
+            return (
+                f"regional metrics skipped: run {self.run_name} aligns faces with dlib's 5-point "
+                f"chip, whose transform dlib does not expose, so face-parsing {tail}"
+            )
+        if self.prep.method == "template" and self.landmarks is None:
+            return (
+                f"regional metrics skipped: the dataset has no landmark file, so run "
+                f"{self.run_name}'s template alignment comes from dlib's detector per image and "
+                f"face-parsing {tail}"
+            )
+        return None
+
+    def image(self, path: Path, row: int) -> np.ndarray:
+        """The S×S×3 input made from ``path``, a picture of table row ``row``'s face."""
+        return self.prep.load(path, self._marks(row), detect="never").image
+
+    def mask(self, label_map: np.ndarray, row: int) -> np.ndarray:
+        """``label_map`` (covering row ``row``'s whole image, any resolution) in the input frame."""
+        from celebalab.datasets.masks import resize_label_map
+
+        if self.prep.method == "crop":
+            return resize_label_map(label_map, self.prep.size, self.prep.crop)
+        marks = self._marks(row)
+        if marks is None:
+            raise CelebalabError(f"{self.ids[row]}: no landmarks to align its face-parsing mask")
+        matrix = fit_similarity(marks, np.asarray(self.prep.points))
+        return warp_labels(label_map, matrix, self._image_shape(row), self.prep.size)
+
+    def label_maps(self, root: Path, rows: np.ndarray, progress: bool) -> LabelMaps:
+        """Label maps of ``rows`` in the input frame (other rows stay invalid)."""
+        from celebalab.datasets.mask_pack import open_or_pack_label_maps
+
+        size = self.prep.size
+        if self.prep.method == "crop":
+            pack = open_or_pack_label_maps(root, size, self.prep.crop, progress=progress)
+            return LabelMaps(pack.labels, pack.valid)
+        pack = open_or_pack_label_maps(root, 2 * size, "none", progress=progress)
+        labels = np.zeros((len(pack.valid), size, size), np.uint8)  # untouched rows cost nothing
+        valid = np.zeros(len(pack.valid), bool)
+        for row in np.unique(rows):
+            if pack.valid[row] and self._marks(row) is not None:
+                labels[row] = self.mask(pack.labels[row], row)
+                valid[row] = True
+        return LabelMaps(labels, valid)
+
+    def _marks(self, row: int) -> np.ndarray | None:
+        if self.landmarks is None or (self.landmarks[row] < 0).any():
+            return None
+        return self.landmarks[row]
+
+    def _image_shape(self, row: int) -> tuple[int, int]:
+        from PIL import Image
+
+        with Image.open(self.image_dir / self.ids[row]) as image:
+            return image.height, image.width
+
+
+def warp_labels(
+    label_map: np.ndarray, matrix: np.ndarray, image_shape: tuple[int, int], size: int
+) -> np.ndarray:
+    """``size``×``size`` labels: input pixel ``q`` takes the label at ``M⁻¹·q`` (nearest).
+
+    ``matrix`` maps image pixels to input pixels as :func:`celebalab.alignment.warp_image` does
+    (pixel ``i`` centred at ``i``); ``label_map`` covers the whole ``image_shape`` (H, W) image
+    at any resolution. Pixels from outside the image are background (0), as the warped image's
+    are black.
+    """
+    inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+    ys, xs = np.mgrid[0:size, 0:size]
+    x, y = inverse @ np.stack([xs.ravel(), ys.ravel(), np.ones(size * size)])
+    rows, cols = label_map.shape[:2]
+    u = np.rint((x + 0.5) * cols / image_shape[1] - 0.5).astype(np.int64)
+    v = np.rint((y + 0.5) * rows / image_shape[0] - 0.5).astype(np.int64)
+    inside = (u >= 0) & (u < cols) & (v >= 0) & (v < rows)
+    out = np.zeros(size * size, np.uint8)
+    out[inside] = label_map[v[inside], u[inside]]
+    return out.reshape(size, size)
