@@ -1,5 +1,6 @@
 """Issue 8 for ``stats``: bad options and output folders are one-line errors, a non-empty --out is
-replaced only with --overwrite, and an interrupted run never leaves an --out that looks complete."""
+replaced only with --overwrite (and then only the files stats writes), and an interrupted run
+never leaves an --out that looks complete."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from celeba_trees import celeba_truth, write_official
 from celebalab.analysis import run_stats
 from celebalab.cli import main
 from celebalab.errors import OptionError
-from celebalab.io import staged_dir
 from test_stats_inputs import attribute_frame
 
 FAST = {"ks": (2, 3), "sample": 100, "tsne": False, "images": False}
@@ -62,7 +62,7 @@ def test_bad_counts(
     assert not (tmp_path / "s").exists()
 
 
-def test_a_non_empty_out_is_replaced_only_with_overwrite(tmp_path: Path) -> None:
+def test_overwrite_replaces_only_the_stats_files(tmp_path: Path) -> None:
     out = tmp_path / "stats"
     out.mkdir()
     (out / "notes.txt").write_text("my notes")
@@ -72,7 +72,8 @@ def test_a_non_empty_out_is_replaced_only_with_overwrite(tmp_path: Path) -> None
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
     result = run_stats(frame, out, overwrite=True, **FAST)
     names = {p.name for p in out.iterdir()}
-    assert "notes.txt" not in names and {"summary.json", "report.html"} <= names
+    assert {"notes.txt", "summary.json", "report.html"} <= names
+    assert (out / "notes.txt").read_text() == "my notes"
     assert all(path.parent == out and path.exists() for path in result.files.values())
     assert [p.name for p in tmp_path.iterdir()] == ["stats"]  # no staging folder left behind
 
@@ -127,18 +128,19 @@ def test_a_killed_run_leaves_no_out_that_looks_complete(tmp_path: Path) -> None:
     child.wait()
     assert ready.exists(), "the child never reached the last file"
     assert not out.exists()
-    (staging,) = [p for p in tmp_path.iterdir() if p.name.startswith(".stats.partial-")]
+    (staging,) = [p for p in tmp_path.iterdir() if p.name == ".stats.overwrite"]
     assert (staging / "frequencies.csv").exists() and not (staging / "report.html").exists()
 
 
 def test_an_unwritable_place_is_a_one_line_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def denied(**kwargs: object) -> str:  # tests run as root: chmod cannot deny a write
-        raise PermissionError(13, "Permission denied", str(kwargs.get("dir")))
+    def denied(self: Path, *args: object, **kwargs: object) -> None:  # tests run as root
+        raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr("tempfile.mkdtemp", denied)
-    expected = "cannot write beside it \\(permission denied\\)"
-    with pytest.raises(OptionError, match=expected), staged_dir(tmp_path / "stats"):
-        pass
-    assert not (tmp_path / "stats").exists()
+    monkeypatch.setattr(Path, "mkdir", denied)
+    expected = "cannot write there \\(permission denied\\)"
+    with pytest.raises(OptionError, match=expected):
+        run_stats(attribute_frame(200), tmp_path / "stats", **FAST)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []

@@ -18,10 +18,22 @@ from celebalab.analysis.predictability import PROTOCOLS, run_protocol
 from celebalab.analysis.result import StatsResult
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_NAMES
 from celebalab.errors import check_at_least
-from celebalab.io import atomic_path, check_output_dir, staged_dir, write_json_atomic
+from celebalab.io import atomic_path, write_json_atomic
+from celebalab.rundir import RunKind, RunOutput, open_output, writing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
+
+#: The files of ``stats`` (``--overwrite`` replaces these and leaves anything else in ``--out``).
+STATS_OUTPUT = RunKind(
+    "statistics",
+    manifest="summary.json",
+    outputs=(
+        "frequencies.csv", "conditional_probability.csv", "phi.csv", "lift.csv", "top_pairs.csv",
+        "predictability_*.csv", "clusters_sweep.csv", "cluster_profiles.csv",
+        "centroid_distances.csv", "cluster_assignments.parquet", "report.html",
+    ),
+)  # fmt: skip
 
 
 @contextmanager
@@ -141,15 +153,19 @@ def _write_frame(path: Path, frame: pd.DataFrame, index: bool = True) -> Path:
 def write_stats(result: StatsResult, out: str | Path, overwrite: bool = False) -> dict[str, Path]:
     """Write the tables (CSV/Parquet), ``summary.json`` and ``report.html`` into ``out``.
 
-    Everything is written into a hidden staging folder beside ``out`` that replaces ``out``
-    only once complete, so an interrupted run never leaves an ``out`` that looks finished. A
-    non-empty ``out`` is replaced only with ``overwrite``.
+    Everything is written into a hidden staging folder beside ``out`` and swapped in once
+    complete (:mod:`celebalab.rundir`), so an interrupted run never leaves an ``out`` that looks
+    finished. A non-empty ``out`` is replaced only with ``overwrite``, and then only the files
+    ``stats`` writes.
     """
-    out = check_output_dir(out, "--out", overwrite)
-    with staged_dir(out) as staging:
-        files = _write_files(result, staging)
-    result.files = {name: out / path.name for name, path in files.items()}
+    with writing(_output(out, overwrite)) as output:
+        files = _write_files(result, output.path)
+    result.files = {name: output.final / path.name for name, path in files.items()}
     return result.files
+
+
+def _output(out: str | Path, overwrite: bool) -> RunOutput:
+    return open_output(out, STATS_OUTPUT, overwrite=overwrite, stage=True)
 
 
 def _write_files(result: StatsResult, out: Path) -> dict[str, Path]:
@@ -221,7 +237,7 @@ def run_stats(
     ``out`` is checked before any work (a file, or a non-empty folder without ``overwrite``, is
     refused) and written as :func:`write_stats` does.
     """
-    check_output_dir(out, "--out", overwrite)
+    _output(out, overwrite)
     if isinstance(table_or_root, pd.DataFrame):
         df = table_or_root
     else:
