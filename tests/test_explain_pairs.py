@@ -123,3 +123,32 @@ def test_pairs_explained_for_a_trained_identity_run(paired: Path, tmp_path: Path
     frame = pd.read_parquet(tmp_path / "out" / "per_image.parquet")
     assert set(frame["decision"]) == {"pair"}
     assert np.isfinite(frame["regional_precision"]).all()
+
+
+def test_a_pair_whose_second_face_is_unreadable_is_dropped_not_shifted() -> None:
+    """Label pairs read their second images in batches that skip unreadable files: the pair of a
+    skipped image is dropped, and every other pair keeps its own partner's embedding."""
+    from types import SimpleNamespace
+
+    from celebalab.explain.runner import _Work
+    from celebalab.explain.selection import PairSet
+    from celebalab.models.inference import ImageBatch
+
+    side = 4
+
+    def batches(rows):  # row 7 is unreadable; each image's pixels hold its row number
+        kept = np.array([r for r in rows if r != 7], np.int64)
+        images = torch.from_numpy(np.repeat(kept, 3 * side * side).astype(np.uint8)
+                                  .reshape(-1, 3, side, side))  # fmt: skip
+        return [ImageBatch(images=images, rows=kept, image_ids=[str(r) for r in kept])]
+
+    identity = {"mean": [0.0] * 3, "std": [1 / 255] * 3}  # model input = the pixel values
+    run = SimpleNamespace(image_size=side, device=torch.device("cpu"),
+                          config={"normalisation": identity})  # fmt: skip
+    work = SimpleNamespace(_batches=batches, run=run)
+    decision = SimpleNamespace(embed=lambda x: x.mean(dim=(1, 2, 3))[:, None])
+    pairs = PairSet(first_rows=np.array([1, 2, 3]), second_rows=np.array([5, 7, 9]),
+                    second_files=None, masks=None, kinds=list("abc"), source="t")  # fmt: skip
+    (embedded,), keep = _Work._extra(work, decision, pairs, np.array([0, 1, 2]))
+    assert keep.tolist() == [True, False, True]
+    assert embedded[:, 0].tolist() == [5.0, 9.0]

@@ -39,6 +39,7 @@ from celebalab.explain.selection import (
     synthetic_truth,
 )
 from celebalab.io import atomic_path, check_output_dir, write_json_atomic
+from celebalab.models.inference import ImageBatch
 from celebalab.models.run import LoadedRun, load_run
 from celebalab.runtime import resolve_device
 
@@ -274,6 +275,15 @@ def _embedder(model: torch.nn.Module) -> torch.nn.Module:
         return model
 
 
+def _subset(batch: ImageBatch, keep: np.ndarray) -> ImageBatch:
+    """``batch`` without the rows where ``keep`` is False."""
+    if keep.all():
+        return batch
+    ids = [i for i, k in zip(batch.image_ids, keep, strict=True) if k]
+    return ImageBatch(images=batch.images[torch.from_numpy(keep)], rows=batch.rows[keep],
+                      image_ids=ids)  # fmt: skip
+
+
 def _positions(rows: np.ndarray, kept: np.ndarray, cursor: int) -> tuple[np.ndarray, int]:
     """Positions in ``rows`` of the batch's ``kept`` rows, scanning on from ``cursor``."""
     at = []
@@ -383,8 +393,11 @@ class _Work:
         with bar:
             for batch in self._batches(rows):
                 at, cursor = _positions(rows, batch.rows, cursor)
+                extra: tuple = ()
+                if pairs is not None:
+                    extra, keep = self._extra(decision, pairs, at)
+                    batch, at = _subset(batch, keep), at[keep]  # pairs whose second face is read
                 x = model_input(self.run, batch.images).contiguous()
-                extra = self._extra(decision, pairs, at) if pairs is not None else ()
                 maps = attribute(
                     method,
                     decision,
@@ -408,17 +421,28 @@ class _Work:
         with atomic_path(path.with_suffix(".parquet")) as tmp:
             frame.to_parquet(tmp, index=False)
 
-    def _extra(self, decision: PairDecision, pairs: PairSet, at: np.ndarray):
+    def _extra(
+        self, decision: PairDecision, pairs: PairSet, at: np.ndarray
+    ) -> tuple[tuple[torch.Tensor], np.ndarray]:
+        """The second faces' embeddings of pairs ``at``, and which pairs have one (an unreadable
+        second image, or one without a face, drops its pair rather than shifting the rest)."""
         from celebalab.models.inference import model_input
 
+        keep = np.ones(len(at), dtype=bool)
         if pairs.second_files is not None:  # the same face re-rendered: the first's alignment
             images = np.stack(
                 [self.inputs.image(pairs.second_files[i], pairs.first_rows[i]) for i in at]
             )
         else:
-            batch = next(iter(self._batches(pairs.second_rows[at])))
-            images = batch.images.permute(0, 2, 3, 1).numpy()
-        return (decision.embed(model_input(self.run, images).contiguous()),)
+            wanted = pairs.second_rows[at]
+            read = list(self._batches(wanted))
+            found = np.concatenate([np.zeros(0, np.int64), *(b.rows for b in read)])
+            keep[:] = False
+            keep[_positions(wanted, found, 0)[0]] = True
+            side = self.run.image_size
+            nhwc = [b.images.permute(0, 2, 3, 1).numpy() for b in read]
+            images = np.concatenate([np.zeros((0, side, side, 3), np.uint8), *nhwc])
+        return (decision.embed(model_input(self.run, images).contiguous()),), keep
 
     def _score(self, name, method, decision, x, extra, maps, masks, batch, at, pairs, ids):
         cfg = self.config
