@@ -57,7 +57,14 @@ def load_table(
     the official files is read from the official ones after checking that the CSVs agree (the
     first disagreement is a :class:`DataFormatError`).
     """
-    layout = detect_layout(root)
+    return read_table(detect_layout(root), refresh, celeba_root)[0]
+
+
+def read_table(
+    layout: DatasetLayout, refresh: bool = False, celeba_root: str | Path | None = None
+) -> tuple[pd.DataFrame, str]:
+    """The metadata table of the detected ``layout`` (as :func:`load_table`) and the SHA-256
+    of its sources' fingerprint: what :class:`~celebalab.datasets.dataset.Dataset` is keyed on."""
     celeba = _celeba_for(layout, celeba_root)
     fingerprint = _fingerprint(layout, celeba)
     cache = cache_dir_for(layout.root) / _CACHE_FILE
@@ -73,7 +80,8 @@ def load_table(
         image_ext=layout.image_ext,
         annotation_set=layout.annotation_set,
     )
-    return frame
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
+    return frame, digest
 
 
 def _celeba_for(layout: DatasetLayout, celeba_root: str | Path | None) -> DatasetLayout | None:

@@ -2,13 +2,13 @@
 
 Decoding JPEGs every epoch (the seed's ``ImageFolder``) dominated its step time; here every image
 is decoded once by :func:`celebalab.datasets.packed.pack_images` and a batch is one fancy-index
-of the memmap. The batch order is a pure function of ``(seed, epoch)`` and the rank, so a resumed
-run sees exactly the batches an uninterrupted one would.
+of the memmap. The batch order is the one seeded epoch order of every training loop
+(:mod:`celebalab.datasets.order`), so a resumed run sees exactly the batches an uninterrupted one
+would.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from celebalab.datasets.order import batches_per_epoch, epoch_batch
 from celebalab.datasets.packed import PackedImages, pack_images
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError
@@ -65,26 +66,15 @@ def load_gan_data(
     )
 
 
-@functools.lru_cache(maxsize=2)
-def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    """The seeded permutation of ``n`` training positions used in ``epoch``.
-
-    Read-only and cached: every step of the epoch indexes the same one.
-    """
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    order.flags.writeable = False
-    return order
-
-
 def steps_per_epoch(n: int, batch_size: int, world_size: int = 1) -> int:
-    """Full batches per epoch and rank (the last partial batch is dropped: BatchNorm)."""
-    steps = n // (batch_size * world_size)
-    if steps < 1:
+    """Full batches per epoch and rank (the one epoch order of :mod:`celebalab.datasets.order`);
+    a GAN needs at least one."""
+    if n // world_size < batch_size:
         raise CelebalabError(
             f"only {n} training image(s) for --batch-size {batch_size} on {world_size} "
             "process(es); use a smaller --batch-size"
         )
-    return steps
+    return batches_per_epoch(n, batch_size, world_size)
 
 
 def batch_rows(
@@ -92,9 +82,9 @@ def batch_rows(
     rank: int = 0, world_size: int = 1,
 ) -> np.ndarray:  # fmt: skip
     """Table rows of batch ``step`` of ``epoch`` for ``rank`` (sorted: memmap reads go forward)."""
-    order = epoch_order(len(train_rows), seed, epoch)
-    start = (step * world_size + rank) * batch_size
-    return np.sort(train_rows[order[start : start + batch_size]])
+    positions = epoch_batch(len(train_rows), batch_size, seed=seed, epoch=epoch, step=step,
+                            num_replicas=world_size, rank=rank)  # fmt: skip
+    return np.sort(train_rows[positions])
 
 
 def nchw(images: np.ndarray) -> torch.Tensor:

@@ -8,10 +8,10 @@ so both paths give identical pixels. Either way a batch is ``(uint8 N×S×S×3, 
 conversion to float, normalisation and augmentation happen on the training device
 (:mod:`celebalab.models.module`).
 
-Batch order comes from :class:`EpochBatchSampler`: a permutation seeded by ``(seed, epoch)``,
-sharded across DDP ranks, which can start an epoch at a given batch. That is what makes
-``--resume`` from a mid-epoch checkpoint continue with exactly the batches that were not yet
-trained.
+Batch order comes from :class:`EpochBatchSampler`: the one seeded epoch order of
+:mod:`celebalab.datasets.order`, sharded across DDP ranks, which can start an epoch at a given
+batch. That is what makes ``--resume`` from a mid-epoch checkpoint continue with exactly the
+batches that were not yet trained.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from celebalab.datasets.decode import load_resized
+from celebalab.datasets.order import batches_per_epoch, epoch_batches
 from celebalab.datasets.schema import PARTITION_NAMES
 from celebalab.errors import DataFormatError
 
@@ -161,13 +162,15 @@ def keep_batch(batch: Any) -> Any:
 
 
 class EpochBatchSampler(Sampler[list[int]]):
-    """Batches of a seeded per-epoch permutation (or in order), sharded over ``num_replicas``.
+    """Batches of the seeded epoch order (:mod:`celebalab.datasets.order`), or in order.
 
-    Every rank gets the same number of batches (the permutation is padded by wrapping around).
-    ``position``, when given, is asked at the start of every iteration for ``(epoch, batches
-    already trained in it)``; a restored mid-epoch position makes the iteration skip those
-    batches. Asking at iteration time (not at construction) matters: Lightning builds loaders
-    before it restores its loop counters from a checkpoint.
+    Shuffled (training): the one epoch order of every training loop, sharded over
+    ``num_replicas``. In order (validation, test): every position, each rank taking every
+    ``num_replicas``-th, padded by wrapping so every rank has as many batches. ``position``,
+    when given, is asked at the start of every iteration for ``(epoch, batches already trained
+    in it)``; a restored mid-epoch position makes the iteration skip those batches. Asking at
+    iteration time (not at construction) matters: Lightning builds loaders before it restores
+    its loop counters from a checkpoint.
     """
 
     def __init__(
@@ -189,41 +192,30 @@ class EpochBatchSampler(Sampler[list[int]]):
         """Select the permutation of ``epoch`` (Lightning calls this before every epoch)."""
         self.epoch = epoch
 
+    def __len__(self) -> int:
+        if self.shuffle:
+            return batches_per_epoch(self.n, self.batch_size, self.num_replicas)
+        return -(-self._per_rank() // self.batch_size)
+
     def _per_rank(self) -> int:
         return -(-self.n // self.num_replicas)
 
-    def _starts(self) -> list[int]:
-        """First position of each batch; a shuffled epoch never ends on a batch of one image,
-        which BatchNorm cannot train on: that image joins the batch before it."""
-        per_rank = self._per_rank()
-        starts = list(range(0, per_rank, self.batch_size))
-        if self.shuffle and len(starts) > 1 and per_rank - starts[-1] == 1:
-            starts.pop()
-        return starts
-
-    def __len__(self) -> int:
-        return len(self._starts())
-
-    def indices(self) -> np.ndarray:
-        """This rank's dataset positions for the current epoch, in batch order."""
+    def batches(self) -> list[np.ndarray]:
+        """This rank's batches of dataset positions for the current epoch."""
         if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
-        else:
-            order = np.arange(self.n)
+            return epoch_batches(self.n, self.batch_size, seed=self.seed, epoch=self.epoch,
+                                 num_replicas=self.num_replicas, rank=self.rank)  # fmt: skip
         total = self._per_rank() * self.num_replicas
-        order = np.resize(order, total)  # pad by wrapping so every rank has as many batches
-        return order[self.rank :: self.num_replicas]
+        order = np.resize(np.arange(self.n), total)[self.rank :: self.num_replicas]
+        return [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
 
     def __iter__(self) -> Iterator[list[int]]:
         first = 0
         if self.position is not None:
             self.epoch, done = self.position()
             first = done if 0 < done < len(self) else 0
-        order = self.indices()
-        starts = self._starts()
-        ends = [*starts[1:], len(order)]
-        for b in range(first, len(starts)):
-            yield order[starts[b] : ends[b]].tolist()
+        for batch in self.batches()[first:]:
+            yield batch.tolist()
 
 
 def positive_weights(labels: np.ndarray, cap: float = 100.0) -> np.ndarray:
