@@ -86,7 +86,7 @@ def test_presence_is_cached_until_the_folder_changes(
     # listing is not cached and the next open scans again
     assert open_dataset(celeba).missing_count == 2 and len(scans) == 2
     _age(folder)
-    open_dataset(celeba).present
+    assert open_dataset(celeba).missing_count == 2 and len(scans) == 3  # scanned, now cached
     assert open_dataset(celeba).missing_count == 2 and len(scans) == 3
     (folder / "000004.jpg").write_bytes((folder / "000001.jpg").read_bytes())
     _age(folder, 60)
