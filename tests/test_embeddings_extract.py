@@ -16,6 +16,7 @@ from celebalab.embeddings import extract as extract_mod
 from celebalab.embeddings import load_embeddings
 from celebalab.embeddings.extract import extract_embeddings
 from celebalab.embeddings.store import EmbeddingSetError
+from celebalab.errors import OptionError
 from embedding_runs import SIZE, make_attribute_run
 
 
@@ -62,7 +63,7 @@ def test_vectors_match_the_model(attr_run: Path, synth_root: Path, tmp_path: Pat
 def test_refuses_to_overwrite(attr_run: Path, synth_root: Path, tmp_path: Path) -> None:
     root = synth_root / "CelebA"
     extract_embeddings(attr_run, root, tmp_path / "emb", split="val", progress=False)
-    with pytest.raises(EmbeddingSetError, match="--overwrite"):
+    with pytest.raises(OptionError, match="not empty; pass --overwrite"):
         extract_embeddings(attr_run, root, tmp_path / "emb", split="test", progress=False)
     emb = extract_embeddings(attr_run, root, tmp_path / "emb", split="test", overwrite=True,
                              progress=False)  # fmt: skip

@@ -12,7 +12,7 @@ import pytest
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.embeddings import import_celeba_vis_csv, import_npy, load_embeddings
 from celebalab.embeddings.store import MANIFEST, EmbeddingSetError
-from celebalab.errors import DataFormatError
+from celebalab.errors import DataFormatError, OptionError
 
 N, DIM = 12, 8
 
@@ -128,7 +128,7 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
 def test_no_overwrite_without_flag(tmp_path: Path) -> None:
     csv = write_csv(tmp_path / "a.csv", vis_frame())
     import_celeba_vis_csv(csv, tmp_path / "emb")
-    with pytest.raises(EmbeddingSetError, match="--overwrite"):
+    with pytest.raises(OptionError, match="not empty; pass --overwrite"):
         import_celeba_vis_csv(csv, tmp_path / "emb")
     import_celeba_vis_csv(write_csv(tmp_path / "b.csv", vis_frame(3)), tmp_path / "emb",
                           overwrite=True)  # fmt: skip

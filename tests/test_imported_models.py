@@ -159,11 +159,25 @@ def test_overwrite_replaces_only_an_earlier_import(tmp_path: Path) -> None:
     import_model(str(path), out, ImportOptions(input_size=32))
     with pytest.raises(CelebalabError, match="not empty"):
         import_model(str(path), out, ImportOptions(input_size=32))
-    import_model(str(path), out, ImportOptions(input_size=32), overwrite=True)
     (out / "mine.txt").write_text("keep")
-    with pytest.raises(CelebalabError, match="did not write"):
-        import_model(str(path), out, ImportOptions(input_size=32), overwrite=True)
-    assert (out / "mine.txt").read_text() == "keep"
+    (out / "eval_test").mkdir()  # an evaluation of the earlier model: stale once replaced
+    onnx = export(tiny_net(), tmp_path / "m.onnx", 32, "onnx")
+    import_model(str(onnx), out, ImportOptions(input_size=32), overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt", "model.onnx", "run.json"]
+    assert (out / "mine.txt").read_text() == "keep" and load_run(out).model is not None
+
+
+def test_a_failed_overwrite_keeps_the_earlier_import(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    import_model(str(export(tiny_net(), tmp_path / "m.ts", 32, "torchscript")), out,
+                 ImportOptions(input_size=32))  # fmt: skip
+    (out / "mine.txt").write_text("keep")
+    nan = export(_NaNNet(), tmp_path / "nan.onnx", 32, "onnx")  # fails its probe, once copied
+    with pytest.raises(CelebalabError, match="NaN or infinite"):
+        import_model(str(nan), out, ImportOptions(input_size=32), overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt", "model.ts", "run.json"]
+    assert load_run(out).config["source"]["format"] == "torchscript"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_dlib_run_records_its_files_and_licence(tmp_path: Path) -> None:

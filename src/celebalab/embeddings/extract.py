@@ -30,17 +30,19 @@ import torch
 
 from celebalab.embeddings.features import gives_probabilities, run_vectors
 from celebalab.embeddings.store import (
+    EMBEDDING_SET,
     MANIFEST,
+    WORK_DIR,
     EmbeddingSet,
     EmbeddingSetError,
-    prepare_output,
+    load_embeddings,
     standard_meta,
     write_embedding_set,
 )
 from celebalab.io import atomic_path, write_json_atomic
+from celebalab.rundir import RunOutput, open_output, writing
 
 UNIT_ROWS = 2048
-WORK_DIR = ".work"
 JOB_FILE = "job.json"
 ENGINES: tuple[str, ...] = ("auto", "loop", "lightning")
 
@@ -98,17 +100,19 @@ def extract_embeddings(
         raise EmbeddingSetError("--batch-size and --devices must be >= 1")
     out = Path(out)
     run = load_run(run_dir, resolve_device(device))
-    job = _start_job(run, Path(root), out, split, batch_size, normalise, workers, overwrite)
+    job, output = _start_job(run, Path(root), out, split, batch_size, normalise, workers, overwrite)
     todo = job.todo()
     _say(f"extracting {len(job.rows)} images of split {split!r} through {run.run_dir} "
          f"({len(job.units()) - len(todo)} of {len(job.units())} units already done)")  # fmt: skip
     use_lightning = engine == "lightning" or (engine == "auto" and devices > 1)
-    if todo:
-        if use_lightning:
-            _lightning_units(job, todo, devices, progress)
-        else:
-            _loop_units(job, todo, progress)
-    return _assemble(job, out, split)
+    with writing(output, keep=True):  # an interrupted extraction is resumed by the same command
+        if todo:
+            if use_lightning:
+                _lightning_units(job, todo, devices, progress)
+            else:
+                _loop_units(job, todo, progress)
+        _assemble(job, output.path, split)
+    return load_embeddings(out)
 
 
 def _say(message: str) -> None:
@@ -121,8 +125,10 @@ def _say(message: str) -> None:
 def _start_job(
     run: Any, root: Path, out: Path, split: str, batch_size: int, normalise: bool,
     workers: int | None, overwrite: bool,
-) -> _Job:  # fmt: skip
-    """Rows of the split and the work folder; a job of other settings in ``out`` is an error."""
+) -> tuple[_Job, RunOutput]:  # fmt: skip
+    """Rows of the split and the work folder; a job of other settings in ``out`` is an error
+    without ``overwrite``. With it the new set is staged beside ``out`` (:mod:`celebalab.rundir`)
+    and replaces the earlier one, its evaluations included, only when complete."""
     from celebalab.datasets.table import load_table
     from celebalab.models.inference import run_splits
 
@@ -130,7 +136,6 @@ def _start_job(
     rows = np.arange(len(table)) if split == "all" else run_splits(run, table).rows[split]
     if len(rows) == 0:
         raise EmbeddingSetError(f"{root}: split {split!r} has no images")
-    work = out / WORK_DIR
     run_json = (Path(run.run_dir) / "run.json").read_bytes()
     ids = "\n".join(table["image_id"].iloc[rows].astype(str)).encode()
     key = {
@@ -142,21 +147,27 @@ def _start_job(
         "normalise": normalise,
         "unit_rows": UNIT_ROWS,
     }
-    saved = _read_job(work / JOB_FILE)
-    if overwrite or saved != key:
-        if saved is not None and not overwrite:
-            raise EmbeddingSetError(
-                f"{work / JOB_FILE}: an unfinished extraction with other settings is in {out}; "
-                "use --overwrite to discard it"
-            )
-        prepare_output(out, overwrite, keep=(WORK_DIR,) if saved == key else ())
+    saved = _read_job(out / WORK_DIR / JOB_FILE)
+    if saved is not None and saved != key and not overwrite:
+        raise EmbeddingSetError(
+            f"{out / WORK_DIR / JOB_FILE}: an unfinished extraction with other settings is in "
+            f"{out}; use --overwrite to discard it"
+        )
+
+    def same_job(folder: Path) -> bool:
+        return _read_job(folder / WORK_DIR / JOB_FILE) == key
+
+    output = open_output(out, EMBEDDING_SET, overwrite=overwrite, resumable=same_job)
+    work = output.path / WORK_DIR
+    if same_job(output.path):
+        (output.path / MANIFEST).unlink(missing_ok=True)  # a job in progress: it is older
+    else:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         write_json_atomic(work / JOB_FILE, key)
-    elif (out / MANIFEST).exists():
-        (out / MANIFEST).unlink()  # a job in progress: any manifest is from an older set
-    return _Job(run=run, root=root, table=table, rows=np.asarray(rows, np.int64), work=work,
-                batch_size=batch_size, normalise=normalise, workers=workers)  # fmt: skip
+    job = _Job(run=run, root=root, table=table, rows=np.asarray(rows, np.int64), work=work,
+               batch_size=batch_size, normalise=normalise, workers=workers)  # fmt: skip
+    return job, output
 
 
 def _read_job(path: Path) -> dict[str, Any] | None:
@@ -248,7 +259,8 @@ def _units(job: _Job) -> Iterator[dict[str, np.ndarray]]:
 
 
 def _assemble(job: _Job, out: Path, split: str) -> EmbeddingSet:
-    """Stream the units into the set, metadata from the table, manifest last; drop the work."""
+    """Stream the units into the set in ``out``, metadata from the table, manifest last; drop
+    the work folder."""
     from celebalab.models.data import data_fingerprint
 
     missing = job.todo()

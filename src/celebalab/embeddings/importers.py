@@ -21,12 +21,14 @@ import pandas as pd
 from celebalab.datasets.annotations import PLAIN_FILE_NAME, is_plain_file_name
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.embeddings.store import (
+    EMBEDDING_SET,
     EmbeddingSet,
-    prepare_output,
+    load_embeddings,
     standard_meta,
     write_embedding_set,
 )
 from celebalab.errors import DataFormatError
+from celebalab.rundir import open_output, writing
 
 _EMBEDDING_COLUMN = re.compile(r"^embedding_(\d+)$")
 _INDEX_COLUMNS = ("Unnamed: 0", "")
@@ -120,9 +122,10 @@ def _write(
         images = images or meta.attrs.get("image_dir")
     if images is not None and not Path(images).is_dir():
         raise DataFormatError(images, "image folder not found")
-    prepare_output(out, overwrite)
     chunks = (vectors[i : i + _CHUNK_ROWS] for i in range(0, len(vectors), _CHUNK_ROWS))
-    return write_embedding_set(out, chunks, meta, source=source, data=data, images=images)
+    with writing(open_output(out, EMBEDDING_SET, overwrite=overwrite, stage=True)) as output:
+        write_embedding_set(output.path, chunks, meta, source=source, data=data, images=images)
+    return load_embeddings(out)
 
 
 def _join_dataset(meta: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, dict]:

@@ -11,12 +11,15 @@ means the set is complete and no reader ever sees a half-written set. Layout of 
     meta.parquet    image_id (str), identity (int64, -1 unknown), partition (int8, -1 unknown),
                     the 40 attributes (int8 0/1, -1 missing), prob_<attribute> (float32, optional)
     index/          persisted FAISS indexes (celebalab.retrieval), keyed by fingerprint + settings
+    .work/          only while ``embed extract`` runs (resumable units)
+    eval_<split>/   ``embed evaluate`` outputs (derived: removed when the set is replaced)
+
+Creating, resuming and replacing a set follow :mod:`celebalab.rundir` (:data:`EMBEDDING_SET`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,12 +33,8 @@ from celebalab import __version__
 from celebalab.datasets.annotations import is_plain_file_name
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError, DataFormatError
-from celebalab.io import (
-    atomic_path,
-    check_no_file_above,
-    read_json_object,
-    write_json_atomic,
-)
+from celebalab.io import atomic_path, read_json_object, write_json_atomic
+from celebalab.rundir import RunKind
 
 FORMAT_VERSION = 1
 KIND = "celebalab-embeddings"
@@ -44,8 +43,12 @@ VECTORS = "vectors.f32"
 META = "meta.parquet"
 INDEX_DIR = "index"
 PROB_PREFIX = "prob_"
-#: Files of a set; ``--overwrite`` removes exactly these (and the work folder of an extraction).
-SET_FILES: tuple[str, ...] = (MANIFEST, VECTORS, META, INDEX_DIR)
+WORK_DIR = ".work"
+#: What a set's folder holds: ``--overwrite`` replaces exactly these, never other files.
+EMBEDDING_SET = RunKind(
+    "embedding set", manifest=MANIFEST, outputs=(VECTORS, META, INDEX_DIR, WORK_DIR),
+    derived=("eval_*",),
+)  # fmt: skip
 
 
 class EmbeddingSetError(CelebalabError):
@@ -237,27 +240,6 @@ def _column(values: Iterable[int] | None, n: int, dtype: type) -> np.ndarray:
     if values is None:
         return np.full(n, -1, dtype)
     return np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype)
-
-
-def prepare_output(out: Path, overwrite: bool, keep: Iterable[str] = ()) -> None:
-    """Make ``out`` ready for a new set: refuse a non-empty folder unless ``overwrite``.
-
-    With ``overwrite`` only the set's own files are removed (the manifest first, so that an
-    interruption never leaves a folder that looks complete); names in ``keep`` stay.
-    """
-    check_no_file_above(out, "--out")
-    if out.exists() and not out.is_dir():
-        raise EmbeddingSetError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(p.name not in keep for p in out.iterdir()):
-        if not overwrite:
-            raise EmbeddingSetError(f"{out}: folder is not empty; use --overwrite to replace it")
-        for name in SET_FILES:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def write_embedding_set(

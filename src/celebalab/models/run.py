@@ -41,12 +41,20 @@ from celebalab.alignment import FacePrep
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, read_json_object, write_json_atomic
 from celebalab.models.architectures import build_model
+from celebalab.rundir import RunKind
 
 FORMAT_VERSION = 1
 RUN_JSON = "run.json"
 MODEL_FILE = "model.pt"
 CHECKPOINT_DIR = "checkpoints"
 METRICS_CSV = "metrics.csv"
+OPTIONS_FILE = "train_options.json"
+#: A trained run's folder: ``--overwrite`` replaces these names (``evaluate``'s ``eval_<split>``
+#: included, stale once the model changes), never other files.
+MODEL_RUN = RunKind(
+    "classifier run", manifest=RUN_JSON,
+    outputs=(MODEL_FILE, METRICS_CSV, CHECKPOINT_DIR, "logs", OPTIONS_FILE), derived=("eval_*",),
+)  # fmt: skip
 
 _REQUIRED_KEYS = ("arch", "attribute_names", "image_size", "normalisation", "thresholds")
 

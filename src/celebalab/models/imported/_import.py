@@ -27,10 +27,11 @@ from celebalab import __version__
 from celebalab.alignment import LICENCE_NOTE, FacePrep
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError, OptionError
-from celebalab.io import atomic_path, check_output_dir, write_json_atomic
+from celebalab.io import atomic_path, write_json_atomic
 from celebalab.models.imported._formats import ModelFile, inspect_model_file
 from celebalab.models.imported._load import build_imported_model
-from celebalab.models.run import FORMAT_VERSION, RUN_JSON
+from celebalab.models.run import FORMAT_VERSION, MODEL_RUN, RUN_JSON
+from celebalab.rundir import RunKind, open_output, writing
 
 KINDS: tuple[str, ...] = ("identity", "attributes")
 CHANNELS: tuple[str, ...] = ("rgb", "bgr")
@@ -41,6 +42,11 @@ MODEL_FILES = {
     "export": "model.pt2",
     "state_dict": "model.pt",
 }
+#: An imported run's folder: ``run.json`` and the model copy; evaluations of it are derived.
+IMPORTED_RUN = RunKind(
+    "imported model", manifest=RUN_JSON, outputs=tuple(MODEL_FILES.values()),
+    derived=MODEL_RUN.derived,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -88,31 +94,30 @@ def import_model(
 ) -> Path:
     """Write the run folder ``out`` for ``source`` (``"dlib"`` or a model file); return ``out``.
 
-    ``--overwrite`` replaces only what an import writes (``run.json`` and the model copy).
+    ``--overwrite`` replaces only what an import writes (``run.json``, the model copy, and
+    evaluations of the earlier model), once the new import has been probed; other files stay.
     """
     _check_options(options)
-    out = check_output_dir(out, "--out", overwrite=True)
-    _refuse_foreign_folder(out, overwrite)
+    output = open_output(out, IMPORTED_RUN, overwrite=overwrite, stage=True)
     if source == "dlib":
         config = _dlib_config()
         model_file = None
     else:
         model_file = inspect_model_file(Path(source).expanduser())
         config = _file_config(model_file, options)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / RUN_JSON).unlink(missing_ok=True)  # the run is unfinished until run.json is back
-    if model_file is not None:
-        _copy(model_file.path, out / config["source"]["file"], model_file.format)
-    config["output_dim"] = _probe(out, config)
-    if config["task"] == "attributes" and config["output_dim"] != len(ATTRIBUTE_NAMES):
-        raise CelebalabError(
-            f"{source}: --kind attributes needs 40 outputs (CelebA's attributes), "
-            f"the model gives {config['output_dim']}"
-        )
-    if config["task"] == "identity":
-        config["embedding_dim"] = config["output_dim"]
-    write_json_atomic(out / RUN_JSON, config)
-    return out
+    with writing(output):
+        if model_file is not None:
+            _copy(model_file.path, output.path / config["source"]["file"], model_file.format)
+        config["output_dim"] = _probe(output.path, config)
+        if config["task"] == "attributes" and config["output_dim"] != len(ATTRIBUTE_NAMES):
+            raise CelebalabError(
+                f"{source}: --kind attributes needs 40 outputs (CelebA's attributes), "
+                f"the model gives {config['output_dim']}"
+            )
+        if config["task"] == "identity":
+            config["embedding_dim"] = config["output_dim"]
+        write_json_atomic(output.path / RUN_JSON, config)
+    return output.final
 
 
 def _check_options(o: ImportOptions) -> None:
@@ -131,24 +136,6 @@ def _check_options(o: ImportOptions) -> None:
         raise OptionError("--std values must be positive")
     if o.input_size is not None and not 16 <= o.input_size <= 1024:
         raise OptionError(f"--input-size must lie in 16…1024, not {o.input_size}")
-
-
-def _refuse_foreign_folder(out: Path, overwrite: bool) -> None:
-    """A non-empty ``out`` is refused unless it holds an earlier import and --overwrite is on."""
-    if not out.is_dir() or not any(out.iterdir()):
-        return
-    ours = {RUN_JSON, *MODEL_FILES.values()}
-    if not overwrite:
-        raise OptionError(
-            f"--out {out}: folder is not empty; pass --overwrite to replace an "
-            "earlier import, or choose another folder"
-        )
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
-    if foreign:
-        raise OptionError(
-            f"--out {out}: holds files an import did not write ({', '.join(foreign[:3])}"
-            "); choose another folder"
-        )
 
 
 def _base_config(
