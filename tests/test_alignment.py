@@ -146,3 +146,24 @@ def test_crop_runs_keep_aligned_celeba_images_and_align_other_photos(tmp_path: P
     no_frame = FacePrep(size=64, method="crop")
     with pytest.raises(Exception, match="records no aligned-face frame"):
         no_frame.load(path)
+
+
+def test_every_preparation_reports_the_matrix_it_applied(tmp_path: Path) -> None:
+    """``Prepared.matrix`` is the source → input map: warping the source with it gives the input
+    back (exactly for dlib's chip, up to resampling for the bicubic crops)."""
+    from celebalab.alignment import warp_image
+
+    source = _sample("000001.jpg")
+    dlib_prep = FacePrep(size=150, method="dlib").prepare(source)
+    assert np.abs(warp_image(source, dlib_prep.matrix, 150, 150).astype(int)
+                  - dlib_prep.image).mean() < 0.5  # fmt: skip
+    crop = FacePrep(size=64, method="crop").load(SAMPLES / "000001.jpg")
+    assert np.abs(warp_image(source, crop.matrix, 64, 64).astype(int) - crop.image).mean() < 4
+    frame = np.array(SAMPLE_LANDMARKS["000001.jpg"], np.float64).reshape(5, 2)
+    photo = np.zeros((300, 400, 3), np.uint8)
+    photo[40:258, 100:278] = source
+    framed = FacePrep(size=64, method="crop", frame=tuple(map(tuple, frame))).prepare(photo)
+    assert np.abs(warp_image(photo, framed.matrix, 64, 64).astype(int)
+                  - framed.image).mean() < 4  # fmt: skip
+    template = FacePrep.for_template("arcface", 112).prepare(source, frame)
+    assert np.allclose(template.matrix, _lstsq_similarity(frame, ARCFACE_112), atol=1e-9)

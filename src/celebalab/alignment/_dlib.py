@@ -164,5 +164,25 @@ def face_chip(rgb: np.ndarray, face: DetectedFace, size: int, padding: float) ->
     return np.asarray(_dlib().get_face_chip(image, face.shape, size=size, padding=padding))
 
 
+def chip_matrix(face: DetectedFace, size: int, padding: float) -> np.ndarray:
+    """The 2×3 image → chip similarity of :func:`face_chip` (pixel indices to pixel indices).
+
+    dlib's ``get_mapping_to_chip``, which Python does not expose: the chip's corners (0, 0),
+    (cols − 1, 0), (0, rows − 1) are the chip rectangle's corners rotated by its angle about its
+    centre. :func:`celebalab.alignment.warp_image` with this matrix gives dlib's chip back.
+    """
+    from celebalab.alignment._similarity import fit_similarity
+
+    details = _dlib().get_face_chip_details(face.shape, size, padding)
+    rect = details.rect
+    corners = np.array([[rect.left(), rect.top()], [rect.right(), rect.top()],
+                        [rect.left(), rect.bottom()]])  # fmt: skip
+    centre = np.array([(rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2])
+    c, s = np.cos(details.angle), np.sin(details.angle)
+    rotated = (corners - centre) @ np.array([[c, s], [-s, c]]) + centre
+    chip = np.array([[0, 0], [details.cols - 1, 0], [0, details.rows - 1]], np.float64)
+    return fit_similarity(rotated, chip)
+
+
 class NoFaceError(CelebalabError):
     """An image in which no face was found (the file is named by whoever reports it)."""

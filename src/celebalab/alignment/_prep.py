@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from celebalab.alignment._dlib import detect_face, face_chip
+from celebalab.alignment._dlib import chip_matrix, detect_face, face_chip
 from celebalab.alignment._similarity import fit_similarity, warp_image
 from celebalab.alignment._templates import eye_centres, scaled_template
 from celebalab.errors import CelebalabError
@@ -44,10 +44,13 @@ DLIB_PADDING = 0.25
 
 @dataclass(frozen=True)
 class Prepared:
-    """One prepared input: ``image`` S×S×3 uint8, and a note for the user (or ``""``)."""
+    """One prepared input: ``image`` S×S×3 uint8, a note for the user (or ``""``), and
+    ``matrix``, the 2×3 similarity from the source image's pixels to the input's (pixel ``i``
+    centred at ``i``): what a face-parsing mask of the source image goes through to follow."""
 
     image: np.ndarray
     note: str = ""
+    matrix: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,10 @@ class FacePrep:
         if self.method == "crop" and not self._needs_detection(path, detect):
             from celebalab.datasets.decode import load_resized
 
-            return Prepared(load_resized(path, self.size, self.crop))
+            with Image.open(path) as im:
+                width, height = im.size
+            matrix = self._crop_matrix(width, height)
+            return Prepared(load_resized(path, self.size, self.crop), matrix=matrix)
         with Image.open(path) as im:
             rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
         return self.prepare(rgb, landmarks)
@@ -145,38 +151,49 @@ class FacePrep:
         with Image.open(path) as im:
             return tuple(im.size) != CELEBA_ALIGNED_SIZE
 
+    def _crop_matrix(self, width: int, height: int) -> np.ndarray:
+        """The crop box of a ``width``×``height`` image resized to S×S, as a 2×3 matrix."""
+        from celebalab.datasets.decode import crop_box
+
+        left, top, right, bottom = crop_box(width, height, self.crop)
+        sx, sy = self.size / (right - left), self.size / (bottom - top)
+        return np.array([[sx, 0.0, (0.5 - left) * sx - 0.5], [0.0, sy, (0.5 - top) * sy - 0.5]])
+
     def prepare(self, rgb: np.ndarray, landmarks: np.ndarray | None = None) -> Prepared:
         """The model input made from an H×W×3 uint8 array (see :meth:`load`)."""
         if self.method == "dlib":
-            face = detect_face(
-                rgb, _box_around(landmarks, rgb.shape) if landmarks is not None else None
-            )
-            return Prepared(face_chip(rgb, face, self.size, self.padding), _note(face))
+            hint = None if landmarks is None else _box_around(landmarks, rgb.shape)
+            face = detect_face(rgb, hint)
+            chip = face_chip(rgb, face, self.size, self.padding)
+            return Prepared(chip, _note(face), chip_matrix(face, self.size, self.padding))
         if self.method == "template" and landmarks is not None:
-            matrix = fit_similarity(
-                np.asarray(landmarks, np.float64).reshape(5, 2), np.asarray(self.points)
-            )
-            return Prepared(warp_image(rgb, matrix, self.size, self.size))
+            marks = np.asarray(landmarks, np.float64).reshape(5, 2)
+            matrix = fit_similarity(marks, np.asarray(self.points))
+            return Prepared(warp_image(rgb, matrix, self.size, self.size), matrix=matrix)
         face = detect_face(rgb)
         if self.method == "template":
             matrix = fit_similarity(face.eye_centres, eye_centres(np.asarray(self.points)))
-            return Prepared(warp_image(rgb, matrix, self.size, self.size), _note(face))
-        return Prepared(self._onto_celeba_frame(rgb, face.eye_centres), _note(face))
+            return Prepared(warp_image(rgb, matrix, self.size, self.size), _note(face), matrix)
+        return self._onto_celeba_frame(rgb, face.eye_centres, _note(face))
 
-    def _onto_celeba_frame(self, rgb: np.ndarray, eyes: np.ndarray) -> np.ndarray:
+    def _onto_celeba_frame(self, rgb: np.ndarray, eyes: np.ndarray, note: str) -> Prepared:
         if self.frame is None:
             raise CelebalabError(
                 "this run records no aligned-face frame (trained before celebalab recorded one), "
                 "so photos cannot be aligned for it: pass aligned CelebA images, or retrain"
             )
+        from celebalab.datasets.decode import RESAMPLE, crop_box
+
         width, height = self.frame_size
         matrix = fit_similarity(eyes, eye_centres(np.asarray(self.frame)))
         aligned = warp_image(rgb, matrix, width, height)
-        from celebalab.datasets.decode import RESAMPLE, crop_box
-
         box = crop_box(width, height, self.crop)
         out = Image.fromarray(aligned).resize((self.size, self.size), RESAMPLE, box=box)
-        return np.asarray(out, dtype=np.uint8)
+        crop = self._crop_matrix(width, height)
+        combined = np.hstack(
+            [crop[:, :2] @ matrix[:, :2], crop[:, :2] @ matrix[:, 2:] + crop[:, 2:]]
+        )
+        return Prepared(np.asarray(out, dtype=np.uint8), note, combined)
 
 
 Outcome = tuple["np.ndarray | None", str, str]
