@@ -38,12 +38,20 @@ from celebalab.explain.selection import (
     select_images,
     synthetic_truth,
 )
-from celebalab.io import atomic_path, check_output_dir, write_json_atomic
+from celebalab.io import atomic_path, write_json_atomic
 from celebalab.models.inference import ImageBatch
 from celebalab.models.run import LoadedRun, load_run
+from celebalab.rundir import RunKind, open_output, writing
 from celebalab.runtime import resolve_device
 
 PAIR_DECISION = "pair"
+RESULTS_JSON = "results.json"
+CHECKPOINT_DIR = ".checkpoints"
+#: An explain output folder: ``--overwrite`` replaces these names, never other files in it.
+EXPLAIN_OUTPUT = RunKind(
+    "explain output", manifest=RESULTS_JSON,
+    outputs=("per_image.parquet", "report.html", CHECKPOINT_DIR),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,34 +143,41 @@ def run_explain(
     root, out = Path(root), Path(out)
     run_path = run_dir.run_dir if isinstance(run_dir, LoadedRun) else Path(run_dir)
     user_fr = read_fr_table(fr_table) if fr_table is not None else None
-    with _checkpoint_dir(out, config.fingerprint(run_path, root), overwrite) as checkpoints:
-        loaded = isinstance(run_dir, LoadedRun)
-        run = run_dir if loaded else load_run(run_dir, resolve_device(device))
-        outputs = measure(run, root, checkpoints, config=config, progress=progress)
-    result = summarise(outputs, config=config, run_dir=run_path, root=root, user_fr=user_fr)
-    with atomic_path(out / "per_image.parquet") as tmp:
-        outputs.per_image.to_parquet(tmp, index=False)
-    write_report(result, outputs, out / "report.html")
-    write_json_atomic(out / "results.json", result.to_json())
+    fingerprint = config.fingerprint(run_path, root)
+    output = open_output(out, EXPLAIN_OUTPUT, overwrite=overwrite,
+                         resumable=lambda folder: _stamped(folder, fingerprint))  # fmt: skip
+    # An interrupted run (an --overwrite too, in its staged folder) resumes from its checkpoints;
+    # the earlier outputs in ``out`` are replaced only once the new ones are all written.
+    with writing(output, keep=True):
+        with _checkpoint_dir(output.path, fingerprint) as checkpoints:
+            loaded = isinstance(run_dir, LoadedRun)
+            run = run_dir if loaded else load_run(run_dir, resolve_device(device))
+            outputs = measure(run, root, checkpoints, config=config, progress=progress)
+        result = summarise(outputs, config=config, run_dir=run_path, root=root, user_fr=user_fr)
+        with atomic_path(output.path / "per_image.parquet") as tmp:
+            outputs.per_image.to_parquet(tmp, index=False)
+        write_report(result, outputs, output.path / "report.html")
+        write_json_atomic(output.path / RESULTS_JSON, result.to_json())
     return result
 
 
-@contextlib.contextmanager
-def _checkpoint_dir(out: Path, fingerprint: str, overwrite: bool) -> Iterator[Path]:
-    """``OUT/.checkpoints`` for this configuration: resumed if it matches, else a clean start.
+def _stamped(folder: Path, fingerprint: str) -> bool:
+    """Whether ``folder`` holds checkpoints of this very configuration."""
+    stamp = folder / CHECKPOINT_DIR / "config.txt"
+    return stamp.is_file() and stamp.read_text().strip() == fingerprint
 
-    A run that fails before its first checkpoint leaves no stamp (nor an ``OUT`` it made), so
-    the corrected command is not refused as "folder is not empty".
+
+@contextlib.contextmanager
+def _checkpoint_dir(folder: Path, fingerprint: str) -> Iterator[Path]:
+    """``FOLDER/.checkpoints`` for this configuration: resumed if it matches, else started.
+
+    A run that fails before its first checkpoint leaves no stamp, so the corrected command is
+    not refused as "folder is not empty" (:func:`celebalab.rundir.writing` removes the folder
+    it made when it stays empty).
     """
-    checkpoints = out / ".checkpoints"
+    checkpoints = folder / CHECKPOINT_DIR
     stamp = checkpoints / "config.txt"
-    resuming = stamp.is_file() and stamp.read_text().strip() == fingerprint
-    made_out = not out.exists()
-    if not resuming:
-        check_output_dir(out, "--out", overwrite)
-        if overwrite and out.is_dir():
-            for child in out.iterdir():
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    if not _stamped(folder, fingerprint):
         checkpoints.mkdir(parents=True, exist_ok=True)
         stamp.write_text(fingerprint)
     try:
@@ -170,8 +185,6 @@ def _checkpoint_dir(out: Path, fingerprint: str, overwrite: bool) -> Iterator[Pa
     except BaseException:
         if list(checkpoints.iterdir()) == [stamp]:
             shutil.rmtree(checkpoints)
-            if made_out and not any(out.iterdir()):
-                out.rmdir()
         raise
 
 

@@ -1,0 +1,57 @@
+"""``--overwrite`` of every command that writes a run folder (:mod:`celebalab.rundir`): an
+unrelated file in ``--out`` survives it, the earlier run's own (and derived) files are replaced,
+and a failed overwrite leaves the earlier run intact and loadable.
+
+``stats`` and ``model import`` have the same two tests beside their others
+(``test_stats_outputs.py``, ``test_imported_models.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from embedding_runs import make_attribute_run
+
+
+def _mine(out: Path, derived: str | None = None) -> None:
+    """An unrelated file and, for runs that have them, an output ``derived`` from the earlier
+    run (an evaluation: stale once the run is replaced)."""
+    (out / "notes.txt").write_text("my notes")
+    if derived:
+        (out / derived).mkdir()
+
+
+def _broken(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("disk full")
+
+
+def _siblings(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}"))
+
+
+@pytest.fixture(scope="module")
+def attr_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_attribute_run(tmp_path_factory.mktemp("run") / "run")
+
+
+def test_explain(attr_run: Path, synth_root: Path, tmp_path: Path, monkeypatch) -> None:
+    from celebalab.explain import ExplainConfig, run_explain
+
+    root, out = synth_root / "CelebA", tmp_path / "explain"
+    first = ExplainConfig(methods=("center",), attributes=("Smiling",), n=2, samples=1)
+    run_explain(attr_run, root, out, config=first, progress=False)
+    before = (out / "results.json").read_bytes()
+    _mine(out)
+    second = ExplainConfig(methods=("center", "random"), attributes=("Smiling",), n=2, samples=1)
+    monkeypatch.setattr("celebalab.explain.report.write_report", _broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_explain(attr_run, root, out, config=second, overwrite=True, progress=False)
+    assert (out / "results.json").read_bytes() == before and (out / "notes.txt").exists()
+    assert _siblings(out) == [".explain.overwrite"]  # its checkpoints: the rerun resumes them
+    monkeypatch.undo()
+    run_explain(attr_run, root, out, config=second, overwrite=True, progress=False)
+    assert set(json.loads((out / "results.json").read_text())["methods"]) == {"center", "random"}
+    assert (out / "notes.txt").read_text() == "my notes" and _siblings(out) == []
