@@ -55,3 +55,43 @@ def test_explain(attr_run: Path, synth_root: Path, tmp_path: Path, monkeypatch) 
     run_explain(attr_run, root, out, config=second, overwrite=True, progress=False)
     assert set(json.loads((out / "results.json").read_text())["methods"]) == {"center", "random"}
     assert (out / "notes.txt").read_text() == "my notes" and _siblings(out) == []
+
+
+def test_embed_extract(attr_run: Path, synth_root: Path, tmp_path: Path, monkeypatch) -> None:
+    from celebalab.embeddings import extract as extract_mod
+    from celebalab.embeddings import load_embeddings
+
+    root, out = synth_root / "CelebA", tmp_path / "emb"
+    before = extract_mod.extract_embeddings(attr_run, root, out, split="val", progress=False)
+    _mine(out, "eval_val")
+    monkeypatch.setattr(extract_mod, "write_embedding_set", _broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        extract_mod.extract_embeddings(attr_run, root, out, split="test", overwrite=True,
+                                       progress=False)  # fmt: skip
+    assert load_embeddings(out).fingerprint == before.fingerprint
+    assert (out / "eval_val").is_dir() and _siblings(out) == [".emb.overwrite"]
+    monkeypatch.undo()
+    emb = extract_mod.extract_embeddings(attr_run, root, out, split="test", overwrite=True,
+                                         progress=False)  # fmt: skip
+    assert (emb.meta["partition"] == 2).all() and emb.path == out
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "meta.parquet", "notes.txt",
+                                                     "vectors.f32"]  # fmt: skip
+    assert _siblings(out) == []
+
+
+def test_embed_import(tmp_path: Path, monkeypatch) -> None:
+    from celebalab.embeddings import importers, load_embeddings
+    from test_embeddings_import import vis_frame, write_csv
+
+    out = tmp_path / "emb"
+    before = importers.import_celeba_vis_csv(write_csv(tmp_path / "a.csv", vis_frame()), out)
+    _mine(out, "eval_test")
+    other = write_csv(tmp_path / "b.csv", vis_frame(3))
+    monkeypatch.setattr(importers, "write_embedding_set", _broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        importers.import_celeba_vis_csv(other, out, overwrite=True)
+    assert load_embeddings(out).fingerprint == before.fingerprint and _siblings(out) == []
+    monkeypatch.undo()
+    after = importers.import_celeba_vis_csv(other, out, overwrite=True)
+    assert after.fingerprint != before.fingerprint and (out / "notes.txt").exists()
+    assert not (out / "eval_test").exists() and _siblings(out) == []
