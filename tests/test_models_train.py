@@ -254,12 +254,14 @@ def test_no_pack_training_skips_and_lists_corrupt_images(root, tmp_path, capsys)
     options = {**OPTIONS, "epochs": 1, "size": 16}
     result = train(copy, tmp_path / "run", pack=False, workers=0, **options)
     skipped = {s["image_id"]: s["reason"] for s in result["data"]["skipped_images"]}
-    assert sorted(skipped) == ["000003.jpg", "000005.jpg"]
-    assert "no such file" in skipped["000005.jpg"]
+    assert sorted(skipped) == ["000003.jpg"]  # unreadable; the missing one is counted apart
+    missing = result["data"]["missing_images"]
+    assert missing["count"] == 1 and Path(missing["list"]).read_text() == "000005.jpg\n"
     assert result["data"]["source"] == "files"
     assert sum(result["data"]["counts"].values()) == N_IMAGES - 2
     err = capsys.readouterr().err
     assert "skipped 000003.jpg" in err and "Traceback" not in err
+    assert f"{N_IMAGES - 1} of {N_IMAGES} images present; 1 missing (listed in" in err
 
 
 @pytest.mark.slow

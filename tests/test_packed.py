@@ -163,16 +163,19 @@ def test_corrupt_images_are_listed_and_skipped(tmp_path: Path, cache: Path) -> N
     (folder / ids[3]).write_bytes(data[: len(data) // 2])  # truncated JPEG
     (folder / ids[7]).write_bytes(b"")  # zero bytes
     (folder / ids[11]).write_text("not an image\n")  # not an image
-    (folder / ids[15]).unlink()  # missing
-    bad = {ids[3], ids[7], ids[11], ids[15]}
+    (folder / ids[15]).unlink()  # missing: not stored, counted and listed in one file
+    bad = {ids[3], ids[7], ids[11]}
 
     result = pack_images(root, 32, workers=2, progress=False, chunk_size=4)
     assert {c["image_id"] for c in result.corrupt} == bad
+    assert (result.count, result.stored, result.missing) == (20, 19, 1)
+    assert result.missing_file is not None and result.missing_file.read_text() == f"{ids[15]}\n"
     reasons = {c["image_id"]: c["reason"] for c in result.corrupt}
-    assert (reasons[ids[7]], reasons[ids[15]]) == ("empty file (0 bytes)", "no such file")
+    assert reasons[ids[7]] == "empty file (0 bytes)"
     assert "truncated" in reasons[ids[3]] and reasons[ids[11]] == "cannot identify image file"
     pack = PackedImages.open(root, 32)
-    assert pack is not None
+    assert pack is not None and ids[15] not in pack.image_ids and len(pack) == 19
+    assert pack.positions(np.arange(20))[15] == -1 and not pack.usable[15]
     for row, image_id in enumerate(pack.image_ids):
         assert pack.valid[row] == (image_id not in bad)
         if image_id in bad:
@@ -181,6 +184,7 @@ def test_corrupt_images_are_listed_and_skipped(tmp_path: Path, cache: Path) -> N
             assert mean_abs_diff(pack.images[row], reference(folder / image_id, 32)) < 2.0
     manifest = json.loads(result.manifest_path.read_text())
     assert {c["image_id"] for c in manifest["corrupt"]} == bad and manifest["valid_count"] == 16
+    assert manifest["missing"] == 1 and manifest["missing_list"] == str(result.missing_file)
 
 
 _KILL_AFTER = """
@@ -191,16 +195,16 @@ from celebalab.datasets import packed
 
 root, k = sys.argv[1], int(sys.argv[2])
 saves = 0
-save = packed._Job.save_progress
+record = packed._Job.record
 
-def save_then_die(job):
+def record_then_die(job, chunk, corrupt):
     global saves
-    save(job)
+    record(job, chunk, corrupt)
     saves += 1
-    if saves == 1 + k:  # the first save is the empty plan, then one per finished chunk
+    if saves == k:  # one log line per finished chunk
         os.kill(os.getpid(), signal.SIGKILL)
 
-packed._Job.save_progress = save_then_die
+packed._Job.record = record_then_die
 packed.pack_images(root, 32, workers=1, progress=False, chunk_size=8)
 """
 
@@ -212,8 +216,9 @@ def test_resume_after_kill_9(celeba: Path, cache: Path, monkeypatch: pytest.Monk
     paths = packed.PackPaths.of(celeba, 32, "center")
     assert paths.partial.exists() and not paths.manifest.exists() and not paths.data.exists()
     assert PackedImages.open(celeba, 32) is None  # incomplete packs are never read
-    done = set(json.loads(paths.progress.read_text())["done"])
-    assert len(done) == 2
+    lines = paths.progress.read_text().splitlines()  # append-only: the plan, then a chunk each
+    done = {json.loads(line)["chunk"] for line in lines[1:]}
+    assert len(done) == 2 and "plan" in json.loads(lines[0])
 
     decoded: list[int] = []
 

@@ -116,3 +116,18 @@ def test_packed_cache_fast_path_agrees_and_pickles(celeba: tuple[Path, object]) 
         assert torch.equal(fast[i]["image"], slow[i]["image"])
     clone = pickle.loads(pickle.dumps(fast))
     assert clone._pack is None and torch.equal(clone[3]["image"], fast[3]["image"])
+
+
+def test_reads_a_crop_none_pack_and_only_present_images(celeba: tuple[Path, object]) -> None:
+    root, _ = celeba
+    (root / "img_align_celeba" / "000004.jpg").unlink()
+    pack_images(root, 8, crop="none", workers=1, progress=False)
+    fast = CelebADataset(root, split="all", size=8, crop="none")
+    slow = CelebADataset(root, split="all", size=8, crop="none", use_pack=False)
+    centre = CelebADataset(root, split="all", size=8, use_pack=False)
+    assert fast.pack is not None and fast.pack.crop == "none"
+    assert len(fast) == 9 and "000004.jpg" not in fast.table["image_id"].tolist()
+    assert fast.rows.tolist() == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+    for i in range(len(fast)):
+        assert torch.equal(fast[i]["image"], slow[i]["image"])
+    assert not torch.equal(fast[0]["image"], centre[0]["image"])  # the whole 18×22 face

@@ -106,6 +106,20 @@ class DatasetLayout:
         """The file of an annotated image id (``000001.jpg`` → ``…/000001.png`` for the PNGs)."""
         return self.image_dir / image_file_name(image_id, self.image_ext)
 
+    def __reduce__(self) -> tuple:
+        """Pickle (DataLoader workers) with the read-only mappings as plain dicts."""
+        fields = (self.kind, self.root, self.image_dir, self.image_ext, dict(self.files),
+                  self.mask_dir, dict(self.copies))  # fmt: skip
+        return (_unpickle_layout, fields)
+
+
+def _unpickle_layout(
+    kind: str, root: Path, image_dir: Path, image_ext: str, files: dict, mask_dir: Path | None,
+    copies: dict,
+) -> DatasetLayout:  # fmt: skip
+    return DatasetLayout(kind, root, image_dir, image_ext, MappingProxyType(files), mask_dir,
+                         MappingProxyType(copies))  # fmt: skip
+
 
 def image_file_name(image_id: str, image_ext: str) -> str:
     """The on-disk name of an annotated image id: ids say ``.jpg`` even for the PNG variant."""

@@ -1,31 +1,36 @@
-"""Packed image cache: every image decoded once into a uint8 memmap N×S×S×3 (``data pack``).
+"""Packed image cache: every present image decoded once into a uint8 memmap M×S×S×3 (``data pack``).
 
 Training at 64 px from JPEGs is decode-bound; reading a memmap is not. Files, in
-``cache_dir_for(root)``, named by size and crop (e.g. ``packed_64_center``):
+``cache_dir_for(root)``, named by size and crop (e.g. ``packed_64_center``; see
+:mod:`celebalab.datasets.packfiles`):
 
-- ``<name>.u8``            raw uint8 rows, one per image of the metadata table, in table order;
-- ``<name>.index.parquet`` ``image_id`` and ``valid`` per row (False: the image could not be read);
+- ``<name>.u8``            raw uint8 rows, one per image whose file exists, in table order: a
+                           partial copy (6,032 of 202,599 images) packs 6,032 rows, so the pack's
+                           size, time and memory follow the images present;
+- ``<name>.index.parquet`` ``image_id``, ``row`` (the metadata-table row) and ``valid`` (False:
+                           the file exists but cannot be decoded) per stored row;
 - ``<name>.json``          the manifest, written LAST: a pack without a matching manifest is
-                           incomplete and is never read (``PackedImages.open`` returns None).
+                           incomplete and is never read (``PackedImages.open`` returns None). It
+                           holds counts (``count`` table rows, ``stored``, ``valid_count``,
+                           ``missing``) and the path of the missing list, never the list.
 
-While packing, rows go to ``<name>.u8.partial`` and ``<name>.progress.json`` records, atomically
-after each chunk, which chunks are done and which images in them were corrupt. An interrupted
-pack (Ctrl-C, kill -9, a crash) resumes only the missing chunks.
+While packing, rows go to ``<name>.u8.partial`` and each finished chunk is appended to
+``<name>.progress.log``; an interrupted pack (Ctrl-C, kill -9, a crash) resumes only the missing
+chunks. Packs of format 1 (every table row stored, missing images as invalid rows) still open and
+are reused while current.
 
-A complete pack whose dataset has changed (different image ids, or any listed image file with a
-different size or mtime) is stale: ``pack_images`` says so and rebuilds it from scratch.
-``PackedImages.open`` stays cheap and does not stat the images; pass ``image_ids`` to have it
-reject a pack built for a different id list.
+A complete pack whose dataset has changed (different image ids, a file added or removed, or any
+image file with a different size or mtime) is stale: ``pack_images`` says so and rebuilds it
+from scratch. ``PackedImages.open`` stays cheap and does not stat the images; pass ``image_ids``
+to have it reject a pack built for a different id list.
 
-Corrupt images (missing, empty, truncated, not an image) never stop a pack: their rows stay zero,
+Unreadable images (empty, truncated, not an image) never stop a pack: their rows stay zero,
 ``valid`` is False and they are listed in the manifest and in ``PackResult.corrupt``.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import json
 import multiprocessing
 import os
 import sys
@@ -33,7 +38,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,7 +48,7 @@ import pyarrow.parquet as pq
 import typer
 
 from celebalab import __version__
-from celebalab.datasets.cache import cache_dir_for
+from celebalab.datasets.dataset import Dataset, DatasetLike, open_dataset
 from celebalab.datasets.decode import (
     CROPS,
     REDUCING_GAP,
@@ -51,52 +56,40 @@ from celebalab.datasets.decode import (
     image_error_text,
     load_resized,
 )
-from celebalab.datasets.layout import image_file_name
+from celebalab.datasets.packfiles import (
+    PackPaths,
+    ProgressLog,
+    allocate,
+    ids_fingerprint,
+    read_json,
+)
 from celebalab.errors import CelebalabError, check_at_least
 from celebalab.io import atomic_path, write_json_atomic
 
-FORMAT_VERSION = 1
+__all__ = ["PackError", "PackPaths", "PackResult", "PackedImages", "ids_fingerprint",
+           "open_or_pack", "pack_images"]  # fmt: skip
+
+FORMAT_VERSION = 2
+#: Formats ``PackedImages.open`` reads (1: every table row stored).
+READABLE_FORMATS = (1, 2)
 MAX_CHUNK_SIZE = 256
 MAX_SIZE = 4096
+#: Unreadable images the ``data pack`` command lists (the manifest has them all).
+LISTED_CORRUPT = 20
 
 
 class PackError(CelebalabError):
-    """A pack cannot be built (bad size or crop, empty dataset)."""
+    """A pack cannot be built (bad size or crop, no image present)."""
 
 
-@dataclass(frozen=True)
-class PackPaths:
-    """The files of one pack (size, crop) of one dataset root."""
-
-    data: Path
-    partial: Path
-    progress: Path
-    index: Path
-    manifest: Path
-
-    @classmethod
-    def of(cls, root: str | Path, size: int, crop: str, kind: str = "packed") -> PackPaths:
-        """Paths of the (``size``, ``crop``) pack of ``root`` in its cache folder.
-
-        ``kind`` names the pack's files (``packed`` images, ``labels`` for the label-map pack).
-        """
-        stem = cache_dir_for(root) / f"{kind}_{size}_{crop}"
-        data = stem.with_name(stem.name + ".u8")
-        return cls(
-            data=data,
-            partial=data.with_name(data.name + ".partial"),
-            progress=stem.with_name(stem.name + ".progress.json"),
-            index=stem.with_name(stem.name + ".index.parquet"),
-            manifest=stem.with_name(stem.name + ".json"),
-        )
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PackResult:
-    """What ``pack_images`` did: output path, row count, corrupt images and speed.
+    """What ``pack_images`` did: output path, rows, unreadable images and speed.
 
-    ``seconds`` is the whole call (metadata, file checks, decoding, finishing); ``decode_seconds``
-    only the parallel decoding of the missing chunks.
+    ``count`` is the metadata table's rows, ``stored`` the rows in the pack (the images
+    present), ``missing`` the rows without a file (listed in ``missing_file``). ``seconds`` is
+    the whole call (metadata, file checks, decoding, finishing); ``decode_seconds`` only the
+    parallel decoding of the missing chunks.
     """
 
     path: Path
@@ -104,6 +97,9 @@ class PackResult:
     size: int
     crop: str
     count: int
+    stored: int
+    missing: int
+    missing_file: Path | None
     corrupt: list[dict[str, str]]
     seconds: float
     decode_seconds: float
@@ -120,80 +116,70 @@ class PackResult:
 
 @dataclass(frozen=True)
 class _Source:
-    """The ordered image ids of a dataset, where they live, and a fingerprint of the files."""
+    """The images present of a dataset (pack position → table row) and a fingerprint of them."""
 
-    image_dir: Path
-    image_ext: str  # of the files on disk: ids say ".jpg" even for the PNG variant of CelebA
-    image_ids: list[str]
+    dataset: Dataset
 
-    def path(self, image_id: str) -> str:
-        """The file of ``image_id``."""
-        return os.path.join(self.image_dir, image_file_name(image_id, self.image_ext))
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """Table rows stored in the pack: those whose image file exists, in table order."""
+        return self.dataset.present_rows
+
+    def path(self, position: int) -> str:
+        """The file of pack row ``position``."""
+        return str(self.dataset.image_path(int(self.rows[position])))
 
     @cached_property
     def ids_sha256(self) -> str:
-        return ids_fingerprint(self.image_ids)
+        return ids_fingerprint(self.dataset.image_ids.tolist())
 
     @cached_property
     def files(self) -> dict[str, Any]:
-        """Count, total bytes and a hash of (id, size, mtime) of every listed image file."""
+        """Count, total bytes and a hash of (id, size, mtime) of every present image file.
+
+        Missing rows are hashed as ``id\0-`` without a ``stat`` (the same digest as format 1
+        packs, which stat every row), so a current older pack is still recognised.
+        """
         digest = hashlib.sha256()
         total = missing = 0
-        for image_id in self.image_ids:
-            try:
-                st = os.stat(self.path(image_id))
-            except OSError:
+        dataset = self.dataset
+        for row, image_id in enumerate(dataset.image_ids.tolist()):
+            st = _stat(dataset.image_path(row)) if dataset.present[row] else None
+            if st is None:
                 missing += 1
                 digest.update(f"{image_id}\0-\n".encode())
                 continue
             total += st.st_size
             digest.update(f"{image_id}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         return {
-            "files": len(self.image_ids) - missing,
+            "image_dir": str(dataset.image_dir),
+            "image_ext": dataset.image_ext,
+            "files": len(dataset) - missing,
             "missing": missing,
             "bytes": total,
             "stat_sha256": digest.hexdigest(),
         }
 
 
-def ids_fingerprint(image_ids: Sequence[str]) -> str:
-    """SHA-256 of the ordered image ids (one per line)."""
-    return hashlib.sha256("\n".join(image_ids).encode()).hexdigest()
-
-
-def _load_source(root: str | Path) -> _Source:
-    from celebalab.datasets.table import load_table  # lazy: the table pulls pandas readers
-
-    table = load_table(root)
-    ids = table["image_id"].astype(str).tolist()
-    return _Source(Path(table.attrs["image_dir"]), table.attrs["image_ext"], ids)
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 def _identity(size: int, crop: str, source: _Source) -> dict[str, Any]:
-    """Everything a finished pack must match to be reused."""
+    """Everything a finished pack (of any readable format) must match to be reused."""
     return {
-        "format": FORMAT_VERSION,
         "size": size,
         "crop": crop,
         "resample": RESAMPLE.name.lower(),
         "reducing_gap": REDUCING_GAP,
         "jpeg_draft": True,
-        "count": len(source.image_ids),
+        "count": len(source.dataset),
         "ids_sha256": source.ids_sha256,
-        "source": {
-            "image_dir": str(source.image_dir),
-            "image_ext": source.image_ext,
-            **source.files,
-        },
+        "source": source.files,
     }
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return obj if isinstance(obj, dict) else None
 
 
 def _row_bytes(size: int) -> int:
@@ -248,7 +234,7 @@ def _pack_chunk(chunk: _Chunk) -> tuple[int, list[tuple[int, str]]]:
 
 @dataclass
 class _Job:
-    """State of one pack run: which chunks are done and which rows were corrupt."""
+    """State of one pack run: which chunks are done and which rows were unreadable."""
 
     paths: PackPaths
     source: _Source
@@ -256,75 +242,63 @@ class _Job:
     crop: str
     chunk_size: int
     plan: dict[str, Any]
-    done: dict[str, list[list[Any]]] = field(default_factory=dict)
+    log: ProgressLog
+    done: dict[int, list[list[Any]]] = field(default_factory=dict)
+
+    @property
+    def stored(self) -> int:
+        return len(self.source.rows)
 
     @property
     def n_chunks(self) -> int:
-        return -(-len(self.source.image_ids) // self.chunk_size)
-
-    def save_progress(self) -> None:
-        write_json_atomic(self.paths.progress, {"plan": self.plan, "done": self.done})
+        return -(-self.stored // self.chunk_size)
 
     def chunks_todo(self) -> list[int]:
-        return [c for c in range(self.n_chunks) if str(c) not in self.done]
+        return [c for c in range(self.n_chunks) if c not in self.done]
 
     def tasks(self, todo: list[int]) -> Iterator[_Chunk]:
-        ids = self.source.image_ids
         for c in todo:
             start = c * self.chunk_size
-            files = [self.source.path(i) for i in ids[start : start + self.chunk_size]]
+            stop = min(start + self.chunk_size, self.stored)
+            files = [self.source.path(i) for i in range(start, stop)]
             yield _Chunk(c, start, files, str(self.paths.partial), self.size, self.crop)
 
     def record(self, chunk_index: int, corrupt: list[tuple[int, str]]) -> None:
-        start = chunk_index * self.chunk_size
-        ids = self.source.image_ids
-        self.done[str(chunk_index)] = [[ids[start + i], reason] for i, reason in corrupt]
-        self.save_progress()
+        """Note a finished chunk (its rows are flushed): one line appended to the log."""
+        bad = [[chunk_index * self.chunk_size + i, reason] for i, reason in corrupt]
+        self.done[chunk_index] = bad
+        self.log.record(chunk_index, bad)
 
     def corrupt(self) -> list[dict[str, str]]:
-        rows = [row for c in sorted(self.done, key=int) for row in self.done[c]]
-        return [{"image_id": image_id, "reason": reason} for image_id, reason in rows]
+        """``{"image_id", "reason"}`` of every unreadable stored image, in pack order."""
+        ids, rows = self.source.dataset.image_ids, self.source.rows
+        bad = sorted(entry for c in self.done.values() for entry in c)
+        return [{"image_id": str(ids[rows[pos]]), "reason": why} for pos, why in bad]
 
 
 def _start_job(paths: PackPaths, source: _Source, size: int, crop: str, chunk_size: int) -> _Job:
     """Resume the partial pack if it was started with the same plan, else start a fresh one."""
-    plan = {**_identity(size, crop, source), "chunk_size": chunk_size}
-    job = _Job(paths, source, size, crop, chunk_size, plan)
-    expected = len(source.image_ids) * _row_bytes(size)
-    state = _read_json(paths.progress)
-    if state is not None and state.get("plan") == plan:
+    plan = {
+        **_identity(size, crop, source),
+        "format": FORMAT_VERSION,
+        "stored": len(source.rows),
+        "chunk_size": chunk_size,
+    }
+    job = _Job(paths, source, size, crop, chunk_size, plan, ProgressLog(paths.progress))
+    expected = len(source.rows) * _row_bytes(size)
+    done = job.log.resume(plan)
+    if done is not None:
         if not paths.partial.exists() and paths.data.exists():
             os.replace(paths.data, paths.partial)  # crashed between the final rename and manifest
         if paths.partial.exists() and paths.partial.stat().st_size == expected:
-            job.done = dict(state.get("done", {}))
+            job.done = done
             return job
     for stale in (paths.data, paths.partial, paths.index):
         stale.unlink(missing_ok=True)
-    _allocate(paths.partial, expected)
-    job.save_progress()
+    paths.drop_older_progress()
+    allocate(paths.partial, expected, PackError)
+    job.log.start(plan)
     return job
-
-
-def _allocate(path: Path, nbytes: int) -> None:
-    """Create ``path`` as ``nbytes`` zeros, reserving the disk space now where the OS can.
-
-    A full disk then fails here with a clear error instead of killing a worker with SIGBUS when
-    it writes into a memory-mapped hole.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        fh.truncate(nbytes)  # zeros: rows of corrupt images stay zero
-        if hasattr(os, "posix_fallocate"):
-            try:
-                os.posix_fallocate(fh.fileno(), 0, nbytes)
-            except OSError as err:
-                if err.errno == errno.ENOSPC:
-                    path.unlink()
-                    raise PackError(
-                        f"{path}: not enough disk space for the pack ({nbytes / 2**30:.2f} GiB); "
-                        "free space or set CELEBALAB_CACHE to another disk"
-                    ) from None
-                # EOPNOTSUPP/EINVAL: the file system cannot reserve space; it stays sparse
 
 
 def _run(job: _Job, workers: int, progress: bool) -> tuple[int, int]:
@@ -332,10 +306,10 @@ def _run(job: _Job, workers: int, progress: bool) -> tuple[int, int]:
     from tqdm import tqdm
 
     todo = job.chunks_todo()
-    count, rows = len(job.source.image_ids), _rows_in(job, todo)
+    rows = _rows_in(job, todo)
     bar = tqdm(
-        total=count,
-        initial=count - rows,
+        total=job.stored,
+        initial=job.stored - rows,
         unit="img",
         disable=not progress,
         desc=f"pack {job.size}px",
@@ -353,8 +327,7 @@ def _run(job: _Job, workers: int, progress: bool) -> tuple[int, int]:
 
 
 def _rows_in(job: _Job, chunks: list[int]) -> int:
-    count = len(job.source.image_ids)
-    return sum(min(job.chunk_size, count - c * job.chunk_size) for c in chunks)
+    return sum(min(job.chunk_size, job.stored - c * job.chunk_size) for c in chunks)
 
 
 def _collect(job: _Job, results: Iterator[tuple[int, list[tuple[int, str]]]], bar: Any) -> None:
@@ -364,43 +337,53 @@ def _collect(job: _Job, results: Iterator[tuple[int, list[tuple[int, str]]]], ba
 
 
 def _finish(job: _Job) -> list[dict[str, str]]:
-    """Rename the data into place, write the row index, then the manifest, then drop progress."""
+    """Rename the data into place, write the row index, then the manifest, then drop the log."""
     paths, corrupt = job.paths, job.corrupt()
     os.replace(paths.partial, paths.data)
-    bad = {c["image_id"] for c in corrupt}
-    ids = job.source.image_ids
-    index = pa.table({"image_id": ids, "valid": [i not in bad for i in ids]})
+    dataset, rows = job.source.dataset, job.source.rows
+    valid = np.ones(len(rows), dtype=bool)
+    valid[[pos for c in job.done.values() for pos, _ in c]] = False
+    index = pa.table({"image_id": dataset.image_ids[rows], "row": rows, "valid": valid})
     with atomic_path(paths.index) as tmp:
         pq.write_table(index, tmp)
     manifest = {
         **{k: v for k, v in job.plan.items() if k != "chunk_size"},
         "dtype": "uint8",
-        "shape": [len(ids), job.size, job.size, 3],
+        "shape": [len(rows), job.size, job.size, 3],
         "data": paths.data.name,
         "index": paths.index.name,
-        "valid_count": len(ids) - len(bad),
+        "valid_count": int(valid.sum()),
         "corrupt": corrupt,
+        "missing": dataset.missing_count,
+        "missing_list": str(dataset.missing_file) if dataset.missing_count else None,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "celebalab_version": __version__,
     }
     write_json_atomic(paths.manifest, manifest)
-    paths.progress.unlink(missing_ok=True)
+    job.log.remove()
     return corrupt
 
 
 def _complete_manifest(paths: PackPaths, identity: dict[str, Any]) -> dict[str, Any] | None:
-    """The manifest if the finished pack on disk matches ``identity``, else None."""
-    manifest = _read_json(paths.manifest)
-    if manifest is None or {k: manifest.get(k) for k in identity} != identity:
+    """The manifest if the finished pack on disk (any readable format) matches ``identity``."""
+    manifest = read_json(paths.manifest)
+    if manifest is None or manifest.get("format") not in READABLE_FORMATS:
         return None
-    expected = identity["count"] * _row_bytes(identity["size"])
+    if {k: manifest.get(k) for k in identity} != identity:
+        return None
     if not paths.index.exists() or not paths.data.exists():
         return None
+    expected = _stored(manifest) * _row_bytes(identity["size"])
     return manifest if paths.data.stat().st_size == expected else None
 
 
+def _stored(manifest: dict[str, Any]) -> int:
+    """Rows in the pack's data file (format 1 stored every table row)."""
+    return int(manifest.get("stored", manifest["count"]))
+
+
 def pack_images(
-    root: str | Path,
+    root: DatasetLike,
     size: int,
     crop: str = "center",
     workers: int | None = None,
@@ -408,33 +391,49 @@ def pack_images(
     *,
     chunk_size: int | None = None,
 ) -> PackResult:
-    """Decode every image of ``root`` once into the (``size``, ``crop``) packed cache.
+    """Decode every present image of ``root`` once into the (``size``, ``crop``) packed cache.
 
-    Rows follow the metadata table order. Reuses a complete, current pack; resumes an interrupted
-    one; rebuilds a stale one. ``workers`` processes (default: all CPUs) each decode contiguous
+    Rows follow the metadata table order, images without a file are not stored (one line says
+    how many, ``progress`` on). Reuses a complete, current pack; resumes an interrupted one;
+    rebuilds a stale one. ``workers`` processes (default: all CPUs) each decode contiguous
     chunks of ``chunk_size`` rows straight into the shared file, so peak memory does not grow
-    with the number of images. The default chunk size depends on N only (never on ``workers``,
-    so a pack resumes with any worker count): N/64 rows, between 16 and ``MAX_CHUNK_SIZE``.
+    with the number of images. The default chunk size depends on the images present only (never
+    on ``workers``, so a pack resumes with any worker count): 1/64 of them, between 16 and
+    ``MAX_CHUNK_SIZE``.
     """
     _check_args(size, crop)
     check_at_least("--workers", workers, 1, "processes")
-    t0 = time.perf_counter()
-    source = _load_source(root)
-    count = len(source.image_ids)
-    if not count:
-        raise PackError(f"{root}: the metadata table lists no images; nothing to pack")
     if chunk_size is not None and chunk_size < 1:
         raise PackError(f"chunk_size must be positive, not {chunk_size}")
-    chunk_size = chunk_size or min(MAX_CHUNK_SIZE, max(16, -(-count // 64)))
-    paths = PackPaths.of(root, size, crop)
-    n_chunks = -(-count // chunk_size)
-    result = partial(
-        PackResult, paths.data, paths.manifest, size, crop, count, chunks_total=n_chunks
-    )
+    t0 = time.perf_counter()
+    dataset = open_dataset(root)
+    source = _Source(dataset)
+    stored = len(source.rows)
+    if not stored:
+        raise PackError(
+            f"{dataset.image_dir}: none of the {len(dataset):,} annotated images is there; "
+            "nothing to pack (is the image folder complete?)"
+        )
+    if progress:
+        dataset.say_presence()
+    chunk_size = chunk_size or min(MAX_CHUNK_SIZE, max(16, -(-stored // 64)))
+    paths = PackPaths.of(dataset.root, size, crop)
+    facts = {
+        "path": paths.data,
+        "manifest_path": paths.manifest,
+        "size": size,
+        "crop": crop,
+        "count": len(dataset),
+        "stored": stored,
+        "missing": dataset.missing_count,
+        "missing_file": dataset.missing_file if dataset.missing_count else None,
+        "chunks_total": -(-stored // chunk_size),
+    }
     manifest = _complete_manifest(paths, _identity(size, crop, source))
     if manifest is not None:
-        return result(
-            manifest["corrupt"],
+        return PackResult(
+            **{**facts, "stored": _stored(manifest)},
+            corrupt=manifest["corrupt"],
             seconds=time.perf_counter() - t0,
             decode_seconds=0.0,
             chunks_packed=0,
@@ -451,15 +450,16 @@ def pack_images(
     job = _start_job(paths, source, size, crop, chunk_size)
     if progress and job.done:
         print(
-            f"resuming {paths.partial}: {len(job.done)}/{n_chunks} chunks already done",
+            f"resuming {paths.partial}: {len(job.done)}/{job.n_chunks} chunks already done",
             file=sys.stderr,
         )
     t_decode = time.perf_counter()
     chunks, rows = _run(job, workers or os.cpu_count() or 1, progress)
     decode_seconds = time.perf_counter() - t_decode
     corrupt = _finish(job)
-    return result(
-        corrupt,
+    return PackResult(
+        **facts,
+        corrupt=corrupt,
         seconds=time.perf_counter() - t0,
         decode_seconds=decode_seconds,
         chunks_packed=chunks,
@@ -468,26 +468,52 @@ def pack_images(
     )
 
 
+def open_or_pack(
+    dataset: DatasetLike, size: int, crop: str = "center", *, progress: bool = True
+) -> PackedImages:
+    """The complete, current (``size``, ``crop``) pack of ``dataset``, built, resumed or
+    refreshed first: the one way every command gets a pack."""
+    dataset = open_dataset(dataset)
+    result = pack_images(dataset, size, crop, progress=progress)
+    pack = PackedImages.open(dataset, size, crop, image_ids=dataset.image_ids.tolist())
+    if pack is None:
+        raise PackError(f"{result.manifest_path}: the pack could not be opened after packing; "
+                        "remove it and run `celebalab data pack` again")  # fmt: skip
+    return pack
+
+
 # ---------------------------------------------------------------- reading
 
 
 class PackedImages:
-    """A complete pack opened read-only: ``images[row]`` is an S×S×3 uint8 array."""
+    """A complete pack opened read-only: ``images[position]`` is an S×S×3 uint8 array.
+
+    ``rows[position]`` is the metadata-table row of each stored image (``positions`` maps
+    back; -1 for a row the pack does not hold), ``image_ids`` and ``valid`` are per stored row,
+    ``count`` the table's rows.
+    """
 
     def __init__(
-        self, images: np.memmap, image_ids: list[str], valid: np.ndarray, manifest: dict[str, Any]
+        self,
+        images: np.memmap,
+        image_ids: list[str],
+        valid: np.ndarray,
+        manifest: dict[str, Any],
+        rows: np.ndarray | None = None,
     ) -> None:
         self.images = images
         self.image_ids = image_ids
         self.valid = valid
         self.manifest = manifest
+        self.rows = np.arange(len(image_ids)) if rows is None else np.asarray(rows, np.int64)
         self.size: int = manifest["size"]
         self.crop: str = manifest["crop"]
+        self.count: int = int(manifest["count"])
 
     @classmethod
     def open(
         cls,
-        root: str | Path,
+        root: DatasetLike,
         size: int,
         crop: str = "center",
         image_ids: Sequence[str] | None = None,
@@ -496,34 +522,52 @@ class PackedImages:
 
         With ``image_ids``, also None when the pack was built for a different id list.
         """
-        paths = PackPaths.of(root, size, crop)
-        manifest = _read_json(paths.manifest)
-        if manifest is None or manifest.get("format") != FORMAT_VERSION:
+        paths = PackPaths.of(root.root if isinstance(root, Dataset) else root, size, crop)
+        manifest = read_json(paths.manifest)
+        if manifest is None or manifest.get("format") not in READABLE_FORMATS:
             return None
         if manifest.get("size") != size or manifest.get("crop") != crop:
             return None
         if image_ids is not None and manifest.get("ids_sha256") != ids_fingerprint(image_ids):
             return None
-        count = manifest["count"]
+        stored = _stored(manifest)
         try:
-            if paths.data.stat().st_size != count * _row_bytes(size):
+            if paths.data.stat().st_size != stored * _row_bytes(size):
                 return None
             index = pq.read_table(paths.index)
         except (OSError, pa.ArrowException):
             return None
-        if index.num_rows != count:
+        if index.num_rows != stored:
             return None
-        images = np.memmap(paths.data, dtype=np.uint8, mode="r", shape=(count, size, size, 3))
+        images = np.memmap(paths.data, dtype=np.uint8, mode="r", shape=(stored, size, size, 3))
         ids = index.column("image_id").to_pylist()
         valid = index.column("valid").to_numpy(zero_copy_only=False).astype(np.bool_)
-        return cls(images, ids, valid, manifest)
+        rows = index.column("row").to_numpy() if "row" in index.column_names else None
+        return cls(images, ids, valid, manifest, rows)
 
     @cached_property
     def _rows(self) -> dict[str, int]:
         return {image_id: row for row, image_id in enumerate(self.image_ids)}
 
+    @cached_property
+    def _positions(self) -> np.ndarray:
+        positions = np.full(self.count, -1, dtype=np.int64)
+        positions[self.rows] = np.arange(len(self.rows))
+        return positions
+
+    def positions(self, table_rows: np.ndarray) -> np.ndarray:
+        """Pack positions of metadata-table rows (-1 where the pack does not hold the image)."""
+        return self._positions[np.asarray(table_rows, dtype=np.int64)]
+
+    @cached_property
+    def usable(self) -> np.ndarray:
+        """(count,) bool per table row: the pack holds a readable image of it."""
+        usable = np.zeros(self.count, dtype=bool)
+        usable[self.rows[self.valid]] = True
+        return usable
+
     def row_of(self, image_id: str) -> int:
-        """Row of ``image_id`` in ``images`` (KeyError if the pack does not hold it)."""
+        """Position of ``image_id`` in ``images`` (KeyError if the pack does not hold it)."""
         try:
             return self._rows[image_id]
         except KeyError:
@@ -549,16 +593,19 @@ def pack_command(
         int | None, typer.Option(help="Decoding processes (default: all CPUs).")
     ] = None,
 ) -> None:
-    """Decode every image once into a uint8 memmap cache (resumable; rows in metadata order)."""
+    """Decode every present image once into a uint8 memmap cache (resumable; metadata order)."""
     result = pack_images(root, size, crop=crop, workers=workers)
     if result.reused:
-        typer.echo(f"up to date: {result.path} ({result.count} rows, {size}px, crop={crop})")
+        typer.echo(f"up to date: {result.path} ({result.stored:,} rows, {size}px, crop={crop})")
     else:
         typer.echo(
-            f"packed {result.count} rows ({size}px, crop={crop}) in {result.seconds:.1f} s, "
+            f"packed {result.stored:,} rows ({size}px, crop={crop}) in {result.seconds:.1f} s, "
             f"{result.images_per_second:.0f} images/s -> {result.path}"
         )
     if result.corrupt:
-        typer.echo(f"{len(result.corrupt)} corrupt image(s) skipped (rows zero, valid=False):")
-        for bad in result.corrupt:
+        typer.echo(f"{len(result.corrupt):,} unreadable image(s) skipped (valid=False):")
+        for bad in result.corrupt[:LISTED_CORRUPT]:
             typer.echo(f"  {bad['image_id']}: {bad['reason']}")
+        if len(result.corrupt) > LISTED_CORRUPT:
+            typer.echo(f"  … and {len(result.corrupt) - LISTED_CORRUPT:,} more "
+                       f"(listed in {result.manifest_path})")  # fmt: skip

@@ -4,11 +4,13 @@ Samples are dicts (see docs/ARCHITECTURE.md): ``image`` uint8 3×H×W, ``attribu
 ``identity``, ``index`` (the row of ``dataset.table``), ``image_id``, plus ``mask`` (int64 H×W label
 map) for CelebAMask-HQ.
 
-``size=S`` gives S×S images: the largest centred square is cut out first (for the 178×218 aligned
-CelebA images that drops 20 rows top and bottom), then resized with antialiasing, by
-:func:`celebalab.datasets.decode.load_resized`, the function the packed cache uses too; masks get
-the same crop and a nearest-neighbour resize, so labels are never blended. When a packed cache of
-that size exists (``celebalab data pack``) images are read from it instead of decoded.
+``size=S`` gives S×S images: with ``crop="center"`` (default) the largest centred square is cut
+out first (for the 178×218 aligned CelebA images that drops 20 rows top and bottom), with
+``crop="none"`` the whole image is squeezed; then it is resized with antialiasing by the one row
+reader (:class:`celebalab.datasets.reader.RowReader`), as the packed cache does; masks get the
+same crop and a nearest-neighbour resize, so labels are never blended. When a packed cache of
+that size and crop exists (``celebalab data pack``) images are read from it instead of decoded.
+Only images whose file exists are samples.
 
 A corrupt or unreadable image raises :class:`DataFormatError` naming the file. With
 ``skip_corrupt=True`` it is recorded in ``dataset.corrupt`` (image ids, per process: each
@@ -28,55 +30,63 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from celebalab.datasets.decode import image_error_text, load_resized
-from celebalab.datasets.layout import image_file_name
+from celebalab.datasets.dataset import DatasetLike, open_dataset
+from celebalab.datasets.decode import image_error_text
 from celebalab.datasets.masks import MaskIndex, load_label_map, resize_label_map
 from celebalab.datasets.packed import PackedImages
+from celebalab.datasets.reader import ImageSpec, RowReader
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_CODES
-from celebalab.datasets.table import load_table
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.runtime import SPLITS
 
 
-def read_image(path: Path, size: int | None = None) -> torch.Tensor:
-    """Decode an image file to uint8 3×H×W (S×S with ``size``); failures raise DataFormatError."""
+def read_image(path: Path) -> torch.Tensor:
+    """Decode an image file, full size, to uint8 3×H×W; failures raise DataFormatError."""
     try:
-        if size is not None:
-            array = load_resized(path, size, crop="center")
-        else:
-            with Image.open(path) as image:
-                array = np.asarray(image.convert("RGB"))
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("RGB"))
     except (OSError, ValueError, SyntaxError) as err:  # what Pillow raises for bad files
         raise DataFormatError(path, f"cannot read image: {image_error_text(path, err)}") from None
     return torch.from_numpy(np.array(array)).permute(2, 0, 1)  # a writable copy for torch
 
 
 class CelebADataset(Dataset):
-    """CelebA (official or Kaggle layout) as dict samples; ``split`` is train/val/test/all."""
+    """CelebA (official or Kaggle layout) as dict samples; ``split`` is train/val/test/all.
+
+    ``root`` is a dataset path or an opened :class:`~celebalab.datasets.dataset.Dataset`. Only
+    images whose file exists are samples (a partial copy is a smaller dataset; ``index`` is the
+    row of ``self.table``, ``self.rows`` the rows of the full metadata table). ``size`` and
+    ``crop`` (``center`` or ``none``) are read through the one row reader: the packed cache of
+    that size and crop when ``use_pack`` and one exists, else the file decoded the same way.
+    """
 
     def __init__(
         self,
-        root: str | Path,
+        root: DatasetLike,
         split: str = "train",
         size: int | None = None,
         transform: Callable[[torch.Tensor], Any] | None = None,
         use_pack: bool = True,
         skip_corrupt: bool = False,
+        crop: str = "center",
     ) -> None:
         if split not in SPLITS:
             raise CelebalabError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
-        full = load_table(root)
-        if split != "all" and (full["partition"] < 0).all():
-            raise CelebalabError(f"{root}: no partition information; use split='all'")
-        rows = full if split == "all" else full[full["partition"] == PARTITION_CODES[split]]
-        self.table: pd.DataFrame = rows.reset_index(drop=True)
-        self.table.attrs = dict(full.attrs)
-        self.root = Path(full.attrs["root"])
-        self.split, self.size, self.transform = split, size, transform
+        self.dataset = open_dataset(root)
+        partition = self.dataset.partition
+        if split != "all" and (partition < 0).all():
+            raise CelebalabError(f"{self.dataset.root}: no partition information; use split='all'")
+        keep = self.dataset.present.copy()
+        if split != "all":
+            keep &= partition == PARTITION_CODES[split]
+        self.rows = np.flatnonzero(keep)
+        self.table: pd.DataFrame = self.dataset.table.iloc[self.rows].reset_index(drop=True)
+        self.table.attrs = dict(self.dataset.table.attrs)
+        self.root = self.dataset.root
+        self.split, self.size, self.crop, self.transform = split, size, crop, transform
+        self.spec = ImageSpec(size, crop) if size is not None else None
         self.skip_corrupt = skip_corrupt
         self.corrupt: list[str] = []
-        self._image_dir = Path(full.attrs["image_dir"])
-        self._image_ext = full.attrs["image_ext"]
         self._image_ids: list[str] = self.table["image_id"].tolist()
         self._attributes = torch.tensor(self.table[list(ATTRIBUTE_NAMES)].to_numpy(np.float32))
         self._identity = self.table["identity"].to_numpy()
@@ -92,7 +102,8 @@ class CelebADataset(Dataset):
     def pack(self) -> PackedImages | None:
         """The packed cache used for images, or None (opened once per process)."""
         if self._use_pack and not self._pack_checked:
-            self._pack = PackedImages.open(self.root, self.size)
+            ids = self.dataset.image_ids.tolist()
+            self._pack = PackedImages.open(self.dataset, self.size, self.crop, image_ids=ids)
             self._pack_checked = True
         return self._pack
 
@@ -115,8 +126,8 @@ class CelebADataset(Dataset):
         raise CelebalabError(f"{self.root}: no readable image in this split")
 
     def image_path(self, row: int) -> Path:
-        """The image file of table row ``row``."""
-        return self._image_dir / image_file_name(self._image_ids[row], self._image_ext)
+        """The image file of row ``row`` of ``self.table``."""
+        return self.dataset.image_path(int(self.rows[row]))
 
     def _sample(self, row: int) -> dict[str, Any]:
         """The sample of ``row`` before ``transform``."""
@@ -129,17 +140,11 @@ class CelebADataset(Dataset):
         }
 
     def _image(self, row: int) -> torch.Tensor:
-        image_id = self._image_ids[row]
-        pack = self.pack
-        if pack is not None:
-            try:
-                packed = pack.row_of(image_id)
-            except KeyError:  # not in this pack: decode the file
-                return read_image(self.image_path(row), self.size)
-            if not pack.valid[packed]:
-                raise DataFormatError(self.image_path(row), "marked corrupt in the pack")
-            return torch.from_numpy(np.array(pack.images[packed])).permute(2, 0, 1)
-        return read_image(self.image_path(row), self.size)
+        if self.spec is None:
+            return read_image(self.image_path(row))
+        reader = RowReader(self.dataset, self.spec, self.pack)
+        image = reader.read(self.rows[row : row + 1])[0]
+        return torch.from_numpy(image).permute(2, 0, 1)
 
 
 class CelebAMaskHQDataset(CelebADataset):
@@ -148,17 +153,18 @@ class CelebAMaskHQDataset(CelebADataset):
 
     def __init__(
         self,
-        root: str | Path,
+        root: DatasetLike,
         split: str = "train",
         size: int | None = None,
         transform: Callable[[torch.Tensor], Any] | None = None,
         use_pack: bool = True,
         skip_corrupt: bool = False,
         with_mask: bool = True,
+        crop: str = "center",
     ) -> None:
-        super().__init__(root, split, size, transform, use_pack, skip_corrupt)
-        if self.table.attrs.get("dataset") != "celebamask_hq":
-            raise CelebalabError(f"{root} is a CelebA copy, not CelebAMask-HQ")
+        super().__init__(root, split, size, transform, use_pack, skip_corrupt, crop)
+        if self.dataset.name != "celebamask_hq":
+            raise CelebalabError(f"{self.root} is a CelebA copy, not CelebAMask-HQ")
         self.with_mask = with_mask
         self._masks = MaskIndex(self.root)
         self._hq_index = self.table["hq_index"].to_numpy()
@@ -168,7 +174,7 @@ class CelebAMaskHQDataset(CelebADataset):
         if self.with_mask:
             label_map = load_label_map(self.root, int(self._hq_index[row]), mask_index=self._masks)
             height, width = sample["image"].shape[-2:]
-            crop = "center" if self.size is not None else "none"
+            crop = self.crop if self.size is not None else "none"
             label_map = resize_label_map(label_map, (height, width), crop=crop)
             sample["mask"] = torch.from_numpy(label_map.astype(np.int64))
         return sample

@@ -1,41 +1,46 @@
 """Training images for a GAN: the packed uint8 cache of one split, read in seeded batches.
 
-Decoding JPEGs every epoch (the seed's ``ImageFolder``) dominated its step time; here every image
-is decoded once by :func:`celebalab.datasets.packed.pack_images` and a batch is one fancy-index
-of the memmap. The batch order is the one seeded epoch order of every training loop
-(:mod:`celebalab.datasets.order`), so a resumed run sees exactly the batches an uninterrupted one
-would.
+Decoding JPEGs every epoch (the seed's ``ImageFolder``) dominated its step time; here every
+present image is decoded once into the packed cache and a batch is one fancy-index of the
+memmap, read through the one row reader (:class:`celebalab.datasets.reader.RowReader`). The
+batch order is the one seeded epoch order of every training loop
+(:mod:`celebalab.datasets.order`), so a resumed run sees exactly the batches an uninterrupted
+one would.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from celebalab.datasets.dataset import DatasetLike, open_dataset
 from celebalab.datasets.order import batches_per_epoch, epoch_batch
-from celebalab.datasets.packed import PackedImages, pack_images
+from celebalab.datasets.reader import ImageSpec, RowReader
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError
 
 
 @dataclass
 class GanData:
-    """uint8 images ``N×S×S×3`` (memmap rows), their 0/1 labels ``N×K`` and split rows."""
+    """The packed images of a dataset (``reader``), 0/1 labels ``N×K`` and split rows."""
 
-    images: np.ndarray
+    reader: RowReader
     labels: np.ndarray
     rows: dict[str, np.ndarray]
     fingerprint: str
     partition_source: str
 
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """uint8 images ``len(rows)×S×S×3`` of table ``rows``."""
+        return self.reader.read(rows)
+
     def split_images(self, split: str, positions: np.ndarray | None = None) -> np.ndarray:
         """uint8 images of ``split``: all of them, or those at ``positions`` within the split."""
         rows = self.rows[split] if positions is None else self.rows[split][positions]
-        return np.asarray(self.images[rows])
+        return self.read(rows)
 
     def counts(self) -> dict[str, int]:
         """Images per split."""
@@ -43,22 +48,22 @@ class GanData:
 
 
 def load_gan_data(
-    root: str | Path, size: int, crop: str, attributes: tuple[str, ...], seed: int,
+    root: DatasetLike, size: int, crop: str, attributes: tuple[str, ...], seed: int,
     progress: bool = True,
 ) -> GanData:  # fmt: skip
-    """Pack (once) and open ``root`` at ``size`` px; labels of ``attributes`` (may be empty)."""
-    from celebalab.datasets.table import load_table
+    """Pack (once) and open ``root`` at ``size`` px; labels of ``attributes`` (may be empty).
+
+    Only images whose file exists and decodes are used (a partial copy is one line).
+    """
     from celebalab.models.data import data_fingerprint, make_splits
 
-    table = load_table(root)
-    pack_images(root, size, crop=crop, progress=progress)
-    packed = PackedImages.open(root, size, crop=crop, image_ids=table["image_id"].tolist())
-    if packed is None:
-        raise CelebalabError(f"{root}: the packed cache at {size} px could not be opened")
-    splits = make_splits(table, list(attributes), seed, valid=packed.valid)
+    dataset = open_dataset(root)
+    table = dataset.table
+    reader = RowReader.open(dataset, ImageSpec(size, crop), build=True, progress=progress)
+    splits = make_splits(table, list(attributes), seed, valid=reader.usable)
     labels = table[list(attributes)].to_numpy(np.uint8) if attributes else np.zeros((len(table), 0))
     return GanData(
-        images=packed.images,
+        reader=reader,
         labels=labels.astype(np.uint8),
         rows=splits.rows,
         fingerprint=data_fingerprint(table, list(ATTRIBUTE_NAMES)),

@@ -286,7 +286,7 @@ def _train_step(job: _Job, nets: Nets, dnets: tuple[Any, Any], step: int) -> dic
         data.rows["train"], config.seed, epoch, index, config.batch_size,
         job.procs.rank, job.procs.world_size,
     )  # fmt: skip
-    real = to_model_input(data.images[rows], job.procs.device)
+    real = to_model_input(data.read(rows), job.procs.device)
     y_real = None
     if config.conditional:
         y_real = attribute_code(torch.from_numpy(data.labels[rows])).to(job.procs.device)

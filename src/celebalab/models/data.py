@@ -1,10 +1,11 @@
 """Training data: splits, labels and whole-batch uint8 loaders, from the packed cache or files.
 
-The fast path reads the packed memmap (``data pack``): each batch is one fancy-index of the
-memmap with the batch's rows sorted, so a batch costs one mostly sequential read from the page
-cache and one copy, and resident memory does not grow with the dataset. The slow path decodes
-image files with the same function the pack uses (:func:`celebalab.datasets.decode.load_resized`),
-so both paths give identical pixels. Either way a batch is ``(uint8 N×S×S×3, uint8 N×K)``;
+Images come from the one row reader (:class:`celebalab.datasets.reader.RowReader`). Its fast
+path reads the packed memmap (``data pack``): each batch is one fancy-index of the memmap with
+the batch's rows sorted, so a batch costs one mostly sequential read from the page cache and one
+copy, and resident memory does not grow with the dataset. The slow path decodes image files with
+the same function the pack uses, so both paths give identical pixels. Either way a batch is
+``(uint8 N×S×S×3, uint8 N×K)``;
 conversion to float, normalisation and augmentation happen on the training device
 (:mod:`celebalab.models.module`).
 
@@ -19,18 +20,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from celebalab.datasets.decode import load_resized
 from celebalab.datasets.order import batches_per_epoch, epoch_batches
 from celebalab.datasets.schema import PARTITION_NAMES
-from celebalab.errors import DataFormatError
+
+if TYPE_CHECKING:
+    from celebalab.datasets.reader import RowReader
 
 #: Fractions of the seeded split used when the dataset has no partition file.
 SEEDED_SPLIT_FRACTIONS: tuple[float, float, float] = (0.8, 0.1, 0.1)
@@ -103,42 +104,10 @@ def data_fingerprint(table: pd.DataFrame, attribute_names: Sequence[str]) -> str
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-class PackedSource:
-    """Images from the packed memmap, by table row."""
-
-    def __init__(self, images: np.ndarray) -> None:
-        self.images = images
-
-    def read(self, rows: np.ndarray) -> np.ndarray:
-        """``len(rows)×S×S×3`` uint8; ``rows`` must be sorted for a sequential read."""
-        return np.ascontiguousarray(self.images[rows])
-
-
-class FileSource:
-    """Images decoded from files, resized and cropped exactly as the packed cache does."""
-
-    def __init__(self, image_dir: str | Path, image_ids: Sequence[str], size: int, crop: str):
-        self.image_dir = Path(image_dir)
-        self.image_ids = list(image_ids)
-        self.size = size
-        self.crop = crop
-
-    def read(self, rows: np.ndarray) -> np.ndarray:
-        """Decode the images of ``rows`` into one ``len(rows)×S×S×3`` uint8 array."""
-        out = np.empty((len(rows), self.size, self.size, 3), dtype=np.uint8)
-        for i, row in enumerate(rows):
-            path = self.image_dir / self.image_ids[row]
-            try:
-                out[i] = load_resized(path, self.size, self.crop)
-            except Exception as err:  # any decoder failure: name the file, stop cleanly
-                raise DataFormatError(path, f"cannot decode image ({err})") from None
-        return out
-
-
 class BatchImages(Dataset):
     """A split as a dataset fetched a whole batch at a time (``__getitems__``)."""
 
-    def __init__(self, source: PackedSource | FileSource, rows: np.ndarray, labels: np.ndarray):
+    def __init__(self, source: RowReader, rows: np.ndarray, labels: np.ndarray):
         self.source = source
         self.rows = np.asarray(rows, dtype=np.int64)
         self.labels = labels

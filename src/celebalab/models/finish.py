@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from celebalab.models.prepare import TrainingData
 from celebalab.models.tasks import Task
 from celebalab.runtime import TrainingDevices
 
+
+if TYPE_CHECKING:
+    from celebalab.datasets.dataset import Dataset
 
 def finish_run(
     out: Path,
@@ -52,19 +55,19 @@ def finish_run(
         attribute_names=names, image_size=config.size,
     )  # fmt: skip
     val = iter_split_batches(
-        trained, config.root, rows=data.splits.rows["val"], batch_size=config.batch_size
+        trained, data.dataset, rows=data.splits.rows["val"], batch_size=config.batch_size
     )
     finished = task.finish(trained, data.splits, val, data.targets)
     finished["metrics"]["val"]["loss"] = _metric(trainer, "val_loss")
     table, splits = data.table, data.splits
     document = {
         **model_config,
-        **_alignment(config, table, splits.rows["train"]),
+        **_alignment(config, data.dataset, splits.rows["train"]),
         **finished,
         "data": {
             "root": config.root,
-            "dataset": table.attrs.get("dataset"),
-            "layout": table.attrs.get("layout"),
+            "dataset": data.dataset.name,
+            "layout": data.dataset.kind,
             "fingerprint": data_fingerprint(table, names),
             "counts": splits.counts,
             "partition_source": splits.partition_source,
@@ -72,6 +75,7 @@ def finish_run(
             "notes": splits.notes,
             "skipped_images": [{"image_id": i, "reason": r} for i, r in data.skipped],
         },
+            "missing_images": _missing(data.dataset),
         "training": {
             "epochs": config.epochs,
             "epochs_run": trainer.current_epoch,
@@ -112,14 +116,15 @@ def model_description(config: TrainConfig, names: list[str]) -> dict[str, Any]:
     }
 
 
-def _alignment(config: TrainConfig, table: Any, rows: Any) -> dict[str, Any]:
+def _alignment(config: TrainConfig, dataset: Dataset, rows: Any) -> dict[str, Any]:
     """``alignment`` with CelebA's aligned frame (the training images' mean landmarks), so that
     photos given to this run later are warped onto the frame it was trained on; nothing for
     data without a landmark file (CelebAMask-HQ, Kaggle copies lacking it)."""
     from celebalab.alignment import FacePrep
     from celebalab.datasets.schema import LANDMARK_COLUMNS
 
-    if table.attrs.get("dataset") != "celeba" or not set(LANDMARK_COLUMNS) <= set(table.columns):
+    table = dataset.table
+    if dataset.name != "celeba" or not set(LANDMARK_COLUMNS) <= set(table.columns):
         return {}
     marks = table[list(LANDMARK_COLUMNS)].to_numpy(np.float64)[rows].reshape(-1, 5, 2)
     frame = tuple(map(tuple, marks.mean(axis=0).round(2)))
@@ -142,3 +147,9 @@ def _copy_metrics_csv(out: Path) -> None:
         from celebalab.io import write_bytes_atomic
 
         write_bytes_atomic(out / runfmt.METRICS_CSV, logged.read_bytes())
+
+
+def _missing(dataset: Dataset) -> dict[str, Any]:
+    """How many images of the table have no file, and the file listing them (not the list)."""
+    count = dataset.missing_count
+    return {"count": count, "list": str(dataset.missing_file) if count else None}

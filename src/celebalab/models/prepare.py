@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,9 @@ from celebalab.models.data import Splits
 from celebalab.models.datamodule import AttributeDataModule
 from celebalab.models.tasks import Task
 from celebalab.runtime import TrainingDevices
+
+if TYPE_CHECKING:
+    from celebalab.datasets.dataset import Dataset
 
 #: Side of the decode that checks files are readable on the ``--no-pack`` path.
 _SCAN_SIZE = 8
@@ -37,6 +39,7 @@ class TrainingData:
     targets: np.ndarray
     module: AttributeDataModule
     source: str
+    dataset: Dataset
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -46,44 +49,40 @@ def prepare_data(
     """Read ``config.root``, open (or build) its pack, split it and wrap it for Lightning.
 
     The task checks the labels first (e.g. a single-class attribute), before the pack is built.
+    Only images whose file exists are used (a partial copy is one line, see
+    :meth:`~celebalab.datasets.dataset.Dataset.presence_line`).
     """
-    from celebalab.datasets.packed import PackedImages, pack_images
-    from celebalab.datasets.table import load_table
-    from celebalab.models.data import BatchImages, FileSource, PackedSource, make_splits
+    from celebalab.datasets.dataset import open_dataset
+    from celebalab.datasets.reader import ImageSpec, RowReader
+    from celebalab.models.data import BatchImages, make_splits
 
-    root = Path(config.root)
-    table = load_table(root)
+    dataset = open_dataset(config.root)
+    table = dataset.table
     names = task.output_names()
     everything = make_splits(table, names, config.seed)
     task.check_data(everything, task.targets(table, everything))  # before any file is written
-    size, crop = config.size, config.crop
-    ids = table["image_id"].astype(str).tolist()
-    packed = PackedImages.open(root, size, crop, image_ids=ids)
-    if packed is None and config.pack:
-        _say(f"packing the images at {size} px once (reused by later runs)…")
-        pack_images(root, size, crop, progress=progress)
-        packed = PackedImages.open(root, size, crop, image_ids=ids)
-    skipped: list[tuple[str, str]] = []
-    if packed is not None:
-        source: Any = PackedSource(packed.images)
-        valid, kind, default_workers = packed.valid, "packed", 0
-        skipped = [(c["image_id"], c["reason"]) for c in packed.manifest.get("corrupt", [])]
+    dataset.say_presence()
+    spec = ImageSpec(config.size, config.crop)
+    if config.pack:
+        _say(f"packing the images at {config.size} px once (reused by later runs)…")
+    reader = RowReader.open(dataset, spec, build=config.pack, progress=progress)
+    if reader.pack is not None:
+        kind, default_workers = "packed", 0
+        skipped = reader.corrupt
+        valid = reader.usable
     else:
         _say("note: no packed cache; decoding image files every epoch (run `celebalab data pack`)")
-        image_dir = Path(table.attrs["image_dir"])
-        skipped = scan_unreadable(image_dir, ids, crop)
-        bad = {image_id for image_id, _ in skipped}
-        valid = np.array([image_id not in bad for image_id in ids], dtype=bool)
-        source = FileSource(image_dir, ids, size, crop)
         kind = "files"
         default_workers = min(4, max(1, (os.cpu_count() or 2) - 1))
+        skipped = scan_unreadable(dataset, dataset.present_rows, config.crop)
+        valid = dataset.present & ~np.isin(dataset.image_ids, [i for i, _ in skipped])
     splits = make_splits(table, names, config.seed, valid=valid)
-    splits.notes.extend(f"skipped {image_id}: {reason}" for image_id, reason in skipped)
+    splits.notes.extend(_skipped_notes(skipped))
     empty = [s for s in ("train", "val") if splits.counts[s] == 0]
     if empty:
-        raise CelebalabError(f"{root}: the {' and '.join(empty)} split has no images")
+        raise CelebalabError(f"{dataset.root}: the {' and '.join(empty)} split has no images")
     targets = task.targets(table, splits)
-    datasets = {s: BatchImages(source, splits.rows[s], targets) for s in splits.rows}
+    datasets = {s: BatchImages(reader, splits.rows[s], targets) for s in splits.rows}
     module = AttributeDataModule(
         datasets,
         batch_size=config.batch_size,
@@ -91,22 +90,32 @@ def prepare_data(
         workers=default_workers if config.workers is None else config.workers,
         pin_memory=devices.gpu,
     )
-    return TrainingData(table, splits, targets, module, kind, skipped)
+    return TrainingData(table, splits, targets, module, kind, dataset, skipped)
+
+
+def _skipped_notes(skipped: list[tuple[str, str]], listed: int = 10) -> list[str]:
+    """One note per unreadable image, at most ``listed`` of them, then one line for the rest."""
+    notes = [f"skipped {image_id}: {reason}" for image_id, reason in skipped[:listed]]
+    if len(skipped) > listed:
+        notes.append(f"… and {len(skipped) - listed:,} more unreadable image(s) skipped "
+                     "(listed in run.json)")  # fmt: skip
+    return notes
 
 
 def scan_unreadable(
-    image_dir: Path, image_ids: list[str], crop: str, workers: int | None = None
+    dataset: Dataset, rows: np.ndarray, crop: str, workers: int | None = None
 ) -> list[tuple[str, str]]:
-    """``(image_id, reason)`` of every image under ``image_dir`` that cannot be decoded.
+    """``(image_id, reason)`` of every image of table ``rows`` that cannot be decoded.
 
     ``workers`` decoding threads (default: CPU count, at most 8).
     """
-    from celebalab.models.inference import decode_batches
+    from celebalab.datasets.reader import decode_batches
 
-    paths = [image_dir / image_id for image_id in image_ids]
+    paths = dataset.image_paths(rows)
+    ids = dataset.image_ids[rows]
     failed: list[tuple[str, str]] = []
     for _, _, bad in decode_batches(paths, _SCAN_SIZE, crop, batch_size=256, workers=workers):
-        failed.extend((image_ids[i], reason) for i, reason in bad)
+        failed.extend((str(ids[i]), reason) for i, reason in bad)
     return failed
 
 

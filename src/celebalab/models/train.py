@@ -242,9 +242,10 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _batches_per_epoch(config: TrainConfig, train_images: int, num_devices: int) -> int:
-    """Optimizer steps per epoch on each device (the last batch may be smaller)."""
-    per_device = -(-train_images // num_devices)
-    return -(-per_device // config.batch_size)
+    """Optimizer steps per epoch on each device (the one epoch order's batch count)."""
+    from celebalab.datasets.order import batches_per_epoch
+
+    return batches_per_epoch(train_images, config.batch_size, num_devices)
 
 
 def _load_weights(model: torch.nn.Module, weights: str) -> None:
