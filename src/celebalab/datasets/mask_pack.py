@@ -13,9 +13,9 @@ time. ``pack_label_maps(root, size, crop)`` does it once into ``cache_dir_for(ro
 Sources: a CelebAMask-HQ root (per-class mask files, combined in the authors' order) or a CelebA
 root holding ``synthetic_label_maps/`` (the generator's label maps of the aligned images).
 Maps are resized with nearest neighbour after the same crop as the images (``crop="center"``
-keeps the central square). Like the image pack (:mod:`celebalab.datasets.packed`, whose file
-helpers this reuses) it is resumable per chunk (progress file, kill -9 safe) and atomic. Images
-without masks (no part file, an unreadable file) never stop a pack: their rows stay zero,
+keeps the central square). Like the image pack (:mod:`celebalab.datasets.packfiles` holds the
+files both use) it is resumable per chunk (append-only progress log, kill -9 safe) and atomic.
+Images without masks (no part file, an unreadable file) never stop a pack: their rows stay zero,
 ``valid`` is False and they are listed in the manifest and in ``MaskPackResult.missing``.
 """
 
@@ -32,7 +32,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from celebalab.datasets.decode import CROPS
-from celebalab.datasets.packed import PackPaths, _allocate, _read_json, ids_fingerprint
+from celebalab.datasets.packfiles import (
+    PackPaths,
+    ProgressLog,
+    allocate,
+    ids_fingerprint,
+    read_json,
+)
 from celebalab.errors import CelebalabError
 from celebalab.io import atomic_path, write_json_atomic
 
@@ -133,23 +139,24 @@ def pack_label_maps(
     reader = _Reader(root, table)
     ids, paths = reader.ids, mask_pack_paths(root, size, crop)
     plan = _plan(ids, size, crop, reader.kind)
-    manifest = _read_json(paths.manifest)
+    manifest = read_json(paths.manifest)
     if manifest is not None and {k: manifest.get(k) for k in plan} == plan and paths.data.exists():
         return MaskPackResult(
             paths.data, size, crop, len(ids), manifest["missing"], time.perf_counter() - t0, 0, True
         )
-    state = _read_json(paths.progress)
+    log = ProgressLog(paths.progress)
+    done = log.resume(plan)
     nbytes = len(ids) * size * size
-    if state and state.get("plan") == plan and not paths.partial.exists() and paths.data.exists():
+    if done is not None and not paths.partial.exists() and paths.data.exists():
         os.replace(paths.data, paths.partial)  # crashed between the final rename and the manifest
-    if not (state and state.get("plan") == plan and _sized(paths.partial, nbytes)):
+    if done is None or not _sized(paths.partial, nbytes):
         paths.data.unlink(missing_ok=True)
-        _allocate(paths.partial, nbytes)
-        state = {"plan": plan, "done": {}}
-        write_json_atomic(paths.progress, state)
-    done: dict[str, list] = state["done"]
+        paths.drop_older_progress()
+        allocate(paths.partial, nbytes, MaskPackError)
+        log.start(plan)
+        done = {}
     labels = np.memmap(paths.partial, dtype=np.uint8, mode="r+", shape=(len(ids), size, size))
-    chunks = [c for c in range(-(-len(ids) // CHUNK_SIZE)) if str(c) not in done]
+    chunks = [c for c in range(-(-len(ids) // CHUNK_SIZE)) if c not in done]
     packed = 0
     with tqdm(
         total=len(ids),
@@ -168,13 +175,13 @@ def pack_label_maps(
                     labels[r] = 0
                     missing.append([ids[r], str(err)])
             labels.flush()
-            done[str(c)] = missing
-            write_json_atomic(paths.progress, {"plan": plan, "done": done})
+            done[c] = missing
+            log.record(c, missing)
             packed += len(rows)
             bar.update(len(rows))
     del labels
-    missing = [{"image_id": i, "reason": why} for c in sorted(done, key=int) for i, why in done[c]]
-    _finish(paths, plan, ids, missing)
+    missing = [{"image_id": i, "reason": why} for c in sorted(done) for i, why in done[c]]
+    _finish(paths, plan, ids, missing, log)
     return MaskPackResult(
         paths.data, size, crop, len(ids), missing, time.perf_counter() - t0, packed, False
     )
@@ -188,14 +195,16 @@ def _rows(chunks: list[int], count: int) -> int:
     return sum(min(CHUNK_SIZE, count - c * CHUNK_SIZE) for c in chunks)
 
 
-def _finish(paths: PackPaths, plan: dict, ids: list[str], missing: list[dict[str, str]]) -> None:
+def _finish(
+    paths: PackPaths, plan: dict, ids: list[str], missing: list[dict[str, str]], log: ProgressLog
+) -> None:
     """Rename the data into place, write the index, then the manifest (last), drop progress."""
     os.replace(paths.partial, paths.data)
     bad = {m["image_id"] for m in missing}
     with atomic_path(paths.index) as tmp:
         pq.write_table(pa.table({"image_id": ids, "valid": [i not in bad for i in ids]}), tmp)
     write_json_atomic(paths.manifest, {**plan, "data": paths.data.name, "missing": missing})
-    paths.progress.unlink(missing_ok=True)
+    log.remove()
 
 
 class PackedLabelMaps:
@@ -218,7 +227,7 @@ class PackedLabelMaps:
     def open(cls, root: str | Path, size: int, crop: str = "center") -> PackedLabelMaps | None:
         """Open the (``size``, ``crop``) pack of ``root``; None unless it is complete."""
         paths = mask_pack_paths(root, size, crop)
-        manifest = _read_json(paths.manifest)
+        manifest = read_json(paths.manifest)
         if manifest is None or manifest.get("format") != FORMAT_VERSION:
             return None
         count = manifest["count"]
