@@ -12,7 +12,8 @@ _LAZY = {
     "open_sources": "celebalab.explorer.sources",
     "Explorer": "celebalab.explorer.views",
     "build_app": "celebalab.explorer.app",
-    "serve": "celebalab.explorer.app",
+    "serve": "celebalab.explorer.serving",
+    "bind": "celebalab.explorer.serving",
     "write_synthetic_set": "celebalab.explorer.synthetic",
 }
 

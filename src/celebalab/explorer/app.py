@@ -10,16 +10,17 @@ that take integers only (source, row). Bootstrap's stylesheet is served from the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
 import dash
 import numpy as np
-from dash import ALL, ClientsideFunction, Input, Output, Patch, State, ctx, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html, no_update
 from flask import Response, abort, request, send_file
 
-from celebalab.explorer import figures, layout
-from celebalab.explorer.filters import add_filter, filter_label, remove_filter
+from celebalab.explorer import figures, layout, selection
+from celebalab.explorer.filters import add_filter, describe_subset, filter_label, remove_filter
 from celebalab.explorer.images import MAX_UPLOAD_BYTES, UploadError, decode_upload
 from celebalab.explorer.requests import RequestValueError, body_limit, check_request
 from celebalab.explorer.views import GALLERY_CAP, Explorer, image_url
@@ -30,6 +31,10 @@ _CLUSTER_INPUTS = ("reducer", "order", "method", "k", "eps", "min-samples", "min
 _CALLBACK_PATH = "/_dash-update-component"
 _KNOWN_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon", "/assets/", "/explorer/")
 _RECOLOUR = frozenset({"order", "method", "k", "eps", "min-samples", "min-cluster-size"})
+#: What only changes the colours of a map drawn with context (its points stay where they are).
+_RECOLOUR_IN_CONTEXT = _RECOLOUR | {"filters", "cluster"}
+#: Clusters listed in the legend and the cluster gallery (the largest).
+SHOWN_CLUSTERS = 12
 
 
 def clustering_args(values: list[Any]) -> dict[str, Any]:
@@ -46,6 +51,43 @@ def clustering_args(values: list[Any]) -> dict[str, Any]:
             "min_cluster_size": int(min_cluster_size or 20),
         },
     }
+
+
+@dataclass(frozen=True)
+class PageView:
+    """What the page shows: source, filters, person, chosen cluster, context, clustering."""
+
+    src: int
+    filters: list
+    person: int | None
+    cluster: int | None
+    context: bool
+    clustering: dict[str, Any]
+
+    @property
+    def map_options(self) -> dict[str, Any]:
+        """The keyword arguments of the Explorer's map methods."""
+        return {"clustering": self.clustering, "cluster": self.cluster, "context": self.context}
+
+
+def view_dependencies(kind: type) -> list:
+    """Inputs or States (``kind``) of everything :func:`page_view` reads, in its order."""
+    return [
+        kind("source", "value"),
+        kind("filters", "data"),
+        kind("person", "value"),
+        kind("cluster", "data"),
+        kind("context", "value"),
+        *[kind(i, "value") for i in _CLUSTER_INPUTS],
+    ]
+
+
+def page_view(values: list[Any]) -> PageView:
+    """The :class:`PageView` of the values of :func:`view_dependencies`."""
+    src, filters, person, cluster, context, *clustering = values
+    return PageView(
+        src, filters or [], person, cluster, bool(context), clustering_args(clustering)
+    )
 
 
 def gallery(
@@ -99,10 +141,13 @@ def build_app(explorer: Explorer, compress: bool = False) -> dash.Dash:
         external_stylesheets=["/explorer/static/bootstrap.min.css"],
         suppress_callback_exceptions=False,
     )
-    app.layout = layout.page(explorer.sources, explorer.first_page())
+    first = explorer.first_page()
+    # A function: each page load gets the map's density preview as soon as it is rendered.
+    app.layout = lambda: layout.page(explorer.sources, first, explorer.first_preview())
     _routes(app, explorer)
     _menu_callbacks(app, explorer)
     _view_callbacks(app, explorer)
+    _selection_callbacks(app, explorer)
     _image_callbacks(app, explorer)
     return app
 
@@ -225,10 +270,11 @@ def _menu_callbacks(app: dash.Dash, explorer: Explorer) -> None:
     @app.callback(
         Output("chips", "children"),
         Input("filters", "data"),
+        Input("cluster", "data"),
         prevent_initial_call=True,  # the page comes with the view's first state
     )
-    def chips(filters):
-        return [
+    def chips(filters, cluster):
+        buttons = [
             html.Button(
                 [filter_label(f), html.Span(" ×", className="ms-1")],
                 id={"type": "chip", "attribute": f["attribute"]},
@@ -236,7 +282,36 @@ def _menu_callbacks(app: dash.Dash, explorer: Explorer) -> None:
                 title="remove this filter",
             )
             for f in filters
-        ] or layout.no_filters()
+        ]
+        if cluster is not None:
+            buttons.append(
+                html.Button(
+                    [f"cluster {cluster}", html.Span(" ×", className="ms-1")],
+                    id={"type": "cluster-chip", "label": int(cluster)},
+                    className="btn btn-sm btn-dark rounded-pill py-0",
+                    title="show every cluster again",
+                )
+            )
+        return buttons or layout.no_filters()
+
+    @app.callback(
+        Output("cluster", "data"),
+        Input({"type": "cluster-pick", "label": ALL}, "n_clicks"),
+        Input({"type": "cluster-chip", "label": ALL}, "n_clicks"),
+        Input("source", "value"),
+        [Input(i, "value") for i in _CLUSTER_INPUTS],
+        State("cluster", "data"),
+        prevent_initial_call=True,
+    )
+    def choose_cluster(_picks, _chips, _src, *rest):
+        current = rest[-1]
+        trigger = ctx.triggered_id
+        if isinstance(trigger, dict):
+            if not ctx.triggered[0]["value"]:
+                return no_update  # a legend drawn anew, not a click
+            picked = int(trigger["label"])
+            return None if trigger["type"] == "cluster-chip" or picked == current else picked
+        return None if current is not None else no_update  # another clustering or source
 
     @app.callback(
         Output("pie-page", "data"),
@@ -278,23 +353,56 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
     @app.callback(
         Output("map-data", "data"),
         Output("map-title", "data"),
-        Input("source", "value"),
-        [Input(i, "value") for i in _CLUSTER_INPUTS],
-        Input("filters", "data"),
-        Input("person", "value"),
+        view_dependencies(Input),
+        State("map-title", "data"),
     )
-    def map_view(src, *rest):
-        *values, filters, person = rest
-        clustering = clustering_args(values)
+    def map_view(*values):
+        *values, drawn = values
+        view = page_view(values)
+        src, filters, options = view.src, view.filters, view.map_options
         if explorer.pipelines[src] is None:
-            return explorer.map_data(src, clustering, filters, person), None
-        title = explorer.map_title(src, clustering, filters)
-        if ctx.triggered_id in _RECOLOUR:
-            patch = Patch()
-            patch["codes"] = explorer.map_colours(src, clustering, filters)
+            return explorer.map_data(src, view.clustering, filters, view.person), None
+        title = explorer.map_title(src, view.clustering, filters, cluster=view.cluster,
+                                   context=view.context)  # fmt: skip
+        changed = {t["prop_id"].split(".")[0] for t in ctx.triggered}
+        recolour = _RECOLOUR_IN_CONTEXT if view.context else _RECOLOUR
+        # Only the colours of a map already drawn (its title is there) of this source and mode.
+        recoloured = drawn is not None and changed <= recolour
+        if recoloured and not explorer.is_density_map(src, filters, context=view.context):
+            patch = Patch()  # the points stay: only their colours change
+            patch["codes"] = explorer.map_colours(src, view.clustering, filters, **{
+                k: v for k, v in options.items() if k != "clustering"})  # fmt: skip
             patch["layout"]["title"]["text"] = title
             return patch, title
-        return explorer.map_data(src, clustering, filters, person), title
+        return explorer.map_data(
+            src, view.clustering, filters, view.person, cluster=view.cluster,
+            context=view.context,
+        ), title  # fmt: skip
+
+    @app.callback(
+        Output("map-data", "data", allow_duplicate=True),
+        Input("map-zoom", "data"),
+        view_dependencies(State),
+        prevent_initial_call=True,
+    )
+    def density_zoom(zoom, *values):
+        view = page_view(list(values))
+        if not explorer.is_density_map(view.src, view.filters, context=view.context):
+            return no_update
+        data = explorer.map_data(view.src, view.clustering, view.filters, view.person,
+                                 cluster=view.cluster, context=view.context)  # fmt: skip
+        x_range, y_range = (zoom["x"], zoom["y"]) if zoom else (
+            data["density"]["x"], data["density"]["y"])  # fmt: skip
+        patch = Patch()
+        patch["density"] = {
+            "source": explorer.density_view(
+                view.src, view.clustering, view.filters, tuple(sorted(x_range)),
+                tuple(sorted(y_range)), cluster=view.cluster, context=view.context,
+            ),
+            "x": sorted(x_range),
+            "y": sorted(y_range),
+        }  # fmt: skip
+        return patch
 
     # The figure of the map is built in the browser (assets/explorer.js) from the arrays above.
     app.clientside_callback(
@@ -302,29 +410,17 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Output("map", "figure"),
         Input("map-data", "data"),
     )
-
-    @app.callback(
-        Output("selection-title", "children"),
-        Output("selection-gallery", "children"),
-        Output("profile", "figure"),
-        Input("map", "selectedData"),
+    # The hovered point's thumbnail, in the browser: its row comes from the map's arrays.
+    app.clientside_callback(
+        ClientsideFunction(namespace="explorer", function_name="hoverThumb"),
+        Output("hover-tip", "show"),
+        Output("hover-tip", "bbox"),
+        Output("hover-thumb", "src"),
+        Output("hover-caption", "children"),
+        Input("map", "hoverData"),
         State("source", "value"),
-        State("filters", "data"),
-        prevent_initial_call=True,  # the page comes with the view's first state
+        prevent_initial_call=True,
     )
-    def selection_view(selected, src, filters):
-        rows = explorer.selected_rows(src, selected, filters)
-        if rows.size == 0:
-            return (
-                layout.SELECTION_HINT,
-                [],
-                figures.empty_figure(layout.PROFILE_HINT),
-            )
-        return (
-            _shown(rows, "selected images"),
-            gallery(src, rows, "selection", explorer),
-            explorer.profile_figure(src, rows),
-        )
 
     @app.callback(
         Output("person-title", "children"),
@@ -376,21 +472,188 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         return _shown(rows, "images in this branch"), gallery(src, rows, "branch", explorer)
 
 
+def selection_words(explorer: Explorer, view: PageView, lasso: bool, count: int) -> str:
+    """What the current selection is, in words: ``lasso/box · Male = yes · cluster 3 · person
+    42: 1,234 images``."""
+    subset = describe_subset(count, len(explorer.sources[view.src]), view.filters, view.person)
+    parts = (["lasso/box"] if lasso else []) + (
+        [f"cluster {view.cluster}"] if view.cluster is not None else []
+    )
+    return " · ".join([*parts, subset])
+
+
+def _has_lasso(selected: dict | None) -> bool:
+    return bool(selected and selected.get("points"))
+
+
+def _selection(explorer: Explorer, view: PageView, selected: dict | None) -> np.ndarray:
+    return explorer.selection_rows(
+        view.src, view.clustering if explorer.pipelines[view.src] else None, view.filters,
+        view.person, view.cluster, selected, view.context,
+    )  # fmt: skip
+
+
+def _selection_callbacks(app: dash.Dash, explorer: Explorer) -> None:
+    @app.callback(
+        Output("selection-title", "children"),
+        Output("selection-description", "children"),
+        Output("selection-gallery", "children"),
+        Output("profile", "figure"),
+        Input("map", "selectedData"),
+        view_dependencies(Input),
+        prevent_initial_call=True,  # the page comes with the view's first state
+    )
+    def selection_view(selected, *values):
+        view = page_view(list(values))
+        chosen = view.filters or view.person is not None or view.cluster is not None
+        if not chosen and not _has_lasso(selected):
+            return layout.SELECTION_HINT, None, [], figures.empty_figure(layout.PROFILE_HINT)
+        rows = _selection(explorer, view, selected)
+        if rows.size == 0:
+            return "no image in this selection", None, [], figures.empty_figure("no image")
+        described = explorer.describe(view.src, rows)
+        words = selection_words(explorer, view, _has_lasso(selected), rows.size)
+        shown = "" if rows.size <= GALLERY_CAP else f" (first {GALLERY_CAP} shown)"
+        return (
+            f"{words}{shown}",
+            _description(described),
+            gallery(view.src, rows, "selection", explorer),
+            explorer.profile_figure(view.src, rows),
+        )
+
+    @app.callback(
+        Output("table", "data"),
+        Output("table", "page_count"),
+        Output("table", "page_current"),
+        Output("table-title", "children"),
+        Input("table", "page_current"),
+        Input("table", "page_size"),
+        Input("table", "sort_by"),
+        Input("map", "selectedData"),
+        view_dependencies(Input),
+    )
+    def table_view(page, size, sort_by, selected, *values):
+        view = page_view(list(values))
+        if ctx.triggered_id != "table":
+            page = 0  # a new selection starts on its first page
+        rows = _selection(explorer, view, selected)
+        records, pages = explorer.table_page(view.src, rows, view.clustering, page or 0,
+                                             size or selection.PAGE_SIZE, sort_by)  # fmt: skip
+        words = selection_words(explorer, view, _has_lasso(selected), rows.size)
+        return records, pages, min(page or 0, pages - 1), f"{words} · sort by any column"
+
+    @app.callback(
+        Output("download", "data"),
+        Input("export-csv", "n_clicks"),
+        Input("export-parquet", "n_clicks"),
+        State("map", "selectedData"),
+        view_dependencies(State),
+        prevent_initial_call=True,
+    )
+    def export(_csv, _parquet, selected, *values):
+        view = page_view(list(values))
+        kind = "csv" if ctx.triggered_id == "export-csv" else "parquet"
+        rows = _selection(explorer, view, selected)
+        frame = explorer.selection_frame(view.src, rows, clustering=view.clustering)
+        name = f"{explorer.sources[view.src].name}-selection-{rows.size}.{kind}"
+        return dcc.send_bytes(selection.export_bytes(frame, kind), name)
+
+    @app.callback(
+        Output("map-legend", "children"),
+        Output("cluster-title", "children"),
+        Output("cluster-gallery", "children"),
+        Input("map-title", "data"),
+        State("source", "value"),
+        [State(i, "value") for i in _CLUSTER_INPUTS],
+        prevent_initial_call=True,
+    )
+    def cluster_views(title, src, *values):
+        if title is None or explorer.pipelines[src] is None:
+            return None, layout.CLUSTERS_HINT, []
+        described, samples = explorer.clusters(src, clustering_args(list(values)))
+        largest = sorted(described, key=lambda c: (-described[c].size, c))
+        legend = [_legend_entry(c, described[c], len(explorer.sources[src])) for c in largest]
+        shown = largest[:SHOWN_CLUSTERS]
+        more = "" if len(largest) <= SHOWN_CLUSTERS else f" ({SHOWN_CLUSTERS} largest shown)"
+        title = f"{len(largest)} clusters{more}: a random sample of each one's faces"
+        return legend, title, [
+            _cluster_faces(src, c, described[c], samples[c], explorer) for c in shown
+        ]
+
+
+def _description(described) -> list:
+    identity = described.identity_text()
+    return [
+        html.Div(described.attributes_text(), className="fw-semibold"),
+        html.Div(identity, className="text-muted") if identity else None,
+    ]
+
+
+def _swatch(label: int) -> html.Span:
+    return html.Span(className="swatch", style={"background": figures.cluster_colour(label)})
+
+
+def _legend_entry(label: int, described, total: int) -> html.Button:
+    """One line of the map's legend: colour, cluster, share, what stands out (click: choose)."""
+    name = "noise" if label < 0 else f"cluster {label}"
+    identity = described.identity_text()
+    return html.Button(
+        [
+            _swatch(label),
+            html.B(f"{name} "),
+            html.Span(f"{100 * described.size / total:.1f} % · ", className="text-muted"),
+            described.attributes_text(),
+            html.Span(f" · {identity}", className="text-muted") if identity else None,
+        ],
+        id={"type": "cluster-pick", "label": int(label)},
+        className="legend-entry",
+        title="show this cluster only (the rest greyed or hidden); click again for all",
+    )
+
+
+def _cluster_faces(src, label, described, rows, explorer) -> html.Div:
+    name = "noise" if label < 0 else f"cluster {label}"
+    return html.Div(
+        [
+            html.Div(
+                [_swatch(label), html.B(f"{name} · {described.size:,} faces · "),
+                 described.attributes_text()],
+                className="small",
+            ),
+            html.Div(gallery(src, rows, f"cluster-{label}", explorer), className="d-flex gap-1"),
+        ],
+        className="cluster-row w-100 mb-2",
+    )
+
+
 def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
     # Two callbacks on one click, answered in parallel: the image panel is cheap (a row lookup
     # and a URL) and shows at once; the similar faces (an index search) follow in their own.
+    def clicked_row(click, density_click, src, *rest) -> int | None:
+        """The dataset row of a click on the map's points, or on its density image."""
+        view = page_view([src, *rest])
+        if ctx.triggered_id == "map":
+            return explorer.point_row(src, click, view.filters, view.person, **view.map_options)
+        if ctx.triggered_id == "map-click":
+            return explorer.nearest_row(
+                src, view.clustering, view.filters, density_click, cluster=view.cluster,
+                context=view.context,
+            )  # fmt: skip
+        return None
+
+    click_inputs = [Input("map", "clickData"), Input("map-click", "data"),
+                    Input("source", "value"), *view_dependencies(State)[1:]]  # fmt: skip
+
     @app.callback(
         Output("image-panel", "children"),
-        Input("map", "clickData"),
-        Input("source", "value"),
-        State("filters", "data"),
-        State("person", "value"),
+        *click_inputs,
         prevent_initial_call=True,  # the page comes with the view's first state
     )
-    def clicked(click, src, filters, person):
-        row = explorer.point_row(src, click, filters, person) if ctx.triggered_id == "map" else None
+    def clicked(*values):
+        row = clicked_row(*values)
         if row is None:
             return layout.image_hint()
+        src = values[2]
         info = explorer.image_info(src, row)
         picture = (
             html.Img(
@@ -419,21 +682,19 @@ def _image_callbacks(app: dash.Dash, explorer: Explorer) -> None:
     @app.callback(
         Output("similar-gallery", "children"),
         Output("upload-status", "children"),
-        Input("map", "clickData"),
         Input("upload", "contents"),
-        Input("source", "value"),
-        State("filters", "data"),
-        State("person", "value"),
+        *click_inputs,
         prevent_initial_call=True,  # the page comes with the view's first state
     )
-    def similar_faces(click, upload, src, filters, person):
+    def similar_faces(upload, *values):
+        src, filters = values[2], values[3]
         if ctx.triggered_id == "upload" and upload:
             try:
                 rows = explorer.similar_to_upload(src, decode_upload(upload), filters=filters)
             except UploadError as err:
                 return [], str(err)
             return gallery(src, rows, "similar", explorer, inline=True), ""
-        row = explorer.point_row(src, click, filters, person) if ctx.triggered_id == "map" else None
+        row = clicked_row(*values)
         if row is None:
             return [], ""
         similar_rows, _ = explorer.similar(src, row, filters=filters)

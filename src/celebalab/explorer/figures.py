@@ -19,6 +19,11 @@ import plotly.graph_objects as go
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
            "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")  # fmt: skip
 NOISE = "#d3d6db"
+#: Points kept as context (outside the filters or the chosen cluster): greyed, drawn beneath.
+CONTEXT = "#e4e6ea"
+#: The map's colours by code: noise, the clusters' palette, context.
+MAP_PALETTE = (NOISE, *PALETTE, CONTEXT)
+CONTEXT_CODE = len(MAP_PALETTE) - 1
 PIE_COLOURS = ("#c9ced6", "#2c7be5")  # 0 = absent, 1 = present
 ACCENT = "#2c7be5"
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
@@ -44,6 +49,12 @@ def colour_codes(labels: np.ndarray) -> np.ndarray:
     """Palette index + 1 per point (0 = noise), uint8: what the map's colour scale reads."""
     labels = np.asarray(labels)
     return np.where(labels < 0, 0, labels % len(PALETTE) + 1).astype(np.uint8)
+
+
+def map_codes(labels: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """The map's colour codes (indices into ``MAP_PALETTE``): the cluster's colour for active
+    points, ``CONTEXT_CODE`` for the others."""
+    return np.where(active, colour_codes(labels), CONTEXT_CODE).astype(np.uint8)
 
 
 def cluster_colour(label: int) -> str:
@@ -139,34 +150,11 @@ def phi_figure(phi: pd.DataFrame, subset_title: str) -> go.Figure:
     return fig
 
 
-def map_spec(
-    xy: np.ndarray,
-    labels: np.ndarray,
-    hover: np.ndarray,
-    stem_format: str | None,
-    file_names: Sequence[str] | None,
-    title: str,
-    highlight: np.ndarray | None = None,
-) -> dict:
-    """What the browser needs to draw the WebGL map of every point (``assets/explorer.js``).
-
-    Binary arrays, sent once per view: ``x``, ``y`` (float32), ``hover`` (N×2 int32
-    ``[identity, file stem]``) and ``codes`` (uint8 palette index + 1, 0 = noise); a
-    re-clustering replaces only ``codes`` and the title. The browser draws one trace per colour:
-    a single colour per trace skips plotly.js's per-point colour conversion, which took ~1.4 s
-    of the 2.5 s redraw of 202,599 points in software WebGL. Every point's ``customdata`` is
-    ``[identity, stem, position]`` (position in ``xy``), so a click or a lasso says which row it
-    was. When every file name is a zero-padded number (CelebA's ``000001.jpg``)
-    ``stem_format`` (e.g. ``"06d.jpg"``) rebuilds it in the browser, otherwise ``file_names``
-    are sent as text. ``highlight`` (positions into ``xy``) rings the chosen person's faces.
-    """
-    n = len(xy)
-    name_part = (
-        f"%{{customdata[1]:{stem_format[:-4]}}}{stem_format[-4:]}" if stem_format else "%{text}"
-    )
-    layout = go.Layout(LAYOUT).update(
+def map_layout(title: str, dragmode: str = "lasso") -> go.Layout:
+    """The map's layout (points: lasso by default; density image: zoom)."""
+    return go.Layout(LAYOUT).update(
         title={"text": title, "x": 0.01, "font": {"size": 14}},
-        dragmode="lasso",
+        dragmode=dragmode,
         uirevision="map",
         height=560,
         hovermode="closest",
@@ -174,16 +162,68 @@ def map_spec(
         xaxis={"showgrid": False, "zeroline": False},
         yaxis={"showgrid": False, "zeroline": False},
     )
+
+
+def map_spec(
+    xy: np.ndarray,
+    codes: np.ndarray,
+    hover: np.ndarray,
+    stem_format: str | None,
+    file_names: Sequence[str] | None,
+    title: str,
+    highlight: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+) -> dict:
+    """What the browser needs to draw the WebGL map of every point (``assets/explorer.js``).
+
+    Binary arrays, sent once per view: ``x``, ``y`` (float32), ``hover`` (N×2 int32 ``[identity,
+    file stem]``) and ``codes`` (uint8 indices into ``MAP_PALETTE``: :func:`map_codes`); a re-
+    clustering replaces only ``codes`` and the title. The browser draws one trace per colour: a
+    single colour per trace skips plotly.js's per-point colour conversion, which took ~1.4 s of
+    the 2.5 s redraw of 202,599 points in software WebGL. Every point's ``customdata`` is
+    ``[identity, stem, position]`` (position in ``xy``), so a click or a lasso says which row it
+    was. When every file name is a zero-padded number (CelebA's ``000001.jpg``) ``stem_format``
+    (e.g. ``"06d.jpg"``) rebuilds it in the browser, otherwise ``file_names`` are sent as text.
+    ``highlight`` (positions into ``xy``) rings the chosen person's faces.
+    ``rows`` (int32), the dataset row of each point, lets the browser fetch a hovered point's
+    thumbnail; None when the points are every row in order.
+    """
+    n = len(xy)
+    name_part = (
+        f"%{{customdata[1]:{stem_format[:-4]}}}{stem_format[-4:]}" if stem_format else "%{text}"
+    )
     return {
         "x": typed_array(xy[:, 0].astype(np.float32)),
         "y": typed_array(xy[:, 1].astype(np.float32)),
         "hover": typed_array(hover.astype(np.int32)),
-        "codes": typed_array(colour_codes(labels)),
+        "codes": typed_array(codes.astype(np.uint8)),
+        "rows": None if rows is None else typed_array(rows.astype(np.int32)),
         "names": None if stem_format else list(file_names or []),
-        "palette": [NOISE, *PALETTE],
+        "palette": list(MAP_PALETTE),
         "size": 3 if n > 50_000 else 5 if n > 5_000 else 7,
         "hovertemplate": f"person %{{customdata[0]}}<br>{name_part}<extra></extra>",
         "person": None if highlight is None or not len(highlight) else [int(i) for i in highlight],
+        "layout": map_layout(title).to_plotly_json(),
+    }
+
+
+def density_spec(
+    source: str, x_range: tuple[float, float], y_range: tuple[float, float], title: str, n: int
+) -> dict:
+    """The map as a density image (``source``, a PNG ``data:`` URL covering the ranges): what
+    the browser draws instead of ``n`` points above the point budget. Zoom re-renders it; a click
+    is resolved on the server (``assets/explorer.js`` sends its map coordinates)."""
+    layout = map_layout(
+        f"{title} · density of {n:,} points (zoom to re-render, click for the nearest face)",
+        dragmode="zoom",
+    )
+    layout.update(
+        xaxis={"range": list(x_range), "autorange": False},
+        yaxis={"range": list(y_range), "autorange": False},
+    )
+    return {
+        "density": {"source": source, "x": list(x_range), "y": list(y_range)},
+        "n": n,
         "layout": layout.to_plotly_json(),
     }
 

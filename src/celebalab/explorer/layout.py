@@ -12,12 +12,13 @@ from collections.abc import Sequence
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import dcc, html
+from dash import dash_table, dcc, html
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.explorer.clustering import CLUSTERERS
 from celebalab.explorer.figures import empty_figure
 from celebalab.explorer.requests import MAX_K
+from celebalab.explorer.selection import COLUMNS, PAGE_SIZE
 from celebalab.explorer.sources import ExplorerSource
 from celebalab.explorer.views import DEFAULT_ATTRIBUTES, DEFAULT_CLUSTERING
 
@@ -34,6 +35,8 @@ PROFILE_HINT = "the attribute profile of a selection shows here"
 PERSON_HINT = "choose a person id to see all their images"
 TREE_HINT = "choose Hierarchical (Ward) as the clustering method to draw the tree"
 BRANCH_HINT = "click a branch or a leaf of the tree to see its images"
+CLUSTERS_HINT = "the clusters of the map, described, with a sample of their faces"
+CONTEXT_LABEL = "keep the rest of the map, greyed"
 _GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "responsive": True}
 #: plotly.js draws WebGL at twice the screen's pixels by default; at the screen's own density
 #: the software WebGL of a machine without a GPU draws 202,599 points in about half the time.
@@ -198,9 +201,89 @@ def image_hint() -> html.Span:
     return html.Span(IMAGE_HINT, className="text-muted")
 
 
-def views(first: tuple[go.Figure, str]) -> html.Div:
+def map_card(preview: str | None) -> dbc.Card:
+    """The map: the WebGL points (or the density image above the point budget) over the
+    ``preview`` density image painted with the page, the hover thumbnail, the context toggle
+    and the cluster legend."""
+    return _card(
+        "Map",
+        [
+            html.Div(
+                [
+                    _graph("map", 560, _MAP_CONFIG),
+                    html.Img(
+                        id="map-preview",
+                        src=preview or "",
+                        alt="density of the map's points",
+                        style={} if preview else {"display": "none"},
+                    ),
+                    dcc.Tooltip(
+                        [html.Img(id="hover-thumb"), html.Div(id="hover-caption")],
+                        id="hover-tip",
+                        direction="right",
+                    ),
+                ],
+                className="map-box",
+            ),
+            dbc.Switch(id="context", label=CONTEXT_LABEL, value=True, className="small mt-1"),
+            html.Div(id="map-legend", className="legend small"),
+        ],
+    )
+
+
+def selection_card() -> dbc.Card:
+    """The current selection: what it is, what stands out in it, exports, faces, profile."""
+    return _card(
+        "Selection",
+        [
+            html.Div(SELECTION_HINT, id="selection-title", className="small mb-1"),
+            html.Div(id="selection-description", className="small mb-1"),
+            html.Div(
+                [
+                    dbc.Button("CSV", id="export-csv", size="sm", color="secondary",
+                               outline=True, className="me-1"),
+                    dbc.Button("Parquet", id="export-parquet", size="sm", color="secondary",
+                               outline=True),
+                    html.Span(" download the selection (or every image)",
+                              className="small text-muted"),
+                    dcc.Download(id="download"),
+                ],
+                className="mb-1",
+            ),
+            _gallery("selection-gallery"),
+            dcc.Graph(id="profile", config=_GRAPH_CONFIG, figure=empty_figure(PROFILE_HINT)),
+        ],
+    )
+
+
+def table_card() -> dbc.Card:
+    """The selection as a table, a page at a time, sorted on the server by any column."""
+    return _card(
+        "Table",
+        [
+            html.Div(id="table-title", className="small mb-1"),
+            dash_table.DataTable(
+                id="table",
+                columns=[{"name": c.replace("_", " "), "id": c} for c in COLUMNS],
+                page_action="custom",
+                page_current=0,
+                page_size=PAGE_SIZE,
+                sort_action="custom",
+                sort_mode="multi",
+                sort_by=[],
+                style_table={"overflowX": "auto"},
+                style_cell={"fontSize": "0.78rem", "padding": "2px 6px",
+                            "fontFamily": "system-ui, sans-serif"},
+                style_header={"fontWeight": "600"},
+            ),
+        ],
+    )
+
+
+def views(first: tuple[go.Figure, str], preview: str | None = None) -> html.Div:
     """The plots: attributes (``first``: the pies and their page label as the page opens),
-    image, map, selection, person, hierarchy."""
+    image, map (``preview``: its density image painted with the page), selection, table,
+    clusters, person, hierarchy."""
     pie_figure, page_label = first
     pies = _card(
         "Attributes",
@@ -242,21 +325,15 @@ def views(first: tuple[go.Figure, str]) -> html.Div:
             ),
             dbc.Row(
                 [
-                    dbc.Col(_card("Map", [_graph("map", 560, _MAP_CONFIG)]), xl=8, xs=12),
-                    dbc.Col(
-                        _gallery_card(
-                            "Selection",
-                            "selection",
-                            SELECTION_HINT,
-                            dcc.Graph(
-                                id="profile",
-                                config=_GRAPH_CONFIG,
-                                figure=empty_figure(PROFILE_HINT),
-                            ),
-                        ),
-                        xl=4,
-                        xs=12,
-                    ),
+                    dbc.Col(map_card(preview), xl=8, xs=12),
+                    dbc.Col(selection_card(), xl=4, xs=12),
+                ],
+                className="g-3",
+            ),
+            dbc.Row([dbc.Col(table_card(), xs=12)], className="g-3"),
+            dbc.Row(
+                [
+                    dbc.Col(_gallery_card("Clusters", "cluster", CLUSTERS_HINT), xs=12),
                 ],
                 className="g-3",
             ),
@@ -286,20 +363,26 @@ def views(first: tuple[go.Figure, str]) -> html.Div:
     )
 
 
-def page(sources: Sequence[ExplorerSource], first: tuple[go.Figure, str]) -> dbc.Container:
-    """The whole page with its stores (filters, pie page, map data) and the enlarge dialog;
-    ``first`` is what the pies show as it opens (drawn without a round trip)."""
+def page(
+    sources: Sequence[ExplorerSource], first: tuple[go.Figure, str], preview: str | None = None
+) -> dbc.Container:
+    """The whole page with its stores (filters, pie page, chosen cluster, map data, density
+    clicks and zooms) and the enlarge dialog; ``first`` is what the pies show as it opens
+    (drawn without a round trip), ``preview`` the map's density image (a ``data:`` URL)."""
     return dbc.Container(
         [
             dcc.Store(id="filters", data=[]),
             dcc.Store(id="pie-page", data=0),
+            dcc.Store(id="cluster", data=None),
             dcc.Store(id="map-data"),
             dcc.Store(id="map-title"),
+            dcc.Store(id="map-click", data=None),
+            dcc.Store(id="map-zoom", data=None),
             html.H4("celebalab explorer", className="my-2"),
             dbc.Row(
                 [
                     dbc.Col(menu(sources), lg=3, md=4, xs=12, className="menu-col"),
-                    dbc.Col(views(first), lg=9, md=8, xs=12),
+                    dbc.Col(views(first, preview), lg=9, md=8, xs=12),
                 ],
                 className="g-3",
             ),

@@ -18,6 +18,7 @@ from celebalab.errors import CelebalabError
 from celebalab.explorer.clustering import CLUSTERERS
 from celebalab.explorer.pipeline import ORDERS
 from celebalab.explorer.projections import REDUCERS
+from celebalab.explorer.selection import COLUMNS, MAX_PAGE_SIZE
 
 #: The largest ``k`` the menu offers (K-means, hierarchical clusters).
 MAX_K = 60
@@ -46,9 +47,20 @@ def check_request(payload: Any, n_sources: int) -> None:
         raise RequestValueError("the request is not a callback request (expected a JSON object)")
     for item in _items(payload):
         component, prop = item.get("id"), item.get("property")
+        if isinstance(component, Mapping):
+            _check_pattern_id(component)
+            continue
         check = _CHECKS.get((component, prop)) if isinstance(component, str) else None
         if check is not None:
             check(item.get("value"), n_sources)
+
+
+def _check_pattern_id(component: Mapping[str, Any]) -> None:
+    """A cluster button's id carries its cluster label: an integer."""
+    if component.get("type") in ("cluster-pick", "cluster-chip"):
+        label = component.get("label")
+        if not _is_int(label) or not -1 <= label < 2**31:
+            raise RequestValueError(f"a cluster label must be an integer, not {label!r}")
 
 
 def _items(payload: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -151,6 +163,56 @@ def _event(name: str) -> Callable[[Any, int], None]:
     return check
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _flag(name: str) -> Callable[[Any, int], None]:
+    def check(value: Any, _n_sources: int) -> None:
+        if value is not None and not isinstance(value, bool):
+            raise RequestValueError(f"{name} must be true or false, not {value!r}")
+
+    return check
+
+
+def _map_click(value: Any, _n_sources: int) -> None:
+    """A click on the density map: its map coordinates and search radius (positive)."""
+    if value is None:
+        return
+    if not (
+        isinstance(value, Mapping)
+        and all(_is_number(value.get(k)) for k in ("x", "y", "radius", "t"))
+        and value["radius"] > 0
+    ):
+        raise RequestValueError("a density-map click must be {x, y, radius > 0, t} numbers")
+
+
+def _map_zoom(value: Any, _n_sources: int) -> None:
+    """A zoom of the density map: two increasing finite ranges."""
+    if value is None:
+        return
+    ranges = [value.get(k) for k in ("x", "y")] if isinstance(value, Mapping) else [None]
+    if not all(
+        isinstance(r, list) and len(r) == 2 and all(map(_is_number, r)) and r[0] != r[1]
+        for r in ranges
+    ):
+        raise RequestValueError("a density-map zoom must be {x: [low, high], y: [low, high]}")
+
+
+def _sort_by(value: Any, _n_sources: int) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(
+        isinstance(s, Mapping)
+        and s.get("column_id") in COLUMNS
+        and s.get("direction") in ("asc", "desc")
+        for s in value
+    ):
+        raise RequestValueError(
+            "the table's sort must be a list of {column_id: a table column, direction: asc|desc}"
+        )
+
+
 _CHECKS: dict[tuple[str, str], Callable[[Any, int], None]] = {
     ("source", "value"): _source,
     ("reducer", "value"): _choice("reducer", REDUCERS),
@@ -170,4 +232,13 @@ _CHECKS: dict[tuple[str, str], Callable[[Any, int], None]] = {
     ("map", "clickData"): _event("a map click"),
     ("map", "selectedData"): _event("a map selection"),
     ("tree", "clickData"): _event("a tree click"),
+    ("cluster", "data"): _integer("cluster", -1, 2**31 - 1),
+    ("context", "value"): _flag("the context switch"),
+    ("map-click", "data"): _map_click,
+    ("map-zoom", "data"): _map_zoom,
+    ("table", "page_current"): _integer("the table page", 0, 2**31 - 1),
+    ("table", "page_size"): _integer("the table page size", 1, MAX_PAGE_SIZE),
+    ("table", "sort_by"): _sort_by,
+    ("export-csv", "n_clicks"): _integer("clicks", 0, 2**31 - 1),
+    ("export-parquet", "n_clicks"): _integer("clicks", 0, 2**31 - 1),
 }

@@ -16,11 +16,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
-from celebalab.explorer import clustering, figures
+from celebalab.explorer import clustering, density, figures, selection
+from celebalab.explorer.cache import cache_key
 from celebalab.explorer.dendrogram import Tree, build_tree, dendrogram_figure
+from celebalab.explorer.describe import Description, describe_clusters, describe_rows
 from celebalab.explorer.filters import (
     Filter,
     attribute_counts,
@@ -47,6 +50,8 @@ DEFAULT_CLUSTERING: dict[str, Any] = {
     "params": {"k": 8, "eps": 0.5, "min_samples": 10, "min_cluster_size": 20},
 }
 _KEPT_MAPS = 4
+#: Faces shown per cluster in the cluster gallery.
+CLUSTER_SAMPLE = 8
 #: Seconds the warm-up waits for the first view before it preloads K-means' libraries anyway.
 PRELOAD_WAIT = 20.0
 _NUMBERED = re.compile(r"^(\d+)(\.[A-Za-z]{3})$")
@@ -78,8 +83,12 @@ def numbered_stems(image_ids: Sequence[str]) -> tuple[np.ndarray, str] | None:
 class Explorer:
     """The app's state on the server: sources, their cached pipelines and images."""
 
-    def __init__(self, *, sources: Sequence[ExplorerSource]) -> None:
+    def __init__(
+        self, *, sources: Sequence[ExplorerSource], point_budget: int = density.POINT_BUDGET
+    ) -> None:
+        """``point_budget``: above this many map points the map is the density image."""
         self.sources = list(sources)
+        self.point_budget = point_budget
         self.pipelines = [
             SourcePipeline(source=s) if s.has_embeddings else None for s in self.sources
         ]
@@ -87,6 +96,7 @@ class Explorer:
         self._hover: dict[int, tuple[np.ndarray, str | None]] = {}
         self._trees: dict[tuple, Tree | None] = {}
         self._maps: OrderedDict[str, dict] = OrderedDict()
+        self._described: dict[str, tuple[dict[int, Description], dict[int, np.ndarray]]] = {}
         self._map_lock = threading.Lock()
         self._first_view_answered = threading.Event()
 
@@ -113,10 +123,45 @@ class Explorer:
         if preload_after_first_view:
             self._first_view_answered.wait(timeout=PRELOAD_WAIT)
         clustering.preload()
+        self.render_preview()
 
     def first_view_answered(self) -> None:
         """Called when the page's last first-view callback (the metrics box) has answered."""
         self._first_view_answered.set()
+
+    def _preview_key(self) -> str | None:
+        pipeline = self.pipelines[0] if self.pipelines else None
+        if pipeline is None:
+            return None
+        params = {**self._label_key(0, DEFAULT_CLUSTERING), "size": [density.WIDTH,
+                  density.HEIGHT], "budget": self.point_budget}  # fmt: skip
+        return cache_key(pipeline.source.fingerprint, "density-preview", params)
+
+    def render_preview(self) -> None:
+        """Render (once, then cached on disk as PNG bytes) the density image of the page's first
+        map, which :meth:`first_preview` puts into the page."""
+        key = self._preview_key()
+        if key is None:
+            return
+        pipeline = self.pipelines[0]
+
+        def png() -> np.ndarray:
+            xy = np.asarray(pipeline.map(DEFAULT_CLUSTERING["reducer"]))
+            codes = figures.map_codes(
+                pipeline.labels(**DEFAULT_CLUSTERING), np.ones(len(xy), dtype=bool)
+            )
+            x_range, y_range = density.bounds(xy)
+            image = density.render_png(xy, codes, figures.MAP_PALETTE, x_range, y_range)
+            return np.frombuffer(image, dtype=np.uint8)
+
+        pipeline.cache.get_or_compute(key, png)
+
+    def first_preview(self) -> str | None:
+        """The density image of the page's first map as a ``data:`` URL, when it has been
+        rendered (:meth:`render_preview`), else None: the page never waits for it."""
+        key = self._preview_key()
+        found = None if key is None else self.pipelines[0].cache.get(key)
+        return None if found is None else density.data_url(np.asarray(found).tobytes())
 
     def first_page(self) -> tuple[go.Figure, str]:
         """The pies (and their page label) of the page as it opens: source 0, default
@@ -215,42 +260,78 @@ class Explorer:
             self._hover[src] = (hover, fmt)
         return self._hover[src]
 
+    def active_mask(
+        self,
+        src: int,
+        filters: Sequence[Filter],
+        *,
+        clustering: Mapping[str, Any] | None = None,
+        cluster: int | None = None,
+    ) -> np.ndarray:
+        """Rows passing the filters and, when ``cluster`` is chosen, in that cluster."""
+        mask = self.mask(src, filters)
+        if cluster is not None and clustering is not None and self.pipelines[src] is not None:
+            mask &= self.pipelines[src].labels(**clustering) == int(cluster)
+        return mask
+
+    def map_rows(
+        self,
+        src: int,
+        filters: Sequence[Filter],
+        *,
+        clustering: Mapping[str, Any] | None = None,
+        cluster: int | None = None,
+        context: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(the dataset rows the map draws, in order; which of them are active).
+
+        Without ``context`` the map draws only the active rows (filters, cluster); with it,
+        every row, the others greyed (kept as context)."""
+        active = self.active_mask(src, filters, clustering=clustering, cluster=cluster)
+        if context:
+            return np.arange(active.size), active
+        rows = np.flatnonzero(active)
+        return rows, np.ones(rows.size, dtype=bool)
+
     def map_data(
         self,
         src: int,
         clustering: Mapping[str, Any],
         filters: Sequence[Filter],
         person: int | None,
+        *,
+        cluster: int | None = None,
+        context: bool = False,
     ) -> dict:
-        """The WebGL map of the filtered rows coloured by cluster, the person's faces ringed:
-        :func:`figures.map_spec`, or ``{"figure": …}`` (a blank one) without embeddings.
+        """The map of the filtered rows coloured by cluster, the person's faces ringed:
+        :func:`figures.map_spec` (WebGL points), :func:`figures.density_spec` above the point
+        budget, or ``{"figure": …}`` (a blank one) without embeddings.
 
-        The last few are kept (building one of 202,599 points takes ~0.2 s): the first page
-        load gets the one :meth:`warm_up` built, and going back to a view is free."""
+        ``cluster`` keeps only that cluster, ``context`` greys what is not kept instead of
+        hiding it. The last few are kept (building one of 202,599 points takes ~0.2 s): the
+        first page load gets the one :meth:`warm_up` built, and going back to a view is free."""
         pipeline = self.pipelines[src]
         if pipeline is None:
             note = self.sources[src].note or "no embeddings"
             return {"figure": figures.empty_figure(note).to_plotly_json()}
-        key = (
-            src,
-            clustering["reducer"],
-            pipeline.label_params(
-                clustering["reducer"], clustering["order"], clustering["method"],
-                clustering["params"],
-            ),
-            tuple((f["attribute"], f["value"]) for f in filters),
-            person,
+        key = repr(
+            (src, clustering["reducer"], self._label_key(src, clustering), _filter_key(filters),
+             person, cluster, bool(context))
         )  # fmt: skip
-        key = repr(key)
         with self._map_lock:  # the warm-up thread and the first callback build it once
             if key in self._maps:
                 self._maps.move_to_end(key)
                 return self._maps[key]
-            data = self._build_map(src, clustering, filters, person)
+            data = self._build_map(src, clustering, filters, person, cluster, context)
             self._maps[key] = data
             while len(self._maps) > _KEPT_MAPS:
                 self._maps.popitem(last=False)
             return data
+
+    def _label_key(self, src: int, clustering: Mapping[str, Any]) -> dict[str, Any]:
+        return self.pipelines[src].label_params(
+            clustering["reducer"], clustering["order"], clustering["method"], clustering["params"]
+        )
 
     def _build_map(
         self,
@@ -258,25 +339,44 @@ class Explorer:
         clustering: Mapping[str, Any],
         filters: Sequence[Filter],
         person: int | None,
+        cluster: int | None,
+        context: bool,
     ) -> dict:
         pipeline = self.pipelines[src]
-        xy = pipeline.map(clustering["reducer"])
+        xy = np.asarray(pipeline.map(clustering["reducer"]))
         labels = pipeline.labels(**clustering)
-        rows = np.flatnonzero(self.mask(src, filters))
+        rows, active = self.map_rows(
+            src, filters, clustering=clustering, cluster=cluster, context=context
+        )
+        codes = figures.map_codes(labels[rows], active)
+        title = self.map_title(src, clustering, filters, cluster=cluster, context=context)
+        if rows.size > self.point_budget:
+            x_range, y_range = density.bounds(xy[rows])
+            png = density.render_png(xy[rows], codes, figures.MAP_PALETTE, x_range, y_range)
+            return figures.density_spec(density.data_url(png), x_range, y_range, title, rows.size)
         hover, fmt = self._hover_data(src)
         names = None if fmt else self.sources[src].meta["image_id"].to_numpy()[rows].tolist()
         ring = np.intersect1d(self.person_rows(src, person), rows)
         return figures.map_spec(
-            np.asarray(xy)[rows],
-            labels[rows],
+            xy[rows],
+            codes,
             hover[rows],
             fmt,
             names,
-            self.map_title(src, clustering, filters),
+            title,
             highlight=np.searchsorted(rows, ring) if ring.size else None,
+            rows=None if context else rows,
         )
 
-    def map_title(self, src: int, clustering: Mapping[str, Any], filters: Sequence[Filter]) -> str:
+    def map_title(
+        self,
+        src: int,
+        clustering: Mapping[str, Any],
+        filters: Sequence[Filter],
+        *,
+        cluster: int | None = None,
+        context: bool = False,
+    ) -> str:
         """Map title: reducer, method, number of clusters and noise, the subset in words."""
         labels = self.pipelines[src].labels(**clustering)
         shown = labels[self.mask(src, filters)]
@@ -284,15 +384,83 @@ class Explorer:
         noise = int((shown < 0).sum())
         noise_text = f", {noise:,} noise" if noise else ""
         order = "cluster → reduce" if clustering["order"] == "cluster_first" else "reduce → cluster"
+        chosen = "" if cluster is None else f" · cluster {cluster}"
+        greyed = " (the rest greyed)" if context and (filters or cluster is not None) else ""
         return (
             f"{clustering['reducer'].upper()} map · {clustering['method']} ({n_clusters} "
-            f"clusters{noise_text}, {order}) · {self.title(src, filters, None)}"
+            f"clusters{noise_text}, {order}) · {self.title(src, filters, None)}{chosen}{greyed}"
         )
 
-    def map_colours(self, src: int, clustering: Mapping[str, Any], filters: Sequence[Filter]):
+    def map_colours(
+        self,
+        src: int,
+        clustering: Mapping[str, Any],
+        filters: Sequence[Filter],
+        *,
+        cluster: int | None = None,
+        context: bool = False,
+    ) -> dict[str, str]:
         """Only the colour array of the map (typed-array spec): a re-clustering sends this."""
         labels = self.pipelines[src].labels(**clustering)
-        return figures.typed_array(figures.colour_codes(labels[self.mask(src, filters)]))
+        rows, active = self.map_rows(
+            src, filters, clustering=clustering, cluster=cluster, context=context
+        )
+        return figures.typed_array(figures.map_codes(labels[rows], active))
+
+    def is_density_map(
+        self, src: int, filters: Sequence[Filter], *, context: bool = False
+    ) -> bool:
+        """Whether the map of this view is the density image (more points than the budget)."""
+        if self.pipelines[src] is None:
+            return False
+        count = len(self.sources[src]) if context else int(self.mask(src, filters).sum())
+        return count > self.point_budget
+
+    def density_view(
+        self,
+        src: int,
+        clustering: Mapping[str, Any],
+        filters: Sequence[Filter],
+        x_range: density.Range,
+        y_range: density.Range,
+        *,
+        cluster: int | None = None,
+        context: bool = False,
+    ) -> str:
+        """The density image (``data:`` URL) of the view's points inside the given ranges:
+        what a zoom on the density map shows."""
+        xy = np.asarray(self.pipelines[src].map(clustering["reducer"]))
+        labels = self.pipelines[src].labels(**clustering)
+        rows, active = self.map_rows(
+            src, filters, clustering=clustering, cluster=cluster, context=context
+        )
+        codes = figures.map_codes(labels[rows], active)
+        return density.data_url(
+            density.render_png(xy[rows], codes, figures.MAP_PALETTE, x_range, y_range)
+        )
+
+    def nearest_row(
+        self,
+        src: int,
+        clustering: Mapping[str, Any],
+        filters: Sequence[Filter],
+        click: Mapping[str, Any] | None,
+        *,
+        cluster: int | None = None,
+        context: bool = False,
+    ) -> int | None:
+        """Dataset row of the map point nearest to a click on the density map
+        (``{"x", "y", "radius"}`` in map units), or None when none lies within the radius."""
+        if not click or self.pipelines[src] is None:
+            return None
+        xy = np.asarray(self.pipelines[src].map(clustering["reducer"]))
+        rows, _ = self.map_rows(
+            src, filters, clustering=clustering, cluster=cluster, context=context
+        )
+        found = density.nearest(
+            xy if rows.size == len(xy) else xy[rows], click["x"], click["y"], click["radius"]
+        )
+        return None if found is None else int(rows[found])
 
     def point_row(
         self,
@@ -300,24 +468,134 @@ class Explorer:
         click: Mapping[str, Any] | None,
         filters: Sequence[Filter],
         person: int | None,
+        *,
+        clustering: Mapping[str, Any] | None = None,
+        cluster: int | None = None,
+        context: bool = False,
     ) -> int | None:
         """Dataset row of a clicked map point (any trace: its ``customdata[2]`` is the
-        point's position among the filtered rows, see :func:`figures.map_spec`)."""
+        point's position among the map's rows, see :func:`figures.map_spec`)."""
         if not click or not click.get("points"):
             return None
         index = _position(click["points"][0])
-        rows = np.flatnonzero(self.mask(src, filters))
+        rows, _ = self.map_rows(
+            src, filters, clustering=clustering, cluster=cluster, context=context
+        )
         return int(rows[index]) if 0 <= index < rows.size else None
 
     def selected_rows(
-        self, src: int, selected: Mapping[str, Any] | None, filters: Sequence[Filter]
+        self,
+        src: int,
+        selected: Mapping[str, Any] | None,
+        filters: Sequence[Filter],
+        *,
+        clustering: Mapping[str, Any] | None = None,
+        cluster: int | None = None,
+        context: bool = False,
     ) -> np.ndarray:
-        """Dataset rows of a lasso/box selection on the map (each once, in dataset order)."""
+        """Dataset rows of a lasso/box selection on the map (each once, in dataset order);
+        greyed context points are not part of it."""
         if not selected or not selected.get("points"):
             return np.zeros(0, dtype=np.int64)
-        rows = np.flatnonzero(self.mask(src, filters))
+        rows, active = self.map_rows(
+            src, filters, clustering=clustering, cluster=cluster, context=context
+        )
         picked = [i for i in map(_position, selected["points"]) if 0 <= i < rows.size]
+        picked = [i for i in picked if active[i]]
         return np.unique(rows[picked]) if picked else np.zeros(0, dtype=np.int64)
+
+    # -- the selection -------------------------------------------------------------------------
+    def selection_rows(
+        self,
+        src: int,
+        clustering: Mapping[str, Any] | None,
+        filters: Sequence[Filter],
+        person: int | None = None,
+        cluster: int | None = None,
+        selected: Mapping[str, Any] | None = None,
+        context: bool = False,
+    ) -> np.ndarray:
+        """The current selection: the rows passing the filters, of the person and in the
+        cluster when chosen, and inside the lasso or box when there is one (``selected``, the
+        map's selection as plotly reports it, for a map drawn with ``context``)."""
+        mask = self.active_mask(src, filters, clustering=clustering, cluster=cluster)
+        if person is not None:
+            mask &= self.sources[src].meta["identity"].to_numpy() == int(person)
+        if selected and selected.get("points"):
+            inside = np.zeros_like(mask)
+            inside[
+                self.selected_rows(
+                    src, selected, filters, clustering=clustering, cluster=cluster,
+                    context=context,
+                )
+            ] = True  # fmt: skip
+            mask &= inside
+        return np.flatnonzero(mask)
+
+    def selection_frame(
+        self,
+        src: int,
+        rows: np.ndarray | None = None,
+        *,
+        clustering: Mapping[str, Any] | None = None,
+        filters: Sequence[Filter] = (),
+        person: int | None = None,
+        cluster: int | None = None,
+    ) -> pd.DataFrame:
+        """The selection as a table: image id, identity, partition, cluster, map x and y and
+        the 40 attributes (:data:`selection.COLUMNS`), indexed by dataset row.
+
+        ``rows`` (dataset rows, e.g. a lasso's) or else the rows passing ``filters``, of
+        ``person``, in ``cluster``; cluster and map position are those of ``clustering``
+        (default: the first view), missing for a source without embeddings."""
+        clustering = clustering or DEFAULT_CLUSTERING
+        if rows is None:
+            rows = self.selection_rows(src, clustering, filters, person, cluster)
+        pipeline = self.pipelines[src]
+        labels = pipeline.labels(**clustering) if pipeline else None
+        xy = pipeline.map(clustering["reducer"]) if pipeline else None
+        return selection.selection_frame(self.sources[src].meta, rows, labels, xy)
+
+    def table_page(
+        self,
+        src: int,
+        rows: np.ndarray,
+        clustering: Mapping[str, Any],
+        page: int,
+        size: int,
+        sort_by: Sequence[Mapping[str, Any]] | None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """(the records of one page of the selection's table, number of pages):
+        :func:`selection.table_page`."""
+        pipeline = self.pipelines[src]
+        labels = pipeline.labels(**clustering) if pipeline else None
+        xy = pipeline.map(clustering["reducer"]) if pipeline else None
+        meta = self.sources[src].meta
+        return selection.table_page(meta, rows, labels, xy, page, size, sort_by)
+
+    def describe(self, src: int, rows: np.ndarray) -> Description:
+        """What stands out in ``rows`` against the whole set (lift, purity, people)."""
+        return describe_rows(self.sources[src].meta, rows)
+
+    def clusters(
+        self, src: int, clustering: Mapping[str, Any]
+    ) -> tuple[dict[int, Description], dict[int, np.ndarray]]:
+        """(each cluster's description, a seeded sample of ``CLUSTER_SAMPLE`` of its rows),
+        computed once per clustering."""
+        key = repr((src, self._label_key(src, clustering)))
+        if key not in self._described:
+            labels = np.asarray(self.pipelines[src].labels(**clustering))
+            described = describe_clusters(self.sources[src].meta, labels)
+            rng = np.random.default_rng(0)
+            order = np.argsort(labels, kind="stable")
+            starts = np.searchsorted(labels[order], sorted(described))
+            samples = {}
+            for label, start in zip(sorted(described), starts, strict=True):
+                members = order[start : start + described[label].size]
+                take = min(CLUSTER_SAMPLE, members.size)
+                samples[label] = np.sort(rng.choice(members, size=take, replace=False))
+            self._described = {key: (described, samples)}
+        return self._described[key]
 
     def profile_figure(self, src: int, rows: np.ndarray) -> go.Figure:
         """Attribute profile of ``rows`` against the whole set."""
@@ -373,7 +651,7 @@ class Explorer:
     # -- hierarchical view ---------------------------------------------------------------------
     def tree(self, src: int, reducer: str, order: str, filters: Sequence[Filter]) -> Tree | None:
         """Ward tree of the filtered rows in the clustering space (kept for the branch clicks)."""
-        key = (src, reducer, order, tuple((f["attribute"], f["value"]) for f in filters))
+        key = (src, reducer, order, _filter_key(filters))
         if key not in self._trees:
             pipeline = self.pipelines[src]
             if pipeline is None:
@@ -435,6 +713,10 @@ class Explorer:
 def image_url(src: int, row: int, thumb: bool = False) -> str:
     """The only way the browser addresses an image: source number and row number."""
     return f"/explorer/{'thumb' if thumb else 'image'}/{int(src)}/{int(row)}"
+
+
+def _filter_key(filters: Sequence[Filter]) -> tuple:
+    return tuple((f["attribute"], f["value"]) for f in filters)
 
 
 def _position(point: Mapping[str, Any]) -> int:

@@ -1,7 +1,11 @@
 /* celebalab explorer: the map is drawn here from the binary arrays the server sends once
  * (figures.map_spec). One scattergl trace per colour: plotly.js then converts one colour per
  * trace instead of one per point (the per-point conversion of 202,599 colours took ~1.4 s in
- * software WebGL). A re-clustering changes only `codes`, so the points are regrouped here. */
+ * software WebGL). A re-clustering changes only `codes`, so the points are regrouped here.
+ * Greyed context points (the last palette colour) are drawn first, beneath the others.
+ * Above the point budget the server sends a density image instead (figures.density_spec): it
+ * is drawn as the plot's background, a zoom asks the server for a new one (store `map-zoom`)
+ * and a click sends its map coordinates (store `map-click`) for the server to resolve. */
 (function () {
   const TYPES = { f4: Float32Array, i4: Int32Array, u1: Uint8Array };
 
@@ -33,10 +37,77 @@
   function mapFigure(data) {
     if (!data) return window.dash_clientside.no_update;
     if (data.figure) return data.figure;
-    return piesPainted ? figure(data) : afterPies().then(() => figure(data));
+    if (data.density) return whenDrawn(densityFigure(data));
+    return whenDrawn(piesPainted ? figure(data) : afterPies().then(() => figure(data)));
+  }
+
+  // The density preview painted with the page (figures: map-preview) goes once the map is drawn.
+  function whenDrawn(result) {
+    Promise.resolve(result).then(() => {
+      (function check(tries) {
+        const gd = document.querySelector('#map .js-plotly-plot');
+        const preview = document.getElementById('map-preview');
+        if (gd && gd._fullData && gd._fullData.length && gd._fullLayout) {
+          requestAnimationFrame(() => { if (preview) preview.style.display = 'none'; });
+          listen(gd);
+        } else if (tries > 0) {
+          setTimeout(() => check(tries - 1), 50);
+        }
+      })(1200);
+    });
+    return result;
+  }
+
+  // Density map: the last figure's mode decides what a click and a zoom mean.
+  let densityMode = false;
+  let rows = null;  // dataset row of each drawn point (null: the position is the row)
+
+  function densityFigure(data) {
+    densityMode = true;
+    rows = null;
+    const d = data.density;
+    const layout = Object.assign({}, data.layout, {
+      images: [{
+        source: d.source, xref: 'x', yref: 'y', x: d.x[0], y: d.y[1],
+        sizex: d.x[1] - d.x[0], sizey: d.y[1] - d.y[0], sizing: 'stretch', layer: 'below',
+      }],
+    });
+    return { data: [{ type: 'scatter', x: [], y: [], mode: 'markers', hoverinfo: 'skip' }],
+             layout };
+  }
+
+  function listen(gd) {
+    if (gd.__celebalab) return;
+    gd.__celebalab = true;
+    let down = null;
+    gd.addEventListener('mousedown', (e) => { down = [e.clientX, e.clientY]; }, true);
+    document.addEventListener('mouseup', (e) => {
+      if (!densityMode || !down) return;
+      const moved = Math.hypot(e.clientX - down[0], e.clientY - down[1]);
+      down = null;
+      const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+      const box = gd.getBoundingClientRect();
+      const px = e.clientX - box.left - xa._offset, py = e.clientY - box.top - ya._offset;
+      if (moved > 4 || px < 0 || py < 0 || px > xa._length || py > ya._length) return;
+      const radius = Math.max(Math.abs(xa.p2l(10) - xa.p2l(0)), Math.abs(ya.p2l(10) - ya.p2l(0)));
+      window.dash_clientside.set_props('map-click', {
+        data: { x: xa.p2l(px), y: ya.p2l(py), radius, t: Date.now() } });
+    });
+    gd.on('plotly_relayout', (change) => {
+      if (!densityMode) return;
+      if (change['xaxis.autorange'] || change['yaxis.autorange']) {
+        window.dash_clientside.set_props('map-zoom', { data: null });
+      } else if ('xaxis.range[0]' in change || 'yaxis.range[0]' in change) {
+        const xr = gd._fullLayout.xaxis.range, yr = gd._fullLayout.yaxis.range;
+        window.dash_clientside.set_props('map-zoom', {
+          data: { x: [xr[0], xr[1]], y: [yr[0], yr[1]] } });
+      }
+    });
   }
 
   function figure(data) {
+    densityMode = false;
+    rows = data.rows ? decode(data.rows) : null;
     const x = decode(data.x), y = decode(data.y), hover = decode(data.hover);
     const codes = decode(data.codes), names = data.names, n = x.length;
     const point = (i) => [hover[2 * i], hover[2 * i + 1], i];
@@ -52,9 +123,11 @@
       g.x[j] = x[i]; g.y[j] = y[i]; g.customdata[j] = point(i);
       if (names) g.text[j] = names[i];
     }
+    const context = groups.pop();  // the greyed points: drawn first, beneath the clusters
+    groups.unshift(context);
     const traces = groups.filter((g) => g.filled).map((g) => ({
       type: "scattergl", mode: "markers", x: g.x, y: g.y, customdata: g.customdata, text: g.text,
-      marker: { color: g.colour, size: data.size, opacity: 0.8 },
+      marker: { color: g.colour, size: data.size, opacity: g === context ? 0.6 : 0.8 },
       hovertemplate: data.hovertemplate, name: "faces", showlegend: false,
     }));
     if (data.person) {
@@ -83,7 +156,21 @@
     return [true, `/explorer/image/${Number(source)}/${Number(id.row)}`, titles[i]];
   }
 
+  // A hovered point: its thumbnail in the tooltip, fetched by source and row (cached).
+  function hoverThumb(hover, source) {
+    const point = hover && hover.points && hover.points[0];
+    if (!point || !point.customdata || point.customdata.length !== 3 || densityMode) {
+      return [false, window.dash_clientside.no_update, window.dash_clientside.no_update,
+              window.dash_clientside.no_update];
+    }
+    const position = point.customdata[2];
+    const row = rows ? rows[position] : position;
+    const box = point.bbox || { x0: 0, x1: 0, y0: 0, y1: 0 };
+    return [true, box, `/explorer/thumb/${Number(source)}/${Number(row)}`,
+            `person ${point.customdata[0]}`];
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    explorer: { mapFigure, enlarge },
+    explorer: { mapFigure, enlarge, hoverThumb },
   });
 })();
