@@ -70,3 +70,44 @@ def test_conditioning_reaches_both_networks() -> None:
     assert not torch.allclose(gen(z, y), gen(z, flipped))
     images = gen(z, y)
     assert not torch.allclose(disc(images, y), disc(images, flipped))
+
+
+def test_spectrally_normalised_discriminator_has_unit_norm_layers_and_no_batchnorm() -> None:
+    from torch.nn.utils import parametrize
+
+    torch.manual_seed(0)
+    _, disc = build_pair(32, 2, spectral_norm=True)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in disc.modules())
+    layers = [m for m in disc.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert layers and all(parametrize.is_parametrized(m, "weight") for m in layers)
+    for _ in range(20):  # power iterations (one per training-mode forward)
+        disc(torch.randn(4, 3, 32, 32), torch.ones(4, 2))
+    for layer in layers:
+        sigma = torch.linalg.matrix_norm(layer.weight.detach().flatten(1), ord=2)
+        assert abs(float(sigma) - 1.0) < 0.05
+
+
+def test_augmentation_draws_only_from_the_step_stream() -> None:
+    from celebalab.generate.augment import build_augment
+
+    augment = build_augment(("color", "translation", "cutout"))
+    images = torch.rand(8, 3, 32, 32) * 2 - 1
+    state = torch.random.get_rng_state()
+    first = augment(images, torch.Generator().manual_seed(3))
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global generator untouched
+    torch.manual_seed(99)
+    assert torch.equal(augment(images, torch.Generator().manual_seed(3)), first)
+    assert not torch.equal(augment(images, torch.Generator().manual_seed(4)), first)
+    assert build_augment(()) is None
+    fake = images.clone().requires_grad_()
+    augment(fake, torch.Generator().manual_seed(3)).sum().backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0  # differentiable: G learns
+
+
+def test_cutout_blanks_a_quarter_of_each_image() -> None:
+    from celebalab.generate.augment import build_augment
+
+    images = torch.ones(6, 3, 32, 32)
+    out = build_augment(("cutout",))(images, torch.Generator().manual_seed(0))
+    grey = (out == 0.0).all(dim=1).float().mean(dim=(1, 2))  # mid-grey is 0 in [-1, 1]
+    torch.testing.assert_close(grey, torch.full((6,), 0.25), atol=0.03, rtol=0)

@@ -66,6 +66,16 @@ def test_sampling_is_deterministic_and_honours_attributes(gan_run: Path) -> None
         parse_attrs("Smiling=yes")
 
 
+def test_combination_rows_share_the_noise_and_set_the_attributes(gan_run: Path) -> None:
+    from celebalab.generate.sample import combination_rows
+
+    gan = load_gan_run(gan_run)
+    rows = combination_rows(gan, per=5, seed=2)
+    assert len(rows) == 4 and all(images.shape == (5, 32, 32, 3) for _, images in rows)
+    expected = sample_images(gan, 5, seed=2, attrs={"Smiling": 1, "Eyeglasses": 0})
+    np.testing.assert_array_equal(rows[1][1], expected)  # same noise as sample --seed 2
+
+
 def test_sample_cli_writes_grid_and_faces(gan_run: Path, tmp_path: Path) -> None:
     grid, each = tmp_path / "grid.png", tmp_path / "faces"
     args = ["gan", "sample", str(gan_run), "--out", str(grid), "--n", "6", "--each", str(each)]
@@ -90,9 +100,7 @@ def test_collapse_warnings() -> None:
     assert collapse_warnings([1.2] * 50, 0.1, float("nan"), step=50, epoch=1) == []
 
 
-def test_evaluate_writes_metrics_with_the_real_floor(
-    gan_run: Path, classifier_run: Path
-) -> None:
+def test_evaluate_writes_metrics_with_the_real_floor(gan_run: Path, classifier_run: Path) -> None:
     from celebalab.generate.data import load_gan_data
     from celebalab.generate.evaluate import classifier_features
     from celebalab.models.run import load_run
@@ -119,7 +127,12 @@ def test_evaluate_writes_metrics_with_the_real_floor(
     memo = saved["memorisation"]
     assert memo["ratio"] == pytest.approx(memo["generated_median"] / memo["heldout_median"])
     assert result["pairs_png"].startswith(b"\x89PNG")
-    assert "real vs real (floor)" in (gan_run / "eval" / "report.html").read_text()
+    assert "combinations" not in saved  # pictures go to the report, not metrics.json
+    labels = [label for label, _ in result["combinations"]]
+    assert labels == ["Smiling=0, Eyeglasses=0", "Smiling=1, Eyeglasses=0",
+                      "Smiling=0, Eyeglasses=1", "Smiling=1, Eyeglasses=1"]  # fmt: skip
+    html = (gan_run / "eval" / "report.html").read_text()
+    assert "real vs real (floor)" in html and "One grid per attribute combination" in html
     with pytest.raises(CelebalabError, match="overwrite"):
         evaluate_gan(gan_run, classifier_run, n=30, progress=False)
 

@@ -166,12 +166,13 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights(
 
 @pytest.mark.slow
 def test_ddp_with_two_cpu_processes(synth_root: Path, tmp_path: Path) -> None:
-    """torchrun, 2 Gloo processes: each trains its shard of the batches, rank 0 writes."""
+    """torchrun, 2 Gloo processes: each trains its shard of the batches, rank 0 writes; the
+    processes vote on the time budget every step (not reached here)."""
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
            "--master_port", "29517", "-m", "celebalab.cli", "gan", "train",
            str(synth_root / "CelebA"), "--out", str(out), "--epochs", "1", "--batch-size", "8",
-           "--threads", "1", "--no-progress"]  # fmt: skip
+           "--threads", "1", "--no-progress", "--minutes", "10"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
     assert done.returncode == 0, done.stderr[-2000:]
     info = json.loads((out / "run.json").read_text())
@@ -188,6 +189,8 @@ def test_ddp_with_two_cpu_processes(synth_root: Path, tmp_path: Path) -> None:
         (["--threads", "0"], "--threads"),
         (["--max-steps", "0"], "--max-steps"),
         (["--max-steps", "-1"], "--max-steps"),
+        (["--augment", ""], "--augment"),
+        (["--minutes", "0"], "--minutes"),
     ],
 )
 def test_train_refuses_empty_or_zero_options_before_work(
@@ -200,3 +203,48 @@ def test_train_refuses_empty_or_zero_options_before_work(
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {expected}") and "\n" not in err, err
     assert not out.exists()
+
+
+#: The recipe options on: DiffAugment (all three families), hinge loss, spectral norm in D.
+RECIPE = {"augment": ("color", "translation", "cutout"), "loss": "hinge", "spectral_norm": True}
+
+
+def test_resume_is_exact_with_augmentation_and_spectral_norm(
+    synth_root: Path, tmp_path: Path
+) -> None:
+    config = GanConfig(epochs=2, checkpoint_every=3, **TINY, **RECIPE)
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    train_gan(synth_root / "CelebA", whole, config)
+    assert train_gan(synth_root / "CelebA", stopped, config, max_steps=5) is None
+    torch.manual_seed(12345)  # the global generator's state must not matter on resume
+    train_gan(synth_root / "CelebA", stopped, config, resume=True)
+    _assert_same_training_state(whole, stopped)
+    info = json.loads((whole / "run.json").read_text())
+    assert info["config"]["augment"] == ["color", "translation", "cutout"]
+    assert info["config"]["spectral_norm"] is True and info["config"]["loss"] == "hinge"
+    assert info["training"]["stopped_by"] == "epochs"
+
+
+def test_runs_saved_before_the_recipe_options_resume_without_them() -> None:
+    from celebalab.generate.config import BEFORE_OPTION
+
+    old = {k: v for k, v in GanConfig(**TINY).to_dict().items() if k not in BEFORE_OPTION}
+    restored = GanConfig.from_dict(old)
+    assert restored.augment == () and restored.spectral_norm is False
+    with pytest.raises(CelebalabError, match="augmentation"):
+        GanConfig(augment=("colour",))
+
+
+def test_time_budget_ends_the_run_finished_and_resume_goes_on(
+    synth_root: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "budget"
+    config = GanConfig(epochs=2, **TINY)
+    info = train_gan(synth_root / "CelebA", out, config, max_seconds=1e-3)
+    assert info["training"]["stopped_by"] == "time budget" and info["training"]["steps"] == 1
+    assert load_gan_run(out).generator is not None  # finished: sample and evaluate read it
+    info = train_gan(synth_root / "CelebA", out, config, resume=True)
+    assert info["training"]["stopped_by"] == "epochs"
+    assert info["training"]["steps"] == 2 * (info["data"]["counts"]["train"] // 16)
+    with pytest.raises(CelebalabError, match="--minutes"):
+        train_gan(synth_root / "CelebA", tmp_path / "none", config, max_seconds=0)

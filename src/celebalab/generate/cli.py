@@ -26,14 +26,21 @@ def _names(text: str | None, option: str) -> tuple[str, ...] | None:
     return names
 
 
+def _augment(text: str | None) -> tuple[str, ...] | None:
+    """``--augment``: comma-separated transform names, or ``none``."""
+    if text is None or text.strip().lower() != "none":
+        return _names(text, "--augment")
+    return ()
+
+
 @app.command(
     "train", epilog=example("celebalab gan train data/synth/CelebA --out runs/gan --epochs 10")
 )
 @grouped(
     {
         "Data": "crop conditional",
-        "Model": "size loss",
-        "Training": "epochs lr seed max_steps",
+        "Model": "size loss spectral_norm",
+        "Training": "epochs minutes lr augment seed max_steps",
         "Output": "out resume overwrite checkpoint_every progress",
         "Speed": "batch_size precision threads",
     }
@@ -56,6 +63,21 @@ def train_command(
     loss: Annotated[
         str | None, typer.Option(help="'bce' (non-saturating, default) or 'hinge'.")
     ] = None,
+    augment: Annotated[
+        str | None,
+        typer.Option(
+            help="DiffAugment transforms of every discriminator input: color, translation, "
+            "cutout (comma-separated) or none."
+        ),
+    ] = None,
+    spectral_norm: Annotated[
+        bool | None,
+        typer.Option(
+            "--spectral-norm/--no-spectral-norm",
+            help="Spectrally normalised discriminator (no BatchNorm).",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of init, batch order and noise.")] = None,
     precision: Annotated[
         str | None,
@@ -66,6 +88,10 @@ def train_command(
     checkpoint_every: Annotated[int | None, typer.Option(help="Steps between checkpoints.")] = None,
     max_steps: Annotated[
         int | None, typer.Option(help="Stop (resumable) after this many steps in all.")
+    ] = None,
+    minutes: Annotated[
+        float | None,
+        typer.Option(help="Wall-clock budget: end the run (finished) once it has run this long."),
     ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out exactly.")] = False,
@@ -79,6 +105,7 @@ def train_command(
     given = {
         "size": size, "epochs": epochs, "conditional": _names(conditional, "--conditional"),
         "crop": crop, "batch_size": batch_size, "lr": lr, "loss": loss, "seed": seed,
+        "augment": _augment(augment), "spectral_norm": spectral_norm,
         "precision": precision, "checkpoint_every": checkpoint_every, "threads": threads,
         "progress": progress,
     }  # fmt: skip
@@ -86,7 +113,9 @@ def train_command(
         config = resume_config(out, **given)
     else:
         config = GanConfig(**{k: v for k, v in given.items() if v is not None})
-    info = train_gan(root, out, config, resume=resume, overwrite=overwrite, max_steps=max_steps)
+    budget = None if minutes is None else minutes * 60
+    info = train_gan(root, out, config, resume=resume, overwrite=overwrite, max_steps=max_steps,
+                     max_seconds=budget)  # fmt: skip
     if info is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 reports
         t = info["training"]
         typer.echo(f"{out}: {t['steps']} steps in {t['seconds']:.0f} s "

@@ -13,6 +13,7 @@ from typing import Any
 from celebalab.datasets.decode import CROPS
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, unknown_name_message
 from celebalab.errors import CelebalabError
+from celebalab.generate.augment import POLICIES
 from celebalab.generate.networks import ARCHITECTURES
 
 LOSSES = ("bce", "hinge")
@@ -21,6 +22,8 @@ LOSSES = ("bce", "hinge")
 PRECISIONS = ("auto", "32", "16-mixed", "bf16-mixed")
 #: Options that may differ on ``--resume``; every other field must match the saved run.
 RESUMABLE = ("epochs", "precision", "threads", "progress", "checkpoint_every")
+#: Values of recipe options in runs saved before the option existed (what those runs trained).
+BEFORE_OPTION = {"augment": (), "spectral_norm": False}
 
 
 class GanConfigError(CelebalabError):
@@ -33,6 +36,9 @@ class GanConfig:
 
     ``conditional`` names the attributes the generator is conditioned on (empty: unconditional).
     ``ema_decay`` is the generator EMA's decay (warmed up as ``min(decay, (1+n)/(10+n))``).
+    ``augment`` names the DiffAugment transforms applied to every discriminator input (see
+    :mod:`celebalab.generate.augment`; empty: none); ``spectral_norm`` builds the spectrally
+    normalised discriminator.
     """
 
     size: int = 32
@@ -43,6 +49,8 @@ class GanConfig:
     beta1: float = 0.5
     loss: str = "bce"
     conditional: tuple[str, ...] = field(default_factory=tuple)
+    augment: tuple[str, ...] = field(default_factory=tuple)
+    spectral_norm: bool = False
     ema_decay: float = 0.999
     seed: int = 0
     grid_size: int = 64
@@ -63,6 +71,9 @@ class GanConfig:
         for name in self.conditional:
             if name not in ATTRIBUTE_NAMES:
                 raise GanConfigError(unknown_name_message("attribute", name, ATTRIBUTE_NAMES))
+        for name in self.augment:
+            if name not in POLICIES:
+                raise GanConfigError(unknown_name_message("augmentation", name, POLICIES))
         if len(set(self.conditional)) != len(self.conditional):
             raise GanConfigError(f"--conditional {','.join(self.conditional)}: a name repeats")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
@@ -79,14 +90,17 @@ class GanConfig:
         """Plain JSON-ready dict (tuples as lists)."""
         out = asdict(self)
         out["conditional"] = list(self.conditional)
+        out["augment"] = list(self.augment)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GanConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are ignored."""
+        """Inverse of :meth:`to_dict`; unknown keys are ignored, missing recipe options take
+        their :data:`BEFORE_OPTION` value (a run saved before they existed trained without)."""
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {**BEFORE_OPTION, **{k: v for k, v in data.items() if k in known}}
         values["conditional"] = tuple(values.get("conditional", ()))
+        values["augment"] = tuple(values["augment"])
         return cls(**values)
 
     def differences(self, other: GanConfig) -> list[str]:

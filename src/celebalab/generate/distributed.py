@@ -59,6 +59,16 @@ def barrier(procs: Processes) -> None:
         dist.barrier()
 
 
+def any_process(flag: bool, procs: Processes) -> bool:
+    """True when ``flag`` is true in any process: every process gets the same answer (so a
+    time budget ends all of them at the same step)."""
+    if procs.world_size == 1:
+        return flag
+    vote = torch.tensor([float(flag)], device=procs.device)
+    dist.all_reduce(vote, op=dist.ReduceOp.MAX)
+    return bool(vote.item())
+
+
 def stop_processes(procs: Processes) -> None:
     """Leave the process group (no-op in one process)."""
     if procs.world_size > 1 and dist.is_initialized():

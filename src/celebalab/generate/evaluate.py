@@ -24,7 +24,7 @@ from celebalab.generate.data import GanData, load_gan_data, nchw, resize_bicubic
 from celebalab.generate.inception import check_weights, inception_metrics
 from celebalab.generate.metrics import distribution_metrics, nearest_distances
 from celebalab.generate.run import GanRun, load_gan_run
-from celebalab.generate.sample import sample_images, sample_with_labels
+from celebalab.generate.sample import combination_rows, sample_images, sample_with_labels
 from celebalab.io import write_json_atomic
 
 EVAL_DIR = "eval"
@@ -69,14 +69,12 @@ def evaluate_gan(
     )  # fmt: skip
     result = _evaluate(gan, cls, data, n, seed, inception_weights)
     result["data_matches_training"] = data.fingerprint == info["data"]["fingerprint"]
-    pairs_png = result.pop("pairs_png")
+    pictures = {key: result.pop(key) for key in ("pairs_png", "combinations") if key in result}
     write_json_atomic(out / "metrics.json", result)
     from celebalab.generate.report import evaluation_report
 
-    evaluation_report(gan.run_dir, info, {**result, "pairs_png": pairs_png}).write(
-        out / "report.html"
-    )
-    return {**result, "pairs_png": pairs_png}
+    evaluation_report(gan.run_dir, info, {**result, **pictures}).write(out / "report.html")
+    return {**result, **pictures}
 
 
 def _evaluate(
@@ -129,6 +127,7 @@ def _evaluate(
         result["conditional"] = _recognition(
             cls, gan, feats["gen"], requested, feats["a"], labels_a
         )
+        result["combinations"] = combination_rows(gan, seed=seed)
     return result
 
 

@@ -5,6 +5,10 @@ numerically safe under mixed precision, ``BCELoss`` on probabilities is not). A 
 model feeds the attribute code (±1 per conditioned attribute) to the generator beside the noise
 and scores it in the discriminator by projection (Miyato & Koyama 2018): the logit gains
 ``<embed(y), h>`` where ``h`` is the pooled last feature map.
+
+``spectral_norm=True`` builds the SNGAN-style discriminator (Miyato et al. 2018): every conv
+(and the projection) spectrally normalised, which bounds D's Lipschitz constant, and no
+BatchNorm (batch statistics would undo that bound and couple real and fake batches).
 """
 
 from __future__ import annotations
@@ -54,15 +58,19 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Strided-convolution discriminator: ``N×3×S×S`` images (and codes) → ``N`` logits."""
+    """Strided-convolution discriminator: ``N×3×S×S`` images (and codes) → ``N`` logits.
 
-    def __init__(self, *, widths: Sequence[int], cond_dim: int = 0):
+    ``batch_norm=False`` leaves BatchNorm out (the spectrally normalised discriminator).
+    """
+
+    def __init__(self, *, widths: Sequence[int], cond_dim: int = 0, batch_norm: bool = True):
         super().__init__()
         self.cond_dim = cond_dim
         layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 4, 2, 1, bias=False)]
         layers.append(nn.LeakyReLU(0.2, inplace=True))
         for cin, cout in pairwise(widths):
-            layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout)]
+            layers.append(nn.Conv2d(cin, cout, 4, 2, 1, bias=False))
+            layers += [nn.BatchNorm2d(cout)] if batch_norm else []
             layers.append(nn.LeakyReLU(0.2, inplace=True))
         self.features = nn.Sequential(*layers)
         self.out = nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)
@@ -86,15 +94,29 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def build_pair(size: int, cond_dim: int = 0) -> tuple[Generator, Discriminator]:
+def spectral_normalise(module: nn.Module) -> None:
+    """Put spectral normalisation on every conv and linear layer inside ``module``.
+
+    Done after initialisation: the power iteration then starts from the initialised weights.
+    """
+    for layer in list(module.modules()):
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.utils.parametrizations.spectral_norm(layer)
+
+
+def build_pair(
+    size: int, cond_dim: int = 0, *, spectral_norm: bool = False
+) -> tuple[Generator, Discriminator]:
     """Freshly initialised (generator, discriminator) for ``size`` px (32 or 64)."""
     if size not in ARCHITECTURES:
         raise CelebalabError(f"--size {size}: GAN sizes are {', '.join(map(str, ARCHITECTURES))}")
     arch = ARCHITECTURES[size]
     gen = Generator(widths=arch["g_widths"], cond_dim=cond_dim)
-    disc = Discriminator(widths=arch["d_widths"], cond_dim=cond_dim)
+    disc = Discriminator(widths=arch["d_widths"], cond_dim=cond_dim, batch_norm=not spectral_norm)
     gen.apply(dcgan_init)
     disc.apply(dcgan_init)
+    if spectral_norm:
+        spectral_normalise(disc)
     return gen, disc
 
 

@@ -190,6 +190,28 @@ def add_metric_sections(sec: Section, result: dict[str, Any]) -> None:
         )
         if conditional.get("note"):
             sec.text(conditional["note"] + ".", note=True)
+    if result.get("combinations"):
+        sec.heading("One grid per attribute combination")
+        sec.text("The same noise vectors in every row: a column changes only the attributes.")
+        sec.figure(combination_figure(result["combinations"]), alt="attribute combinations")
+
+
+def combination_figure(rows: list[tuple[str, np.ndarray]]) -> Any:
+    """A matplotlib figure: one labelled row of faces per attribute combination."""
+    import matplotlib.pyplot as plt
+
+    from celebalab.generate.monitor import image_grid
+
+    tiles = [image_grid(images, columns=len(images), upscale=2) for _, images in rows]
+    height, width = tiles[0].shape[:2]
+    fig, axes = plt.subplots(len(rows), 1, squeeze=False,
+                             figsize=(width / 80, len(rows) * (height / 80 + 0.3)))  # fmt: skip
+    for ax, (label, _), tile in zip(axes[:, 0], rows, tiles, strict=True):
+        ax.imshow(tile, interpolation="nearest")
+        ax.set_title(label, fontsize=9, loc="left")
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
 
 
 def metric_table(result: dict[str, Any]) -> pd.DataFrame:

@@ -24,6 +24,8 @@ from celebalab.io import atomic_path, check_output_file
 MAX_SIDE = 8192
 #: Faces shown in the grid at most (a 100,000-face grid is a 260 MB PNG); ``--each`` has all.
 MAX_GRID_FACES = 1024
+#: Attribute combinations drawn by :func:`combination_rows` at most (4 attributes).
+MAX_COMBINATIONS = 16
 
 
 def parse_attrs(text: str | None) -> dict[str, int]:
@@ -62,6 +64,24 @@ def sample_with_labels(
     stream = torch.Generator().manual_seed(seed)
     z = torch.randn(len(labels), NOISE_DIM, generator=stream)
     return _generate(run, z, torch.as_tensor(labels), batch_size)
+
+
+def combination_rows(run: GanRun, per: int = 8, *, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """``per`` faces for each combination of the conditioned attributes, the same noise in
+    every combination (so a column differs only by the attributes): ``(label, uint8 images)``.
+
+    At most :data:`MAX_COMBINATIONS` combinations (those of the first attributes when more are
+    conditioned; the others are then set to 0).
+    """
+    k = len(run.conditional)
+    z = torch.randn(per, NOISE_DIM, generator=torch.Generator().manual_seed(seed))
+    rows = []
+    for combo in range(min(2**k, MAX_COMBINATIONS)):
+        bits = [(combo >> j) & 1 for j in range(k)]
+        labels = torch.tensor([bits] * per)
+        label = ", ".join(f"{name}={bit}" for name, bit in zip(run.conditional, bits, strict=True))
+        rows.append((label, _generate(run, z, labels, per)))
+    return rows
 
 
 def _inputs(

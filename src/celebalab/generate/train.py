@@ -12,10 +12,11 @@ equivalent of ``detach``) and a generator step on a fresh batch of its own; the 
 cache instead of decoding every JPEG every epoch; a fixed-noise grid drawn once from the seed
 and kept in the checkpoint.
 
-Exact resume: the batch order is a function of ``(seed, epoch)``, every noise/label draw of
-``(seed, step, rank)``; the checkpoint (written atomically every ``checkpoint_every`` steps and at
-each epoch end) holds both networks, the EMA, both optimisers and scalers and the loss history.
-A resumed run therefore ends with weights equal (``torch.equal``) to an uninterrupted one.
+Exact resume: the batch order is a function of ``(seed, epoch)``, every noise/label draw and
+every augmentation parameter of ``(seed, step, rank)``; the checkpoint (written atomically every
+``checkpoint_every`` steps and at each epoch end) holds both networks, the EMA, both optimisers
+and scalers and the loss history. A resumed run therefore ends with weights equal
+(``torch.equal``) to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from celebalab.errors import check_at_least
 from celebalab.generate import run as runfmt
+from celebalab.generate.augment import DiffAugment, build_augment
 from celebalab.generate.config import GanConfig
 from celebalab.generate.data import (
     GanData,
@@ -45,7 +47,14 @@ from celebalab.generate.data import (
     to_model_input,
     to_uint8,
 )
-from celebalab.generate.distributed import Processes, barrier, start_processes, stop_processes, wrap
+from celebalab.generate.distributed import (
+    Processes,
+    any_process,
+    barrier,
+    start_processes,
+    stop_processes,
+    wrap,
+)
 from celebalab.generate.monitor import (
     collapse_warnings,
     grid_columns,
@@ -66,6 +75,8 @@ from celebalab.io import atomic_path, write_text_atomic
 
 #: Real training images whose spread is the reference of the diversity check.
 DIVERSITY_REFERENCE = 64
+#: ``training.stopped_by`` of a run ended by its time budget (``--minutes``).
+TIME_BUDGET = "time budget"
 
 
 @dataclass
@@ -79,6 +90,9 @@ class _Job:
     procs: Processes
     precision: str
     steps_per_epoch: int
+    augment: DiffAugment | None
+    #: ``time.perf_counter()`` at which a time-budgeted run ends (None: no budget).
+    deadline: float | None = None
 
     @property
     def total_steps(self) -> int:
@@ -101,15 +115,21 @@ def train_gan(
     resume: bool = False,
     overwrite: bool = False,
     max_steps: int | None = None,
+    max_seconds: float | None = None,
 ) -> dict[str, Any] | None:
     """Train a (conditional) DCGAN on ``root``'s training split into the run directory ``out``.
 
     ``max_steps`` stops after that many steps in all (a time-boxed job; continue with
     ``resume=True``) and returns None; otherwise returns the finished run's ``run.json`` dict.
+    ``max_seconds`` is a wall-clock budget from this call on (data opening included): the run
+    ends, finished, after the step during which it runs out (``training.stopped_by`` says so).
     On ``resume`` the fixed options in ``config`` must equal the saved ones (see
     :func:`resume_config`).
     """
+    called = time.perf_counter()
     check_at_least("--max-steps", max_steps, 1, "steps")
+    if max_seconds is not None and not max_seconds > 0:
+        raise GanTrainError(f"--minutes must be positive, not {max_seconds / 60:g}")
     out, root = Path(out), Path(root)
     procs = start_processes()
     try:
@@ -129,7 +149,9 @@ def train_gan(
                 "it cannot be resumed exactly: start a new run"
             )
         steps = steps_per_epoch(len(data.rows["train"]), config.batch_size, procs.world_size)
-        job = _Job(config, root, out, data, procs, _precision(config, procs), steps)
+        job = _Job(config, root, out, data, procs, _precision(config, procs), steps,
+                   build_augment(config.augment),
+                   None if max_seconds is None else called + max_seconds)  # fmt: skip
         return _train(job, saved, max_steps)
     finally:
         stop_processes(procs)
@@ -162,7 +184,8 @@ def _prepare_out(
             )
         finished = out / runfmt.RUN_JSON
         if finished.is_file():
-            if config.epochs <= saved["config"]["epochs"]:
+            timed_out = runfmt.read_run_info(out)["training"].get("stopped_by") == TIME_BUDGET
+            if config.epochs <= saved["config"]["epochs"] and not timed_out:
                 raise GanTrainError(
                     f"{out}: the run already finished {saved['config']['epochs']} epoch(s); "
                     "pass a larger --epochs to train on"
@@ -226,7 +249,7 @@ def _build(job: _Job) -> Nets:
     """Fresh networks (seeded), EMA copy, Adam optimisers and gradient scalers."""
     config, device = job.config, job.procs.device
     torch.manual_seed(config.seed)
-    gen, disc = build_pair(config.size, len(config.conditional))
+    gen, disc = build_pair(config.size, len(config.conditional), spectral_norm=config.spectral_norm)
     gen = gen.to(device, memory_format=torch.channels_last)
     disc = disc.to(device, memory_format=torch.channels_last)
     ema = AveragedModel(gen, multi_avg_fn=_ema_update(config.ema_decay), use_buffers=False)
@@ -277,8 +300,20 @@ def _g_loss(fake: torch.Tensor, loss: str) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
 
 
+def _seen(job: _Job, images: torch.Tensor, stream: torch.Generator) -> torch.Tensor:
+    """What the discriminator sees of ``images``: their augmentation (drawn from ``stream``)."""
+    if job.augment is None:
+        return images
+    out = job.augment(images, stream)
+    return out.contiguous(memory_format=torch.channels_last)
+
+
 def _train_step(job: _Job, nets: Nets, dnets: tuple[Any, Any], step: int) -> dict[str, float]:
-    """One discriminator and one generator update; returns the step's losses."""
+    """One discriminator and one generator update; returns the step's losses.
+
+    With augmentation, real and fake batches go through it together before D, and the G
+    step's fresh fake batch too (its gradient flows back through the transforms).
+    """
     config, data = job.config, job.data
     gen, disc = dnets
     epoch, index = divmod(step, job.steps_per_epoch)
@@ -294,11 +329,12 @@ def _train_step(job: _Job, nets: Nets, dnets: tuple[Any, Any], step: int) -> dic
     n = len(rows)
 
     z, y_fake = _fake_inputs(job, stream, n)
+    with autocast(job.precision, job.procs.device), torch.no_grad():
+        fake = gen(z, y_fake)  # the D step never back-propagates into G: keep no graph
+    seen = _seen(job, torch.cat([real, fake.to(real.dtype)]), stream)
     with autocast(job.precision, job.procs.device):
-        with torch.no_grad():  # the D step never back-propagates into G: keep no graph
-            fake = gen(z, y_fake)
-        logits_real = disc(real, y_real)
-        logits_fake = disc(fake, y_fake)
+        logits_real = disc(seen[:n], y_real)
+        logits_fake = disc(seen[n:], y_fake)
         loss_d = _d_loss(logits_real.float(), logits_fake.float(), config.loss)
     nets.opt_d.zero_grad(set_to_none=True)
     nets.scaler_d.scale(loss_d).backward()
@@ -308,7 +344,10 @@ def _train_step(job: _Job, nets: Nets, dnets: tuple[Any, Any], step: int) -> dic
     z, y_fake = _fake_inputs(job, stream, n)
     nets.disc.requires_grad_(False)
     with autocast(job.precision, job.procs.device):
-        loss_g = _g_loss(nets.disc(gen(z, y_fake), y_fake).float(), config.loss)
+        fake = gen(z, y_fake)
+    fake = _seen(job, fake, stream)
+    with autocast(job.precision, job.procs.device):
+        loss_g = _g_loss(nets.disc(fake, y_fake).float(), config.loss)
     nets.opt_g.zero_grad(set_to_none=True)
     nets.scaler_g.scale(loss_g).backward()
     nets.scaler_g.step(nets.opt_g)
@@ -336,9 +375,12 @@ def _train(job: _Job, saved: dict[str, Any] | None, max_steps: int | None) -> di
     stop = job.total_steps if max_steps is None else min(max_steps, job.total_steps)
     bar = _bar(job, progress.step)
     start = time.perf_counter()
+    timed_out = False
     while progress.step < stop:
         record = _train_step(job, nets, dnets, progress.step)
         progress.step += 1
+        if job.deadline is not None and any_process(time.perf_counter() >= job.deadline, job.procs):
+            timed_out, stop = True, progress.step
         for key, value in record.items():
             progress.losses[key].append(value)
         bar.update(1)
@@ -360,10 +402,10 @@ def _train(job: _Job, saved: dict[str, Any] | None, max_steps: int | None) -> di
                 )
             start = time.perf_counter()
     bar.close()
-    if progress.step < job.total_steps:
+    if progress.step < job.total_steps and not timed_out:
         job.say(f"stopped after step {progress.step}/{job.total_steps}; continue with --resume")
         return None
-    info = _finish(job, nets, progress)
+    info = _finish(job, nets, progress, TIME_BUDGET if timed_out else "epochs")
     barrier(job.procs)
     return info
 
@@ -462,7 +504,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     write_text_atomic(path, buf.getvalue())
 
 
-def _finish(job: _Job, nets: Nets, progress: Progress) -> dict[str, Any]:
+def _finish(job: _Job, nets: Nets, progress: Progress, stopped_by: str) -> dict[str, Any]:
     """Write generator.pt, the CSV logs, the report and, last, run.json."""
     config = job.config
     done = progress.step * config.batch_size * job.procs.world_size
@@ -482,6 +524,7 @@ def _finish(job: _Job, nets: Nets, progress: Progress) -> dict[str, Any]:
             "precision_used": job.precision,
             "world_size": job.procs.world_size,
             "device": job.procs.device.type,
+            "stopped_by": stopped_by,
         },
         "warnings": progress.warnings,
     }
