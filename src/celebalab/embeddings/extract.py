@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from celebalab.datasets.dataset import Dataset, DatasetLike, open_dataset
 from celebalab.embeddings.features import gives_probabilities, run_vectors
 from celebalab.embeddings.store import (
     EMBEDDING_SET,
@@ -53,12 +54,13 @@ class _Job:
 
     run: Any
     root: Path
-    table: Any
+    dataset: Dataset
     rows: np.ndarray
     work: Path
     batch_size: int
     normalise: bool
     workers: int | None
+    missing: int  # rows of the split left out: no image file
 
     def units(self) -> list[np.ndarray]:
         return [self.rows[i : i + UNIT_ROWS] for i in range(0, len(self.rows), UNIT_ROWS)]
@@ -72,7 +74,7 @@ class _Job:
 
 def extract_embeddings(
     run_dir: str | Path,
-    root: str | Path,
+    root: DatasetLike,
     out: str | Path,
     *,
     split: str = "all",
@@ -87,8 +89,10 @@ def extract_embeddings(
 ) -> EmbeddingSet:
     """Extract the embedding set of ``split`` of the dataset at ``root`` through ``run_dir``.
 
-    Resumes an interrupted extraction into the same ``out`` with the same settings. Returns the
-    complete set; ``manifest["skipped"]`` lists ``{"image_id", "reason"}`` of unreadable images.
+    Only images whose file exists are read (a partial copy is one line; the manifest's
+    ``missing`` holds their count and the file listing them). Resumes an interrupted extraction
+    into the same ``out`` with the same settings. Returns the complete set;
+    ``manifest["skipped"]`` lists ``{"image_id", "reason"}`` of unreadable images.
     """
     from celebalab.models.run import load_run
     from celebalab.runtime import check_split, resolve_device
@@ -100,7 +104,8 @@ def extract_embeddings(
         raise EmbeddingSetError("--batch-size and --devices must be >= 1")
     out = Path(out)
     run = load_run(run_dir, resolve_device(device))
-    job, output = _start_job(run, Path(root), out, split, batch_size, normalise, workers, overwrite)
+    dataset = open_dataset(root)
+    job, output = _start_job(run, dataset, out, split, batch_size, normalise, workers, overwrite)
     todo = job.todo()
     _say(f"extracting {len(job.rows)} images of split {split!r} through {run.run_dir} "
          f"({len(job.units()) - len(todo)} of {len(job.units())} units already done)")  # fmt: skip
@@ -123,19 +128,21 @@ def _say(message: str) -> None:
 
 
 def _start_job(
-    run: Any, root: Path, out: Path, split: str, batch_size: int, normalise: bool,
+    run: Any, dataset: Dataset, out: Path, split: str, batch_size: int, normalise: bool,
     workers: int | None, overwrite: bool,
 ) -> tuple[_Job, RunOutput]:  # fmt: skip
     """Rows of the split and the work folder; a job of other settings in ``out`` is an error
     without ``overwrite``. With it the new set is staged beside ``out`` (:mod:`celebalab.rundir`)
     and replaces the earlier one, its evaluations included, only when complete."""
-    from celebalab.datasets.table import load_table
     from celebalab.models.inference import run_splits
 
-    table = load_table(root)
-    rows = np.arange(len(table)) if split == "all" else run_splits(run, table).rows[split]
+    table, root = dataset.table, dataset.root
+    chosen = np.arange(len(table)) if split == "all" else run_splits(run, table).rows[split]
+    rows = dataset.only_present(chosen)
     if len(rows) == 0:
-        raise EmbeddingSetError(f"{root}: split {split!r} has no images")
+        missing = f" whose file exists (listed in {dataset.missing_file})" if len(chosen) else ""
+        raise EmbeddingSetError(f"{root}: split {split!r} has no images{missing}")
+    dataset.say_presence()
     run_json = (Path(run.run_dir) / "run.json").read_bytes()
     ids = "\n".join(table["image_id"].iloc[rows].astype(str)).encode()
     key = {
@@ -165,8 +172,8 @@ def _start_job(
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         write_json_atomic(work / JOB_FILE, key)
-    job = _Job(run=run, root=root, table=table, rows=np.asarray(rows, np.int64), work=work,
-               batch_size=batch_size, normalise=normalise, workers=workers)  # fmt: skip
+    job = _Job(run=run, root=root, dataset=dataset, rows=rows, work=work, batch_size=batch_size,
+               normalise=normalise, workers=workers, missing=len(chosen) - len(rows))  # fmt: skip
     return job, output
 
 
@@ -185,7 +192,7 @@ def _unit_result(job: _Job, index: int) -> dict[str, np.ndarray]:
     from celebalab.models.inference import iter_split_batches
 
     unit = job.units()[index]
-    batches = iter_split_batches(job.run, job.root, rows=unit, batch_size=job.batch_size,
+    batches = iter_split_batches(job.run, job.dataset, rows=unit, batch_size=job.batch_size,
                                  workers=job.workers)  # fmt: skip
     rows, vectors, probs = [], [], []
     for batch in batches:
@@ -270,7 +277,8 @@ def _assemble(job: _Job, out: Path, split: str) -> EmbeddingSet:
     for unit in _units(job):
         kept.append(unit["rows"])
         skipped.extend(_skipped(unit["skipped"]))
-    table = job.table.iloc[np.concatenate(kept)]
+    dataset = job.dataset
+    table = dataset.table.iloc[np.concatenate(kept)]
     run = job.run
     meta = standard_meta(
         table["image_id"].astype(str), table["identity"].to_numpy(np.int64),
@@ -281,11 +289,11 @@ def _assemble(job: _Job, out: Path, split: str) -> EmbeddingSet:
               "alignment": run.face_prep.to_config(),
               "normalise": job.normalise, "split": split}  # fmt: skip
     data = {"root": str(job.root.resolve()),
-            "fingerprint": data_fingerprint(job.table, []),
+            "fingerprint": data_fingerprint(dataset.table, []),
             "run_data_fingerprint": run.config.get("data", {}).get("fingerprint")}  # fmt: skip
     emb = write_embedding_set(
         out, (unit["vectors"] for unit in _units(job)), meta, source=source, data=data,
-        images=job.table.attrs.get("image_dir"), extra={"skipped": skipped},
+        images=dataset.image_dir, extra={"skipped": skipped, "missing": _missing(job)},
     )  # fmt: skip
     if skipped:
         _say(f"{len(skipped)} unreadable image(s) skipped: "
@@ -293,6 +301,13 @@ def _assemble(job: _Job, out: Path, split: str) -> EmbeddingSet:
              + (" …" if len(skipped) > 3 else ""))  # fmt: skip
     shutil.rmtree(job.work, ignore_errors=True)
     return emb
+
+
+def _missing(job: _Job) -> dict[str, Any]:
+    """Rows of the split without an image file: their count and the file listing the dataset's
+    missing images, never the list itself."""
+    listed = str(job.dataset.missing_file) if job.missing else None
+    return {"count": job.missing, "list": listed}
 
 
 def _probs(job: _Job) -> np.ndarray | None:

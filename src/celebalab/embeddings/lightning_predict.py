@@ -34,7 +34,7 @@ class UnitDataset(Dataset):
 
         index = self.todo[i]
         unit = self.job.units()[index]
-        batches = iter_split_batches(self.job.run, self.job.root, rows=unit,
+        batches = iter_split_batches(self.job.run, self.job.dataset, rows=unit,
                                      batch_size=len(unit), workers=self.job.workers)  # fmt: skip
         decoded = list(batches)
         size = self.job.run.image_size

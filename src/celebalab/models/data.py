@@ -60,7 +60,7 @@ def make_splits(
 ) -> Splits:
     """Official partition when the table has one, else a seeded 80/10/10 split (with a note).
 
-    ``valid`` (per table row) drops images that could not be decoded.
+    ``valid`` (per table row) drops images whose file is missing or could not be decoded.
     """
     labels = table[list(attribute_names)].to_numpy(dtype=np.uint8)
     partition = table["partition"].to_numpy(dtype=np.int64)
@@ -79,7 +79,7 @@ def make_splits(
             notes.append(f"{unknown} image(s) without a partition entry are left out")
     keep = np.ones(len(table), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     if not keep.all():
-        notes.append(f"{int((~keep).sum())} unreadable image(s) are left out")
+        notes.append(f"{int((~keep).sum()):,} image(s) without a readable file are left out")
     rows = {
         PARTITION_NAMES[code]: np.flatnonzero((partition == code) & keep)
         for code in sorted(PARTITION_NAMES)
