@@ -158,15 +158,15 @@ def demo_accuracy(root: Path, out: Path, epochs: int) -> None:
     t0 = time.perf_counter()
     run = train(root, out, epochs=epochs, progress=False, checkpoint_every=10_000)
     seconds = time.perf_counter() - t0
-    per = run["metrics"]["val"]["per_attribute"]
+    per = run.val_metrics["per_attribute"]
     by_kind: dict[str, list[float]] = {}
     for name, row in per.items():
         value = row["balanced_accuracy"]
         if value is not None and value == value:
             by_kind.setdefault(ATTRIBUTE_REGIONS[name]["kind"], []).append(value)
-    print(f"demo train: {run['arch']} {run['image_size']} px, {run['data']['counts']} images, "
-          f"{run['training']['epochs_run']} epochs, {seconds:.0f} s wall "
-          f"({run['training']['images_per_second']} img/s)")  # fmt: skip
+    print(f"demo train: {run.arch} {run.image_size} px, {run.data.counts} images, "
+          f"{run.training.epochs_run} epochs, {seconds:.0f} s wall "
+          f"({run.training.images_per_second} img/s)")  # fmt: skip
     for kind, values in sorted(by_kind.items()):
         print(f"  val mean balanced accuracy, {kind:8s} ({len(values):2d} attrs): "
               f"{np.mean(values):.4f}")  # fmt: skip

@@ -111,8 +111,8 @@ def test_resume_continues_an_identity_run(people_root: Path, tmp_path: Path) -> 
     first = train(people_root, out, task="identity", size=32, epochs=1, batch_size=32,
                   embedding_dim=8, progress=False)  # fmt: skip
     longer = train(people_root, out, resume=True, epochs=2, progress=False)
-    assert first["training"]["epochs_run"] == 1 and longer["training"]["epochs_run"] == 2
-    assert longer["embedding_dim"] == 8
+    assert first.training.epochs_run == 1 and longer.training.epochs_run == 2
+    assert longer.embedding_dim == 8
 
 
 def test_bad_identity_options() -> None:

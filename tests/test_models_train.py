@@ -26,7 +26,7 @@ from sklearn.metrics import balanced_accuracy_score
 from typer.testing import CliRunner
 
 from celeba_trees import celeba_truth, official_texts
-from celebalab.errors import CelebalabError
+from celebalab.errors import CelebalabError, OptionError
 from celebalab.models.cli import register
 from celebalab.models.run import load_run
 from celebalab.models.train import TrainError, train
@@ -80,10 +80,11 @@ def test_train_writes_a_self_describing_run_that_learned_drawn_attributes(root, 
     out, result = trained
     run = load_run(out)
     assert run.config == json.loads((out / "run.json").read_text())
-    assert run.attribute_names == result["attribute_names"] and len(run.attribute_names) == 40
-    assert result["data"]["counts"] == {"train": 180, "val": 60, "test": 60}
-    assert result["data"]["source"] == "packed" and len(result["data"]["fingerprint"]) == 64
-    assert result["training"]["global_step"] == 3 * STEPS_PER_EPOCH
+    assert run.record == result  # the record train returns is what run.json holds
+    assert run.attribute_names == list(result.attribute_names) and len(run.attribute_names) == 40
+    assert result.data.counts == {"train": 180, "val": 60, "test": 60}
+    assert result.data.source == "packed" and len(result.data.fingerprint) == 64
+    assert result.training.global_step == 3 * STEPS_PER_EPOCH
     assert (out / "metrics.csv").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
     # Recompute validation balanced accuracy independently, from the run alone.
     from celebalab.datasets.packed import PackedImages
@@ -97,7 +98,7 @@ def test_train_writes_a_self_describing_run_that_learned_drawn_attributes(root, 
     for name in DRAWN:
         a = run.attribute_names.index(name)
         score = balanced_accuracy_score(val[name], pred[:, a])
-        stored = result["metrics"]["val"]["per_attribute"][name]["balanced_accuracy"]
+        stored = result.val_metrics["per_attribute"][name]["balanced_accuracy"]
         assert score == pytest.approx(stored)
         assert score > 0.85, (name, score)
 
@@ -140,14 +141,14 @@ def _assert_same_model(out: Path, reference: Path) -> None:
 def test_killed_mid_epoch_then_resumed_equals_an_uninterrupted_run(root, trained, tmp_path):
     out = tmp_path / "run"
     _train_and_kill(root, out, STEPS_PER_EPOCH + 6)
-    with pytest.raises(TrainError, match="not empty"):
+    with pytest.raises(OptionError, match="not empty; use --resume"):
         train(root, out, **OPTIONS)
     # Killed in epoch 2 after its 6th batch (step 15): step.ckpt holds step 12, mid-epoch.
     result = train(root, out, resume=True, **OPTIONS)
-    assert result["training"]["global_step"] == 3 * STEPS_PER_EPOCH
-    assert result["training"]["epochs_run"] == 3
+    assert result.training.global_step == 3 * STEPS_PER_EPOCH
+    assert result.training.epochs_run == 3
     _assert_same_model(out, trained[0])
-    assert result["train_config"] == json.loads((out / "train_options.json").read_text())
+    assert result.train_config.to_dict() == json.loads((out / "train_options.json").read_text())
 
 
 @pytest.mark.slow
@@ -158,8 +159,8 @@ def test_run_moved_after_an_interruption_resumes_exactly(root, trained, tmp_path
     moved.parent.mkdir()
     shutil.move(first, moved)
     result = train(root, moved, resume=True, **OPTIONS)
-    assert result["training"]["best_checkpoint"] == trained[1]["training"]["best_checkpoint"]
-    assert (moved / "checkpoints" / result["training"]["best_checkpoint"]).is_file()
+    assert result.training.best_checkpoint == trained[1].training.best_checkpoint
+    assert (moved / "checkpoints" / result.training.best_checkpoint).is_file()
     _assert_same_model(moved, trained[0])
 
 
@@ -206,9 +207,9 @@ def test_missing_partition_file_falls_back_to_a_seeded_split(tmp_path, capsys):
     root = _write_root(tmp_path / "celeba", partition=False)
     options = {**OPTIONS, "epochs": 1, "size": 16, "progress": "epochs"}  # the demo's progress
     result = train(root, tmp_path / "run", task="Eyeglasses", **options)
-    assert result["attribute_names"] == ["Eyeglasses"]
-    assert result["data"]["partition_source"].startswith("seeded_split")
-    assert sum(result["data"]["counts"].values()) == N_IMAGES
+    assert result.attribute_names == ("Eyeglasses",)
+    assert result.data.partition_source.startswith("seeded_split")
+    assert sum(result.data.counts.values()) == N_IMAGES
     err = capsys.readouterr().err
     assert "no partition file" in err
     assert re.search(r"^epoch 1/1: train_loss \d\.\d{4}, val_loss \d\.\d{4}", err, re.M), err
@@ -229,7 +230,7 @@ def test_finished_run_resumes_only_to_train_longer_and_keeps_its_log(root, train
         train(root, out, overwrite=True, **{**OPTIONS, "task": "smiling"})
     assert (out / "run.json").read_bytes() == before  # a failed call overwrote nothing
     result = train(root, out, resume=True, **{**OPTIONS, "epochs": 4})
-    assert result["training"]["global_step"] == 4 * STEPS_PER_EPOCH
+    assert result.training.global_step == 4 * STEPS_PER_EPOCH
     logged = pd.read_csv(out / "metrics.csv")
     assert sorted(logged["epoch"].unique()) == [0, 1, 2, 3]  # epochs before the resume kept
 
@@ -253,12 +254,12 @@ def test_no_pack_training_skips_and_lists_corrupt_images(root, tmp_path, capsys)
     (copy / "img_align_celeba" / "000005.jpg").unlink()
     options = {**OPTIONS, "epochs": 1, "size": 16}
     result = train(copy, tmp_path / "run", pack=False, workers=0, **options)
-    skipped = {s["image_id"]: s["reason"] for s in result["data"]["skipped_images"]}
+    skipped = {s["image_id"]: s["reason"] for s in result.data.skipped_images}
     assert sorted(skipped) == ["000003.jpg"]  # unreadable; the missing one is counted apart
-    missing = result["data"]["missing_images"]
+    missing = result.data.missing_images
     assert missing["count"] == 1 and Path(missing["list"]).read_text() == "000005.jpg\n"
-    assert result["data"]["source"] == "files"
-    assert sum(result["data"]["counts"].values()) == N_IMAGES - 2
+    assert result.data.source == "files"
+    assert sum(result.data.counts.values()) == N_IMAGES - 2
     err = capsys.readouterr().err
     assert "skipped 000003.jpg" in err and "Traceback" not in err
     assert f"{N_IMAGES - 1} of {N_IMAGES} images present; 1 missing (listed in" in err
@@ -282,5 +283,5 @@ def test_signal_stops_training_with_a_resume_line_then_resumes_exactly(
     assert last.endswith(" --resume") and "Traceback" not in stopped.stderr
     assert not (out / "run.json").exists()
     result = train(root, out, resume=True, **OPTIONS)
-    assert result["training"]["global_step"] == 3 * STEPS_PER_EPOCH
+    assert result.training.global_step == 3 * STEPS_PER_EPOCH
     _assert_same_model(out, trained[0])

@@ -95,3 +95,46 @@ def test_embed_import(tmp_path: Path, monkeypatch) -> None:
     after = importers.import_celeba_vis_csv(other, out, overwrite=True)
     assert after.fingerprint != before.fingerprint and (out / "notes.txt").exists()
     assert not (out / "eval_test").exists() and _siblings(out) == []
+
+
+def test_train(synth_root: Path, tmp_path: Path, monkeypatch) -> None:
+    from celebalab.models import finish, load_run
+    from celebalab.models.train import train
+
+    root, out = synth_root / "CelebA", tmp_path / "run"
+    tiny = {"size": 16, "epochs": 1, "batch_size": 32, "threads": 1, "progress": False}
+    first = train(root, out, **tiny)
+    _mine(out, "eval_test")
+    monkeypatch.setattr(finish, "finish_run", _broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        train(root, out, overwrite=True, seed=1, **tiny)
+    assert load_run(out).record == first and (out / "eval_test").is_dir()
+    assert _siblings(out) == [".run.overwrite"]  # trained, unfinished: --resume finishes it
+    monkeypatch.undo()
+    second = train(root, out, resume=True, **tiny)
+    assert second.train_config.seed == 1 and load_run(out).record == second
+    assert (out / "notes.txt").exists() and not (out / "eval_test").exists()
+    assert _siblings(out) == []
+
+
+def test_gan_train(synth_root: Path, tmp_path: Path, monkeypatch) -> None:
+    from celebalab.generate.config import GanConfig
+    from celebalab.generate.run import load_gan_run
+    from celebalab.generate.train import train_gan
+
+    root, out = synth_root / "CelebA", tmp_path / "gan"
+    tiny = {"size": 32, "epochs": 1, "batch_size": 16, "threads": 1, "progress": False,
+            "grid_size": 16}  # fmt: skip
+    train_gan(root, out, GanConfig(**tiny))
+    weights = (out / "generator.pt").read_bytes()
+    _mine(out, "eval")
+    monkeypatch.setattr("celebalab.generate.report.training_report", _broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        train_gan(root, out, GanConfig(seed=1, **tiny), overwrite=True)
+    assert (out / "generator.pt").read_bytes() == weights and load_gan_run(out) is not None
+    assert (out / "eval").is_dir() and _siblings(out) == [".gan.overwrite"]
+    monkeypatch.undo()
+    train_gan(root, out, GanConfig(seed=1, **tiny), overwrite=True)  # starts afresh
+    assert (out / "generator.pt").read_bytes() != weights
+    assert (out / "notes.txt").exists() and not (out / "eval").exists()
+    assert _siblings(out) == []

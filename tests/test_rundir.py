@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from celebalab.errors import DataFormatError, OptionError
-from celebalab.rundir import Record, RunKind, open_output, optional, staged_path, writing
+from celebalab.rundir import OMIT_NONE, Record, RunKind, open_output, staged_path, writing
 
 KIND = RunKind("test run", manifest="run.json", outputs=("model.pt", "logs"), derived=("eval_*",))
 
@@ -100,7 +100,7 @@ class _Inner(Record):
 class _Outer(Record):
     inner: _Inner
     maybe: _Inner | None = None
-    note: str | None = optional()
+    note: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
 
 def test_records_round_trip_and_keep_keys_they_do_not_declare() -> None:

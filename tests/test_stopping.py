@@ -36,6 +36,8 @@ def test_deferred_signal_waits_for_a_check_and_a_second_one_stops_at_once() -> N
     [
         (["train", "R", "--out", "o"], "celebalab train R --out o --resume"),
         (["train", "R", "--out", "o", "--resume"], "celebalab train R --out o --resume"),
+        (["train", "R", "--out", "o", "--overwrite"], "celebalab train R --out o --resume"),
+        (["explain", "R", "--out", "o", "--overwrite"], "celebalab explain R --out o --overwrite"),
         (["gan", "train", "R", "--out", "o"], "celebalab gan train R --out o --resume"),
         (["embed", "extract", "RUN", "--out", "a b"], "celebalab embed extract RUN --out 'a b'"),
         (["explain", "RUN", "--out", "o"], "celebalab explain RUN --out o"),

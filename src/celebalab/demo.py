@@ -15,13 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from celebalab.errors import CelebalabError
 from celebalab.reports.html import Report, Section
+
+if TYPE_CHECKING:
+    from celebalab.models.records import ClassifierRun
 
 T = TypeVar("T")
 _MARKER = ".celebalab_demo"
@@ -123,7 +126,7 @@ def run_demo(options: DemoOptions) -> Path:
         "attribute statistics", out / "stats", lambda: run_stats(celeba, out / "stats")
     )
     run_dir = out / "run"
-    run_config = stages.run(
+    trained = stages.run(
         "train small_cnn",
         run_dir,
         lambda: train(
@@ -177,7 +180,7 @@ def run_demo(options: DemoOptions) -> Path:
     _faces_section(report.section("Synthetic faces and their masks"), hq, options.faces_shown)
     _regions_section(report.section("Which region causes each attribute"))
     report.extend(build_stats_report(stats))
-    _training_section(report.section("Classifier training"), run_config)
+    _training_section(report.section("Classifier training"), trained)
     report.extend(build_evaluation_report(evaluation))
     report.extend(face_recognition_report(recognition))
     report.extend(demo_report(explained))
@@ -231,11 +234,11 @@ def _regions_section(sec: Section) -> None:
     sec.table(attribute_region_table(), index=False)
 
 
-def _training_section(sec: Section, config: dict[str, Any]) -> None:
-    training = config.get("training", {})
+def _training_section(sec: Section, run: ClassifierRun) -> None:
+    training = run.training.to_json() if run.training else {}
     rows = [{"setting": k, "value": _plain(v)} for k, v in training.items()]
-    rows.insert(0, {"setting": "arch", "value": config.get("arch")})
-    rows.insert(1, {"setting": "image size", "value": config.get("image_size")})
+    rows.insert(0, {"setting": "arch", "value": run.arch})
+    rows.insert(1, {"setting": "image size", "value": run.image_size})
     sec.table(pd.DataFrame(rows), index=False)
 
 

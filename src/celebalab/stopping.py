@@ -109,6 +109,7 @@ def resume_line(argv: Sequence[str], stop: Stopped) -> str:
     for command, option in RESUMABLE.items():
         if tuple(words[: len(command)]) == command:
             if option and option not in words:
-                words.append(option)
+                # --resume continues an interrupted --overwrite too (celebalab.rundir)
+                words = [w for w in words if w != "--overwrite"] + [option]
             return f"{said}; the work done is kept; to resume, run: celebalab {shlex.join(words)}"
     return said

@@ -23,11 +23,10 @@ from celebalab.errors import CelebalabError
 from celebalab.generate.data import GanData, load_gan_data, nchw, resize_bicubic
 from celebalab.generate.inception import check_weights, inception_metrics
 from celebalab.generate.metrics import distribution_metrics, nearest_distances
-from celebalab.generate.run import GanRun, load_gan_run
+from celebalab.generate.run import EVAL_DIR, GanRun, load_gan_run
 from celebalab.generate.sample import combination_rows, sample_images, sample_with_labels
 from celebalab.io import write_json_atomic
 
-EVAL_DIR = "eval"
 #: Training images searched for each sample's nearest neighbour (memorisation check).
 NN_REFERENCE = 20000
 PAIRS_SHOWN = 8

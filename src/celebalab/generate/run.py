@@ -30,6 +30,7 @@ from celebalab import __version__
 from celebalab.errors import CelebalabError
 from celebalab.generate.networks import Generator, build_pair
 from celebalab.io import atomic_path, read_json_object, write_json_atomic
+from celebalab.rundir import RunKind
 
 FORMAT_VERSION = 1
 RUN_JSON = "run.json"
@@ -39,7 +40,14 @@ GRID_DIR = "grids"
 LOSSES_CSV = "losses.csv"
 EPOCHS_CSV = "epochs.csv"
 REPORT = "report.html"
-OUTPUTS = (RUN_JSON, GENERATOR_FILE, "checkpoints", GRID_DIR, LOSSES_CSV, EPOCHS_CSV, REPORT)
+EVAL_DIR = "eval"
+#: A GAN run's folder: ``--overwrite`` replaces these names (``gan evaluate``'s ``eval/``
+#: included, stale once the generator changes), never other files.
+GAN_RUN = RunKind(
+    "GAN run", manifest=RUN_JSON,
+    outputs=(GENERATOR_FILE, "checkpoints", GRID_DIR, LOSSES_CSV, EPOCHS_CSV, REPORT),
+    derived=(EVAL_DIR,),
+)  # fmt: skip
 
 
 class GanRunError(CelebalabError):

@@ -72,6 +72,7 @@ from celebalab.generate.state import (
     save_checkpoint,
 )
 from celebalab.io import atomic_path, write_text_atomic
+from celebalab.rundir import open_output, writing
 
 #: Real training images whose spread is the reference of the diversity check.
 DIVERSITY_REFERENCE = 64
@@ -130,36 +131,50 @@ def train_gan(
     check_at_least("--max-steps", max_steps, 1, "steps")
     if max_seconds is not None and not max_seconds > 0:
         raise GanTrainError(f"--minutes must be positive, not {max_seconds / 60:g}")
-    out, root = Path(out), Path(root)
+    root = Path(root)
+    hint = "pass --resume to continue it or --overwrite to replace it"
+    output = open_output(out, runfmt.GAN_RUN, overwrite=overwrite, resume=resume, hint=hint)
+    out = output.path  # a staged sibling on --overwrite: the earlier run stays until this one ends
     procs = start_processes()
     try:
-        saved = _prepare_out(out, config, resume, overwrite, procs)
-        _set_threads(config.threads)
-        if not procs.main:
-            barrier(procs)  # rank 0 builds the packed cache first; the others only open it
-        data = load_gan_data(
-            root, config.size, config.crop, config.conditional, config.seed,
-            progress=config.progress and procs.main,
-        )  # fmt: skip
-        if procs.main:
-            barrier(procs)
-        if saved is not None and saved["fingerprint"] != data.fingerprint:
-            raise GanTrainError(
-                f"{root}: the dataset changed since {out} started (metadata fingerprint); "
-                "it cannot be resumed exactly: start a new run"
-            )
-        steps = steps_per_epoch(len(data.rows["train"]), config.batch_size, procs.world_size)
-        job = _Job(config, root, out, data, procs, _precision(config, procs), steps,
-                   build_augment(config.augment),
-                   None if max_seconds is None else called + max_seconds)  # fmt: skip
-        return _train(job, saved, max_steps)
+        with writing(output, keep=True):
+            return _train_gan(root, out, config, procs, resume, max_steps, max_seconds, called)
     finally:
         stop_processes(procs)
 
 
+def _train_gan(
+    root: Path, out: Path, config: GanConfig, procs: Processes, resume: bool,
+    max_steps: int | None, max_seconds: float | None, called: float,
+) -> dict[str, Any] | None:  # fmt: skip
+    """Open the data and train into ``out`` (``procs`` started); see :func:`train_gan`."""
+    saved = _prepare_out(out, config, resume, procs)
+    _set_threads(config.threads)
+    if not procs.main:
+        barrier(procs)  # rank 0 builds the packed cache first; the others only open it
+    data = load_gan_data(
+        root, config.size, config.crop, config.conditional, config.seed,
+        progress=config.progress and procs.main,
+    )  # fmt: skip
+    if procs.main:
+        barrier(procs)
+    if saved is not None and saved["fingerprint"] != data.fingerprint:
+        raise GanTrainError(
+            f"{root}: the dataset changed since {out} started (metadata fingerprint); "
+            "it cannot be resumed exactly: start a new run"
+        )
+    steps = steps_per_epoch(len(data.rows["train"]), config.batch_size, procs.world_size)
+    job = _Job(config, root, out, data, procs, _precision(config, procs), steps,
+               build_augment(config.augment),
+               None if max_seconds is None else called + max_seconds)  # fmt: skip
+    return _train(job, saved, max_steps)
+
+
 def resume_config(out: str | Path, **given: Any) -> GanConfig:
-    """The saved config of the run in ``out`` with the explicitly ``given`` options applied."""
-    saved = read_checkpoint(Path(out) / runfmt.CHECKPOINT, torch.device("cpu"))
+    """The saved config of the run in ``out`` (or of its interrupted ``--overwrite``) with the
+    explicitly ``given`` options applied."""
+    folder = open_output(out, runfmt.GAN_RUN, resume=True).path
+    saved = read_checkpoint(folder / runfmt.CHECKPOINT, torch.device("cpu"))
     values = {**saved["config"], **{k: v for k, v in given.items() if v is not None}}
     return GanConfig.from_dict(values)
 
@@ -168,9 +183,10 @@ def resume_config(out: str | Path, **given: Any) -> GanConfig:
 
 
 def _prepare_out(
-    out: Path, config: GanConfig, resume: bool, overwrite: bool, procs: Processes
+    out: Path, config: GanConfig, resume: bool, procs: Processes
 ) -> dict[str, Any] | None:
-    """Check the output folder; return the checkpoint to resume from (or None)."""
+    """The checkpoint to resume from (or None for a new run); whether ``out`` may be written
+    at all is :func:`celebalab.rundir.open_output`'s call."""
     checkpoint = out / runfmt.CHECKPOINT
     if resume:
         if not checkpoint.is_file():
@@ -194,25 +210,7 @@ def _prepare_out(
             if procs.main:
                 finished.unlink()
         return saved
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise GanTrainError(
-                f"{out}: folder is not empty; pass --resume to continue it or --overwrite"
-            )
-        if procs.main:
-            _remove_outputs(out)
     return None
-
-
-def _remove_outputs(out: Path) -> None:
-    import shutil
-
-    for name in runfmt.OUTPUTS:
-        path = out / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
 
 
 def _set_threads(threads: int | None) -> None:

@@ -19,12 +19,13 @@ from celebalab.models import run as runfmt
 from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD
 from celebalab.models.config import TrainConfig
 from celebalab.models.prepare import TrainingData
+from celebalab.models.records import ClassifierRun
 from celebalab.models.tasks import Task
 from celebalab.runtime import TrainingDevices
 
-
 if TYPE_CHECKING:
     from celebalab.datasets.dataset import Dataset
+
 
 def finish_run(
     out: Path,
@@ -37,10 +38,10 @@ def finish_run(
     devices: TrainingDevices,
     seconds: float,
     images: int,
-) -> dict[str, Any]:
+) -> ClassifierRun:
     """Best weights → the task's finishing step on val → ``model.pt``, ``metrics.csv``, run.json.
 
-    Returns the ``run.json`` document as written.
+    Returns the ``run.json`` record as written.
     """
     from celebalab.models.data import data_fingerprint
     from celebalab.models.inference import iter_split_batches
@@ -100,8 +101,8 @@ def finish_run(
         "train_config": config.to_dict(),
     }
     _copy_metrics_csv(out)
-    runfmt.save_run(out, module.model, document)
-    return json.loads((out / runfmt.RUN_JSON).read_text(encoding="utf-8"))
+    path = runfmt.save_run(out, module.model, document)
+    return ClassifierRun.from_json(json.loads(path.read_text(encoding="utf-8")), path)
 
 
 def model_description(config: TrainConfig, names: list[str]) -> dict[str, Any]:

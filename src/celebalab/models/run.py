@@ -29,6 +29,7 @@ Layout of ``RUN_DIR`` (format version 1)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,9 @@ from celebalab.alignment import FacePrep
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, read_json_object, write_json_atomic
 from celebalab.models.architectures import build_model
+from celebalab.models.records import FORMAT_VERSION, ModelRun, model_record
 from celebalab.rundir import RunKind
 
-FORMAT_VERSION = 1
 RUN_JSON = "run.json"
 MODEL_FILE = "model.pt"
 CHECKPOINT_DIR = "checkpoints"
@@ -68,9 +69,10 @@ class LoadedRun:
     """A trained classifier read back from a run directory.
 
     ``model`` is the network (eval mode; logits from normalised float input), ``device`` where
-    its parameters live, ``config`` the parsed ``run.json`` (keys in this module's docstring;
-    ``crop`` and ``task`` are shortcuts), ``thresholds`` float32 in ``attribute_names`` order.
-    Batched inference on it lives in :mod:`celebalab.models.inference`.
+    its parameters live, ``config`` the parsed ``run.json`` as read and ``record`` the same as a
+    typed :class:`~celebalab.models.records.ModelRun` (read this one: ``crop`` and ``task`` are
+    shortcuts), ``thresholds`` float32 in ``attribute_names`` order. Batched inference on it
+    lives in :mod:`celebalab.models.inference`.
     """
 
     run_dir: Path
@@ -79,6 +81,11 @@ class LoadedRun:
     attribute_names: list[str] = field(default_factory=list)
     thresholds: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     image_size: int = 0
+
+    @cached_property
+    def record(self) -> ModelRun:
+        """``run.json`` as a typed record (:class:`ClassifierRun` or :class:`ImportedRun`)."""
+        return model_record(self.config, self.run_dir / RUN_JSON)
 
     @property
     def device(self) -> torch.device:
@@ -89,7 +96,7 @@ class LoadedRun:
     @property
     def imported(self) -> bool:
         """Whether the run wraps a pretrained model (``celebalab model import``)."""
-        return self.config.get("kind") == "imported"
+        return self.record.imported
 
     @property
     def differentiable(self) -> bool:
@@ -104,12 +111,12 @@ class LoadedRun:
     @property
     def crop(self) -> str:
         """How the aligned image became square before resizing (``"center"`` or ``"none"``)."""
-        return str(self.config.get("crop", "center"))
+        return self.record.crop
 
     @property
     def task(self) -> str:
         """The training task (``"attributes"`` or one attribute name)."""
-        return str(self.config.get("task", "attributes"))
+        return self.record.task
 
     def preprocess(self, batch: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Model input of a uint8 batch: :func:`celebalab.models.inference.model_input`."""
@@ -181,13 +188,13 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
     """Load a run directory: model rebuilt from ``run.json``, weights from ``model.pt``, in eval."""
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    names = list(config["attribute_names"])
-    if config.get("kind") == "imported":
+    record = model_record(config, run_dir / RUN_JSON)
+    if record.imported:
         from celebalab.models.imported import build_imported_model
 
-        return _loaded(run_dir, config, build_imported_model(run_dir, config).to(device), names)
+        return _loaded(run_dir, config, build_imported_model(run_dir, record).to(device))
     # identity runs predict no attribute: their outputs are the embedding_dim embedding values
-    model = build_model(config["arch"], int(config.get("embedding_dim") or len(names)))
+    model = build_model(record.arch, record.outputs)
     weights = run_dir / MODEL_FILE
     if not weights.is_file():
         raise RunDirError(f"{weights}: model weights missing")
@@ -198,16 +205,13 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
         lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
         reason = "; ".join(lines[:2]) if lines else type(err).__name__
         raise RunDirError(f"{weights}: corrupt or incompatible model weights ({reason})") from None
-    return _loaded(run_dir, config, model.to(device).eval(), names)
+    return _loaded(run_dir, config, model.to(device).eval())
 
 
-def _loaded(run_dir: Path, config: dict[str, Any], model: nn.Module, names: list[str]) -> LoadedRun:
-    thresholds = np.array([float(config["thresholds"].get(n, 0.5)) for n in names], np.float32)
-    return LoadedRun(
-        run_dir=run_dir,
-        config=config,
-        model=model,
-        attribute_names=names,
-        thresholds=thresholds,
-        image_size=int(config["image_size"]),
-    )
+def _loaded(run_dir: Path, config: dict[str, Any], model: nn.Module) -> LoadedRun:
+    run = LoadedRun(run_dir=run_dir, config=config, model=model)
+    names = list(run.record.attribute_names)
+    thresholds = [float(run.record.thresholds.get(n, 0.5)) for n in names]
+    run.attribute_names, run.image_size = names, run.record.image_size
+    run.thresholds = np.array(thresholds, np.float32)
+    return run

@@ -16,9 +16,7 @@ A run folder may be moved or copied between interruption and resume: the result 
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -30,17 +28,16 @@ import torch
 
 from celebalab import stopping
 from celebalab.errors import CelebalabError
+from celebalab.io import read_json_object
 from celebalab.models import run as runfmt
 from celebalab.models.config import FIXED_ON_RESUME, TrainConfig, field_names
-from celebalab.runtime import SPLITS, training_devices
+from celebalab.models.records import ClassifierRun
+from celebalab.rundir import RunOutput, open_output, writing
+from celebalab.runtime import training_devices
 
-OPTIONS_FILE = "train_options.json"
+OPTIONS_FILE = runfmt.OPTIONS_FILE
 #: The default of every option (what ``celebalab train --help`` quotes).
 DEFAULTS: dict[str, Any] = TrainConfig().to_dict()
-_OUR_OUTPUTS = (
-    runfmt.RUN_JSON, runfmt.MODEL_FILE, runfmt.METRICS_CSV, runfmt.CHECKPOINT_DIR, "logs",
-    OPTIONS_FILE,
-)  # fmt: skip
 
 
 class TrainError(CelebalabError):
@@ -56,30 +53,43 @@ def train(
     progress: bool | str = True,
     callbacks: Sequence[Any] = (),
     **options: Any,
-) -> dict[str, Any]:
-    """Train a model on ``root`` into the run directory ``out``; return its ``run.json``.
+) -> ClassifierRun | None:
+    """Train a model on ``root`` into the run directory ``out``; return its ``run.json`` record
+    (None in the non-zero ranks of a multi-GPU run).
 
     ``options`` are :class:`TrainConfig` fields (``task``, ``arch``, ``size``, ``epochs``, …);
     ``None`` takes the default (or, on ``resume``, the value the run started with).
     ``progress``: True (progress bar), ``"epochs"`` (one line per epoch) or False.
     ``callbacks`` are extra Lightning callbacks (e.g. for tests or custom logging).
+    ``overwrite`` trains beside a finished run in ``out`` and replaces it (its own files only)
+    when the new one is complete; ``resume`` continues such an interrupted overwrite first
+    (:mod:`celebalab.rundir`).
     """
-    out = Path(out)
-    config = resolve_config(out, root, options, resume, overwrite)
-    return train_config(config, out, resume=resume, overwrite=overwrite, progress=progress,
-                        callbacks=callbacks)  # fmt: skip
+    output = open_output(
+        out, runfmt.MODEL_RUN, overwrite=overwrite, resume=resume,
+        hint="use --resume to continue the run in it or --overwrite to replace it",
+    )  # fmt: skip
+    config = resolve_config(output.path, root, options, resume)
+    return train_config(config, output, resume=resume, progress=progress, callbacks=callbacks)
 
 
 def train_config(
     config: TrainConfig,
-    out: Path,
+    output: RunOutput,
     *,
     resume: bool = False,
-    overwrite: bool = False,
     progress: bool | str = True,
     callbacks: Sequence[Any] = (),
-) -> dict[str, Any]:
-    """Run the training described by ``config`` into ``out`` (see :func:`train`)."""
+) -> ClassifierRun | None:
+    """Run the training described by ``config`` into ``output`` (see :func:`train`); the run
+    is committed to its folder when finished, and kept for ``--resume`` when stopped."""
+    with writing(output, keep=True):
+        return _train_into(output.path, config, resume, progress, callbacks)
+
+
+def _train_into(
+    out: Path, config: TrainConfig, resume: bool, progress: bool | str, callbacks: Sequence[Any]
+) -> ClassifierRun | None:
     from celebalab.models.tasks import get_task
 
     task = get_task(config)
@@ -106,8 +116,6 @@ def train_config(
     if config.weights:
         _load_weights(module.model, config.weights)
     if not resume:
-        if overwrite:  # only now that every input has been checked
-            _remove_outputs(out)
         config.save(out / OPTIONS_FILE)
     trainer, best = make_trainer(
         out, config, devices, progress, callbacks, batches, steps_before if resume else None
@@ -120,7 +128,7 @@ def train_config(
             raise stopping.Stopped(signal.SIGTERM) from None
     seconds = time.perf_counter() - t0
     if not trainer.is_global_zero:
-        return {}
+        return None
     # Images trained by this call (the last batch of an epoch may be smaller: an upper bound).
     images = (trainer.global_step - steps_before) * config.batch_size * trainer.world_size
     return finish_run(out, config, task, data, module, trainer, best, devices, seconds, images)
@@ -130,9 +138,10 @@ def train_config(
 
 
 def resolve_config(
-    out: Path, root: str | Path, options: dict[str, Any], resume: bool, overwrite: bool
+    out: Path, root: str | Path, options: dict[str, Any], resume: bool
 ) -> TrainConfig:
-    """Defaults (fresh run) or the saved config (resume) completed by the options given."""
+    """Defaults (fresh run) or the saved config (resume, from ``out``) completed by the options
+    given; whether ``out`` may be written is :func:`celebalab.rundir.open_output`'s call."""
     unknown = sorted(set(options) - field_names())
     if unknown:
         raise TypeError(f"train() got unknown option(s) {', '.join(unknown)}")
@@ -140,16 +149,7 @@ def resolve_config(
     given["root"] = str(Path(root).resolve())
     if given.get("weights"):
         given["weights"] = str(Path(given["weights"]).resolve())
-    if resume and overwrite:
-        raise TrainError("--resume and --overwrite exclude each other")
     if not resume:
-        if out.exists() and not out.is_dir():
-            raise TrainError(f"{out}: exists and is not a directory")
-        if out.is_dir() and any(out.iterdir()) and not overwrite:
-            raise TrainError(
-                f"{out}: run directory is not empty; use --resume to continue the run in it "
-                "or --overwrite to replace it"
-            )
         return TrainConfig(**given)
     saved_path = out / OPTIONS_FILE
     if not saved_path.is_file():
@@ -162,16 +162,6 @@ def resolve_config(
                 f"cannot resume it with {key}={given[key]!r}"
             )
     return saved.replace(**given)
-
-
-def _remove_outputs(out: Path) -> None:
-    """Delete only the files celebalab writes into a run directory (evaluations included)."""
-    for name in (*_OUR_OUTPUTS, *(f"eval_{split}" for split in SPLITS)):
-        path = out / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
 
 
 def _resume_checkpoint(out: Path, config: TrainConfig) -> tuple[str, int]:
@@ -213,10 +203,12 @@ def _check_unfinished(out: Path, epochs: int) -> None:
     if not path.is_file():
         return
     try:
-        training = json.loads(path.read_text(encoding="utf-8"))["training"]
-        planned, done = int(training["epochs"]), int(training["epochs_run"])
-    except (OSError, ValueError, KeyError, TypeError):
+        training = ClassifierRun.from_json(read_json_object(path, "run file"), path).training
+    except CelebalabError:
         return  # not a run we can read: resume from the checkpoints as for an unfinished one
+    if training is None:
+        return
+    planned, done = training.epochs, training.epochs_run
     if epochs <= planned:
         raise TrainError(
             f"{path}: the run already finished ({done} of {planned} epochs), nothing to resume; "

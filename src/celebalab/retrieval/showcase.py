@@ -10,19 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from celebalab.reports.html import Report
 
+if TYPE_CHECKING:
+    from celebalab.models.records import ClassifierRun
+
 
 @dataclass
 class RecognitionStage:
-    """What the stage produced (run config, sets, evaluation, retrieval)."""
+    """What the stage produced (identity run, sets, evaluation, retrieval)."""
 
-    run_config: dict[str, Any]
+    run: ClassifierRun
     identity_set: Any
     evaluation: Any
     retrieval: Any
@@ -60,9 +63,9 @@ def face_recognition_stage(
     out = Path(out)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    config = train(root, out / "identity_run", task="identity", arch="small_cnn", size=size,
-                   crop=crop, epochs=epochs, batch_size=batch_size, embedding_dim=embedding_dim,
-                   seed=seed, progress=False)  # fmt: skip
+    run = train(root, out / "identity_run", task="identity", arch="small_cnn", size=size,
+                crop=crop, epochs=epochs, batch_size=batch_size, embedding_dim=embedding_dim,
+                seed=seed, progress=False)  # fmt: skip
     seconds["train identity model"] = time.perf_counter() - start
     start = time.perf_counter()
     emb = extract_embeddings(out / "identity_run", root, out / "identity_embeddings",
@@ -82,7 +85,7 @@ def face_recognition_stage(
     result = retrieve(emb, [emb.image_ids[i] for i in sorted(picks)], k=k)
     write_retrieval_outputs(result, emb, out / "retrieval")
     seconds["retrieve nearest faces"] = time.perf_counter() - start
-    return RecognitionStage(config, emb, evaluation, result, seconds)
+    return RecognitionStage(run, emb, evaluation, result, seconds)
 
 
 def face_recognition_report(stage: RecognitionStage) -> Report:
@@ -91,15 +94,15 @@ def face_recognition_report(stage: RecognitionStage) -> Report:
     from celebalab.retrieval.grid import retrieval_section
 
     report = Report(title="face recognition")
-    config, val = stage.run_config, stage.run_config["metrics"]["val"]
-    training = config.get("training", {})
-    loss = config.get("identity_loss", {})
+    run = stage.run
+    val, training, loss = run.val_metrics, run.training, run.identity_loss
+    assert training is not None and loss is not None  # an identity run this stage trained
     rows = [
-        ("architecture", config["arch"]), ("image size", config["image_size"]),
-        ("embedding dimension", config["embedding_dim"]),
-        ("loss", f"{loss.get('name')} (margin {loss.get('margin')}, scale {loss.get('scale')})"),
-        ("training people", loss.get("train_identities")),
-        ("epochs run", training.get("epochs_run")), ("training seconds", training.get("seconds")),
+        ("architecture", run.arch), ("image size", run.image_size),
+        ("embedding dimension", run.embedding_dim),
+        ("loss", f"{loss.name} (margin {loss.margin}, scale {loss.scale})"),
+        ("training people", loss.train_identities),
+        ("epochs run", training.epochs_run), ("training seconds", training.seconds),
         ("val ROC AUC (people not seen in training)", round(val["roc_auc"], 4)),
         ("val EER", round(val["eer"], 4)), ("val mAP@R", round(val["map_at_r"], 4)),
     ]  # fmt: skip

@@ -15,15 +15,15 @@ from celebalab.rundir.folder import (
     staged_path,
     writing,
 )
-from celebalab.rundir.record import Record, optional
+from celebalab.rundir.record import OMIT_NONE, Record
 
 __all__ = [
+    "OMIT_NONE",
     "Record",
     "RunKind",
     "RunOutput",
     "is_main_process",
     "open_output",
-    "optional",
     "staged_path",
     "writing",
 ]

@@ -80,10 +80,12 @@ class RunOutput:
         return self.path != self.final
 
     def commit(self) -> None:
-        """Put a staged run in place of the earlier one (the manifest last); no-op in place."""
-        if not self.staged or not is_main_process():
-            return
-        _swap(self.path, self.final, self.kind)
+        """Put a staged run in place of the earlier one (the manifest last). Only a complete
+        run (its manifest written) is swapped in: a run stopped early (``--max-steps``) stays
+        staged for ``--resume``. A no-op for a run written in place."""
+        complete = (self.path / self.kind.manifest).is_file()
+        if self.staged and complete and is_main_process():
+            _swap(self.path, self.final, self.kind)
 
     def abandon(self, keep: bool) -> None:
         """After a failure: drop the staged folder, unless ``keep`` (work to resume) and it
@@ -135,9 +137,10 @@ def open_output(
 
 @contextlib.contextmanager
 def writing(output: RunOutput, keep: bool = False) -> Iterator[RunOutput]:
-    """Make ``output.path``, commit it when the block succeeds; on failure leave the earlier run
-    untouched (and the staged work too when ``keep``: the same command resumes it). A folder
-    made here and still empty after a failure is removed, so the corrected command finds none."""
+    """Make ``output.path``, commit it when the block succeeds (:meth:`RunOutput.commit`); on
+    failure leave the earlier run untouched (and the staged work too when ``keep``: the same
+    command resumes it). A folder made here and still empty after a failure is removed, so the
+    corrected command finds none."""
     made = not output.path.exists()
     try:
         output.path.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,9 @@ every reader dug into by string keys. A :class:`Record` subclass declares the sh
 ``from_json`` reads a file of that shape (older ones included: a missing optional key takes its
 default, a key the record does not declare is kept in ``extra`` and written back) and
 ``to_json`` writes it. Field types drive the conversion: a nested record (or ``record | None``)
-is read with its own ``from_json``, tuples are written as lists, anything else is kept as is.
+is read with its own ``from_json``, a config (a dataclass with ``from_dict``/``to_dict``, see
+:mod:`celebalab.options`) with ``from_dict``, tuples are written as lists, anything else is kept
+as is.
 """
 
 from __future__ import annotations
@@ -21,12 +23,9 @@ from typing import Any, TypeVar
 from celebalab.errors import DataFormatError
 
 R = TypeVar("R", bound="Record")
-OMIT_NONE = "omit_none"
-
-
-def optional(default: Any = None) -> Any:
-    """A field left out of the JSON while it is None (a key older files do not have)."""
-    return dataclasses.field(default=default, metadata={OMIT_NONE: True})
+#: Field metadata of a key left out of the JSON while it is None (keys older files lack):
+#: ``alignment: dict | None = field(default=None, metadata=OMIT_NONE)``.
+OMIT_NONE: Mapping[str, bool] = types.MappingProxyType({"omit_none": True})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -41,7 +40,7 @@ class Record:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "extra" or (value is None and f.metadata.get(OMIT_NONE)):
+            if f.name == "extra" or (value is None and f.metadata.get("omit_none")):
                 continue
             out[f.name] = _plain(value)
         return {**out, **_plain(self.extra)}
@@ -58,10 +57,6 @@ class Record:
         values = {k: _typed(hints[k], v, source) for k, v in data.items() if k in names}
         extra = {k: v for k, v in data.items() if k not in names}
         return cls(**values, extra=extra)
-
-    def replace(self: R, **changes: Any) -> R:
-        """A copy with ``changes`` applied."""
-        return dataclasses.replace(self, **changes)
 
 
 def _required(f: dataclasses.Field) -> bool:
@@ -83,8 +78,11 @@ def _typed(hint: Any, value: Any, source: str | Path) -> Any:
         for arm in typing.get_args(hint):
             if arm is not type(None):
                 return _typed(arm, value, source)
-    if isinstance(hint, type) and issubclass(hint, Record) and isinstance(value, Mapping):
-        return hint.from_json(value, source)
+    if isinstance(hint, type) and isinstance(value, Mapping):
+        if issubclass(hint, Record):
+            return hint.from_json(value, source)
+        if hasattr(hint, "from_dict"):
+            return hint.from_dict(value, source)
     if origin is tuple and isinstance(value, list):
         return tuple(value)
     return value
@@ -93,6 +91,8 @@ def _typed(hint: Any, value: Any, source: str | Path) -> Any:
 def _plain(value: Any) -> Any:
     if isinstance(value, Record):
         return value.to_json()
+    if dataclasses.is_dataclass(value) and hasattr(value, "to_dict"):
+        return value.to_dict()
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -1,0 +1,93 @@
+"""Typer options made from an options dataclass (:mod:`celebalab.options`), Lightning-CLI style.
+
+A command declares its own arguments (ROOT, ``--out``, ``--resume`` …) and one parameter
+``options``; :func:`with_options` adds one ``--flag`` per field of the dataclass (name, help,
+choices and default shown, help panel, ``--x/--no-x`` for booleans, comma-separated text for
+tuples) and
+calls the command with ``options``: the values given on the command line, by field name
+(absent ones are left out, so ``--resume`` can tell "not given" from "given as the default").
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import MISSING, Field, fields
+from typing import Annotated, Any
+
+import typer
+
+from celebalab.errors import OptionError
+from celebalab.options import Options, flag_of
+
+C = typing.TypeVar("C", bound=Callable[..., Any])
+
+
+def with_options(config: type[Options]) -> Callable[[C], C]:
+    """Decorator adding ``config``'s fields as options of a Typer command (module docstring)."""
+
+    def apply(function: C) -> C:
+        signature = inspect.signature(function)
+        hints = typing.get_type_hints(function, include_extras=True)
+        own = [p.replace(annotation=hints[name]) for name, p in signature.parameters.items()
+               if name != "options"]  # fmt: skip
+        annotations = {p.name: p.annotation for p in own}
+        field_hints = typing.get_type_hints(config)
+        cli_fields = [f for f in fields(config) if f.metadata.get("cli", True)]
+        added = []
+        for f in cli_fields:
+            annotations[f.name] = Annotated[
+                _cli_type(field_hints[f.name]) | None, _typer_option(f, field_hints[f.name])
+            ]
+            added.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                           annotation=annotations[f.name]))  # fmt: skip
+
+        def command(**values: Any) -> Any:
+            given = {
+                f.name: _parsed(f, field_hints[f.name], values[f.name])
+                for f in cli_fields
+                if values.get(f.name) is not None
+            }
+            return function(**{p.name: values[p.name] for p in own}, options=given)
+
+        command.__name__, command.__doc__ = function.__name__, function.__doc__
+        command.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        command.__annotations__ = annotations
+        return command  # type: ignore[return-value]
+
+    return apply
+
+
+def _cli_type(hint: Any) -> type:
+    """What the command line reads for a field of type ``hint``: bool, int, float or text."""
+    arms = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    if len(arms) == 1 and arms[0] in (bool, int, float):
+        return arms[0]
+    return str  # text, several types (devices: "2" or "0,1") and comma-separated tuples
+
+
+def _typer_option(f: Field, hint: Any) -> Any:
+    flag, is_bool = flag_of(f), _cli_type(hint) is bool
+    decls = [f"{flag}/--no-{flag[2:]}"] if is_bool else [flag]
+    default = ("" if f.default else "no-") + flag[2:] if is_bool else f.default
+    choices = getattr(f.metadata.get("check"), "choices", ())
+    listed = f" One of: {', '.join(map(str, choices))}." if 0 < len(choices) <= 8 else ""
+    shown = f" [default: {default}]" if f.default not in (None, MISSING, ()) else ""
+    return typer.Option(
+        *decls,
+        help=f.metadata.get("help", "") + listed + shown,
+        rich_help_panel=f.metadata.get("panel"),
+        show_default=False,
+    )
+
+
+def _parsed(f: Field, hint: Any, value: Any) -> Any:
+    """A tuple field's comma-separated text as a tuple (naming none is refused)."""
+    is_tuple = any(typing.get_origin(a) is tuple for a in (hint, *typing.get_args(hint)))
+    if not is_tuple:
+        return value
+    names = tuple(n.strip() for n in str(value).split(",") if n.strip())
+    if not names:
+        raise OptionError(f"{flag_of(f)} {value!r}: no name given; leave the option out instead")
+    return names
