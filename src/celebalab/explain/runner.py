@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from celebalab.datasets.dataset import Dataset, open_dataset
 from celebalab.errors import CelebalabError, OptionError
 from celebalab.explain.decisions import AttributeDecision, PairDecision, PenultimateFeatures
 from celebalab.explain.falsification import FalsificationSettings, falsify
@@ -201,7 +202,6 @@ def measure(
     Methods ``run`` cannot use, and regional metrics its alignment cannot serve, are refused
     first, one ``skipped`` line each (see :mod:`.imported`); the rest of the run goes on.
     """
-    from celebalab.datasets.table import load_table
     from celebalab.models.inference import run_splits
 
     truth = synthetic_truth(root)
@@ -213,14 +213,16 @@ def measure(
         why = next(iter(refused.values()))
         raise OptionError(f"--methods: {', '.join(refused)} cannot run: {why}; add occlusion, "
                           "lime or kernelshap, which only need the model's outputs")  # fmt: skip
-    table = load_table(root)
+    dataset = open_dataset(root)
+    table = dataset.table
     inputs = InputFrame.of(run, table)
     no_masks = inputs.mask_refusal()
-    split_rows = (
+    split_rows = dataset.only_present(  # only images whose file exists: one line says how many
         np.arange(len(table))
         if config.split == "all"
         else run_splits(run, table).rows[config.split]
     )
+    dataset.say_presence()
     labels = None if no_masks else inputs.label_maps(root, split_rows, progress)
     selection = select_images(table, split_rows, labels, regions, n=config.n, seed=config.seed)
     lines = [f"{m} skipped: {why}; the other methods run" for m, why in refused.items()]
@@ -228,7 +230,8 @@ def measure(
     selection.skipped[:0] = [{"image_id": "-", "reason": line} for line in lines]
     frames, samples, timing = [], {}, {}
     planted = _planted(root, truth)
-    work = _Work(run, root, table, labels, inputs, methods, config, checkpoints, progress, planted)
+    work = _Work(run, dataset, table, labels, inputs, methods, config, checkpoints, progress,
+                 planted)  # fmt: skip
     for name, rows in selection.rows.items():
         if not len(rows):
             why = f"present with its region visible in no image of the {config.split} split"
@@ -346,7 +349,7 @@ class _Work:
     """Shared state of one explain run; :meth:`decision` does one decision's every method."""
 
     run: LoadedRun
-    root: Path
+    dataset: Dataset
     table: pd.DataFrame
     labels: LabelMaps | None  # None: regional metrics refused (masks cannot follow the images)
     inputs: InputFrame
@@ -384,7 +387,8 @@ class _Work:
     def _batches(self, rows):
         from celebalab.models.inference import iter_split_batches
 
-        return iter_split_batches(self.run, self.root, rows=rows, batch_size=self.config.batch_size)
+        return iter_split_batches(self.run, self.dataset, rows=rows,
+                                  batch_size=self.config.batch_size)  # fmt: skip
 
     def _compute(self, name, method, decision, rows, masks, pairs, path: Path) -> None:
         from tqdm.auto import tqdm
