@@ -155,8 +155,8 @@ def bench_extract(n: int) -> None:
     import torch
 
     from bench_predict import make_run, naive_loop
+    from celebalab.datasets.dataset import open_dataset
     from celebalab.datasets.synth import generate
-    from celebalab.datasets.table import load_table
     from celebalab.embeddings.extract import extract_embeddings
 
     torch.set_flush_denormal(True)
@@ -173,8 +173,8 @@ def bench_extract(n: int) -> None:
             extract_embeddings(run_dir, root, tmp / f"emb{attempt}", progress=False)
             best = min(best, time.perf_counter() - start)
         ours = n / best
-        table = load_table(root)
-        files = [Path(table.attrs["image_dir"]) / i for i in table["image_id"][:200]]
+        dataset = open_dataset(root)
+        files = dataset.image_paths(np.arange(min(200, len(dataset))))
         loop = naive_loop(run_dir, files)
         print("extraction (small_cnn @ 64 px, decode from JPEG files, best of 2)   images/s")
         print(f"  per-image loop ({len(files)} images)                          {loop:8.1f}")

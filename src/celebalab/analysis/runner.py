@@ -24,6 +24,8 @@ from celebalab.rundir import RunKind, RunOutput, open_output, writing
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from celebalab.datasets.dataset import DatasetLike
+
 #: The files of ``stats`` (``--overwrite`` replaces these and leaves anything else in ``--out``).
 STATS_OUTPUT = RunKind(
     "statistics",
@@ -52,13 +54,16 @@ def compute_stats(
     sample: int = 5000,
     tsne: bool = True,
     images: bool = True,
+    existing: set[str] | None = None,
 ) -> StatsResult:
     """Frequencies, associations, predictability (both protocols) and clusters of ``df``.
 
     ``df`` is a metadata table (``load_table``) or any frame with the 40 attribute columns as 0/1;
     ``partition`` restricts every statistic to one official partition; ``ks`` is the k-means
     sweep, ``k`` the number of clusters kept (default: best silhouette), ``sample`` the rows of
-    the silhouette and t-SNE sample.
+    the silhouette and t-SNE sample. Label statistics use every annotated row (they need no
+    image); sample faces come only from files that exist (``existing``: their names, as a
+    Dataset's scan knows them; None lists the image folder).
     """
     check_at_least("--sample", sample, 2, "rows")
     check_at_least("--k", k, 2, "clusters")
@@ -123,6 +128,7 @@ def compute_stats(
                 clustering.labels,
                 table.attrs.get("image_dir"),
                 image_ext=table.attrs.get("image_ext"),
+                existing=existing,
             )
         notes.extend(image_notes)
     return result
@@ -226,12 +232,12 @@ def cluster_assignments(result: StatsResult) -> pd.DataFrame:
 
 
 def run_stats(
-    table_or_root: pd.DataFrame | str | Path,
+    table_or_root: pd.DataFrame | DatasetLike,
     out: str | Path,
     overwrite: bool = False,
     **options: Any,
 ) -> StatsResult:
-    """Load the table of a dataset root (or take a DataFrame), compute everything, write to ``out``.
+    """Take a dataset (or its root, or a DataFrame), compute everything, write to ``out``.
 
     ``options`` are those of :func:`compute_stats` (partition, k, ks, sample, tsne, images).
     ``out`` is checked before any work (a file, or a non-empty folder without ``overwrite``, is
@@ -239,11 +245,12 @@ def run_stats(
     """
     _output(out, overwrite)
     if isinstance(table_or_root, pd.DataFrame):
-        df = table_or_root
+        df, existing = table_or_root, None
     else:
-        from celebalab.datasets.table import load_table
+        from celebalab.datasets.dataset import open_dataset
 
-        df = load_table(table_or_root)
-    result = compute_stats(df, **options)
+        dataset = open_dataset(table_or_root)
+        df, existing = dataset.table, dataset.existing_files()
+    result = compute_stats(df, existing=existing, **options)
     write_stats(result, out, overwrite)
     return result

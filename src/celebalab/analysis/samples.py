@@ -48,12 +48,14 @@ def cluster_image_strips(
     image_dir: str | Path | None,
     per_cluster: int = 6,
     image_ext: str | None = None,
+    existing: set[str] | None = None,
 ) -> tuple[dict[int, np.ndarray], list[str]]:
     """A strip of up to ``per_cluster`` randomly chosen (fixed seed) images for every cluster.
 
     Faces are drawn only from rows whose image file exists (a partial copy, e.g. 6,032 of the
     202,599 images, is common), and the notes say how many were available. ``image_ext`` is the
     extension of the files on disk (``.png`` for ``img_align_celeba_png``; default: the id's own).
+    ``existing`` names the files that exist (a Dataset's cached scan); None lists the folder.
     Returns the strips by cluster and notes (no image folder, missing or unreadable files).
     """
     if image_dir is None or not Path(image_dir).is_dir():
@@ -62,9 +64,10 @@ def cluster_image_strips(
     names = np.array(
         [image_file_name(str(i), image_ext) if image_ext else str(i) for i in image_ids]
     )
-    with os.scandir(folder) as entries:
-        present = {e.name for e in entries}
-    available = np.fromiter((n in present for n in names), dtype=bool, count=len(names))
+    if existing is None:
+        with os.scandir(folder) as entries:
+            existing = {e.name for e in entries}
+    available = np.fromiter((n in existing for n in names), dtype=bool, count=len(names))
     notes = []
     if not available.all():
         notes.append(

@@ -16,6 +16,10 @@ from celebalab.datasets.schema import (
 )
 
 _LAZY = {
+    "Dataset": "celebalab.datasets.dataset",
+    "open_dataset": "celebalab.datasets.dataset",
+    "ImageSpec": "celebalab.datasets.reader",
+    "RowReader": "celebalab.datasets.reader",
     "load_table": "celebalab.datasets.table",
     "read_annotation": "celebalab.datasets.annotations",
     "detect_layout": "celebalab.datasets.layout",

@@ -179,6 +179,11 @@ class Dataset:
             self._said.add("presence")
             print(line, file=sys.stderr, flush=True)
 
+    def existing_files(self) -> set[str]:
+        """File names (in the image folder) of the rows whose image exists."""
+        ext = self.image_ext
+        return {image_file_name(i, ext) for i in self.image_ids[self.present].tolist()}
+
     def only_present(self, rows: np.ndarray) -> np.ndarray:
         """``rows`` (table rows, order kept) whose image file exists."""
         rows = np.asarray(rows, dtype=np.int64)

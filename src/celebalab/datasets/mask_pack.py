@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from celebalab.datasets.dataset import Dataset, DatasetLike, open_dataset
 from celebalab.datasets.decode import CROPS
 from celebalab.datasets.packfiles import (
     PackPaths,
@@ -73,10 +74,11 @@ def mask_pack_paths(root: str | Path, size: int, crop: str) -> PackPaths:
 class _Reader:
     """Reads the full-size label map of table row ``r`` from whichever source the root has."""
 
-    def __init__(self, root: Path, table: Any) -> None:
-        self.root = root
-        self.ids = table["image_id"].astype(str).tolist()
-        if table.attrs.get("dataset") == "celebamask_hq":
+    def __init__(self, dataset: Dataset) -> None:
+        self.root = root = dataset.root
+        self.ids = dataset.image_ids.tolist()
+        table = dataset.table
+        if dataset.name == "celebamask_hq":
             from celebalab.datasets.masks import MaskIndex
 
             self.kind = "celebamask_hq"
@@ -120,7 +122,7 @@ def _plan(ids: list[str], size: int, crop: str, kind: str) -> dict[str, Any]:
 
 
 def pack_label_maps(
-    root: str | Path, size: int, crop: str = "center", *, progress: bool = True
+    root: DatasetLike, size: int, crop: str = "center", *, progress: bool = True
 ) -> MaskPackResult:
     """Pack the label map of every image of ``root`` at ``size``×``size`` (``crop`` first).
 
@@ -129,15 +131,13 @@ def pack_label_maps(
     from tqdm import tqdm
 
     from celebalab.datasets.masks import resize_label_map
-    from celebalab.datasets.table import load_table
 
     if not isinstance(size, int) or size < 1 or crop not in CROPS:
         raise MaskPackError(f"size must be a positive integer and crop one of {CROPS}")
     t0 = time.perf_counter()
-    root = Path(root)
-    table = load_table(root)
-    reader = _Reader(root, table)
-    ids, paths = reader.ids, mask_pack_paths(root, size, crop)
+    dataset = open_dataset(root)
+    reader = _Reader(dataset)
+    ids, paths = reader.ids, mask_pack_paths(dataset.root, size, crop)
     plan = _plan(ids, size, crop, reader.kind)
     manifest = read_json(paths.manifest)
     if manifest is not None and {k: manifest.get(k) for k in plan} == plan and paths.data.exists():
@@ -245,11 +245,12 @@ class PackedLabelMaps:
 
 
 def open_or_pack_label_maps(
-    root: str | Path, size: int, crop: str = "center", *, progress: bool = False
+    root: DatasetLike, size: int, crop: str = "center", *, progress: bool = False
 ) -> PackedLabelMaps:
     """The label-map pack of ``root``, building (or resuming, or refreshing) it first."""
-    result = pack_label_maps(root, size, crop, progress=progress)
-    pack = PackedLabelMaps.open(root, size, crop)
+    dataset = open_dataset(root)
+    result = pack_label_maps(dataset, size, crop, progress=progress)
+    pack = PackedLabelMaps.open(dataset.root, size, crop)
     if pack is None:  # pragma: no cover - pack_label_maps just wrote it
         raise MaskPackError(f"{result.path}: label-map pack unreadable after packing")
     return pack

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from celebalab.datasets.agreement import check_copies
 from celebalab.datasets.annotations import parse_annotation
+from celebalab.datasets.dataset import DatasetLike, open_dataset
 from celebalab.datasets.decode import image_error_text
 from celebalab.datasets.layout import (
     IMAGE_EXTENSIONS,
@@ -240,18 +241,17 @@ def _completeness(dataset: str, counts: dict[str, Any]) -> str:
 
 def _hq_partitions(layout: DatasetLayout, report: VerifyReport) -> dict[str, Any]:
     """Partition counts (and identities) through the HQ→CelebA mapping, when the table loads."""
-    from celebalab.datasets.table import load_table
-
     try:
-        table = load_table(layout.root)
+        dataset = open_dataset(layout.root)
     except DataFormatError as err:
         if err.path not in layout.files.values():  # e.g. the CelebA copy beside; the HQ files'
             report.add("annotations", [str(err)])  # own problems are listed already
         return {}
+    table = dataset.table
     counts = table["partition"].value_counts().sort_index()
     out = {
         "partitions": {PARTITION_NAMES.get(int(c), "unknown"): int(n) for c, n in counts.items()},
-        "partition_source": table.attrs["partition_source"],
+        "partition_source": dataset.partition_source,
     }
     if (table["identity"] >= 0).any():
         out["identities"] = int(table.loc[table["identity"] >= 0, "identity"].nunique())
@@ -398,34 +398,33 @@ def _hq_index(image_id: str) -> int:
     return int(stem) if stem.isdigit() else -1
 
 
-def dataset_info(root: str | Path, top: int = 5) -> dict[str, Any]:
-    """A short summary: layout, counts, partitions, identities, first image size, attributes."""
-    from celebalab.datasets.table import load_table
-
-    table = load_table(root)
+def dataset_info(root: DatasetLike, top: int = 5) -> dict[str, Any]:
+    """A short summary: layout, counts, images present, partitions, identities, first image
+    size, attributes."""
+    dataset = open_dataset(root)
+    table = dataset.table
     partitions = table["partition"].value_counts().sort_index()
     identities = table["identity"]
     frequency = table[list(ATTRIBUTE_NAMES)].mean().sort_values(ascending=False)
     info: dict[str, Any] = {
-        "root": table.attrs["root"],
-        "dataset": table.attrs["dataset"],
-        "layout": table.attrs["layout"],
+        "root": str(dataset.root),
+        "dataset": dataset.name,
+        "layout": dataset.kind,
         "images": len(table),
+        "images_present": dataset.presence_line() or f"all {len(table):,}",
         "partitions": {
             PARTITION_NAMES.get(int(c), "unknown"): int(n) for c, n in partitions.items()
         },
         "identities": int(identities[identities >= 0].nunique())
         if (identities >= 0).any()
         else "no identity file",
-        "partition_source": table.attrs["partition_source"],
-        "annotation_set": table.attrs["annotation_set"],
+        "partition_source": dataset.partition_source,
+        "annotation_set": dataset.annotation_set,
         "most_frequent": {k: round(float(v), 4) for k, v in frequency.head(top).items()},
         "least_frequent": {k: round(float(v), 4) for k, v in frequency.tail(top).items()},
     }
-    if len(table):
-        first = Path(table.attrs["image_dir"]) / image_file_name(
-            table["image_id"].iloc[0], table.attrs["image_ext"]
-        )
+    if dataset.present.any():
+        first = dataset.image_path(int(dataset.present_rows[0]))
         _, error, size = check_image_file(str(first))
         info["first_image"] = f"{first.name}: " + (f"{size[0]}x{size[1]}" if size else error)
     return info

@@ -130,10 +130,11 @@ def _write(
 
 def _join_dataset(meta: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, dict]:
     """Partition from the dataset at ``root``; identity and labels where the input has none."""
-    from celebalab.datasets.table import load_table
+    from celebalab.datasets.dataset import open_dataset
     from celebalab.models.data import data_fingerprint
 
-    table = load_table(root).set_index("image_id")
+    dataset = open_dataset(root)
+    table = dataset.table.set_index("image_id")
     found = meta["image_id"].isin(table.index)
     if not found.any():
         raise DataFormatError(root, "none of the imported image ids is in this dataset")
@@ -145,8 +146,8 @@ def _join_dataset(meta: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, dict]:
     for name in ATTRIBUTE_NAMES:
         if (meta[name] < 0).all():
             meta[name] = rows[name].fillna(-1).to_numpy(np.int8)
-    meta.attrs["image_dir"] = table.attrs.get("image_dir")
-    fingerprint = data_fingerprint(table.reset_index(), ATTRIBUTE_NAMES)
+    meta.attrs["image_dir"] = str(dataset.image_dir)
+    fingerprint = data_fingerprint(dataset.table, ATTRIBUTE_NAMES)
     return meta, {"root": str(root.resolve()), "fingerprint": fingerprint,
                   "matched": int(found.sum()), "unmatched": int((~found).sum())}  # fmt: skip
 

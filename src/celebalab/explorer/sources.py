@@ -147,23 +147,21 @@ def _from_csv(path: Path, images: str | Path | None) -> ExplorerSource:
 
 
 def _from_dataset(path: Path) -> ExplorerSource:
-    from celebalab.datasets.layout import detect_layout
-    from celebalab.datasets.table import load_table
+    from celebalab.datasets.dataset import open_dataset
 
-    layout = detect_layout(path)
-    table = load_table(layout.root)
-    meta = _contract_meta(table)
+    dataset = open_dataset(path)
+    meta = _contract_meta(dataset.table)
     digest = hashlib.sha256(pd.util.hash_pandas_object(meta, index=False).to_numpy().tobytes())
-    name = layout.root.name
+    name = dataset.root.name
     return ExplorerSource(
         name=name,
-        path=layout.root,
+        path=dataset.root,
         meta=meta,
         vectors=None,
-        image_dir=layout.image_dir,
+        image_dir=dataset.image_dir,
         fingerprint=digest.hexdigest(),
-        cache_dir=cache_dir_for(layout.root) / "explorer",
-        image_ext=layout.image_ext,
+        cache_dir=dataset.cache_dir / "explorer",
+        image_ext=dataset.image_ext,
         note=NO_EMBEDDINGS_NOTE.format(name=name),
     )
 

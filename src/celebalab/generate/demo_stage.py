@@ -27,9 +27,10 @@ def run_demo_gan(
     A dataset too small for four batches of ``batch_size`` per epoch (the demo's tiny test
     sizes) trains with batches of a quarter of its training split instead.
     """
-    from celebalab.datasets.table import load_table
+    from celebalab.datasets.dataset import open_dataset
 
-    train = int((load_table(root)["partition"] == 0).sum())
+    dataset = open_dataset(root)
+    train = int(((dataset.partition == 0) & dataset.present).sum())
     batch = max(2, min(batch_size, train // 4))
     config = GanConfig(size=32, crop=crop, epochs=epochs, batch_size=batch, seed=seed,
                        progress=False)  # fmt: skip
