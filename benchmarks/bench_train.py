@@ -125,11 +125,12 @@ def epoch_seed_loop(image_dir: Path, ids: list[str], labels: np.ndarray, size: i
 
 _RSS_CHILD = """
 import sys, numpy as np, torch
-from celebalab.datasets.packed import PackedImages
-from celebalab.models.data import BatchImages, EpochBatchSampler, PackedSource
-pack = PackedImages.open(sys.argv[1], 64)
+from celebalab.datasets.dataset import open_dataset
+from celebalab.datasets.reader import ImageSpec, RowReader
+from celebalab.models.data import BatchImages, EpochBatchSampler
+reader = RowReader.open(open_dataset(sys.argv[1]), ImageSpec(64))
 n = int(sys.argv[2])
-ds = BatchImages(PackedSource(pack.images), np.arange(n), np.zeros((len(pack), 40), np.uint8))
+ds = BatchImages(reader, np.arange(n), np.zeros((len(reader.dataset), 40), np.uint8))
 def anon():
     for line in open('/proc/self/status'):
         if line.startswith('RssAnon'):
@@ -182,11 +183,11 @@ def main() -> None:
     warnings.filterwarnings("ignore", message=".*self.trainer.*")  # steps timed outside a Trainer
     n = 500 if args.quick else 2000
 
-    from celebalab.datasets.packed import PackedImages, pack_images
-    from celebalab.datasets.schema import ATTRIBUTE_NAMES
+    from celebalab.datasets.dataset import open_dataset
+    from celebalab.datasets.packed import pack_images
+    from celebalab.datasets.reader import ImageSpec, RowReader
     from celebalab.datasets.synth import generate
-    from celebalab.datasets.table import load_table
-    from celebalab.models.data import BatchImages, PackedSource
+    from celebalab.models.data import BatchImages
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -194,12 +195,12 @@ def main() -> None:
         root = Path(tmp) / "synth" / "CelebA"
         print(f"synthetic CelebA: {n} images in {time.perf_counter() - t0:.1f} s; "
               f"torch threads {_threads()}")  # fmt: skip
-        table = load_table(root)
-        labels = table[list(ATTRIBUTE_NAMES)].to_numpy(np.uint8)
+        dataset = open_dataset(root)
+        labels = dataset.attributes
         for size in (64, 128):
-            result = pack_images(root, size, progress=False)
+            result = pack_images(dataset, size, progress=False)
             print(f"pack {size}px: {result.images_per_second:.0f} images/s")
-        ds = {s: BatchImages(PackedSource(PackedImages.open(root, s).images), np.arange(n), labels)
+        ds = {s: BatchImages(RowReader.open(dataset, ImageSpec(s)), np.arange(n), labels)
               for s in (64, 128)}  # fmt: skip
 
         print("\n1. throughput (images/s), batch 128")
@@ -211,8 +212,7 @@ def main() -> None:
 
         print(f"\n2. one epoch of small_cnn @64 px over {n} images")
         ours = epoch_celebalab(ds[64])
-        seed = epoch_seed_loop(Path(table.attrs["image_dir"]), table["image_id"].tolist(),
-                               labels, 64)  # fmt: skip
+        seed = epoch_seed_loop(dataset.image_dir, dataset.image_ids.tolist(), labels, 64)
         print(f"  celebalab (packed, batch 128): {ours:6.1f} s  {n / ours:6.1f} img/s")
         print(f"  seed loop (PIL/JPEG, batch 32): {seed:6.1f} s  {n / seed:6.1f} img/s")
         print(f"  speed-up: {seed / ours:.2f}x")
