@@ -45,7 +45,7 @@ def import_command(
         f"imported {len(emb)} embeddings of dimension {emb.dim} "
         f"({'unit-norm' if emb.normalised else 'not normalised'}) -> {out}"
     )
-    unmatched = emb.manifest["data"].get("unmatched")
+    unmatched = emb.info.data.unmatched
     if unmatched:
         typer.echo(f"note: {unmatched} of {len(emb)} images are not in the dataset at {root}; "
                    "their partition is unknown (-1)")  # fmt: skip
@@ -98,7 +98,7 @@ def extract_command(
         run, root, out, split=split, batch_size=batch_size, normalise=normalise,
         devices=devices, device=device, workers=workers, overwrite=overwrite, progress=progress,
     )  # fmt: skip
-    skipped = len(emb.manifest.get("skipped", []))
+    skipped = len(emb.info.skipped or ())
     typer.echo(f"extracted {len(emb)} embeddings of dimension {emb.dim} ({skipped} unreadable "
                f"image(s) skipped) -> {out}")  # fmt: skip
 

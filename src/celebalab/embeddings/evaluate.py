@@ -155,7 +155,7 @@ def _pixel_baseline(
 
     if emb.image_dir is None or not emb.image_dir.is_dir():
         return np.arange(len(rows)), None, [], "the set names no image folder"
-    crop = str(emb.manifest.get("source", {}).get("crop") or "center")
+    crop = emb.info.source.crop or "center"
     ids = emb.meta["image_id"].to_numpy()[rows]
     paths = [emb.image_dir / str(i) for i in ids]
     kept, images, failed = [], [], []

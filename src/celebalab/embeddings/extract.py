@@ -284,13 +284,13 @@ def _assemble(job: _Job, out: Path, split: str) -> EmbeddingSet:
         table["image_id"].astype(str), table["identity"].to_numpy(np.int64),
         table["partition"].to_numpy(np.int8), table, probabilities=_probs(job),
     )  # fmt: skip
-    source = {"type": "run", "run": str(Path(run.run_dir).resolve()), "arch": run.config["arch"],
+    source = {"type": "run", "run": str(Path(run.run_dir).resolve()), "arch": run.record.arch,
               "task": run.task, "image_size": run.image_size, "crop": run.crop,
               "alignment": run.face_prep.to_config(),
               "normalise": job.normalise, "split": split}  # fmt: skip
     data = {"root": str(job.root.resolve()),
             "fingerprint": data_fingerprint(dataset.table, []),
-            "run_data_fingerprint": run.config.get("data", {}).get("fingerprint")}  # fmt: skip
+            "run_data_fingerprint": run.record.data.fingerprint}  # fmt: skip
     emb = write_embedding_set(
         out, (unit["vectors"] for unit in _units(job)), meta, source=source, data=data,
         images=dataset.image_dir, extra={"skipped": skipped, "missing": _missing(job)},

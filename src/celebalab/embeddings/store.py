@@ -32,6 +32,7 @@ import pandas as pd
 from celebalab import __version__
 from celebalab.datasets.annotations import is_plain_file_name
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
+from celebalab.embeddings.info import EmbeddingSetInfo
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, read_json_object, write_json_atomic
 from celebalab.rundir import RunKind
@@ -60,7 +61,8 @@ class EmbeddingSet:
     """A complete embedding set read from disk: memory-mapped vectors plus per-image metadata.
 
     ``vectors`` is ``N×D`` float32 (read-only memmap); ``meta`` has one row per vector, in the
-    same order (columns in the module docstring).
+    same order (columns in the module docstring); ``manifest`` the parsed ``manifest.json`` as
+    read and ``info`` the same as a typed record (read this one).
     """
 
     path: Path
@@ -68,26 +70,30 @@ class EmbeddingSet:
     vectors: np.ndarray
     meta: pd.DataFrame
 
+    @cached_property
+    def info(self) -> EmbeddingSetInfo:
+        """``manifest.json`` as a typed record."""
+        return EmbeddingSetInfo.from_json(self.manifest, self.path / MANIFEST)
+
     @property
     def fingerprint(self) -> str:
         """SHA-256 of the vectors and metadata: changes whenever the set's content changes."""
-        return str(self.manifest["fingerprint"])
+        return self.info.fingerprint
 
     @property
     def dim(self) -> int:
         """Vector dimension D."""
-        return int(self.manifest["dim"])
+        return self.info.dim
 
     @property
     def normalised(self) -> bool:
         """Whether every vector has unit L2 norm (cosine similarity = inner product)."""
-        return bool(self.manifest["normalised"])
+        return self.info.normalised
 
     @property
     def image_dir(self) -> Path | None:
         """Folder holding the image files named by ``meta.image_id``, when known."""
-        images = self.manifest.get("images")
-        return Path(images) if images else None
+        return Path(self.info.images) if self.info.images else None
 
     def image_path(self, image_id: str) -> Path | None:
         """The file of ``image_id`` inside :attr:`image_dir`; None without a folder, or for a
@@ -100,7 +106,7 @@ class EmbeddingSet:
     @property
     def attribute_names(self) -> list[str]:
         """Attribute columns of ``meta`` (CelebA's 40, in schema order)."""
-        return list(self.manifest["attribute_names"])
+        return list(self.info.attribute_names)
 
     @property
     def image_ids(self) -> list[str]:
@@ -130,7 +136,7 @@ class EmbeddingSet:
 
     @cached_property
     def _probabilities(self) -> np.ndarray | None:
-        if not self.manifest.get("has_probabilities"):
+        if not self.info.has_probabilities:
             return None
         cols = [PROB_PREFIX + name for name in self.attribute_names]
         probs = self.meta[cols].to_numpy(dtype=np.float32)
@@ -142,7 +148,7 @@ class EmbeddingSet:
         return self.meta[self.attribute_names].to_numpy(dtype=np.int8)
 
     def __len__(self) -> int:
-        return int(self.manifest["count"])
+        return self.info.count
 
     def __repr__(self) -> str:
         return f"EmbeddingSet({str(self.path)!r}, count={len(self)}, dim={self.dim})"
@@ -156,7 +162,8 @@ def load_embeddings(path: str | Path) -> EmbeddingSet:
     """
     folder = Path(path)
     manifest = read_manifest(folder)
-    count, dim = int(manifest["count"]), int(manifest["dim"])
+    info = EmbeddingSetInfo.from_json(manifest, folder / MANIFEST)
+    count, dim = info.count, info.dim
     vec_path, meta_path = folder / VECTORS, folder / META
     for needed in (vec_path, meta_path):
         if not needed.is_file():
@@ -198,10 +205,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             f"{path}: embedding format {manifest.get('format_version')!r}; this celebalab "
             f"{__version__} reads format {FORMAT_VERSION} only (re-create the set)"
         )
-    missing = [k for k in ("dim", "count", "normalised", "fingerprint", "attribute_names")
-               if k not in manifest]  # fmt: skip
-    if missing:
-        raise DataFormatError(path, f"manifest lacks required keys {missing}")
+    EmbeddingSetInfo.from_json(manifest, path)  # every required key is there
     return manifest
 
 

@@ -71,10 +71,8 @@ def model_of(source: ExplorerSource) -> tuple[Path, bool] | None:
         return None
     if source.model_run is not None:
         return source.model_run, emb.normalised
-    info = emb.manifest.get("source") or {}
-    if info.get("type") != "run" or not Path(str(info.get("run"))).is_dir():
-        return None
-    return Path(str(info["run"])), bool(info.get("normalise"))
+    run = emb.info.source.run_dir
+    return None if run is None else (run, bool(emb.info.source.normalise))
 
 
 def embed_upload(source: ExplorerSource, image: Image.Image) -> np.ndarray:

@@ -87,6 +87,7 @@ def import_command(
     Example: celebalab model import w600k_r50.onnx --preset arcface --out runs/arcface
     """
     from celebalab.models.imported import ImportOptions, import_model
+    from celebalab.models.records import ImportedRun
     from celebalab.models.run import load_run
 
     options = ImportOptions(
@@ -96,7 +97,9 @@ def import_command(
     )  # fmt: skip
     run_dir = import_model(source, out, options, overwrite=overwrite)
     run = load_run(run_dir)
-    what = (f"{run.config['embedding_dim']}-d embedding" if run.task == "identity"
+    record = run.record
+    assert isinstance(record, ImportedRun)
+    what = (f"{record.embedding_dim}-d embedding" if run.task == "identity"
             else "40 attribute logits")  # fmt: skip
-    typer.echo(f"{run_dir}: imported {run.config['source']['format']} model ({what}; "
+    typer.echo(f"{run_dir}: imported {record.source.format} model ({what}; "
                f"{run.face_prep.describe()})")  # fmt: skip

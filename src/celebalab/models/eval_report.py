@@ -39,12 +39,11 @@ _CARD = (
 
 def build_evaluation_report(result: EvaluationResult) -> Report:
     """The evaluation report of ``result`` (write it with ``.write(path)``)."""
-    cfg = result.config
     n = len(result.predictions)
     report = Report(
         title=f"Evaluation of {result.run_dir.name} on the {result.split} split",
         subtitle=(
-            f"{cfg.get('arch')} at {cfg.get('image_size')} px · {n:,} images · "
+            f"{result.run.arch} at {result.run.image_size} px · {n:,} images · "
             f"{len(result.metrics)} attributes · images from {result.data_source}"
         ),
         summary=_summary(result),

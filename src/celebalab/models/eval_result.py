@@ -6,18 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from celebalab.models.records import ModelRun
 
 
 @dataclass
 class EvaluationResult:
-    """Everything ``evaluate`` measured; ``files`` are the outputs it wrote."""
+    """Everything ``evaluate`` measured (``run``: the evaluated run's record); ``files`` are the
+    outputs it wrote."""
 
     run_dir: Path
     split: str
-    config: dict[str, Any]
+    run: ModelRun
     metrics: pd.DataFrame
     headline: dict[str, float | int]
     predictions: pd.DataFrame

@@ -82,7 +82,7 @@ def evaluate_run(
     result = EvaluationResult(
         run_dir=Path(run_dir),
         split=split,
-        config=run.config,
+        run=run.record,
         metrics=metrics,
         headline={
             **headline(metrics),
@@ -108,7 +108,7 @@ def _fingerprint_notes(run: LoadedRun, root: Path, table: pd.DataFrame) -> list[
     """A note when the evaluated data differ from the data the run was trained on."""
     from celebalab.models.data import data_fingerprint
 
-    trained_on = (run.config.get("data") or {}).get("fingerprint")
+    trained_on = run.record.data.fingerprint
     if trained_on and trained_on != data_fingerprint(table, run.attribute_names):
         return [
             f"{root}: image ids, partitions or labels differ from the data this run was "
@@ -141,7 +141,7 @@ def write_evaluation(result: EvaluationResult) -> dict[str, Path]:
 
 def evaluation_summary(result: EvaluationResult) -> dict[str, Any]:
     """The JSON document of ``metrics.json`` (NaN becomes null when written)."""
-    cfg = result.config
+    run = result.run
     groups = None
     if result.groups is not None:
         groups = json.loads(result.groups.to_json(orient="index"))
@@ -149,11 +149,11 @@ def evaluation_summary(result: EvaluationResult) -> dict[str, Any]:
     return {
         "run_dir": str(result.run_dir),
         "split": result.split,
-        "arch": cfg.get("arch"),
-        "task": cfg.get("task"),
-        "image_size": cfg.get("image_size"),
-        "threshold_metric": cfg.get("threshold_metric"),
-        "data_root": str(_configured_root(cfg)),
+        "arch": run.arch,
+        "task": run.task,
+        "image_size": run.image_size,
+        "threshold_metric": run.threshold_metric,
+        "data_root": str(Path(run.data.root or "")),
         "data_source": result.data_source,
         "images": n,
         "skipped_images": result.skipped_images,
@@ -208,16 +208,11 @@ def group_of(kind: str) -> str:
 
 
 def _dataset_root(run: LoadedRun, root: str | Path | None) -> Path:
-    path = Path(root) if root is not None else _configured_root(run.config)
+    path = Path(root) if root is not None else Path(run.record.data.root or "")
     if not str(path) or not path.exists():
         hint = "" if root is not None else " (the root recorded in run.json; pass --root)"
         raise CelebalabError(f"{path}: dataset root not found{hint}")
     return path
-
-
-def _configured_root(config: dict[str, Any]) -> Path:
-    data = config.get("data") or {}
-    return Path(data.get("root") or "")
 
 
 def _predictions_frame(

@@ -177,8 +177,7 @@ def run_splits(run: LoadedRun, table: pd.DataFrame) -> Splits:
     """The split of ``table`` that training of ``run`` used (official, or seeded by its seed)."""
     from celebalab.models.data import make_splits
 
-    seed = int((run.config.get("training") or {}).get("seed", 0))
-    return make_splits(table, run.attribute_names, seed)
+    return make_splits(table, run.attribute_names, run.record.split_seed)
 
 
 def prepared_batches(
@@ -227,8 +226,8 @@ def model_input(run: LoadedRun, images_uint8: torch.Tensor | np.ndarray) -> torc
     side = tensor.shape[2] if tensor.shape[1] == 3 else tensor.shape[1]
     if side != run.image_size or tensor.shape[-2] not in (run.image_size, 3):
         raise ValueError(f"expected {run.image_size} px images, got shape {tuple(tensor.shape)}")
-    norm = run.config["normalisation"]
-    return normalise_uint8(tensor.to(run.device), norm["mean"], norm["std"], channels_last=True)
+    norm = run.record.normalisation
+    return normalise_uint8(tensor.to(run.device), norm.mean, norm.std, channels_last=True)
 
 
 def predict_logits(run: LoadedRun, images_uint8: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -185,17 +185,16 @@ def _file_vectors(
     from celebalab.embeddings.features import file_vectors
     from celebalab.models.run import load_run
 
-    source = emb.manifest.get("source", {})
-    if source.get("type") != "run":
+    source = emb.info.source
+    if source.type != "run" or not source.run:
         raise QueryError(
             f"{paths[0]}: a new image can only be queried in a set extracted from a celebalab "
-            f"run; {emb.path} was imported from {source.get('file')} (query an image id instead)"
+            f"run; {emb.path} was imported from {source.file} (query an image id instead)"
         )
-    run = load_run(source["run"])
+    run = load_run(source.run)
     remarks: list[tuple[str, str]] = []
-    kept, vectors, probs, failed = file_vectors(
-        run, paths, bool(source.get("normalise", True)), notes=remarks
-    )
+    normalise = True if source.normalise is None else source.normalise
+    kept, vectors, probs, failed = file_vectors(run, paths, normalise, notes=remarks)
     skipped.extend({"path": p, "reason": r} for p, r in failed)
     notes.extend(f"{p}: {note}" for p, note in remarks)
     values = vectors if by == "embedding" else probs

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +29,8 @@ from celebalab.errors import CelebalabError, OptionError
 from celebalab.io import atomic_path, write_json_atomic
 from celebalab.models.imported._formats import ModelFile, inspect_model_file
 from celebalab.models.imported._load import build_imported_model
-from celebalab.models.run import FORMAT_VERSION, MODEL_RUN, RUN_JSON
+from celebalab.models.records import ImportedRun, ImportedSource, Normalisation
+from celebalab.models.run import MODEL_RUN, RUN_JSON
 from celebalab.rundir import RunKind, open_output, writing
 
 KINDS: tuple[str, ...] = ("identity", "attributes")
@@ -107,16 +107,16 @@ def import_model(
         config = _file_config(model_file, options)
     with writing(output):
         if model_file is not None:
-            _copy(model_file.path, output.path / config["source"]["file"], model_file.format)
-        config["output_dim"] = _probe(output.path, config)
-        if config["task"] == "attributes" and config["output_dim"] != len(ATTRIBUTE_NAMES):
+            _copy(model_file.path, output.path / str(config.source.file), model_file.format)
+        width = _probe(output.path, config)
+        if config.task == "attributes" and width != len(ATTRIBUTE_NAMES):
             raise CelebalabError(
                 f"{source}: --kind attributes needs 40 outputs (CelebA's attributes), "
-                f"the model gives {config['output_dim']}"
+                f"the model gives {width}"
             )
-        if config["task"] == "identity":
-            config["embedding_dim"] = config["output_dim"]
-        write_json_atomic(output.path / RUN_JSON, config)
+        identity = config.task == "identity"
+        config = replace(config, output_dim=width, embedding_dim=width if identity else None)
+        write_json_atomic(output.path / RUN_JSON, config.to_json())
     return output.final
 
 
@@ -145,39 +145,34 @@ def _base_config(
     mean: tuple,
     std: tuple,
     channels: str,
-    source: dict[str, Any],
+    source: ImportedSource,
     licence: str,
-) -> dict[str, Any]:
-    names = list(ATTRIBUTE_NAMES) if task == "attributes" else []
-    return {
-        "format_version": FORMAT_VERSION,
-        "celebalab_version": __version__,
-        "kind": "imported",
-        "arch": f"imported-{source['format']}",
-        "task": task,
-        "attribute_names": names,
-        "image_size": size,
-        "crop": prep.crop if prep.method == "crop" else "none",
-        "alignment": prep.to_config(),
-        "normalisation": {
-            "mean": [m / 255 for m in mean],
-            "std": [s / 255 for s in std],
-            "scale": 255,
-        },
-        "channels": channels,
-        "thresholds": dict.fromkeys(names, 0.5),
-        "threshold_metric": "none (imported model: present when probability ≥ 0.5)",
-        "source": source,
-        "licence": licence,
-        "data": {},
-    }
+) -> ImportedRun:
+    names = tuple(ATTRIBUTE_NAMES) if task == "attributes" else ()
+    return ImportedRun(
+        celebalab_version=__version__,
+        arch=f"imported-{source.format}",
+        task=task,
+        attribute_names=names,
+        image_size=size,
+        crop=prep.crop if prep.method == "crop" else "none",
+        alignment=prep.to_config(),
+        normalisation=Normalisation(
+            mean=tuple(m / 255 for m in mean), std=tuple(s / 255 for s in std)
+        ),
+        channels=channels,
+        thresholds=dict.fromkeys(names, 0.5),
+        threshold_metric="none (imported model: present when probability ≥ 0.5)",
+        source=source,
+        licence=licence,
+    )
 
 
-def _dlib_config() -> dict[str, Any]:
+def _dlib_config() -> ImportedRun:
     from celebalab.alignment._dlib import DESCRIPTOR_FILE, PREDICTOR_FILE, dlib_file
 
     files = {name: _sha256(dlib_file(name)) for name in (DESCRIPTOR_FILE, PREDICTOR_FILE)}
-    source = {"format": "dlib", "package": "face-recognition-models", "files": files}
+    source = ImportedSource(format="dlib", package="face-recognition-models", files=files)
     prep = FacePrep(size=150, method="dlib")
     # dlib's descriptor reads 0–255 pixels: the input stays on the 0–1 scale (mean 0, std 255)
     return _base_config(
@@ -185,7 +180,7 @@ def _dlib_config() -> dict[str, Any]:
     )
 
 
-def _file_config(model: ModelFile, o: ImportOptions) -> dict[str, Any]:
+def _file_config(model: ModelFile, o: ImportOptions) -> ImportedRun:
     preset = PRESETS[o.preset] if o.preset else None
     layout, fixed_batch, declared = _declared_input(model)
     size = o.input_size or (preset.input_size if preset else None) or declared
@@ -208,18 +203,18 @@ def _file_config(model: ModelFile, o: ImportOptions) -> dict[str, Any]:
         if alignment == "arcface"
         else FacePrep(size=size, method="crop", crop=alignment.removeprefix("crop-"))
     )
-    source = {
-        "format": model.format,
-        "file": MODEL_FILES[model.format],
-        "original": str(model.path.resolve()),
-        "sha256": _sha256(model.path),
-        "input_name": model.input_name,
-        "input_shape": list(model.shape or []),
-        "layout": layout,
-        "fixed_batch": fixed_batch,
-        "arch": o.arch,
-        "preset": o.preset,
-    }
+    source = ImportedSource(
+        format=model.format,
+        file=MODEL_FILES[model.format],
+        original=str(model.path.resolve()),
+        sha256=_sha256(model.path),
+        input_name=model.input_name,
+        input_shape=tuple(model.shape or ()),
+        layout=layout,
+        fixed_batch=fixed_batch,
+        arch=o.arch,
+        preset=o.preset,
+    )
     return _base_config(
         o.kind,
         size,
@@ -264,15 +259,15 @@ def _three(values: tuple[float, ...] | None) -> tuple[float, float, float] | Non
     return tuple(values) * 3 if len(values) == 1 else tuple(values)  # type: ignore[return-value]
 
 
-def _probe(out: Path, config: dict[str, Any]) -> int:
+def _probe(out: Path, config: ImportedRun) -> int:
     """Run the imported model on two fixed images; return its output width."""
     from celebalab.models.architectures import normalise_uint8
 
     model = build_imported_model(out, config)
-    size = int(config["image_size"])
+    size = config.image_size
     images = np.random.default_rng(0).integers(0, 256, (2, 3, size, size), dtype=np.uint8)
-    norm = config["normalisation"]
-    x = normalise_uint8(torch.from_numpy(images), norm["mean"], norm["std"])
+    norm = config.normalisation
+    x = normalise_uint8(torch.from_numpy(images), norm.mean, norm.std)
     with torch.no_grad():
         try:
             y = model(x)
@@ -281,12 +276,12 @@ def _probe(out: Path, config: dict[str, Any]) -> int:
         except Exception as err:  # the model's own failure on a well-formed input
             first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
             raise CelebalabError(
-                f"{config['source'].get('original', 'dlib')}: the model failed "
+                f"{config.source.original or 'dlib'}: the model failed "
                 f"on a {size}×{size} input ({first})"
             ) from None
     if y.ndim != 2 or y.shape[0] != 2:
         raise CelebalabError(
-            f"{config['source'].get('original')}: output shape {tuple(y.shape)}; expected N×D"
+            f"{config.source.original}: output shape {tuple(y.shape)}; expected N×D"
         )
     return int(y.shape[1])
 

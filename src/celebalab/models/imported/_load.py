@@ -1,36 +1,30 @@
-"""An imported run's model rebuilt from its ``run.json`` ``source`` record."""
+"""An imported run's model rebuilt from its ``run.json`` record (:class:`ImportedRun`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from celebalab.errors import CelebalabError
 from celebalab.models.imported._backends import DlibModule, OnnxModule, TorchModule
+from celebalab.models.records import ImportedRun
 
 
-def build_imported_model(run_dir: Path, config: dict[str, Any]) -> nn.Module:
+def build_imported_model(run_dir: Path, run: ImportedRun) -> nn.Module:
     """The module of an imported run: normalised float ``N×3×S×S`` → ``N×D`` (eval mode)."""
-    source = config["source"]
-    fmt = source["format"]
-    if fmt == "dlib":
+    source = run.source
+    if source.format == "dlib":
         return DlibModule().eval()
-    path = run_dir / source["file"]
+    path = run_dir / str(source.file)
     if not path.is_file():
         raise CelebalabError(f"{path}: the imported model file is missing from the run")
-    frame = {
-        "channels": config.get("channels", "rgb"),
-        "layout": source.get("layout", "nchw"),
-        "batch": source.get("fixed_batch"),
-    }
-    if fmt == "onnx":
-        return OnnxModule(path, source["input_name"], **frame).eval()
-    return TorchModule(
-        load_torch_module(path, fmt, source.get("arch"), source.get("outputs")), path, **frame
-    ).eval()
+    frame = {"channels": run.channels, "layout": source.layout, "batch": source.fixed_batch}
+    if source.format == "onnx":
+        return OnnxModule(path, source.input_name, **frame).eval()
+    module = load_torch_module(path, source.format, source.arch, source.outputs)
+    return TorchModule(module, path, **frame).eval()
 
 
 def load_torch_module(path: Path, fmt: str, arch: str | None, outputs: int | None) -> nn.Module:
