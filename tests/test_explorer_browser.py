@@ -211,7 +211,8 @@ def test_user_guide_end_to_end(served: str, browser, synth_root: Path) -> None:
         page.mouse.move(px, py, steps=8)
     page.mouse.up()
     page.wait_for_function(
-        "document.querySelector('#selection-title').textContent.includes('of 120 selected images')"
+        "document.querySelector('#selection-title').textContent"
+        ".startsWith('120 of 120 images: lasso/box')"
     )
     assert page.locator("#selection-gallery img").count() == 60
 
@@ -293,4 +294,252 @@ def test_layout_adapts(served: str, browser, tmp_path: Path) -> None:
         else:
             assert views["y"] >= menu["y"] + menu["height"] - 1  # menu on top, views below
         page.screenshot(path=str(folder / f"explorer_{width}.png"), full_page=True)
+    page.close()
+
+
+def _point_on_map(page, row: int) -> tuple[float, float]:
+    """Page coordinates of the map point of dataset ``row`` (on a map drawn with context, a
+    point's position is its row)."""
+    page.locator("#map").scroll_into_view_if_needed()
+    box = page.locator("#map .js-plotly-plot").bounding_box()
+    x, y = page.evaluate("""(row) => {
+        const gd = document.querySelector('#map .js-plotly-plot');
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        for (const t of gd._fullData.filter(t => t.name === 'faces')) {
+            const j = t.customdata.findIndex(c => c[2] === row);
+            if (j >= 0) return [xa._offset + xa.l2p(t.x[j]), ya._offset + ya.l2p(t.y[j])];
+        }
+    }""", row)  # fmt: skip
+    return box["x"] + x, box["y"] + y
+
+
+def _open(browser, served: str, width: int = 1440):
+    page = browser.new_page(viewport={"width": width, "height": 1000}, accept_downloads=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(served)
+    page.wait_for_selector("#pies .slice", timeout=20000)
+    page.wait_for_selector("#map .gl-container canvas", timeout=20000)
+    return page, errors
+
+
+def _shot(page, name: str, tmp_path: Path) -> None:
+    folder = Path(os.environ.get(SHOTS_ENV) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name), full_page=False)
+
+
+def _faces_drawn(page) -> dict[str, int]:
+    """Points drawn on the map per colour."""
+    return page.evaluate("""() => {
+        const gd = document.querySelector('#map .js-plotly-plot');
+        const out = {};
+        for (const t of gd._fullData.filter(t => t.name === 'faces'))
+            out[t.marker.color] = (out[t.marker.color] || 0) + t.x.length;
+        return out;
+    }""")
+
+
+def test_export_and_table_of_a_filtered_selection(
+    served: str, browser, synth_root: Path, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from celebalab.datasets.table import load_table
+    from celebalab.explorer.selection import COLUMNS
+
+    table = load_table(synth_root / "CelebA")
+    page, errors = _open(browser, served)
+    page.locator("#pies .slice").nth(1).click()  # Male = yes
+    page.locator("#chips button").wait_for(timeout=10000)
+    males = table[table["Male"] == 1]
+    page.wait_for_function(
+        "document.querySelector('#selection-title').textContent"
+        f".startsWith('{len(males)} of 120 images: Male = yes')"
+    )
+    assert "×" in page.locator("#selection-description").inner_text()  # what stands out
+    for button, reader in (("#export-csv", pd.read_csv), ("#export-parquet", pd.read_parquet)):
+        with page.expect_download() as download:
+            page.click(button)
+        path = tmp_path / download.value.suggested_filename
+        download.value.save_as(path)
+        frame = reader(path)
+        assert list(frame.columns) == list(COLUMNS)
+        assert frame["image_id"].tolist() == males["image_id"].tolist()
+        assert (frame["Male"] == 1).all()
+    # the table: the selection, 15 a page, sorted on the server by any column
+    page.locator("#table").scroll_into_view_if_needed()
+    page.wait_for_function(
+        f"document.querySelector('#table-title').textContent.startsWith('{len(males)} of 120')"
+    )
+    header = page.locator("#table th.dash-header").filter(has_text=re.compile("^.?identity$"))
+    header.locator(".column-header--sort").click()  # ascending
+    expected = males.sort_values("identity", kind="stable")["image_id"].tolist()
+    page.wait_for_function(
+        f"document.querySelector('#table td[data-dash-column=image_id]').textContent"
+        f" === '{expected[0]}'"
+    )
+    page.locator("#table .next-page").click()
+    page.wait_for_function(
+        f"document.querySelector('#table td[data-dash-column=image_id]').textContent"
+        f" === '{expected[15]}'"
+    )
+    shown = page.locator("#table td[data-dash-column=image_id]").all_inner_texts()
+    assert shown == expected[15:30]
+    _shot(page, "explorer_table_1440.png", tmp_path)
+    assert not errors, errors
+    page.close()
+
+
+def test_greyed_context_and_cluster_descriptions(
+    served: str, browser, synthetic_embedding_set: Path, tmp_path: Path
+) -> None:
+    from celebalab.explorer import figures
+    from celebalab.explorer.sources import open_sources
+    from celebalab.explorer.views import DEFAULT_CLUSTERING, Explorer
+
+    described, _ = Explorer(sources=open_sources([synthetic_embedding_set])).clusters(
+        0, DEFAULT_CLUSTERING
+    )
+    page, errors = _open(browser, served)
+    # every cluster in the legend, described as describe_clusters says (checked against pandas)
+    page.wait_for_selector("#map-legend .legend-entry")
+    legend = page.locator("#map-legend .legend-entry").all_inner_texts()
+    assert len(legend) == len(described) == 8
+    for label, description in described.items():
+        line = next(t for t in legend if t.startswith(f"cluster {label} "))
+        assert description.attributes_text() in line and description.identity_text() in line
+    assert page.locator("#cluster-gallery .cluster-row").count() == 8
+    assert page.locator("#cluster-gallery .cluster-row").first.locator("img").count() == 8
+    # a filter greys the rest (drawn, in the context colour) ...
+    page.locator("#pies .slice").nth(1).click()  # Male = yes
+    page.wait_for_function("document.querySelector('#map .gtitle').textContent.includes('greyed')")
+    drawn = _faces_drawn(page)
+    assert sum(drawn.values()) == 120 and drawn.get(figures.CONTEXT, 0) > 0
+    context = drawn[figures.CONTEXT]
+    # ... or hides it, with the toggle
+    page.click("#context")
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('#map .js-plotly-plot');"
+        f" return gd._fullData.filter(t => t.name === 'faces').reduce((s, t) => s + t.x.length, 0)"
+        f" === {120 - context}; }}"
+    )
+    assert figures.CONTEXT not in _faces_drawn(page)
+    page.click("#context")
+    page.locator("#chips button").first.click()  # the filter off
+    page.wait_for_function("!document.querySelector('#map .gtitle').textContent.includes('greyed')")
+    # a legend entry keeps that cluster only: a chip, the selection, the rest greyed
+    first = page.locator("#map-legend .legend-entry").first
+    label = int(re.search(r"cluster (\d+)", first.inner_text()).group(1))
+    first.click()
+    page.wait_for_function(
+        f"[...document.querySelectorAll('#chips button')].some(b => b.textContent.startsWith("
+        f"'cluster {label}'))"
+    )
+    page.wait_for_function(
+        "document.querySelector('#selection-title').textContent.includes('cluster')"
+    )
+    size = int(page.locator("#selection-title").inner_text().split(" of ")[0].replace(",", ""))
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('#map .js-plotly-plot');"
+        f" return gd._fullData.filter(t => t.name === 'faces' && t.marker.color === "
+        f"'{figures.CONTEXT}').reduce((s, t) => s + t.x.length, 0) === {120 - size}; }}"
+    )
+    _shot(page, "explorer_clusters_1440.png", tmp_path)
+    assert not errors, errors
+    page.close()
+
+
+def test_hover_shows_a_thumbnail(served: str, browser) -> None:
+    page, errors = _open(browser, served)
+    x, y = _point_on_map(page, 5)
+    page.mouse.move(x - 30, y - 30)
+    page.mouse.move(x, y, steps=5)
+    page.wait_for_function(
+        "() => { const img = document.querySelector('#hover-thumb');"
+        " return img && img.src.endsWith('/explorer/thumb/0/5') && img.complete"
+        " && img.naturalWidth > 0; }"
+    )
+    assert page.locator("#hover-tip").is_visible()
+    assert not errors, errors
+    page.close()
+
+
+def test_first_paint_from_the_html_then_the_live_map(served: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    html = page.request.get(served).text()
+    assert 'class="first-pies" src="data:image/svg+xml;base64,' in html  # no script needed
+    assert 'class="first-map" src="data:image/png;base64,' in html  # the density image
+    page.goto(served)
+    page.wait_for_selector("#map .gl-container canvas", timeout=20000)
+    page.wait_for_function("getComputedStyle(document.querySelector('#map-preview')).display"
+                           " === 'none'")  # fmt: skip
+    assert page.locator(".first-paint").count() == 0  # the live page replaced the skeleton
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def served_density(synthetic_embedding_set: Path) -> Iterator[str]:
+    """The explorer with a point budget of 50: its 120 points are a density map."""
+    from werkzeug.serving import make_server
+
+    from celebalab.explorer.app import build_app
+    from celebalab.explorer.sources import open_sources
+    from celebalab.explorer.views import Explorer
+
+    explorer = Explorer(sources=open_sources([synthetic_embedding_set]), point_budget=50)
+    explorer.warm_up()
+    server = make_server("127.0.0.1", _free_port(), build_app(explorer).server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_density_map_zooms_and_resolves_clicks(
+    served_density: str, browser, synthetic_embedding_set: Path, tmp_path: Path
+) -> None:
+    from celebalab.explorer.sources import open_sources
+    from celebalab.explorer.views import Explorer
+
+    xy = np.asarray(
+        Explorer(sources=open_sources([synthetic_embedding_set])).pipelines[0].map("pca")
+    )
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(served_density)
+    page.wait_for_selector("#map .imagelayer image", timeout=20000)
+    assert "density of 120 points" in _map_title(page)
+    first = page.locator("#map .imagelayer image").get_attribute("href")
+    page.locator("#map").scroll_into_view_if_needed()
+    box = page.locator("#map .js-plotly-plot").bounding_box()
+    x, y = page.evaluate("""([x, y]) => {
+        const gd = document.querySelector('#map .js-plotly-plot');
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        return [xa._offset + xa.l2p(x), ya._offset + ya.l2p(y)];
+    }""", [float(xy[9, 0]), float(xy[9, 1])])  # fmt: skip
+    page.mouse.click(box["x"] + x, box["y"] + y)  # a click: the nearest face, found on the server
+    page.wait_for_selector("#clicked-caption", timeout=10000)
+    image_id = Explorer(sources=open_sources([synthetic_embedding_set])).sources[0].meta[
+        "image_id"
+    ].iat[9]
+    assert page.locator("#clicked-caption").inner_text().startswith(image_id)
+    page.wait_for_function("document.querySelectorAll('#similar-gallery img').length == 12")
+    # a zoom (a box dragged on the map) renders the image anew for the new ranges
+    page.locator("#map").scroll_into_view_if_needed()  # the image panel above has grown
+    box = page.locator("#map .js-plotly-plot").bounding_box()
+    page.mouse.move(box["x"] + x - 60, box["y"] + y - 60)
+    page.mouse.down()
+    page.mouse.move(box["x"] + x + 60, box["y"] + y + 60, steps=6)
+    page.mouse.up()
+    page.wait_for_function(
+        f"document.querySelector('#map .imagelayer image').getAttribute('href') !== '{first}'",
+        timeout=20000,
+    )
+    _shot(page, "explorer_density_1440.png", tmp_path)
+    assert not errors, errors
     page.close()

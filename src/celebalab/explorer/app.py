@@ -19,8 +19,8 @@ import numpy as np
 from dash import ALL, ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html, no_update
 from flask import Response, abort, request, send_file
 
-from celebalab.explorer import figures, layout, selection
-from celebalab.explorer.filters import add_filter, describe_subset, filter_label, remove_filter
+from celebalab.explorer import figures, firstpaint, layout, selection
+from celebalab.explorer.filters import add_filter, filter_label, remove_filter
 from celebalab.explorer.images import MAX_UPLOAD_BYTES, UploadError, decode_upload
 from celebalab.explorer.requests import RequestValueError, body_limit, check_request
 from celebalab.explorer.views import GALLERY_CAP, Explorer, image_url
@@ -142,8 +142,18 @@ def build_app(explorer: Explorer, compress: bool = False) -> dash.Dash:
         suppress_callback_exceptions=False,
     )
     first = explorer.first_page()
+    pies = firstpaint.svg_url(firstpaint.pies_svg(first[0]))
     # A function: each page load gets the map's density preview as soon as it is rendered.
-    app.layout = lambda: layout.page(explorer.sources, first, explorer.first_preview())
+    app.layout = lambda: layout.page(explorer.sources, first, explorer.first_preview(), pies)
+    interpolate = app.interpolate_index
+
+    def index_with_first_paint(**parts: str) -> str:
+        # The pies and the map's density painted from the HTML, before Dash's renderer runs.
+        skeleton = firstpaint.skeleton(pies, explorer.first_preview())
+        entry = f'<div id="react-entry-point">{skeleton}</div>'
+        return interpolate(**{**parts, "app_entry": entry})
+
+    app.interpolate_index = index_with_first_paint
     _routes(app, explorer)
     _menu_callbacks(app, explorer)
     _view_callbacks(app, explorer)
@@ -387,12 +397,9 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
     )
     def density_zoom(zoom, *values):
         view = page_view(list(values))
-        if not explorer.is_density_map(view.src, view.filters, context=view.context):
+        if not zoom or not explorer.is_density_map(view.src, view.filters, context=view.context):
             return no_update
-        data = explorer.map_data(view.src, view.clustering, view.filters, view.person,
-                                 cluster=view.cluster, context=view.context)  # fmt: skip
-        x_range, y_range = (zoom["x"], zoom["y"]) if zoom else (
-            data["density"]["x"], data["density"]["y"])  # fmt: skip
+        x_range, y_range = zoom["x"], zoom["y"]
         patch = Patch()
         patch["density"] = {
             "source": explorer.density_view(
@@ -473,13 +480,16 @@ def _view_callbacks(app: dash.Dash, explorer: Explorer) -> None:
 
 
 def selection_words(explorer: Explorer, view: PageView, lasso: bool, count: int) -> str:
-    """What the current selection is, in words: ``lasso/box · Male = yes · cluster 3 · person
-    42: 1,234 images``."""
-    subset = describe_subset(count, len(explorer.sources[view.src]), view.filters, view.person)
-    parts = (["lasso/box"] if lasso else []) + (
-        [f"cluster {view.cluster}"] if view.cluster is not None else []
+    """What the current selection is, in words: ``1,234 of 202,599 images: lasso/box · Male =
+    yes · cluster 3`` (the person counts when there is no lasso, see ``selection_rows``)."""
+    parts = (
+        (["lasso/box"] if lasso else [])
+        + [filter_label(f) for f in view.filters]
+        + ([f"cluster {view.cluster}"] if view.cluster is not None else [])
+        + ([f"person {view.person}"] if view.person is not None and not lasso else [])
     )
-    return " · ".join([*parts, subset])
+    total = len(explorer.sources[view.src])
+    return f"{count:,} of {total:,} images" + (": " + " · ".join(parts) if parts else "")
 
 
 def _has_lasso(selected: dict | None) -> bool:

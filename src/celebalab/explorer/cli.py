@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from celebalab._help import example
+from celebalab.explorer.density import POINT_BUDGET
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +61,14 @@ def explore_command(
             "first click and re-clustering need) in the background from the start."
         ),
     ] = True,
+    point_budget: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Above this many points the map is a density image (re-rendered on zoom, clicks "
+            "resolved on the server) instead of WebGL points.",
+        ),
+    ] = POINT_BUDGET,
 ) -> None:
     """Explore attributes, people, projections and clusters of face embeddings in a browser."""
     from celebalab.explorer import serving
@@ -74,7 +83,10 @@ def explore_command(
     if not local:
         typer.echo(serving.remote_warning(host, port), err=True)
     opened = open_sources(list(sources), images=images)
-    explorer = Explorer(sources=use_model(opened, model) if model is not None else opened)
+    explorer = Explorer(
+        sources=use_model(opened, model) if model is not None else opened,
+        point_budget=point_budget,
+    )
     for source in explorer.sources:
         typer.echo(
             f"{source.name}: {len(source):,} images"

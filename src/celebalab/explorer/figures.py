@@ -223,6 +223,7 @@ def density_spec(
     )
     return {
         "density": {"source": source, "x": list(x_range), "y": list(y_range)},
+        "full": {"x": list(x_range), "y": list(y_range)},
         "n": n,
         "layout": layout.to_plotly_json(),
     }

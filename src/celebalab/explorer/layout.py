@@ -280,10 +280,13 @@ def table_card() -> dbc.Card:
     )
 
 
-def views(first: tuple[go.Figure, str], preview: str | None = None) -> html.Div:
-    """The plots: attributes (``first``: the pies and their page label as the page opens),
-    image, map (``preview``: its density image painted with the page), selection, table,
-    clusters, person, hierarchy."""
+def views(
+    first: tuple[go.Figure, str], preview: str | None = None, pies_image: str | None = None
+) -> html.Div:
+    """The plots: attributes (``first``: the pies and their page label as the page opens,
+    ``pies_image`` the same pies drawn without plotly.js until it has drawn them), image, map
+    (``preview``: its density image painted with the page), selection, table, clusters, person,
+    hierarchy."""
     pie_figure, page_label = first
     pies = _card(
         "Attributes",
@@ -298,7 +301,15 @@ def views(first: tuple[go.Figure, str], preview: str | None = None) -> html.Div:
                 ],
                 className="d-flex align-items-center mb-1",
             ),
-            _graph("pies", 300, figure=pie_figure),
+            html.Div(
+                [
+                    _graph("pies", 300, figure=pie_figure),
+                    html.Img(src=pies_image, className="pies-placeholder", alt="attribute pies")
+                    if pies_image
+                    else None,
+                ],
+                className="pies-box",
+            ),
         ],
     )
     image = _card(
@@ -364,11 +375,15 @@ def views(first: tuple[go.Figure, str], preview: str | None = None) -> html.Div:
 
 
 def page(
-    sources: Sequence[ExplorerSource], first: tuple[go.Figure, str], preview: str | None = None
+    sources: Sequence[ExplorerSource],
+    first: tuple[go.Figure, str],
+    preview: str | None = None,
+    pies_image: str | None = None,
 ) -> dbc.Container:
     """The whole page with its stores (filters, pie page, chosen cluster, map data, density
     clicks and zooms) and the enlarge dialog; ``first`` is what the pies show as it opens
-    (drawn without a round trip), ``preview`` the map's density image (a ``data:`` URL)."""
+    (drawn without a round trip), ``preview`` the map's density image and ``pies_image`` the
+    pies as an image (``data:`` URLs), shown until plotly.js has drawn its own."""
     return dbc.Container(
         [
             dcc.Store(id="filters", data=[]),
@@ -382,7 +397,7 @@ def page(
             dbc.Row(
                 [
                     dbc.Col(menu(sources), lg=3, md=4, xs=12, className="menu-col"),
-                    dbc.Col(views(first, preview), lg=9, md=8, xs=12),
+                    dbc.Col(views(first, preview, pies_image), lg=9, md=8, xs=12),
                 ],
                 className="g-3",
             ),

@@ -515,12 +515,10 @@ class Explorer:
         selected: Mapping[str, Any] | None = None,
         context: bool = False,
     ) -> np.ndarray:
-        """The current selection: the rows passing the filters, of the person and in the
-        cluster when chosen, and inside the lasso or box when there is one (``selected``, the
-        map's selection as plotly reports it, for a map drawn with ``context``)."""
+        """The current selection: the lasso or box on the map when there is one (``selected``,
+        as plotly reports it, for a map drawn with ``context``), else the chosen person's faces;
+        either within the filters and the chosen cluster (what the map keeps)."""
         mask = self.active_mask(src, filters, clustering=clustering, cluster=cluster)
-        if person is not None:
-            mask &= self.sources[src].meta["identity"].to_numpy() == int(person)
         if selected and selected.get("points"):
             inside = np.zeros_like(mask)
             inside[
@@ -530,6 +528,8 @@ class Explorer:
                 )
             ] = True  # fmt: skip
             mask &= inside
+        elif person is not None:
+            mask &= self.sources[src].meta["identity"].to_numpy() == int(person)
         return np.flatnonzero(mask)
 
     def selection_frame(

@@ -61,12 +61,18 @@
   // Density map: the last figure's mode decides what a click and a zoom mean.
   let densityMode = false;
   let rows = null;  // dataset row of each drawn point (null: the position is the row)
+  let fullRange = null;  // the density map's whole extent (a reset of the zoom goes back to it)
 
   function densityFigure(data) {
     densityMode = true;
     rows = null;
     const d = data.density;
+    fullRange = data.full;
+    // The axes show the image's ranges: a zoom comes back as a new image with its ranges.
     const layout = Object.assign({}, data.layout, {
+      uirevision: d.x.concat(d.y).join(),
+      xaxis: Object.assign({}, data.layout.xaxis, { range: d.x, autorange: false }),
+      yaxis: Object.assign({}, data.layout.yaxis, { range: d.y, autorange: false }),
       images: [{
         source: d.source, xref: 'x', yref: 'y', x: d.x[0], y: d.y[1],
         sizex: d.x[1] - d.x[0], sizey: d.y[1] - d.y[0], sizing: 'stretch', layer: 'below',
@@ -96,7 +102,7 @@
     gd.on('plotly_relayout', (change) => {
       if (!densityMode) return;
       if (change['xaxis.autorange'] || change['yaxis.autorange']) {
-        window.dash_clientside.set_props('map-zoom', { data: null });
+        if (fullRange) window.dash_clientside.set_props('map-zoom', { data: fullRange });
       } else if ('xaxis.range[0]' in change || 'yaxis.range[0]' in change) {
         const xr = gd._fullLayout.xaxis.range, yr = gd._fullLayout.yaxis.range;
         window.dash_clientside.set_props('map-zoom', {
