@@ -113,8 +113,8 @@ def test_evaluate_writes_metrics_with_the_real_floor(gan_run: Path, classifier_r
     assert space["generated"].keys() == space["floor"].keys()
     assert saved["samples_per_set"] == 30 and saved["data_matches_training"]
     # The floor is the two real halves' distance, recomputed here independently of evaluate.
-    info = load_gan_run(gan_run).config
-    data = load_gan_data(info["data"]["root"], 32, "center", ("Smiling", "Eyeglasses"), 0,
+    info = load_gan_run(gan_run).record
+    data = load_gan_data(info.data.root, 32, "center", ("Smiling", "Eyeglasses"), 0,
                          progress=False)  # fmt: skip
     order = np.random.default_rng(0).permutation(len(data.rows["train"]))
     cls = load_run(classifier_run)
@@ -126,9 +126,10 @@ def test_evaluate_writes_metrics_with_the_real_floor(gan_run: Path, classifier_r
     assert 0.0 <= conditional["all_generated"] <= 1.0
     memo = saved["memorisation"]
     assert memo["ratio"] == pytest.approx(memo["generated_median"] / memo["heldout_median"])
-    assert result["pairs_png"].startswith(b"\x89PNG")
+    assert result.memorisation.ratio == memo["ratio"] and result.samples_per_set == 30
+    assert result.pictures["pairs_png"].startswith(b"\x89PNG")
     assert "combinations" not in saved  # pictures go to the report, not metrics.json
-    labels = [label for label, _ in result["combinations"]]
+    labels = [label for label, _ in result.pictures["combinations"]]
     assert labels == ["Smiling=0, Eyeglasses=0", "Smiling=1, Eyeglasses=0",
                       "Smiling=0, Eyeglasses=1", "Smiling=1, Eyeglasses=1"]  # fmt: skip
     html = (gan_run / "eval" / "report.html").read_text()

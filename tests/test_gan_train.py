@@ -119,6 +119,10 @@ def test_refuses_to_mix_runs(synth_root: Path, uninterrupted: Path, tmp_path: Pa
 
 
 def test_config_rejects_bad_options() -> None:
+    from celebalab.generate.config import SIZES
+    from celebalab.generate.networks import ARCHITECTURES
+
+    assert tuple(sorted(ARCHITECTURES)) == SIZES  # the option accepts the sizes with a network
     with pytest.raises(CelebalabError, match="size"):
         GanConfig(size=48)
     with pytest.raises(CelebalabError, match="Smiling"):
@@ -241,10 +245,10 @@ def test_time_budget_ends_the_run_finished_and_resume_goes_on(
     out = tmp_path / "budget"
     config = GanConfig(epochs=2, **TINY)
     info = train_gan(synth_root / "CelebA", out, config, max_seconds=1e-3)
-    assert info["training"]["stopped_by"] == "time budget" and info["training"]["steps"] == 1
-    assert load_gan_run(out).generator is not None  # finished: sample and evaluate read it
+    assert info.training.stopped_by == "time budget" and info.training.steps == 1
+    assert load_gan_run(out).record == info  # finished: sample and evaluate read it
     info = train_gan(synth_root / "CelebA", out, config, resume=True)
-    assert info["training"]["stopped_by"] == "epochs"
-    assert info["training"]["steps"] == 2 * (info["data"]["counts"]["train"] // 16)
+    assert info.training.stopped_by == "epochs"
+    assert info.training.steps == 2 * (info.data.counts["train"] // 16)
     with pytest.raises(CelebalabError, match="--minutes"):
         train_gan(synth_root / "CelebA", tmp_path / "none", config, max_seconds=0)

@@ -2,8 +2,8 @@
 
 A command declares its own arguments (ROOT, ``--out``, ``--resume`` …) and one parameter
 ``options``; :func:`with_options` adds one ``--flag`` per field of the dataclass (name, help,
-choices and default shown, help panel, ``--x/--no-x`` for booleans, comma-separated text for
-tuples) and
+choices and default shown, help panel, ``--x/--no-x`` for booleans, comma-separated text or
+``none`` for tuples) and
 calls the command with ``options``: the values given on the command line, by field name
 (absent ones are left out, so ``--resume`` can tell "not given" from "given as the default").
 """
@@ -83,10 +83,13 @@ def _typer_option(f: Field, hint: Any) -> Any:
 
 
 def _parsed(f: Field, hint: Any, value: Any) -> Any:
-    """A tuple field's comma-separated text as a tuple (naming none is refused)."""
+    """A tuple field's comma-separated text as a tuple; ``none`` is the empty tuple, an empty
+    text is refused (``--conditional ''`` must not quietly mean "none")."""
     is_tuple = any(typing.get_origin(a) is tuple for a in (hint, *typing.get_args(hint)))
     if not is_tuple:
         return value
+    if str(value).strip().lower() == "none":
+        return ()
     names = tuple(n.strip() for n in str(value).split(",") if n.strip())
     if not names:
         raise OptionError(f"{flag_of(f)} {value!r}: no name given; leave the option out instead")

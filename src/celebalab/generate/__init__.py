@@ -12,15 +12,27 @@ from celebalab._lazy import lazy_exports
 if TYPE_CHECKING:
     from celebalab.generate.config import GanConfig
     from celebalab.generate.evaluate import evaluate_gan
-    from celebalab.generate.run import GanRun, load_gan_run
+    from celebalab.generate.records import GanEvaluation, GanRun
+    from celebalab.generate.run import LoadedGan, load_gan_run
     from celebalab.generate.sample import sample_images
     from celebalab.generate.train import train_gan
 
-__all__ = ["GanConfig", "GanRun", "evaluate_gan", "load_gan_run", "sample_images", "train_gan"]
+__all__ = [
+    "GanConfig",
+    "GanEvaluation",
+    "GanRun",
+    "LoadedGan",
+    "evaluate_gan",
+    "load_gan_run",
+    "sample_images",
+    "train_gan",
+]
 
 _HOMES = {
     "GanConfig": "config",
-    "GanRun": "run",
+    "GanEvaluation": "records",
+    "GanRun": "records",
+    "LoadedGan": "run",
     "load_gan_run": "run",
     "evaluate_gan": "evaluate",
     "sample_images": "sample",

@@ -18,8 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: Transform families, applied in this order.
-POLICIES = ("color", "translation", "cutout")
+from celebalab.generate.config import POLICIES
 
 
 def _family(name: str) -> list[nn.Module]:

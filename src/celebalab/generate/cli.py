@@ -4,123 +4,68 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from celebalab._help import example, grouped
+from celebalab._help import example
+from celebalab.cli_options import with_options
+from celebalab.generate.config import GanConfig
 
 app = typer.Typer(no_args_is_help=True, help="Train, sample and evaluate face GANs (DCGAN).")
 
 
-def _names(text: str | None, option: str) -> tuple[str, ...] | None:
-    """Comma-separated names; None when the option is absent, an error when it names none
-    (``--conditional ''`` must not quietly train an unconditional model)."""
-    from celebalab.errors import OptionError
-
-    if text is None:
-        return None
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if not names:
-        raise OptionError(f"{option} {text!r}: no attribute named; leave the option out instead")
-    return names
-
-
-def _augment(text: str | None) -> tuple[str, ...] | None:
-    """``--augment``: comma-separated transform names, or ``none``."""
-    if text is None or text.strip().lower() != "none":
-        return _names(text, "--augment")
-    return ()
+_OUTPUT, _TRAINING = "Output", "Training"
 
 
 @app.command(
     "train", epilog=example("celebalab gan train data/synth/CelebA --out runs/gan --epochs 10")
 )
-@grouped(
-    {
-        "Data": "crop conditional",
-        "Model": "size loss spectral_norm",
-        "Training": "epochs minutes lr augment seed max_steps",
-        "Output": "out resume overwrite checkpoint_every progress",
-        "Speed": "batch_size precision threads",
-    }
-)
+@with_options(GanConfig)
 def train_command(
     root: Annotated[Path, typer.Argument(help="CelebA (official/Kaggle) or CelebAMask-HQ root.")],
-    out: Annotated[Path, typer.Option("--out", help="Run directory to create (or resume).")],
-    size: Annotated[
-        int | None, typer.Option(help="32: a small DCGAN pair (default); 64: standard DCGAN.")
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs over the training split (10).")] = None,
-    conditional: Annotated[
-        str | None, typer.Option(help="Attributes to condition on, e.g. Smiling,Male,Eyeglasses.")
-    ] = None,
-    crop: Annotated[str | None, typer.Option(help="'center' (default) or 'none'.")] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(help="Images per step and process (128).")
-    ] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate of both networks.")] = None,
-    loss: Annotated[
-        str | None, typer.Option(help="'bce' (non-saturating, default) or 'hinge'.")
-    ] = None,
-    augment: Annotated[
-        str | None,
-        typer.Option(
-            help="DiffAugment transforms of every discriminator input: color, translation, "
-            "cutout (comma-separated) or none."
-        ),
-    ] = None,
-    spectral_norm: Annotated[
-        bool | None,
-        typer.Option(
-            "--spectral-norm/--no-spectral-norm",
-            help="Spectrally normalised discriminator (no BatchNorm).",
-            show_default=False,
-        ),
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of init, batch order and noise.")] = None,
-    precision: Annotated[
-        str | None,
-        typer.Option(
-            help="auto (GPU: bf16/16-mixed; CPU: bf16 if native, else 32), 32, 16-mixed, bf16-mixed"
-        ),
-    ] = None,
-    checkpoint_every: Annotated[int | None, typer.Option(help="Steps between checkpoints.")] = None,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Run directory to create (or resume).", rich_help_panel=_OUTPUT),
+    ],
+    options: dict[str, Any],
     max_steps: Annotated[
-        int | None, typer.Option(help="Stop (resumable) after this many steps in all.")
+        int | None,
+        typer.Option(
+            help="Stop (resumable) after this many steps in all.", rich_help_panel=_TRAINING
+        ),
     ] = None,
     minutes: Annotated[
         float | None,
-        typer.Option(help="Wall-clock budget: end the run (finished) once it has run this long."),
+        typer.Option(
+            help="Wall-clock budget: end the run (finished) once it has run this long.",
+            rich_help_panel=_TRAINING,
+        ),
     ] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out exactly.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace the run in a non-empty --out.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out exactly.", rich_help_panel=_OUTPUT)
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            help="Replace the run in a non-empty --out (its own files only, once the new one is "
+            "complete).",
+            rich_help_panel=_OUTPUT,
+        ),
+    ] = False,
 ) -> None:
     """Train a DCGAN on the training split; several GPUs: launch with torchrun (DDP)."""
-    from celebalab.generate.config import GanConfig
     from celebalab.generate.train import resume_config, train_gan
 
-    given = {
-        "size": size, "epochs": epochs, "conditional": _names(conditional, "--conditional"),
-        "crop": crop, "batch_size": batch_size, "lr": lr, "loss": loss, "seed": seed,
-        "augment": _augment(augment), "spectral_norm": spectral_norm,
-        "precision": precision, "checkpoint_every": checkpoint_every, "threads": threads,
-        "progress": progress,
-    }  # fmt: skip
-    if resume:
-        config = resume_config(out, **given)
-    else:
-        config = GanConfig(**{k: v for k, v in given.items() if v is not None})
+    config = resume_config(out, **options) if resume else GanConfig(**options)
     budget = None if minutes is None else minutes * 60
-    info = train_gan(root, out, config, resume=resume, overwrite=overwrite, max_steps=max_steps,
-                     max_seconds=budget)  # fmt: skip
-    if info is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 reports
-        t = info["training"]
-        typer.echo(f"{out}: {t['steps']} steps in {t['seconds']:.0f} s "
-                   f"({t['images_per_second']} img/s); report {out / 'report.html'}")  # fmt: skip
-        for warning in info["warnings"][-3:]:
+    run = train_gan(root, out, config, resume=resume, overwrite=overwrite, max_steps=max_steps,
+                    max_seconds=budget)  # fmt: skip
+    if run is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 reports
+        t = run.training
+        typer.echo(f"{out}: {t.steps} steps in {t.seconds:.0f} s "
+                   f"({t.images_per_second} img/s); report {out / 'report.html'}")  # fmt: skip
+        for warning in run.warnings[-3:]:
             typer.echo(f"warning: {warning['message']}")
 
 
@@ -190,9 +135,8 @@ def evaluate_command(
     result = evaluate_gan(run, classifier, root=root, n=n, seed=seed,
                           inception_weights=inception, overwrite=overwrite)  # fmt: skip
     typer.echo(metric_table(result).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    memo = result["memorisation"]
-    typer.echo(f"nearest-training distance ratio (generated / held-out): {memo['ratio']:.3g}")
-    note = result.get("conditional", {}).get("note")
-    if note:
-        typer.echo(f"note: {note}")
+    ratio = result.memorisation.ratio
+    typer.echo(f"nearest-training distance ratio (generated / held-out): {ratio:.3g}")
+    if result.conditional and result.conditional.note:
+        typer.echo(f"note: {result.conditional.note}")
     typer.echo(f"report: {run / 'eval' / 'report.html'}")

@@ -7,103 +7,88 @@ different one would not continue the same run); ``epochs`` may grow, and the exe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from celebalab.datasets.decode import CROPS
-from celebalab.datasets.schema import ATTRIBUTE_NAMES, unknown_name_message
-from celebalab.errors import CelebalabError
-from celebalab.generate.augment import POLICIES
-from celebalab.generate.networks import ARCHITECTURES
+from celebalab.datasets.schema import ATTRIBUTE_NAMES
+from celebalab.options import ConfigError, Interval, IsBool, Names, OneOf, Options, option
 
 LOSSES = ("bce", "hinge")
+#: Image sides with a network pair (:data:`celebalab.generate.networks.ARCHITECTURES`); here,
+#: not there, so that the options (and ``celebalab --help``) do not import torch.
+SIZES = (32, 64)
+#: DiffAugment transform families (:mod:`celebalab.generate.augment`), applied in this order.
+POLICIES = ("color", "translation", "cutout")
 #: "auto": bf16-mixed on a GPU that has it, else 16-mixed; on the CPU bf16-mixed where it has native
 #: bf16, else 32 (see :mod:`celebalab.generate.precision`).
 PRECISIONS = ("auto", "32", "16-mixed", "bf16-mixed")
-#: Options that may differ on ``--resume``; every other field must match the saved run.
-RESUMABLE = ("epochs", "precision", "threads", "progress", "checkpoint_every")
 #: Values of recipe options in runs saved before the option existed (what those runs trained).
 BEFORE_OPTION = {"augment": (), "spectral_norm": False}
-
-
-class GanConfigError(CelebalabError):
-    """An option of ``celebalab gan train`` is out of range or unknown."""
+#: The shared option error, under the name earlier code catches.
+GanConfigError = ConfigError
+_UNIT = Interval(float, 0, 1, strict_high=True)
 
 
 @dataclass(frozen=True, kw_only=True)
-class GanConfig:
+class GanConfig(Options):
     """What to train: size (32: a small DCGAN pair, 64: standard DCGAN), data crop, schedule.
 
     ``conditional`` names the attributes the generator is conditioned on (empty: unconditional).
     ``ema_decay`` is the generator EMA's decay (warmed up as ``min(decay, (1+n)/(10+n))``).
     ``augment`` names the DiffAugment transforms applied to every discriminator input (see
     :mod:`celebalab.generate.augment`; empty: none); ``spectral_norm`` builds the spectrally
-    normalised discriminator.
+    normalised discriminator. Options marked ``fixed`` must equal the saved ones on ``--resume``.
     """
 
-    size: int = 32
-    crop: str = "center"
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 2e-4
-    beta1: float = 0.5
-    loss: str = "bce"
-    conditional: tuple[str, ...] = field(default_factory=tuple)
-    augment: tuple[str, ...] = field(default_factory=tuple)
-    spectral_norm: bool = False
-    ema_decay: float = 0.999
-    seed: int = 0
-    grid_size: int = 64
-    precision: str = "auto"
-    checkpoint_every: int = 200
-    threads: int | None = None
-    progress: bool = True
+    WHAT = "GAN training"
 
-    def __post_init__(self) -> None:
-        if self.size not in ARCHITECTURES:
-            raise GanConfigError(f"--size {self.size}: choose one of {sorted(ARCHITECTURES)}")
-        if self.crop not in CROPS:
-            raise GanConfigError(unknown_name_message("crop", self.crop, CROPS))
-        if self.loss not in LOSSES:
-            raise GanConfigError(unknown_name_message("loss", self.loss, LOSSES))
-        if self.precision not in PRECISIONS:
-            raise GanConfigError(unknown_name_message("precision", self.precision, PRECISIONS))
-        for name in self.conditional:
-            if name not in ATTRIBUTE_NAMES:
-                raise GanConfigError(unknown_name_message("attribute", name, ATTRIBUTE_NAMES))
-        for name in self.augment:
-            if name not in POLICIES:
-                raise GanConfigError(unknown_name_message("augmentation", name, POLICIES))
-        if len(set(self.conditional)) != len(self.conditional):
-            raise GanConfigError(f"--conditional {','.join(self.conditional)}: a name repeats")
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
-        positive.update(grid_size=self.grid_size, checkpoint_every=self.checkpoint_every)
-        for name, value in positive.items():
-            if not value > 0:
-                raise GanConfigError(f"--{name.replace('_', '-')} must be positive, not {value}")
-        if self.threads is not None and self.threads < 1:
-            raise GanConfigError(f"--threads must be at least 1, not {self.threads}")
-        if not 0.0 <= self.ema_decay < 1.0 or not 0.0 <= self.beta1 < 1.0:
-            raise GanConfigError("--ema-decay and beta1 must lie in [0, 1)")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (tuples as lists)."""
-        out = asdict(self)
-        out["conditional"] = list(self.conditional)
-        out["augment"] = list(self.augment)
-        return out
+    size: int = option(32, help="32: a small DCGAN pair; 64: standard DCGAN.",
+                       check=OneOf(SIZES), fixed=True,
+                       panel="Model")  # fmt: skip
+    crop: str = option("center", help="How the aligned image becomes square.",
+                       check=OneOf(CROPS), fixed=True, panel="Data")  # fmt: skip
+    epochs: int = option(10, help="Epochs over the training split.", check=Interval(int, 1),
+                         panel="Training")  # fmt: skip
+    batch_size: int = option(128, help="Images per step and process.", check=Interval(int, 1),
+                             fixed=True, panel="Speed")  # fmt: skip
+    lr: float = option(2e-4, help="Adam learning rate of both networks.",
+                       check=Interval(float, 0, strict=True), fixed=True,
+                       panel="Training")  # fmt: skip
+    beta1: float = option(0.5, help="Adam beta1 of both networks.", check=_UNIT, fixed=True,
+                          panel="Training")  # fmt: skip
+    loss: str = option("bce", help="The GAN loss (bce: non-saturating).", check=OneOf(LOSSES),
+                       fixed=True, panel="Model")  # fmt: skip
+    conditional: tuple[str, ...] = option(
+        (), check=Names("attribute", ATTRIBUTE_NAMES), fixed=True, panel="Data",
+        help="Attributes to condition on, e.g. Smiling,Male,Eyeglasses.",
+    )  # fmt: skip
+    augment: tuple[str, ...] = option(
+        (), check=Names("augmentation", POLICIES), fixed=True, panel="Training",
+        help="DiffAugment transforms of every discriminator input (comma-separated), or none.",
+    )  # fmt: skip
+    spectral_norm: bool = option(False, help="Spectrally normalised discriminator (no "
+                                 "BatchNorm).", check=IsBool(), fixed=True,
+                                 panel="Model")  # fmt: skip
+    ema_decay: float = option(0.999, help="Decay of the generator's EMA.", check=_UNIT,
+                              fixed=True, panel="Training")  # fmt: skip
+    seed: int = option(0, help="Seed of init, batch order and noise.", check=Interval(int, 0),
+                       fixed=True, panel="Training")  # fmt: skip
+    grid_size: int = option(64, help="Faces in the fixed-noise grid of each epoch.",
+                            check=Interval(int, 1), fixed=True, panel="Output")  # fmt: skip
+    precision: str = option(
+        "auto", check=OneOf(PRECISIONS), panel="Speed",
+        help="auto: GPU bf16/16-mixed; CPU bf16 where native, else 32.",
+    )  # fmt: skip
+    checkpoint_every: int = option(200, help="Steps between checkpoints.",
+                                   check=Interval(int, 1), panel="Output")  # fmt: skip
+    threads: int | None = option(None, help="CPU threads (default: all cores).",
+                                 check=Interval(int, 1), panel="Speed")  # fmt: skip
+    progress: bool = option(True, help="Show a progress bar.", check=IsBool(), panel="Output")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GanConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are ignored, missing recipe options take
-        their :data:`BEFORE_OPTION` value (a run saved before they existed trained without)."""
-        known = {f.name for f in fields(cls)}
-        values = {**BEFORE_OPTION, **{k: v for k, v in data.items() if k in known}}
-        values["conditional"] = tuple(values.get("conditional", ()))
-        values["augment"] = tuple(values["augment"])
-        return cls(**values)
-
-    def differences(self, other: GanConfig) -> list[str]:
-        """Fixed options whose values differ between ``self`` and ``other``."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        return [k for k in mine if k not in RESUMABLE and mine[k] != theirs[k]]
+    def from_dict(cls, values: dict[str, Any], source: str | Path = "options") -> GanConfig:
+        """Options saved in a checkpoint or ``run.json``; missing recipe options take their
+        :data:`BEFORE_OPTION` value (a run saved before they existed trained without)."""
+        return super().from_dict({**BEFORE_OPTION, **values}, source)

@@ -9,10 +9,10 @@ named classifier-feature FID/KID, with their real-vs-real floor).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from celebalab.generate.config import GanConfig
 from celebalab.generate.evaluate import evaluate_gan
+from celebalab.generate.records import GanEvaluation, GanRun
 from celebalab.generate.report import add_metric_sections, add_training_sections
 from celebalab.generate.train import train_gan
 from celebalab.reports.html import Report
@@ -21,7 +21,7 @@ from celebalab.reports.html import Report
 def run_demo_gan(
     root: Path, out: Path, classifier: Path, *, epochs: int, crop: str, seed: int,
     batch_size: int = 64, samples: int = 500,
-) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+) -> tuple[GanRun | None, GanEvaluation]:  # fmt: skip
     """Train the 32 px DCGAN for ``epochs`` into ``out`` and evaluate it with ``classifier``.
 
     A dataset too small for four batches of ``batch_size`` per epoch (the demo's tiny test
@@ -39,7 +39,7 @@ def run_demo_gan(
     return info, result
 
 
-def add_demo_sections(report: Report, out: Path, info: dict[str, Any], result: dict) -> None:
+def add_demo_sections(report: Report, out: Path, info: GanRun, result: GanEvaluation) -> None:
     """The GAN's training sections and its metric table, appended to the demo report."""
     add_training_sections(report, out, info)
     add_metric_sections(report.section("GAN evaluation"), result)

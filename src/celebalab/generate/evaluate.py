@@ -13,6 +13,7 @@ resize to the classifier's input size.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from celebalab.errors import CelebalabError
 from celebalab.generate.data import GanData, load_gan_data, nchw, resize_bicubic
 from celebalab.generate.inception import check_weights, inception_metrics
 from celebalab.generate.metrics import distribution_metrics, nearest_distances
-from celebalab.generate.run import EVAL_DIR, GanRun, load_gan_run
+from celebalab.generate.records import GanEvaluation
+from celebalab.generate.run import EVAL_DIR, LoadedGan, load_gan_run
 from celebalab.generate.sample import combination_rows, sample_images, sample_with_labels
 from celebalab.io import write_json_atomic
 
@@ -43,8 +45,9 @@ def evaluate_gan(
     inception_weights: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
-) -> dict[str, Any]:
-    """Evaluate the GAN run ``run_dir``; write ``RUN/eval/{metrics.json,report.html}``.
+) -> GanEvaluation:
+    """Evaluate the GAN run ``run_dir``; write ``RUN/eval/{metrics.json,report.html}``; return
+    the ``metrics.json`` record (with the report's pictures beside it).
 
     ``classifier`` is a celebalab classifier run (its features define the metric space and its
     predictions the conditional check); ``n`` caps the samples per set; ``root`` defaults to the
@@ -61,23 +64,24 @@ def evaluate_gan(
     if n < 10:
         raise CelebalabError(f"--n {n}: need at least 10 samples per set")
     cls = load_run(classifier)
-    info = gan.config
+    info = gan.record
     data = load_gan_data(
-        root or info["data"]["root"], gan.image_size, info["crop"], tuple(gan.conditional),
-        info["config"]["seed"], progress=progress,
+        root or info.data.root, gan.image_size, info.crop, tuple(gan.conditional),
+        info.config.seed, progress=progress,
     )  # fmt: skip
     result = _evaluate(gan, cls, data, n, seed, inception_weights)
-    result["data_matches_training"] = data.fingerprint == info["data"]["fingerprint"]
+    result["data_matches_training"] = data.fingerprint == info.data.fingerprint
     pictures = {key: result.pop(key) for key in ("pairs_png", "combinations") if key in result}
-    write_json_atomic(out / "metrics.json", result)
+    path = write_json_atomic(out / "metrics.json", result)
+    evaluation = replace(GanEvaluation.from_json(result, path), pictures=pictures)
     from celebalab.generate.report import evaluation_report
 
-    evaluation_report(gan.run_dir, info, {**result, **pictures}).write(out / "report.html")
-    return {**result, **pictures}
+    evaluation_report(gan.run_dir, info, evaluation).write(out / "report.html")
+    return evaluation
 
 
 def _evaluate(
-    gan: GanRun, cls: Any, data: GanData, n: int, seed: int, inception: str | Path | None
+    gan: LoadedGan, cls: Any, data: GanData, n: int, seed: int, inception: str | Path | None
 ) -> dict[str, Any]:
     train = data.rows["train"]
     m = min(n, len(train) // 2)
@@ -100,11 +104,11 @@ def _evaluate(
     result: dict[str, Any] = {
         "samples_per_set": m,
         "feature_space": {
-            "name": f"classifier features ({cls.config['arch']}, {feats['a'].shape[1]}-d)",
+            "name": f"classifier features ({cls.record.arch}, {feats['a'].shape[1]}-d)",
             "description": (
                 f"FID, KID, precision and recall in the {feats['a'].shape[1]}-d penultimate "
                 f"feature space of the celebalab classifier {cls.run_dir} "
-                f"({cls.config['arch']}, {cls.image_size} px), not Inception: comparable "
+                f"({cls.record.arch}, {cls.image_size} px), not Inception: comparable "
                 "between generators evaluated with the same classifier, NOT with published FIDs."
             ),
             "classifier": str(cls.run_dir),
@@ -210,7 +214,7 @@ def _memorisation(
 
 
 def _recognition(
-    cls: Any, gan: GanRun, gen_feats: np.ndarray, requested: np.ndarray,
+    cls: Any, gan: LoadedGan, gen_feats: np.ndarray, requested: np.ndarray,
     real_feats: np.ndarray, real_labels: np.ndarray,
 ) -> dict[str, Any]:  # fmt: skip
     """Share of samples whose conditioned attributes the classifier recognises (and on real).

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from celebalab.generate import run as runfmt
+from celebalab.generate.records import GanEvaluation, GanRun
 from celebalab.reports.html import Report, Section
 
 #: Epoch grids shown in the report (evenly spaced, always including the last).
@@ -21,18 +22,18 @@ GRIDS_SHOWN = 6
 SMOOTHING = 25
 
 
-def training_report(run_dir: str | Path, info: dict[str, Any]) -> Report:
-    """Report of a finished (or finishing) run from its files and ``run.json`` dict."""
+def training_report(run_dir: str | Path, info: GanRun) -> Report:
+    """Report of a finished (or finishing) run from its files and ``run.json`` record."""
     run_dir = Path(run_dir)
     report = Report(
         title=f"GAN run {run_dir.name}",
-        subtitle=f"{info['arch']} · {info['image_size']} px · "
-        f"{info['training']['steps']} steps · {_conditioning(info)}",
+        subtitle=f"{info.arch} · {info.image_size} px · "
+        f"{info.training.steps} steps · {_conditioning(info)}",
         summary=(
-            f"This run trained a {info['image_size']} px face generator for "
-            f"{info['training']['steps']:,} steps; the report shows its samples over training, the "
+            f"This run trained a {info.image_size} px face generator for "
+            f"{info.training.steps:,} steps; the report shows its samples over training, the "
             "losses of both networks and the checks for mode collapse "
-            f"({len(info.get('warnings', [])) or 'no'} warning(s) raised). Losses say whether "
+            f"({len(info.warnings) or 'no'} warning(s) raised). Losses say whether "
             "training stayed balanced, not how good the faces are: `celebalab gan evaluate` "
             "measures that, beside a real-vs-real floor."
         ),
@@ -41,26 +42,26 @@ def training_report(run_dir: str | Path, info: dict[str, Any]) -> Report:
     return report
 
 
-def add_training_sections(report: Report, run_dir: Path, info: dict[str, Any]) -> None:
+def add_training_sections(report: Report, run_dir: Path, info: GanRun) -> None:
     """Settings, grids over training, loss curves and warnings of one run."""
-    config, training = info["config"], info["training"]
+    config, training = info.config, info.training
     rows = [
-        ("architecture", info["arch"]), ("image size", info["image_size"]),
-        ("crop", info["crop"]), ("conditioned on", _conditioning(info)),
-        ("loss", config["loss"]), ("batch size", config["batch_size"]),
-        ("learning rate", config["lr"]), ("EMA decay", config["ema_decay"]),
-        ("epochs", training["epochs_run"]), ("steps", training["steps"]),
-        ("precision", training["precision_used"]), ("processes", training["world_size"]),
-        ("training seconds", training["seconds"]),
-        ("training images/s", training["images_per_second"]),
-        ("training images", info["data"]["counts"].get("train")),
+        ("architecture", info.arch), ("image size", info.image_size),
+        ("crop", info.crop), ("conditioned on", _conditioning(info)),
+        ("loss", config.loss), ("batch size", config.batch_size),
+        ("learning rate", config.lr), ("EMA decay", config.ema_decay),
+        ("epochs", training.epochs_run), ("steps", training.steps),
+        ("precision", training.precision_used), ("processes", training.world_size),
+        ("training seconds", training.seconds),
+        ("training images/s", training.images_per_second),
+        ("training images", info.data.counts.get("train")),
     ]  # fmt: skip
     sec = report.section("GAN training")
     sec.table(pd.DataFrame(rows, columns=["setting", "value"]).astype(str), index=False)
-    if training["device"] == "cpu":
+    if training.device == "cpu":
         how = (
             "with bf16 autocast (native bf16 on this CPU; weights, optimiser state and EMA 32-bit)"
-            if training["precision_used"] == "bf16-mixed"
+            if training.precision_used == "bf16-mixed"
             else "in 32-bit precision"
         )
         sec.text(f"Trained on the CPU {how}.", True)
@@ -70,8 +71,8 @@ def add_training_sections(report: Report, run_dir: Path, info: dict[str, Any]) -
     _warnings_section(report.section("GAN collapse checks"), info)
 
 
-def _conditioning(info: dict[str, Any]) -> str:
-    return ", ".join(info.get("conditional", [])) or "unconditional"
+def _conditioning(info: GanRun) -> str:
+    return ", ".join(info.conditional) or "unconditional"
 
 
 def _grids_section(sec: Section, run_dir: Path) -> None:
@@ -125,20 +126,20 @@ def _loss_section(sec: Section, run_dir: Path) -> None:
     sec.figure(fig, alt="loss curves")
 
 
-def _warnings_section(sec: Section, info: dict[str, Any]) -> None:
+def _warnings_section(sec: Section, info: GanRun) -> None:
     sec.text(
         "Checked after every epoch: the discriminator winning outright (mean loss over the last "
         "100 steps below 0.05) and sample diversity (mean pairwise pixel distance of the "
         "fixed-noise samples over that of 64 real training images) below 0.3."
     )
-    warnings = info.get("warnings", [])
+    warnings = list(info.warnings)
     if not warnings:
         sec.text("No collapse warning.")
         return
     sec.table(pd.DataFrame(warnings)[["epoch", "step", "kind", "message"]], index=False)
 
 
-def evaluation_report(run_dir: str | Path, info: dict[str, Any], result: dict[str, Any]) -> Report:
+def evaluation_report(run_dir: str | Path, info: GanRun, result: GanEvaluation) -> Report:
     """Training sections plus the metrics of ``gan evaluate`` (``result`` as in metrics.json)."""
     report = training_report(run_dir, info)
     report.summary = (
@@ -152,9 +153,9 @@ def evaluation_report(run_dir: str | Path, info: dict[str, Any], result: dict[st
     return report
 
 
-def add_metric_sections(sec: Section, result: dict[str, Any]) -> None:
+def add_metric_sections(sec: Section, result: GanEvaluation) -> None:
     """The metric table (generated vs real beside real vs real), memorisation, conditioning."""
-    sec.text(result["feature_space"]["description"])
+    sec.text(result.feature_space.description or "")
     sec.table(metric_table(result), float_format="{:.4g}", index=False)
     sec.text(
         "Floor: the same metric between two disjoint halves of the real training images, with "
@@ -163,37 +164,38 @@ def add_metric_sections(sec: Section, result: dict[str, Any]) -> None:
         "images inside the generated manifold (Kynkäänniemi et al. 2019).",
         note=True,
     )
-    memo = result["memorisation"]
+    memo = result.memorisation
     sec.heading("Nearest training image (memorisation check)")
     sec.text(
         f"Median feature distance from a generated sample to its nearest training image: "
-        f"{memo['generated_median']:.4g}; from a held-out real image ({memo['reference_split']} "
-        f"split) to its nearest training image: {memo['heldout_median']:.4g} (ratio "
-        f"{memo['ratio']:.3g}). A ratio well below 1 means samples sit closer to training "
-        f"images than new real faces do: memorisation. {memo['closer_than_heldout_p1']:.1%} of "
+        f"{memo.generated_median:.4g}; from a held-out real image ({memo.reference_split} "
+        f"split) to its nearest training image: {memo.heldout_median:.4g} (ratio "
+        f"{memo.ratio:.3g}). A ratio well below 1 means samples sit closer to training "
+        f"images than new real faces do: memorisation. {memo.closer_than_heldout_p1:.1%} of "
         "the samples are closer to a training image than 99 % of held-out images are."
     )
-    if "pairs_png" in result:
+    pictures = result.pictures
+    if "pairs_png" in pictures:
         from celebalab.reports.html import img_tag
 
         sec.text("Closest generated samples (top) and their nearest training images (bottom):")
-        sec.raw(img_tag(result["pairs_png"], "nearest training images"))
-    conditional = result.get("conditional")
+        sec.raw(img_tag(pictures["pairs_png"], "nearest training images"))
+    conditional = result.conditional
     if conditional:
         sec.heading("Conditioned attributes recognised by the classifier")
-        sec.table(pd.DataFrame(conditional["per_attribute"]), index=False)
+        sec.table(pd.DataFrame(list(conditional.per_attribute)), index=False)
         sec.text(
-            f"All conditioned attributes recognised on {conditional['all_generated']:.1%} of the "
+            f"All conditioned attributes recognised on {conditional.all_generated:.1%} of the "
             f"samples; the same classifier agrees with the labels of real images at this size on "
-            f"{conditional['all_real']:.1%} (its own ceiling).",
+            f"{conditional.all_real:.1%} (its own ceiling).",
             note=True,
         )
-        if conditional.get("note"):
-            sec.text(conditional["note"] + ".", note=True)
-    if result.get("combinations"):
+        if conditional.note:
+            sec.text(conditional.note + ".", note=True)
+    if pictures.get("combinations"):
         sec.heading("One grid per attribute combination")
         sec.text("The same noise vectors in every row: a column changes only the attributes.")
-        sec.figure(combination_figure(result["combinations"]), alt="attribute combinations")
+        sec.figure(combination_figure(pictures["combinations"]), alt="attribute combinations")
 
 
 def combination_figure(rows: list[tuple[str, np.ndarray]]) -> Any:
@@ -214,16 +216,12 @@ def combination_figure(rows: list[tuple[str, np.ndarray]]) -> Any:
     return fig
 
 
-def metric_table(result: dict[str, Any]) -> pd.DataFrame:
+def metric_table(result: GanEvaluation) -> pd.DataFrame:
     """One row per metric: generated vs real, real vs real floor, what the space is."""
-    rows = []
-    for space in ("inception", "feature_space"):
-        block = result.get(space)
-        if not block:
-            continue
-        for name, value in block["generated"].items():
-            rows.append({
-                "metric": name, "space": block["name"], "generated vs real": value,
-                "real vs real (floor)": block["floor"][name],
-            })  # fmt: skip
+    rows = [
+        {"metric": name, "space": space.name, "generated vs real": value,
+         "real vs real (floor)": space.floor[name]}
+        for space in result.spaces()
+        for name, value in space.generated.items()
+    ]  # fmt: skip
     return pd.DataFrame(rows)

@@ -20,19 +20,18 @@ Layout of ``RUN_DIR`` (format version 1)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from celebalab import __version__
 from celebalab.errors import CelebalabError
 from celebalab.generate.networks import Generator, build_pair
+from celebalab.generate.records import FORMAT_VERSION, KIND, GanRun
 from celebalab.io import atomic_path, read_json_object, write_json_atomic
 from celebalab.rundir import RunKind
 
-FORMAT_VERSION = 1
 RUN_JSON = "run.json"
 GENERATOR_FILE = "generator.pt"
 CHECKPOINT = Path("checkpoints") / "last.pt"
@@ -55,30 +54,34 @@ class GanRunError(CelebalabError):
 
 
 @dataclass
-class GanRun:
-    """A trained generator read back from its run directory (in eval mode, on CPU)."""
+class LoadedGan:
+    """A trained generator read back from its run directory (in eval mode, on CPU), with its
+    ``run.json`` record."""
 
     run_dir: Path
-    config: dict[str, Any]
+    record: GanRun
     generator: Generator
-    conditional: list[str] = field(default_factory=list)
+
+    @property
+    def conditional(self) -> list[str]:
+        """The conditioned attributes, in code order (empty: unconditional)."""
+        return list(self.record.conditional)
 
     @property
     def image_size(self) -> int:
         """Side of the generated images in pixels."""
-        return int(self.config["image_size"])
+        return self.record.image_size
 
 
-def save_run(run_dir: Path, generator: torch.nn.Module, info: dict[str, Any]) -> Path:
+def save_run(run_dir: Path, generator: torch.nn.Module, run: GanRun) -> Path:
     """Write ``generator.pt`` then ``run.json`` (last, atomically); return run.json's path."""
     state = {k: v.detach().cpu() for k, v in generator.state_dict().items()}
     with atomic_path(run_dir / GENERATOR_FILE) as tmp:
         torch.save(state, tmp)
-    full = {"format_version": FORMAT_VERSION, "celebalab_version": __version__, "kind": "gan"}
-    return write_json_atomic(run_dir / RUN_JSON, {**full, **info})
+    return write_json_atomic(run_dir / RUN_JSON, run.to_json())
 
 
-def read_run_info(run_dir: str | Path) -> dict[str, Any]:
+def read_run_info(run_dir: str | Path) -> GanRun:
     """Parse and check ``run_dir/run.json`` without loading weights."""
     run_dir = Path(run_dir)
     path = run_dir / RUN_JSON
@@ -88,22 +91,21 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
         hint = "resume it with `celebalab gan train ROOT --out RUN --resume`"
         raise GanRunError(f"{path}: missing; {run_dir} is not a finished GAN run ({hint})")
     info = read_json_object(path, "run file")
-    if info.get("kind") != "gan":
+    if info.get("kind") != KIND:
         raise GanRunError(f"{path}: not a GAN run (a classifier run? use `celebalab evaluate`)")
     if info.get("format_version") != FORMAT_VERSION:
         raise GanRunError(
             f"{path}: GAN run format {info.get('format_version')!r}; this celebalab "
             f"{__version__} reads format {FORMAT_VERSION} only (retrain with this version)"
         )
-    return info
+    return GanRun.from_json(info, path)
 
 
-def load_gan_run(run_dir: str | Path) -> GanRun:
+def load_gan_run(run_dir: str | Path) -> LoadedGan:
     """Load a finished GAN run: the EMA generator rebuilt from ``run.json``, in eval mode."""
     run_dir = Path(run_dir)
-    info = read_run_info(run_dir)
-    conditional = list(info.get("conditional", []))
-    generator, _ = build_pair(int(info["image_size"]), len(conditional))
+    run = read_run_info(run_dir)
+    generator, _ = build_pair(run.image_size, len(run.conditional))
     weights = run_dir / GENERATOR_FILE
     try:
         generator.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
@@ -112,4 +114,4 @@ def load_gan_run(run_dir: str | Path) -> GanRun:
     except Exception as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise GanRunError(f"{weights}: corrupt or incompatible weights ({reason})") from None
-    return GanRun(run_dir, info, generator.eval(), conditional)
+    return LoadedGan(run_dir, run, generator.eval())

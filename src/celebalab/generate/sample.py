@@ -16,7 +16,7 @@ from celebalab.errors import CelebalabError, OptionError
 from celebalab.generate.data import nchw, resize_bicubic, to_uint8
 from celebalab.generate.monitor import grid_columns, image_grid
 from celebalab.generate.networks import NOISE_DIM, attribute_code
-from celebalab.generate.run import GanRun
+from celebalab.generate.run import LoadedGan
 from celebalab.io import atomic_path, check_output_file
 
 #: Longest side of any PNG written here: a larger request is capped and said, never allocated
@@ -42,7 +42,7 @@ def parse_attrs(text: str | None) -> dict[str, int]:
 
 
 def sample_images(
-    run: GanRun, n: int, *, seed: int = 0, attrs: dict[str, int] | None = None,
+    run: LoadedGan, n: int, *, seed: int = 0, attrs: dict[str, int] | None = None,
     batch_size: int = 256,
 ) -> np.ndarray:  # fmt: skip
     """``n`` generated faces, uint8 ``n×S×S×3``; ``attrs`` fixes conditioned attributes."""
@@ -58,7 +58,7 @@ def sample_images(
 
 
 def sample_with_labels(
-    run: GanRun, labels: np.ndarray, *, seed: int = 0, batch_size: int = 256
+    run: LoadedGan, labels: np.ndarray, *, seed: int = 0, batch_size: int = 256
 ) -> np.ndarray:
     """Faces for given 0/1 label rows ``n×K`` (in ``run.conditional`` order)."""
     stream = torch.Generator().manual_seed(seed)
@@ -66,7 +66,9 @@ def sample_with_labels(
     return _generate(run, z, torch.as_tensor(labels), batch_size)
 
 
-def combination_rows(run: GanRun, per: int = 8, *, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+def combination_rows(
+    run: LoadedGan, per: int = 8, *, seed: int = 0
+) -> list[tuple[str, np.ndarray]]:
     """``per`` faces for each combination of the conditioned attributes, the same noise in
     every combination (so a column differs only by the attributes): ``(label, uint8 images)``.
 
@@ -85,7 +87,7 @@ def combination_rows(run: GanRun, per: int = 8, *, seed: int = 0) -> list[tuple[
 
 
 def _inputs(
-    run: GanRun, n: int, seed: int, attrs: dict[str, int]
+    run: LoadedGan, n: int, seed: int, attrs: dict[str, int]
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     stream = torch.Generator().manual_seed(seed)
     z = torch.randn(n, NOISE_DIM, generator=stream)
@@ -100,7 +102,7 @@ def _inputs(
 
 @torch.inference_mode()
 def _generate(
-    run: GanRun, z: torch.Tensor, labels: torch.Tensor | None, batch_size: int
+    run: LoadedGan, z: torch.Tensor, labels: torch.Tensor | None, batch_size: int
 ) -> np.ndarray:
     chunks = []
     for start in range(0, len(z), batch_size):

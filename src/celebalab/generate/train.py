@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
+from celebalab import __version__
 from celebalab.errors import check_at_least
 from celebalab.generate import run as runfmt
 from celebalab.generate.augment import DiffAugment, build_augment
@@ -63,6 +64,7 @@ from celebalab.generate.monitor import (
 )
 from celebalab.generate.networks import ARCHITECTURES, NOISE_DIM, attribute_code, build_pair
 from celebalab.generate.precision import autocast, resolve_precision
+from celebalab.generate.records import GanRun, GanRunData, GanTraining
 from celebalab.generate.state import (
     LOSS_COLUMNS,
     GanTrainError,
@@ -117,11 +119,11 @@ def train_gan(
     overwrite: bool = False,
     max_steps: int | None = None,
     max_seconds: float | None = None,
-) -> dict[str, Any] | None:
+) -> GanRun | None:
     """Train a (conditional) DCGAN on ``root``'s training split into the run directory ``out``.
 
     ``max_steps`` stops after that many steps in all (a time-boxed job; continue with
-    ``resume=True``) and returns None; otherwise returns the finished run's ``run.json`` dict.
+    ``resume=True``) and returns None; otherwise returns the finished run's ``run.json`` record.
     ``max_seconds`` is a wall-clock budget from this call on (data opening included): the run
     ends, finished, after the step during which it runs out (``training.stopped_by`` says so).
     On ``resume`` the fixed options in ``config`` must equal the saved ones (see
@@ -146,7 +148,7 @@ def train_gan(
 def _train_gan(
     root: Path, out: Path, config: GanConfig, procs: Processes, resume: bool,
     max_steps: int | None, max_seconds: float | None, called: float,
-) -> dict[str, Any] | None:  # fmt: skip
+) -> GanRun | None:  # fmt: skip
     """Open the data and train into ``out`` (``procs`` started); see :func:`train_gan`."""
     saved = _prepare_out(out, config, resume, procs)
     _set_threads(config.threads)
@@ -200,7 +202,7 @@ def _prepare_out(
             )
         finished = out / runfmt.RUN_JSON
         if finished.is_file():
-            timed_out = runfmt.read_run_info(out)["training"].get("stopped_by") == TIME_BUDGET
+            timed_out = runfmt.read_run_info(out).training.stopped_by == TIME_BUDGET
             if config.epochs <= saved["config"]["epochs"] and not timed_out:
                 raise GanTrainError(
                     f"{out}: the run already finished {saved['config']['epochs']} epoch(s); "
@@ -360,7 +362,7 @@ def _train_step(job: _Job, nets: Nets, dnets: tuple[Any, Any], step: int) -> dic
 # ---------------------------------------------------------------- the loop
 
 
-def _train(job: _Job, saved: dict[str, Any] | None, max_steps: int | None) -> dict | None:
+def _train(job: _Job, saved: dict[str, Any] | None, max_steps: int | None) -> GanRun | None:
     nets = _build(job)
     progress = Progress()
     fixed = _fixed_inputs(job)
@@ -502,30 +504,31 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     write_text_atomic(path, buf.getvalue())
 
 
-def _finish(job: _Job, nets: Nets, progress: Progress, stopped_by: str) -> dict[str, Any]:
-    """Write generator.pt, the CSV logs, the report and, last, run.json."""
+def _finish(job: _Job, nets: Nets, progress: Progress, stopped_by: str) -> GanRun:
+    """Write generator.pt, the CSV logs, the report and, last, run.json; return its record."""
     config = job.config
     done = progress.step * config.batch_size * job.procs.world_size
-    info = {
-        "arch": ARCHITECTURES[config.size]["name"],
-        "image_size": config.size,
-        "crop": config.crop,
-        "noise_dim": NOISE_DIM,
-        "conditional": list(config.conditional),
-        "config": config.to_dict(),
-        "data": {"root": str(job.root.resolve()), **describe(job.data)},
-        "training": {
-            "steps": progress.step,
-            "epochs_run": len(progress.epochs),
-            "seconds": round(progress.seconds, 2),
-            "images_per_second": round(done / progress.seconds, 1) if progress.seconds else None,
-            "precision_used": job.precision,
-            "world_size": job.procs.world_size,
-            "device": job.procs.device.type,
-            "stopped_by": stopped_by,
-        },
-        "warnings": progress.warnings,
-    }
+    info = GanRun(
+        celebalab_version=__version__,
+        arch=ARCHITECTURES[config.size]["name"],
+        image_size=config.size,
+        crop=config.crop,
+        noise_dim=NOISE_DIM,
+        conditional=config.conditional,
+        config=config,
+        data=GanRunData(root=str(job.root.resolve()), **describe(job.data)),
+        training=GanTraining(
+            steps=progress.step,
+            epochs_run=len(progress.epochs),
+            seconds=round(progress.seconds, 2),
+            images_per_second=round(done / progress.seconds, 1) if progress.seconds else None,
+            precision_used=job.precision,
+            world_size=job.procs.world_size,
+            device=job.procs.device.type,
+            stopped_by=stopped_by,
+        ),
+        warnings=tuple(progress.warnings),
+    )
     if not job.procs.main:
         return info
     steps = [{"step": i + 1, **{c: progress.losses[c][i] for c in LOSS_COLUMNS}}

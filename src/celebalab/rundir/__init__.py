@@ -15,9 +15,10 @@ from celebalab.rundir.folder import (
     staged_path,
     writing,
 )
-from celebalab.rundir.record import OMIT_NONE, Record
+from celebalab.rundir.record import NOT_WRITTEN, OMIT_NONE, Record
 
 __all__ = [
+    "NOT_WRITTEN",
     "OMIT_NONE",
     "Record",
     "RunKind",

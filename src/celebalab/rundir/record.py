@@ -26,6 +26,9 @@ R = TypeVar("R", bound="Record")
 #: Field metadata of a key left out of the JSON while it is None (keys older files lack):
 #: ``alignment: dict | None = field(default=None, metadata=OMIT_NONE)``.
 OMIT_NONE: Mapping[str, bool] = types.MappingProxyType({"omit_none": True})
+#: Field metadata of a value kept beside the record but never written (pictures, tables):
+#: ``pictures: dict = field(default_factory=dict, metadata=NOT_WRITTEN)``.
+NOT_WRITTEN: Mapping[str, bool] = types.MappingProxyType({"not_written": True})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -40,7 +43,8 @@ class Record:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "extra" or (value is None and f.metadata.get("omit_none")):
+            skip = f.metadata.get("not_written") or (value is None and f.metadata.get("omit_none"))
+            if f.name == "extra" or skip:
                 continue
             out[f.name] = _plain(value)
         return {**out, **_plain(self.extra)}
@@ -49,7 +53,8 @@ class Record:
     def from_json(cls: type[R], data: Mapping[str, Any], source: str | Path = "record") -> R:
         """Read ``data`` (a parsed JSON object); a missing required key names ``source``."""
         hints = _hints(cls)
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        names = {f.name for f in dataclasses.fields(cls) if not f.metadata.get("not_written")}
+        names.discard("extra")
         required = [f.name for f in dataclasses.fields(cls) if _required(f)]
         missing = [name for name in required if name not in data]
         if missing:
