@@ -1,6 +1,6 @@
 """``explain`` on imported runs: perturbation methods through any forward (ONNX too), gradient
 methods only where gradients flow (each refusal one line, in ``skipped``), and face-parsing
-masks warped by the very alignment of the images (refused with one line where it is unknown)."""
+masks warped by the very alignment of the images."""
 
 from __future__ import annotations
 
@@ -141,7 +141,6 @@ def test_template_masks_follow_the_image_warp(paired: Path, tmp_path: Path) -> N
     run = load_run(_imported(tmp_path, "onnx", "identity", "arcface"))
     table = load_table(paired)
     frame = InputFrame.of(run, table)
-    assert frame.mask_refusal() is None
     row = 0
     path = Path(table.attrs["image_dir"]) / table["image_id"].iloc[row]
     with Image.open(path) as image:
@@ -161,37 +160,19 @@ def _matrix(frame, row: int) -> np.ndarray:
     return fit_similarity(frame.landmarks[row], np.asarray(frame.prep.points))
 
 
-def test_dlib_and_landmark_free_template_runs_refuse_regional_metrics(tmp_path: Path) -> None:
-    """Where the images' transform is dlib's own, masks are not warped by a guess: one line."""
-    from dataclasses import replace
-
+@pytest.mark.parametrize("method", ["dlib", "template"])
+def test_detector_aligned_masks_follow_the_image(tmp_path: Path, method: str) -> None:
+    """Without landmarks (and always for dlib's chips) a mask goes through the transform the
+    detector-based alignment applied: a label map drawn from the real sample face, warped as
+    masks are, matches the aligned image the model sees."""
     from celebalab.alignment import FacePrep
     from celebalab.explain.imported import InputFrame
 
-    frame = InputFrame(FacePrep(size=SIZE, method="dlib"), "runs/dlib", tmp_path, (), None)
-    line = frame.mask_refusal()
-    assert line.startswith("regional metrics skipped: run runs/dlib aligns faces with dlib's")
-    assert line.endswith("falsification rate and deletion/insertion run") and "\n" not in line
-    template = replace(frame, prep=FacePrep.for_template("arcface", SIZE))
-    assert "no landmark file" in template.mask_refusal()
-
-
-def test_refused_regional_metrics_leave_fr_and_curves(
-    synth_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Without masks in the run's frame (dlib's chips), attribute and pair decisions are still
-    explained: falsification and curves finite, regional columns NaN, the reason in ``skipped``."""
-    from celebalab.explain.imported import InputFrame
-
-    line = "regional metrics skipped: (as for a dlib run)"
-    monkeypatch.setattr(InputFrame, "mask_refusal", lambda self: line)
-    run = _imported(tmp_path, "onnx", "attributes", "crop-center")
-    config = ExplainConfig(methods=("occlusion",), attributes=("Smiling",), pairs=True, **SMALL)
-    result = run_explain(run, synth_root / "CelebA", tmp_path / "out", config=config,
-                         progress=False)  # fmt: skip
-    frame = _per_image(tmp_path / "out")
-    assert set(frame["decision"]) == {"Smiling", "pair"}
-    assert np.isfinite(frame[["drop_explanation", "deletion_auc"]].to_numpy()).all()
-    assert frame[["regional_precision", "area", "share:eyes"]].isna().all(axis=None)
-    assert [s["reason"] for s in result["skipped"]].count(line) == 1
-    assert (tmp_path / "out" / "report.html").is_file()
+    samples = Path(__file__).parent / "data" / "formats" / "celeba" / "img_align_celeba"
+    prep = FacePrep(size=150, method="dlib") if method == "dlib" else FacePrep.for_template(
+        "arcface", 112)  # fmt: skip
+    frame = InputFrame(prep, "runs/x", samples, ("000001.jpg",), None)
+    with Image.open(samples / "000001.jpg") as image:
+        levels = np.asarray(image.convert("RGB"))[..., 0] // 64
+    seen = prep.load(samples / "000001.jpg").image[..., 0] // 64
+    assert (frame.mask(levels, 0) == seen).mean() > 0.9

@@ -142,9 +142,9 @@ def test_a_pair_whose_second_face_is_unreadable_is_dropped_not_shifted() -> None
                                   .reshape(-1, 3, side, side))  # fmt: skip
         return [ImageBatch(images=images, rows=kept, image_ids=[str(r) for r in kept])]
 
-    identity = {"mean": [0.0] * 3, "std": [1 / 255] * 3}  # model input = the pixel values
+    identity = SimpleNamespace(mean=[0.0] * 3, std=[1 / 255] * 3)  # model input = the pixels
     run = SimpleNamespace(image_size=side, device=torch.device("cpu"),
-                          config={"normalisation": identity})  # fmt: skip
+                          record=SimpleNamespace(normalisation=identity))  # fmt: skip
     work = SimpleNamespace(_batches=batches, run=run)
     decision = SimpleNamespace(embed=lambda x: x.mean(dim=(1, 2, 3))[:, None])
     pairs = PairSet(first_rows=np.array([1, 2, 3]), second_rows=np.array([5, 7, 9]),

@@ -19,15 +19,15 @@ compare them with attributions in the run's input frame, so the masks follow the
   onto the template) that aligned its image; the source is the label-map pack of the whole image
   at twice the input size, so the warp never magnifies a coarse map;
 - ``dlib`` runs, and ``template`` runs on a dataset without landmarks (CelebAMask-HQ): the
-  alignment is found per image by dlib's detector and predictor inside the image loader, which
-  returns the image, not the transform (dlib's chip extraction does not expose its own). A mask
-  warped by a second, separate estimate could disagree with the image, so the regional metrics
-  are refused with one line (their columns are NaN) while the falsification rate and the
-  deletion/insertion curves, which need no mask, run.
+  alignment that dlib's detector and predictor found for the image
+  (:attr:`celebalab.alignment.Prepared.matrix`; deterministic, so the mask's warp is the
+  image's own, and for dlib's chips it reproduces dlib's chip exactly). A row whose face is not
+  found has no mask and is not selected.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,40 +112,34 @@ class InputFrame:
             landmarks=marks,
         )
 
-    def mask_refusal(self) -> str | None:
-        """The one line saying why masks cannot follow this run's images, or None if they can."""
-        tail = "masks cannot follow the images; falsification rate and deletion/insertion run"
-        if self.prep.method == "dlib":
-            return (
-                f"regional metrics skipped: run {self.run_name} aligns faces with dlib's 5-point "
-                f"chip, whose transform dlib does not expose, so face-parsing {tail}"
-            )
-        if self.prep.method == "template" and self.landmarks is None:
-            return (
-                f"regional metrics skipped: the dataset has no landmark file, so run "
-                f"{self.run_name}'s template alignment comes from dlib's detector per image and "
-                f"face-parsing {tail}"
-            )
-        return None
-
     def image(self, path: Path, row: int) -> np.ndarray:
         """The S×S×3 input made from ``path``, a picture of table row ``row``'s face."""
         return self.prep.load(path, self._marks(row), detect="never").image
 
     def mask(self, label_map: np.ndarray, row: int) -> np.ndarray:
-        """``label_map`` (covering row ``row``'s whole image, any resolution) in the input frame."""
+        """``label_map`` (covering row ``row``'s whole image, any resolution) in the input frame.
+
+        Raises :class:`CelebalabError` when the row's face cannot be found (dlib's detector)."""
         from celebalab.datasets.masks import resize_label_map
 
         if self.prep.method == "crop":
             return resize_label_map(label_map, self.prep.size, self.prep.crop)
+        return warp_labels(label_map, self.matrix(row), self._image_shape(row), self.prep.size)
+
+    def matrix(self, row: int) -> np.ndarray:
+        """The image → input similarity that aligned row ``row``'s image: the fit of its five
+        landmarks onto the template, or, without landmarks and for dlib's chips, the transform
+        the detector-based alignment applied (deterministic: the same as the image's)."""
         marks = self._marks(row)
-        if marks is None:
-            raise CelebalabError(f"{self.ids[row]}: no landmarks to align its face-parsing mask")
-        matrix = fit_similarity(marks, np.asarray(self.prep.points))
-        return warp_labels(label_map, matrix, self._image_shape(row), self.prep.size)
+        if self.prep.method == "template" and marks is not None:
+            return fit_similarity(marks, np.asarray(self.prep.points))
+        prepared = self.prep.load(self.image_dir / self.ids[row], marks)
+        assert prepared.matrix is not None  # every non-crop preparation reports its matrix
+        return prepared.matrix
 
     def label_maps(self, root: Path, rows: np.ndarray, progress: bool) -> LabelMaps:
-        """Label maps of ``rows`` in the input frame (other rows stay invalid)."""
+        """Label maps of ``rows`` in the input frame (other rows, and rows whose face is not
+        found, stay invalid)."""
         from celebalab.datasets.mask_pack import open_or_pack_label_maps
 
         size = self.prep.size
@@ -156,7 +150,9 @@ class InputFrame:
         labels = np.zeros((len(pack.valid), size, size), np.uint8)  # untouched rows cost nothing
         valid = np.zeros(len(pack.valid), bool)
         for row in np.unique(rows):
-            if pack.valid[row] and self._marks(row) is not None:
+            if not pack.valid[row]:
+                continue
+            with contextlib.suppress(CelebalabError):  # no face found: the row has no mask
                 labels[row] = self.mask(pack.labels[row], row)
                 valid[row] = True
         return LabelMaps(labels, valid)

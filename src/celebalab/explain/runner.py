@@ -29,7 +29,7 @@ from celebalab.explain.decisions import AttributeDecision, PairDecision, Penulti
 from celebalab.explain.falsification import FalsificationSettings, falsify
 from celebalab.explain.imported import InputFrame, LabelMaps, method_refusals
 from celebalab.explain.methods import METHOD_NAMES, AttributionSettings, attribute
-from celebalab.explain.metrics import METRIC_NAMES, mass_share, regional_metrics
+from celebalab.explain.metrics import mass_share, regional_metrics
 from celebalab.explain.regions import ANALYSIS_REGION_GROUPS, class_masks, region_table_for
 from celebalab.explain.selection import (
     PairSet,
@@ -216,17 +216,15 @@ def measure(
     dataset = open_dataset(root)
     table = dataset.table
     inputs = InputFrame.of(run, table)
-    no_masks = inputs.mask_refusal()
     split_rows = dataset.only_present(  # only images whose file exists: one line says how many
         np.arange(len(table))
         if config.split == "all"
         else run_splits(run, table).rows[config.split]
     )
     dataset.say_presence()
-    labels = None if no_masks else inputs.label_maps(root, split_rows, progress)
+    labels = inputs.label_maps(root, split_rows, progress)
     selection = select_images(table, split_rows, labels, regions, n=config.n, seed=config.seed)
     lines = [f"{m} skipped: {why}; the other methods run" for m, why in refused.items()]
-    lines += [no_masks] if no_masks else []
     selection.skipped[:0] = [{"image_id": "-", "reason": line} for line in lines]
     frames, samples, timing = [], {}, {}
     planted = _planted(root, truth)
@@ -238,14 +236,13 @@ def measure(
             selection.skipped.append({"image_id": "-", "reason": f"{name} skipped: {why}"})
             continue
         decision = AttributeDecision(run.model, run.attribute_names.index(name))
-        masks = None if labels is None else class_masks(labels.labels[rows], regions[name])
+        masks = class_masks(labels.labels[rows], regions[name])
         frame, kept, times = work.decision(name, decision, rows, masks, None)
         frames.append(frame)
         samples[name], timing[name] = kept, times
     pair_source = None
     if config.pairs or is_identity:
-        mask = None if no_masks else inputs.mask
-        pairs = counterfactual_pairs(root, table, split_rows, config.n, mask)
+        pairs = counterfactual_pairs(root, table, split_rows, config.n, inputs.mask)
         pairs = pairs or label_pairs(table, split_rows, labels, n=config.n, seed=config.seed)
         if pairs is None:
             selection.skipped.append({"image_id": "-", "reason": "pairs: no pair found"})
@@ -379,9 +376,6 @@ class _Work:
             if k
             else np.zeros((0, 1, 1, 3), np.uint8)
         )
-        if masks is None:  # no masks in the run's input frame: nothing to outline
-            blank = np.zeros(images.shape[:3], np.uint8)
-            return Samples(images, blank, blank.astype(bool))
         return Samples(images, np.asarray(self.labels.labels[rows[:k]]), masks[:k])
 
     def _batches(self, rows):
@@ -468,7 +462,7 @@ class _Work:
         )
         if pairs is not None:
             frame["pair_kind"] = [pairs.kinds[i] for i in at]
-        regional = self._regional(maps, None if masks is None else masks[at], batch.rows)
+        regional = self._regional(maps, masks[at], batch.rows)
         for key, values in regional.items():
             frame[key] = values
         for cut, (_classes, cue) in self.planted.items():
@@ -487,10 +481,7 @@ class _Work:
 
     def _regional(self, maps, masks, rows) -> dict[str, np.ndarray | float]:
         """Regional columns of a batch: metrics against ``masks``, the mass share of each region
-        group and planted region; NaN metrics and shares when masks cannot follow the images."""
-        if masks is None:
-            groups = [f"share:{g}" for g in ANALYSIS_REGION_GROUPS]
-            return dict.fromkeys([*METRIC_NAMES, *groups], np.nan)
+        group and planted region."""
         columns = dict(regional_metrics(maps, masks, top_fraction=self.config.top_fraction))
         label_maps = np.asarray(self.labels.labels[rows])
         for group, classes in ANALYSIS_REGION_GROUPS.items():

@@ -100,12 +100,12 @@ def counterfactual_pairs(
     table: pd.DataFrame,
     split_rows: np.ndarray,
     n: int,
-    mask: Callable[[np.ndarray, int], np.ndarray] | None,
+    mask: Callable[[np.ndarray, int], np.ndarray],
 ) -> PairSet | None:
     """The synthetic counterfactual pairs of ``root`` among ``split_rows`` (None if not written).
 
     ``mask(changed, row)`` puts a pair's changed-pixel mask (drawn on table row ``row``'s image)
-    in the model's input frame; ``None``: the pairs carry no masks.
+    in the model's input frame.
     """
     from PIL import Image
 
@@ -120,14 +120,14 @@ def counterfactual_pairs(
         return None
     first = np.array([row_of[i] for i in pairs["image_id"]], dtype=np.int64)
     masks = []
-    for name, row in zip(pairs["changed_mask"], first, strict=True) if mask else ():
+    for name, row in zip(pairs["changed_mask"], first, strict=True):
         with Image.open(folder / name) as image:
             masks.append(mask((np.asarray(image) > 0).astype(np.uint8), row).astype(bool))
     return PairSet(
         first_rows=first,
         second_rows=None,
         second_files=[folder / f for f in pairs["pair_image"]],
-        masks=np.stack(masks) if mask else None,
+        masks=np.stack(masks),
         kinds=pairs["attribute"].astype(str).tolist(),
         source="synthetic counterfactual pairs (data synth --pairs)",
     )
