@@ -75,8 +75,8 @@ def finish_run(
             "source": data.source,
             "notes": splits.notes,
             "skipped_images": [{"image_id": i, "reason": r} for i, r in data.skipped],
-        },
             "missing_images": _missing(data.dataset),
+        },
         "training": {
             "epochs": config.epochs,
             "epochs_run": trainer.current_epoch,
