@@ -92,13 +92,22 @@ def run_cli(args: list[str], cache: Path) -> tuple[float, list[str]]:
     progress bar's redraws count as one line)."""
     env = {**os.environ, "CELEBALAB_CACHE": str(cache)}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _CLI, *args], capture_output=True, text=True,
-                          env=env)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", _CLI, *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
     seconds = time.perf_counter() - start
     if proc.returncode:
-        raise SystemExit(f"celebalab {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
-    text = proc.stdout + proc.stderr
-    return seconds, [line.split("\r")[-1] for line in text.splitlines() if line.strip()]
+        raise SystemExit(f"celebalab {' '.join(args)} failed:\n{proc.stdout[-3000:]}")
+    return seconds, screen_lines(proc.stdout)
+
+
+def screen_lines(text: str) -> list[str]:
+    """The lines a terminal would show: a carriage return redraws its line (progress bars)."""
+    lines = []
+    for line in text.split("\n"):
+        drawn = [part for part in line.split("\r") if part.strip()]
+        if drawn:
+            lines.append(drawn[-1])
+    return lines
 
 
 def measure(root: Path, run: Path, work: Path) -> dict[str, object]:

@@ -38,9 +38,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _lines(captured: pytest.CaptureResult[str]) -> list[str]:
-    """Printed lines (a progress bar's redraws count as one line)."""
+    """Printed lines (a progress bar's redraws, after carriage returns, count as one line)."""
     text = captured.out + captured.err
-    return [line.split("\r")[-1] for line in text.splitlines() if line.strip()]
+    return [line for line in text.split("\n") if line.strip()]
 
 
 def test_pack_stores_present_rows_and_prints_a_handful_of_lines(

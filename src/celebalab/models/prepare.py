@@ -53,6 +53,7 @@ def prepare_data(
     :meth:`~celebalab.datasets.dataset.Dataset.presence_line`).
     """
     from celebalab.datasets.dataset import open_dataset
+    from celebalab.datasets.packfiles import PackPaths
     from celebalab.datasets.reader import ImageSpec, RowReader
     from celebalab.models.data import BatchImages, make_splits
 
@@ -63,7 +64,7 @@ def prepare_data(
     task.check_data(everything, task.targets(table, everything))  # before any file is written
     dataset.say_presence()
     spec = ImageSpec(config.size, config.crop)
-    if config.pack:
+    if config.pack and not PackPaths.of(dataset.root, spec.size, spec.crop).manifest.is_file():
         _say(f"packing the images at {config.size} px once (reused by later runs)…")
     reader = RowReader.open(dataset, spec, build=config.pack, progress=progress)
     if reader.pack is not None:
