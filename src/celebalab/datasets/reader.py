@@ -125,6 +125,7 @@ class RowReader:
 
     @property
     def source(self) -> str:
+        """Where the pixels come from, in words (recorded in run and evaluation outputs)."""
         if self.spec.aligned:
             return f"image files aligned ({self.spec.prep.describe()})"  # type: ignore[union-attr]
         return "packed cache" if self._packed else "image files"
