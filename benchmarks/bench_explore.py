@@ -136,10 +136,14 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+#: The output of the map's callback (points, density image, or only new colour codes).
+MAP_OUTPUT = "..map-data.data...map-title.data.."
+
+
 def _is_map_update(response) -> bool:
     if "_dash-update-component" not in response.url:
         return False
-    return "map-data.data" in json.loads(response.request.post_data or "{}").get("output", "")
+    return json.loads(response.request.post_data or "{}").get("output") == MAP_OUTPUT
 
 
 #: Runs in the page from its first script: notes (performance.now(), i.e. ms since navigation
@@ -276,13 +280,14 @@ def baseline_payload(emb: Path) -> tuple[int, int]:
     """(bytes, gzip bytes) of the same map arrays as JSON number lists."""
     import plotly.io as pio
 
+    from celebalab.explorer.figures import from_typed_array
     from celebalab.explorer.sources import open_source
     from celebalab.explorer.views import DEFAULT_CLUSTERING, Explorer
 
     explorer = Explorer(sources=[open_source(emb)])
     data = dict(explorer.map_data(0, DEFAULT_CLUSTERING, [], None))
     for key in ("x", "y", "hover", "codes"):
-        data[key] = _decoded(data[key]).tolist()
+        data[key] = from_typed_array(data[key]).tolist()
     body = pio.to_json(data, validate=False).encode()
     return len(body), len(gzip.compress(body, 6))
 
@@ -294,13 +299,6 @@ def map_points(emb: Path) -> np.ndarray:
 
     explorer = Explorer(sources=[open_source(emb)])
     return np.asarray(explorer.pipelines[0].map(DEFAULT_CLUSTERING["reducer"]))
-
-
-def _decoded(spec: dict) -> np.ndarray:
-    import base64
-
-    values = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.dtype(spec["dtype"]))
-    return values.reshape(-1, 2) if "shape" in spec else values
 
 
 def run(n: int, dim: int, budget: int, images: bool) -> None:

@@ -9,6 +9,7 @@ traversal refused, and the layout at 1440, 1024 and 390 px.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -43,10 +44,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def served(synthetic_embedding_set: Path, synth_root: Path, tmp_path_factory) -> Iterator[str]:
     """The explorer on two embedding sets and the dataset root, at http://127.0.0.1:PORT."""
-    from werkzeug.serving import make_server
 
     from celebalab.datasets.table import load_table
-    from celebalab.explorer.app import build_app
     from celebalab.explorer.sources import open_sources
     from celebalab.explorer.synthetic import write_synthetic_set
     from celebalab.explorer.views import Explorer
@@ -57,6 +56,17 @@ def served(synthetic_embedding_set: Path, synth_root: Path, tmp_path_factory) ->
     explorer = Explorer(
         sources=open_sources([synthetic_embedding_set, second, synth_root / "CelebA"])
     )
+    with _serving(explorer) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serving(explorer) -> Iterator[str]:
+    """``explorer``, warmed up, served on 127.0.0.1 at a free port from a thread."""
+    from werkzeug.serving import make_server
+
+    from celebalab.explorer.app import build_app
+
     explorer.warm_up()
     server = make_server("127.0.0.1", _free_port(), build_app(explorer).server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -481,22 +491,12 @@ def test_first_paint_from_the_html_then_the_live_map(served: str, browser) -> No
 @pytest.fixture(scope="module")
 def served_density(synthetic_embedding_set: Path) -> Iterator[str]:
     """The explorer with a point budget of 50: its 120 points are a density map."""
-    from werkzeug.serving import make_server
-
-    from celebalab.explorer.app import build_app
     from celebalab.explorer.sources import open_sources
     from celebalab.explorer.views import Explorer
 
     explorer = Explorer(sources=open_sources([synthetic_embedding_set]), point_budget=50)
-    explorer.warm_up()
-    server = make_server("127.0.0.1", _free_port(), build_app(explorer).server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with _serving(explorer) as url:
+        yield url
 
 
 def test_density_map_zooms_and_resolves_clicks(

@@ -16,6 +16,7 @@ from PIL import Image
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.explorer import density, figures
 from celebalab.explorer.describe import MIN_LIFT, MIN_RATE, TOP, describe_clusters
+from celebalab.explorer.figures import from_typed_array
 from celebalab.explorer.selection import COLUMNS, export_bytes
 from celebalab.explorer.sources import open_sources
 from celebalab.explorer.views import DEFAULT_CLUSTERING, Explorer
@@ -26,11 +27,6 @@ MALE = [{"attribute": "Male", "value": 1}]
 @pytest.fixture(scope="module")
 def explorer(synthetic_embedding_set: Path, synth_root: Path) -> Explorer:
     return Explorer(sources=open_sources([synthetic_embedding_set, synth_root / "CelebA"]))
-
-
-def _decoded(spec: dict) -> np.ndarray:
-    values = np.frombuffer(base64.b64decode(spec["bdata"]), np.dtype(spec["dtype"]))
-    return values.reshape(-1, 2) if "shape" in spec else values
 
 
 def _expected_description(meta: pd.DataFrame, members: pd.Series) -> tuple:
@@ -135,7 +131,7 @@ def test_context_keeps_every_point_and_greys_the_rest(explorer: Explorer) -> Non
     meta = explorer.sources[0].meta
     males = meta["Male"].to_numpy() == 1
     data = explorer.map_data(0, DEFAULT_CLUSTERING, MALE, None, context=True)
-    codes = _decoded(data["codes"])
+    codes = from_typed_array(data["codes"])
     assert len(codes) == len(meta) and data["rows"] is None  # every row, in order
     assert (codes[~males] == figures.CONTEXT_CODE).all()
     assert (codes[males] != figures.CONTEXT_CODE).all()
@@ -151,7 +147,7 @@ def test_context_keeps_every_point_and_greys_the_rest(explorer: Explorer) -> Non
     labels = np.asarray(explorer.pipelines[0].labels(**DEFAULT_CLUSTERING))
     hidden = explorer.map_data(0, DEFAULT_CLUSTERING, [], None, cluster=int(labels[0]))
     shown = np.flatnonzero(labels == labels[0])
-    assert np.array_equal(_decoded(hidden["rows"]), shown)  # without context: only the cluster
+    assert np.array_equal(from_typed_array(hidden["rows"]), shown)  # no context: the cluster only
     assert "cluster" in hidden["layout"]["title"]["text"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 from celebalab.explorer.cache import ResultCache
+from celebalab.explorer.figures import from_typed_array
 from celebalab.explorer.neighbours import ExactCosineIndex
 from celebalab.explorer.pipeline import SourcePipeline
 from celebalab.explorer.sources import open_sources
@@ -23,14 +23,9 @@ def explorer(synthetic_embedding_set: Path, synth_root: Path) -> Explorer:
     return Explorer(sources=open_sources([synthetic_embedding_set, synth_root / "CelebA"]))
 
 
-def _decoded(spec: dict) -> np.ndarray:
-    values = np.frombuffer(base64.b64decode(spec["bdata"]), np.dtype(spec["dtype"]))
-    return values.reshape(-1, 2) if "shape" in spec else values
-
-
 def _point(data: dict, position: int) -> dict:
     """A click on the map point at ``position``, as plotly.js reports it (customdata)."""
-    identity, stem = _decoded(data["hover"])[position].tolist()
+    identity, stem = from_typed_array(data["hover"])[position].tolist()
     return {"curveNumber": 3, "pointIndex": 17, "customdata": [identity, stem, position]}
 
 
@@ -39,8 +34,8 @@ def test_map_points_map_back_to_rows_under_filters_and_person(explorer: Explorer
     data = explorer.map_data(0, DEFAULT_CLUSTERING, MALE, person=None)
     males = np.flatnonzero(meta["Male"].to_numpy() == 1)
     assert all("bdata" in data[k] for k in ("x", "y", "hover", "codes"))  # binary, not lists
-    assert np.array_equal(_decoded(data["hover"])[:, 0], meta["identity"].to_numpy()[males])
-    assert len(_decoded(data["codes"])) == males.size and data["person"] is None
+    assert np.array_equal(from_typed_array(data["hover"])[:, 0], meta["identity"].to_numpy()[males])
+    assert len(from_typed_array(data["codes"])) == males.size and data["person"] is None
     click = {"points": [_point(data, 5)]}
     assert explorer.point_row(0, click, MALE, None) == males[5]
     person = int(meta["identity"].iat[males[0]])
@@ -82,7 +77,7 @@ def test_recolour_sends_only_colours(explorer: Explorer) -> None:
     changed = {**DEFAULT_CLUSTERING, "params": {**DEFAULT_CLUSTERING["params"], "k": 3}}
     colours = explorer.map_colours(0, changed, [])
     full = explorer.map_data(0, changed, [], None)
-    assert colours == full["codes"] and set(_decoded(colours).tolist()) == {1, 2, 3}
+    assert colours == full["codes"] and set(from_typed_array(colours).tolist()) == {1, 2, 3}
     assert full["layout"]["title"]["text"] == explorer.map_title(0, changed, [])
     assert len(json.dumps(colours)) < len(json.dumps(full)) / 3
 

@@ -70,15 +70,17 @@ class PageView:
         return {"clustering": self.clustering, "cluster": self.cluster, "context": self.context}
 
 
-def view_dependencies(kind: type) -> list:
-    """Inputs or States (``kind``) of everything :func:`page_view` reads, in its order."""
+def view_dependencies(kind: type, clustering: type | None = None) -> list:
+    """Inputs or States (``kind``) of everything :func:`page_view` reads, in its order; the
+    clustering menu as ``clustering`` when given (a view that follows the map's title instead of
+    the menu waits for the new clustering rather than competing with it)."""
     return [
         kind("source", "value"),
         kind("filters", "data"),
         kind("person", "value"),
         kind("cluster", "data"),
         kind("context", "value"),
-        *[kind(i, "value") for i in _CLUSTER_INPUTS],
+        *[(clustering or kind)(i, "value") for i in _CLUSTER_INPUTS],
     ]
 
 
@@ -510,10 +512,11 @@ def _selection_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Output("selection-gallery", "children"),
         Output("profile", "figure"),
         Input("map", "selectedData"),
-        view_dependencies(Input),
+        Input("map-title", "data"),
+        view_dependencies(Input, State),
         prevent_initial_call=True,  # the page comes with the view's first state
     )
-    def selection_view(selected, *values):
+    def selection_view(selected, _title, *values):
         view = page_view(list(values))
         chosen = view.filters or view.person is not None or view.cluster is not None
         if not chosen and not _has_lasso(selected):
@@ -540,9 +543,10 @@ def _selection_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         Input("table", "page_size"),
         Input("table", "sort_by"),
         Input("map", "selectedData"),
-        view_dependencies(Input),
+        Input("map-title", "data"),
+        view_dependencies(Input, State),
     )
-    def table_view(page, size, sort_by, selected, *values):
+    def table_view(page, size, sort_by, selected, _title, *values):
         view = page_view(list(values))
         if ctx.triggered_id != "table":
             page = 0  # a new selection starts on its first page

@@ -45,6 +45,13 @@ def typed_array(values: np.ndarray) -> dict[str, str]:
     return spec
 
 
+def from_typed_array(spec: dict[str, str]) -> np.ndarray:
+    """The array of a :func:`typed_array` spec (tests, benchmarks)."""
+    values = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.dtype(spec["dtype"]))
+    shape = spec.get("shape")
+    return values.reshape([int(s) for s in shape.split(",")]) if shape else values
+
+
 def colour_codes(labels: np.ndarray) -> np.ndarray:
     """Palette index + 1 per point (0 = noise), uint8: what the map's colour scale reads."""
     labels = np.asarray(labels)

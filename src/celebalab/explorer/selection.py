@@ -34,21 +34,22 @@ def selection_frame(
     ``cluster`` is -1 for noise; ``cluster``, ``x`` and ``y`` are missing (``<NA>``, NaN) for a
     source without embeddings (``labels``/``xy`` None). The index is the dataset row."""
     rows = np.asarray(rows, dtype=np.int64)
+    embedded = labels is not None and xy is not None
     frame = pd.DataFrame(
         {
             "image_id": meta["image_id"].to_numpy()[rows],
             "identity": meta["identity"].to_numpy()[rows],
             "partition": meta["partition"].to_numpy()[rows],
-            "cluster": (
-                pd.array(np.asarray(labels)[rows], dtype="Int32")
-                if labels is not None
-                else pd.array([pd.NA] * len(rows), dtype="Int32")
-            ),
-            "x": np.asarray(xy)[rows, 0] if xy is not None else np.full(len(rows), np.nan),
-            "y": np.asarray(xy)[rows, 1] if xy is not None else np.full(len(rows), np.nan),
+            **{
+                column: column_values(meta, rows, labels, xy, column)
+                if embedded
+                else np.full(len(rows), np.nan)
+                for column in ("cluster", "x", "y")
+            },
         },
         index=pd.Index(rows, name="row"),
     )
+    frame["cluster"] = frame["cluster"].astype("Int32")
     attributes = meta[list(ATTRIBUTE_NAMES)].to_numpy()[rows]
     return pd.concat(
         [frame, pd.DataFrame(attributes, columns=list(ATTRIBUTE_NAMES), index=frame.index)],
@@ -65,10 +66,10 @@ def column_values(
 ) -> np.ndarray:
     """One column of the selection's table for ``rows``, without building the table."""
     if column == "cluster":
-        return np.asarray(labels)[rows] if labels is not None else np.zeros(len(rows))
+        return np.asarray(labels)[rows] if labels is not None else np.full(len(rows), np.nan)
     if column in ("x", "y"):
         axis = 0 if column == "x" else 1
-        return np.asarray(xy)[rows, axis] if xy is not None else np.zeros(len(rows))
+        return np.asarray(xy)[rows, axis] if xy is not None else np.full(len(rows), np.nan)
     return meta[column].to_numpy()[rows]
 
 

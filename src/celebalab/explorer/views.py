@@ -143,18 +143,12 @@ class Explorer:
         key = self._preview_key()
         if key is None:
             return
-        pipeline = self.pipelines[0]
 
         def png() -> np.ndarray:
-            xy = np.asarray(pipeline.map(DEFAULT_CLUSTERING["reducer"]))
-            codes = figures.map_codes(
-                pipeline.labels(**DEFAULT_CLUSTERING), np.ones(len(xy), dtype=bool)
-            )
-            x_range, y_range = density.bounds(xy)
-            image = density.render_png(xy, codes, figures.MAP_PALETTE, x_range, y_range)
-            return np.frombuffer(image, dtype=np.uint8)
+            points = self.map_points(0, DEFAULT_CLUSTERING, [])
+            return np.frombuffer(_density_png(*points)[0], dtype=np.uint8)
 
-        pipeline.cache.get_or_compute(key, png)
+        self.pipelines[0].cache.get_or_compute(key, png)
 
     def first_preview(self) -> str | None:
         """The density image of the page's first map as a ``data:`` URL, when it has been
@@ -293,6 +287,23 @@ class Explorer:
         rows = np.flatnonzero(active)
         return rows, np.ones(rows.size, dtype=bool)
 
+    def map_points(
+        self,
+        src: int,
+        clustering: Mapping[str, Any],
+        filters: Sequence[Filter],
+        *,
+        cluster: int | None = None,
+        context: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(every row's map position, the rows the map draws, their colour codes)."""
+        pipeline = self.pipelines[src]
+        rows, active = self.map_rows(
+            src, filters, clustering=clustering, cluster=cluster, context=context
+        )
+        codes = figures.map_codes(pipeline.labels(**clustering)[rows], active)
+        return np.asarray(pipeline.map(clustering["reducer"])), rows, codes
+
     def map_data(
         self,
         src: int,
@@ -342,17 +353,12 @@ class Explorer:
         cluster: int | None,
         context: bool,
     ) -> dict:
-        pipeline = self.pipelines[src]
-        xy = np.asarray(pipeline.map(clustering["reducer"]))
-        labels = pipeline.labels(**clustering)
-        rows, active = self.map_rows(
-            src, filters, clustering=clustering, cluster=cluster, context=context
+        xy, rows, codes = self.map_points(
+            src, clustering, filters, cluster=cluster, context=context
         )
-        codes = figures.map_codes(labels[rows], active)
         title = self.map_title(src, clustering, filters, cluster=cluster, context=context)
         if rows.size > self.point_budget:
-            x_range, y_range = density.bounds(xy[rows])
-            png = density.render_png(xy[rows], codes, figures.MAP_PALETTE, x_range, y_range)
+            png, x_range, y_range = _density_png(xy, rows, codes)
             return figures.density_spec(density.data_url(png), x_range, y_range, title, rows.size)
         hover, fmt = self._hover_data(src)
         names = None if fmt else self.sources[src].meta["image_id"].to_numpy()[rows].tolist()
@@ -401,11 +407,8 @@ class Explorer:
         context: bool = False,
     ) -> dict[str, str]:
         """Only the colour array of the map (typed-array spec): a re-clustering sends this."""
-        labels = self.pipelines[src].labels(**clustering)
-        rows, active = self.map_rows(
-            src, filters, clustering=clustering, cluster=cluster, context=context
-        )
-        return figures.typed_array(figures.map_codes(labels[rows], active))
+        _, _, codes = self.map_points(src, clustering, filters, cluster=cluster, context=context)
+        return figures.typed_array(codes)
 
     def is_density_map(
         self, src: int, filters: Sequence[Filter], *, context: bool = False
@@ -429,15 +432,10 @@ class Explorer:
     ) -> str:
         """The density image (``data:`` URL) of the view's points inside the given ranges:
         what a zoom on the density map shows."""
-        xy = np.asarray(self.pipelines[src].map(clustering["reducer"]))
-        labels = self.pipelines[src].labels(**clustering)
-        rows, active = self.map_rows(
-            src, filters, clustering=clustering, cluster=cluster, context=context
+        xy, rows, codes = self.map_points(
+            src, clustering, filters, cluster=cluster, context=context
         )
-        codes = figures.map_codes(labels[rows], active)
-        return density.data_url(
-            density.render_png(xy[rows], codes, figures.MAP_PALETTE, x_range, y_range)
-        )
+        return density.data_url(_density_png(xy, rows, codes, (x_range, y_range))[0])
 
     def nearest_row(
         self,
@@ -713,6 +711,19 @@ class Explorer:
 def image_url(src: int, row: int, thumb: bool = False) -> str:
     """The only way the browser addresses an image: source number and row number."""
     return f"/explorer/{'thumb' if thumb else 'image'}/{int(src)}/{int(row)}"
+
+
+def _density_png(
+    xy: np.ndarray,
+    rows: np.ndarray,
+    codes: np.ndarray,
+    ranges: tuple[density.Range, density.Range] | None = None,
+) -> tuple[bytes, density.Range, density.Range]:
+    """(the density PNG of the map's ``rows``, its x and y ranges: ``ranges`` or all of them)."""
+    points = xy if rows.size == len(xy) else xy[rows]
+    x_range, y_range = ranges or density.bounds(points)
+    png = density.render_png(points, codes, figures.MAP_PALETTE, x_range, y_range)
+    return png, x_range, y_range
 
 
 def _filter_key(filters: Sequence[Filter]) -> tuple:
