@@ -103,8 +103,8 @@ def test_gradcam_and_ig_beat_the_area_baseline_and_random_does_not(tmp_path: Pat
         falsification=FalsificationSettings(draws=2, steps=2),
     )
     result = run_explain(run, root, tmp_path / "out", config=config, progress=False)
-    truth = result["ground_truth"]["Eyeglasses"]
-    stats = result["per_decision"]["Eyeglasses"]
+    truth = result.ground_truth["Eyeglasses"]
+    stats = result.per_decision["Eyeglasses"]
     area = stats["random"]["area"]["mean"]
     assert area < 0.1  # a small drawn region (the glasses' pixels)
     for method in ("gradcam", "ig"):

@@ -94,7 +94,7 @@ def test_gradient_methods_are_never_attempted_on_onnx(
     config = ExplainConfig(methods=(*GRADIENT_METHODS, "occlusion"), **SMALL)
     result = run_explain(run, paired, tmp_path / "out", config=config, progress=False)
     assert set(_per_image(tmp_path / "out")["method"]) == {"occlusion"}
-    assert len(result["skipped"]) >= len(GRADIENT_METHODS)
+    assert len(result.skipped) >= len(GRADIENT_METHODS)
     maps = result.outputs.samples["pair"].maps["occlusion"]
     assert maps.shape == (1, SIZE, SIZE) and np.isfinite(maps).all() and maps.std() > 0
     x = torch.zeros(1, 3, SIZE, SIZE)
@@ -120,7 +120,7 @@ def test_torchscript_attribute_run_gets_gradient_methods(synth_root: Path, tmp_p
     assert set(frame["method"]) == {"saliency", "ig", "occlusion"}
     columns = ["regional_precision", "drop_explanation", "deletion_auc"]
     assert np.isfinite(frame[columns].to_numpy()).all()
-    reasons = [s["reason"] for s in result["skipped"] if s["reason"].startswith("gradcam")]
+    reasons = [s["reason"] for s in result.skipped if s["reason"].startswith("gradcam")]
     assert reasons == [
         f"gradcam skipped: run {run} is a TorchScript model with no convolutional layer Grad-CAM "
         "can hook; the other methods run"

@@ -88,8 +88,8 @@ def test_pair_decisions_on_counterfactual_pairs(paired: Path, tmp_path: Path) ->
         falsification=FalsificationSettings(draws=2, steps=2),
     )
     result = run_explain(run, paired, tmp_path / "out", config=cfg, progress=False)
-    assert result["pairs"]["source"].startswith("synthetic counterfactual")
-    assert result["pairs"]["n"] == 8
+    assert result.pairs.source.startswith("synthetic counterfactual")
+    assert result.pairs.n == 8
     frame = pd.read_parquet(tmp_path / "out" / "per_image.parquet")
     assert set(frame["decision"]) == {"pair"} and sorted(set(frame["pair_kind"])) == [
         "Eyeglasses",
@@ -100,7 +100,7 @@ def test_pair_decisions_on_counterfactual_pairs(paired: Path, tmp_path: Path) ->
     assert (tmp_path / "out" / "report.html").stat().st_size > 10_000
     # resume: a second call with the same configuration reuses every checkpoint
     again = run_explain(run, paired, tmp_path / "out", config=cfg, progress=False)
-    first, second = (r["per_decision"]["pair"]["ig"]["regional_precision"] for r in (result, again))
+    first, second = (r.per_decision["pair"]["ig"]["regional_precision"] for r in (result, again))
     assert first["mean"] == second["mean"] and first["n"] == second["n"] == 8
 
 
@@ -119,7 +119,7 @@ def test_pairs_explained_for_a_trained_identity_run(paired: Path, tmp_path: Path
           embedding_dim=8, progress=False)  # fmt: skip
     cfg = ExplainConfig(methods=("saliency", "random"), n=8, samples=1)
     result = run_explain(run_dir, paired, tmp_path / "out", config=cfg, progress=False)
-    assert result["pairs"]["n"] == 8
+    assert result.pairs.n == 8
     frame = pd.read_parquet(tmp_path / "out" / "per_image.parquet")
     assert set(frame["decision"]) == {"pair"}
     assert np.isfinite(frame["regional_precision"]).all()

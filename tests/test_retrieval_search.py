@@ -11,6 +11,7 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 from celebalab.embeddings import load_embeddings
+from celebalab.options import ConfigError
 from celebalab.retrieval import EmbeddingIndex, build_index, parse_where, retrieve
 from celebalab.retrieval import index as index_module
 from celebalab.retrieval.index import FEW_QUERIES, RetrievalError
@@ -88,10 +89,12 @@ def test_auto_is_exact_for_small_sets_pq_above(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_bad_parameters_and_queries() -> None:
-    with pytest.raises(RetrievalError, match="index kind"):
+    with pytest.raises(ConfigError, match="--index must be one of auto, exact, pq"):
         EmbeddingIndex(kind="annoy")
-    with pytest.raises(RetrievalError, match="metric"):
+    with pytest.raises(ConfigError, match="--metric must be one of ip, l2, not 'cos'"):
         EmbeddingIndex(metric="cos")
+    with pytest.raises(ConfigError, match="--hnsw-m must be >= 4, got 2"):
+        EmbeddingIndex(hnsw_m=2)
     index = EmbeddingIndex().fit(clustered())
     with pytest.raises(RetrievalError, match="dimension 5"):
         index.search(np.zeros((1, 5), np.float32), 3)

@@ -90,6 +90,10 @@ class Interval(Constraint):
         return None
 
 
+#: A share strictly between 0 and 1.
+FRACTION = Interval(float, 0, 1, strict=True, strict_high=True)
+
+
 @dataclass(frozen=True)
 class OneOf(Constraint):
     """One of a fixed set of values."""

@@ -8,6 +8,7 @@ from celebalab._lazy import lazy_exports
 _LAZY = {
     "EmbeddingSet": "celebalab.embeddings.store",
     "EmbeddingSetError": "celebalab.embeddings.store",
+    "EmbeddingSetInfo": "celebalab.embeddings.info",
     "load_embeddings": "celebalab.embeddings.store",
     "import_celeba_vis_csv": "celebalab.embeddings.importers",
     "import_npy": "celebalab.embeddings.importers",

@@ -32,7 +32,8 @@ _LAZY = {
     "DEFAULT_ATTRIBUTE_REGIONS": "celebalab.explain.regions",
     "ANALYSIS_REGION_GROUPS": "celebalab.explain.regions",
     "load_region_table": "celebalab.explain.regions",
-    "ExplainConfig": "celebalab.explain.runner",
+    "ExplainConfig": "celebalab.explain.config",
+    "ExplainResult": "celebalab.explain.summary",
     "run_explain": "celebalab.explain.runner",
     "demo_explain": "celebalab.explain.demo_stage",
 }

@@ -89,14 +89,14 @@ def explain_command(
     result = run_explain(
         run, root, out, config=config, device=device, fr_table=fr_table, overwrite=overwrite
     )
-    for method, stats in result["methods"].items():
+    for method, stats in result.methods.items():
         p, fr = stats["regional_precision"], stats["falsification_rate"]
         typer.echo(
             f"{method:>10}: regional precision {p['mean']:.3f} [{p['ci_low']:.3f}, "
             f"{p['ci_high']:.3f}] (area {stats['area']['mean']:.3f}), FR {fr['mean']:.3f}, "
             f"n {p['n']}"
         )
-    for skipped in result["skipped"]:
+    for skipped in result.skipped:
         if skipped["image_id"] == "-":  # a whole decision, not one image
             typer.echo(f"note: {skipped['reason']}")
     typer.echo(f"wrote {out / 'results.json'}, {out / 'per_image.parquet'}, {out / 'report.html'}")

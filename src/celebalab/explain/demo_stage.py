@@ -21,9 +21,9 @@ def demo_explain(run_dir: Path, root: Path, out: Path, *, n: int = 8, seed: int 
     from celebalab.explain.falsification import FalsificationSettings
     from celebalab.explain.methods import AttributionSettings
     from celebalab.explain.runner import ExplainConfig, run_explain
-    from celebalab.models.run import read_run_config
+    from celebalab.models.run import read_run_record
 
-    predicted = read_run_config(run_dir)["attribute_names"]
+    predicted = read_run_record(run_dir).attribute_names
     config = ExplainConfig(
         attributes=tuple(a for a in DEMO_ATTRIBUTES if a in predicted),
         n=n,

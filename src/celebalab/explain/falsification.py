@@ -33,31 +33,30 @@ import numpy as np
 import torch
 from torch import nn
 
-from celebalab.errors import CelebalabError
 from celebalab.explain.metrics import top_count
+from celebalab.options import FRACTION, Interval, OneOf, Options, option
 
 FILLS: tuple[str, ...] = ("blur", "mean", "inpaint")
 
 
 @dataclass(frozen=True, kw_only=True)
-class FalsificationSettings:
+class FalsificationSettings(Options):
     """Knobs of the falsification test and of the deletion/insertion curves."""
 
-    top_fraction: float = 0.1
-    fill: str = "blur"
-    draws: int = 8
-    margin: float = 0.0
-    steps: int = 10
-    seed: int = 0
-    batch_size: int = 256
+    WHAT = "falsification"
 
-    def __post_init__(self) -> None:
-        if not 0 < self.top_fraction < 1:
-            raise CelebalabError(f"--fr-q must be in (0, 1), not {self.top_fraction}")
-        if self.fill not in FILLS:
-            raise CelebalabError(f"--fr-fill must be one of {', '.join(FILLS)}, not {self.fill!r}")
-        if self.draws < 1 or self.steps < 1 or self.batch_size < 1:
-            raise CelebalabError("--fr-draws, --curve-steps and the batch size must be ≥ 1")
+    top_fraction: float = option(0.1, help="FR: fraction of pixels removed.", flag="--fr-q",
+                                 check=FRACTION)  # fmt: skip
+    fill: str = option("blur", help="FR fill: blur, mean or inpaint (ROAD-style).",
+                       check=OneOf(FILLS), flag="--fr-fill")  # fmt: skip
+    draws: int = option(8, help="FR: random equal-area draws per image.", flag="--fr-draws",
+                        check=Interval(int, 1))  # fmt: skip
+    margin: float = option(0.0, help="FR: margin in decision-score units.", flag="--fr-margin")
+    steps: int = option(10, help="Deletion/insertion steps.", flag="--curve-steps",
+                        check=Interval(int, 1))  # fmt: skip
+    seed: int = option(0, help="Seed of the random draws.", check=Interval(int, 0))
+    batch_size: int = option(256, help="Perturbed images per forward pass.",
+                             check=Interval(int, 1))  # fmt: skip
 
 
 @dataclass(frozen=True)

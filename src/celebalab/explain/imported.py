@@ -40,6 +40,7 @@ from celebalab.alignment import FacePrep, fit_similarity
 from celebalab.datasets.schema import LANDMARK_COLUMNS
 from celebalab.errors import CelebalabError
 from celebalab.explain.methods import CAM_METHODS, GRADIENT_METHODS, feature_layer
+from celebalab.models.records import ImportedRun
 from celebalab.models.run import LoadedRun
 
 #: How an imported model's file format is named in refusals.
@@ -66,7 +67,8 @@ def method_refusals(run: LoadedRun, methods: Sequence[str]) -> dict[str, str]:
 
 
 def _format_phrase(run: LoadedRun) -> str:
-    fmt = (run.config.get("source") or {}).get("format")
+    record = run.record
+    fmt = record.source.format if isinstance(record, ImportedRun) else None
     return _FORMATS.get(fmt, f"a {fmt} model" if fmt else "a celebalab model")
 
 

@@ -33,7 +33,9 @@ from torch import nn
 
 from celebalab.datasets.schema import unknown_name_message
 from celebalab.errors import CelebalabError
+from celebalab.options import Interval, Options, option
 
+_AT_LEAST_1 = Interval(int, 1)
 METHOD_NAMES: tuple[str, ...] = (
     "gradcam",
     "gradcam++",
@@ -55,27 +57,24 @@ CAM_METHODS: tuple[str, ...] = ("gradcam", "gradcam++")
 
 
 @dataclass(frozen=True, kw_only=True)
-class AttributionSettings:
+class AttributionSettings(Options):
     """Knobs of the methods; the defaults are the libraries' usual ones, sized for CPU runs."""
 
-    ig_steps: int = 32
-    gradshap_samples: int = 16
-    gradshap_stdev: float = 0.1
-    shap_samples: int = 128
-    lime_samples: int = 128
-    superpixels: int = 48
-    occlusion_window: int | None = None  # default: a quarter of the side
-    perturbations_per_eval: int = 64
-    center_sigma: float = 0.25  # of the side
+    WHAT = "attribution"
 
-    def __post_init__(self) -> None:
-        for name in ("ig_steps", "gradshap_samples", "shap_samples", "lime_samples"):
-            if getattr(self, name) < 1:
-                raise CelebalabError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if self.superpixels < 2 or self.perturbations_per_eval < 1:
-            raise CelebalabError("superpixels must be ≥ 2 and perturbations_per_eval ≥ 1")
-        if self.occlusion_window is not None and self.occlusion_window < 1:
-            raise CelebalabError(f"occlusion_window must be ≥ 1, not {self.occlusion_window}")
+    ig_steps: int = option(32, help="Integrated Gradients steps.", check=_AT_LEAST_1)
+    gradshap_samples: int = option(16, help="GradientSHAP samples.", check=_AT_LEAST_1)
+    gradshap_stdev: float = option(0.1, help="GradientSHAP noise std.", check=Interval(float, 0))
+    shap_samples: int = option(128, help="KernelSHAP perturbations per image.", check=_AT_LEAST_1)
+    lime_samples: int = option(128, help="LIME perturbations per image.", check=_AT_LEAST_1)
+    superpixels: int = option(48, help="SLIC superpixels for LIME/KernelSHAP.",
+                              check=Interval(int, 2))  # fmt: skip
+    occlusion_window: int | None = option(None, help="Occlusion window (default: a quarter of "
+                                          "the side).", check=_AT_LEAST_1)  # fmt: skip
+    perturbations_per_eval: int = option(64, help="Perturbed images per forward pass.",
+                                         check=_AT_LEAST_1)  # fmt: skip
+    center_sigma: float = option(0.25, help="Sigma of the centre baseline, of the side.",
+                                 check=Interval(float, 0, strict=True))  # fmt: skip
 
 
 def check_methods(names: Sequence[str]) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from celebalab.datasets.masks import label_map_to_color
+from celebalab.explain.summary import ExplainResult
 from celebalab.reports.html import Report
 
 _TABLE_METRICS = (
@@ -50,20 +51,20 @@ def _method_table(methods: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def build_explain_report(result, outputs) -> Report:
+def build_explain_report(result: ExplainResult, outputs) -> Report:
     """The report's sections (the demo appends them to its own report)."""
     import matplotlib
 
     matplotlib.use("Agg")
-    data = result.to_json()
+    data = result
     report = Report(
-        "celebalab explain", f"run {data['run']} · data {data['root']}", summary=_summary(data)
+        "celebalab explain", f"run {data.run} · data {data.root}", summary=_summary(data)
     )
     _overview(report.section("Explainability: what was measured"), data)
     sec = report.section("Regional precision by method")
     sec.text("Mean [bootstrap 95 % CI] over every (image, attribute) decision; n = decisions.")
-    sec.table(_method_table(data["methods"]), index=True)
-    if data["methods"]:
+    sec.table(_method_table(data.methods), index=True)
+    if data.methods:
         sec.figure(_box_plot(outputs.per_image), alt="regional precision box plots")
     _regions_section(report.section("Per region and per attribute"), data)
     _fr_section(report.section("Falsification rate vs regional precision"), data)
@@ -82,15 +83,15 @@ def build_explain_report(result, outputs) -> Report:
     return report
 
 
-def write_report(result, outputs, path: str | Path) -> Path:
+def write_report(result: ExplainResult, outputs, path: str | Path) -> Path:
     """Write the explain report to ``path`` (atomically)."""
     return build_explain_report(result, outputs).write(path)
 
 
-def _summary(data: dict) -> str:
+def _summary(data: ExplainResult) -> str:
     """Two sentences: what was measured, and how to read it."""
     return (
-        f"{len(data['methods'])} attribution methods were scored on how much of their attribution "
+        f"{len(data.methods)} attribution methods were scored on how much of their attribution "
         "falls inside the face region each decision is about (regional precision), and on "
         "whether removing the pixels they point at lowers the decision more than removing as "
         "many random pixels (the falsification rate, FR). A method earns trust when its "
@@ -99,31 +100,31 @@ def _summary(data: dict) -> str:
     )
 
 
-def _overview(sec, data: dict) -> None:
-    cfg = data["config"]
-    fr = cfg["falsification"]
+def _overview(sec, data: ExplainResult) -> None:
+    cfg = data.config
+    fr = cfg.falsification
     sec.text(
-        f"{'Synthetic' if data['synthetic'] else 'Real'} data; methods: "
-        f"{', '.join(cfg['methods'])}; split {cfg['split']}; up to {cfg['n']} images per "
+        f"{'Synthetic' if data.synthetic else 'Real'} data; methods: "
+        f"{', '.join(cfg.methods)}; split {cfg.split}; up to {cfg.n} images per "
         f"attribute where the attribute is present and its region visible."
     )
     sec.text(
         "Regional precision: share of the positive attribution mass inside the attribute's "
-        f"region. Regional recall: share of region pixels among the top {cfg['top_fraction']:.0%} "
+        f"region. Regional recall: share of region pixels among the top {cfg.top_fraction:.0%} "
         "attribution pixels. Spatial coherence: connected components (8-connected) of the top "
         "pixels and the largest one's share. Area: the region's share of the image, what a "
         "uniform map scores."
     )
     sec.text(
-        f"An explanation is falsified when removing its top {fr['top_fraction']:.0%} pixels "
-        f"({fr['fill']} fill) lowers the decision score by no more than removing {fr['draws']} "
-        f"random equal-area pixel sets does on average, plus a margin of {fr['margin']}. "
+        f"An explanation is falsified when removing its top {fr.top_fraction:.0%} pixels "
+        f"({fr.fill} fill) lowers the decision score by no more than removing {fr.draws} "
+        f"random equal-area pixel sets does on average, plus a margin of {fr.margin}. "
         "FR = share falsified."
     )
     regions = pd.DataFrame(
         {
-            "attribute": list(data["regions"]),
-            "region classes": [", ".join(c) for c in data["regions"].values()],
+            "attribute": list(data.regions),
+            "region classes": [", ".join(c) for c in data.regions.values()],
         }
     )
     if len(regions):
@@ -152,28 +153,28 @@ def _box_plot(per_image: pd.DataFrame):
     return fig
 
 
-def _regions_section(sec, data: dict) -> None:
+def _regions_section(sec, data: ExplainResult) -> None:
     sec.text("Share of positive attribution mass in each analysis region group (mean).")
     sec.table(
         pd.DataFrame(
-            {m: {g: s["mean"] for g, s in r.items()} for m, r in data["per_region"].items()}
+            {m: {g: s["mean"] for g, s in r.items()} for m, r in data.per_region.items()}
         ).T
     )
     rows = {}
-    for decision, methods in data["per_decision"].items():
+    for decision, methods in data.per_decision.items():
         rows[decision] = {m: s["regional_precision"]["mean"] for m, s in methods.items()}
         rows[decision]["area"] = next(iter(methods.values()))["area"]["mean"]
     sec.text("Regional precision per decision (attribute, or pair) and method; area = baseline.")
     sec.table(pd.DataFrame(rows).T)
 
 
-def _fr_section(sec, data: dict) -> None:
+def _fr_section(sec, data: ExplainResult) -> None:
     import matplotlib.pyplot as plt
 
-    across = data["fr_vs_precision"]["across_methods"]
-    per = data["fr_vs_precision"]["per_image"]
+    across = data.fr_vs_precision.across_methods
+    per = data.fr_vs_precision.per_image
     sec.text(
-        f"FR source: {data['fr_source']}. Across methods (n = {across['n']}): Pearson r = "
+        f"FR source: {data.fr_source}. Across methods (n = {across['n']}): Pearson r = "
         f"{_num(across['pearson_r'])} [{_num(across['pearson_ci_low'])}, "
         f"{_num(across['pearson_ci_high'])}], "
         f"Spearman rho = {_num(across['spearman_rho'])} [{_num(across['spearman_ci_low'])}, "
@@ -182,8 +183,8 @@ def _fr_section(sec, data: dict) -> None:
         f"{_num(per['pearson_ci_high'])}]."
     )
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    for method, fr in data["fr_by_method"].items():
-        prec = data["methods"][method]["regional_precision"]
+    for method, fr in data.fr_by_method.items():
+        prec = data.methods[method]["regional_precision"]
         ax.errorbar(
             fr,
             prec["mean"],
@@ -206,7 +207,7 @@ def _num(value) -> str:
     return "undefined" if value is None or value != value else f"{value:.3f}"
 
 
-def _hypotheses(sec, data: dict) -> None:
+def _hypotheses(sec, data: ExplainResult) -> None:
     sec.text(
         "Hypothesis: the study plan's expected results, not targets. Measurement: this run. "
         "Supported = the measured 95 % CI overlaps the hypothesised range (r: measured r "
@@ -229,7 +230,7 @@ def _hypotheses(sec, data: dict) -> None:
             "n": r["n"],
             "verdict": r["verdict"],
         }
-        for r in data["hypotheses"]
+        for r in data.hypotheses
     ]
     sec.table(pd.DataFrame(rows), index=False)
 
@@ -303,16 +304,16 @@ def _curves(per_image: pd.DataFrame):
     return fig
 
 
-def _pairs_and_shortcuts(report: Report, data: dict) -> None:
-    pairs = data["pairs"]
-    if pairs["source"]:
+def _pairs_and_shortcuts(report: Report, data: ExplainResult) -> None:
+    pairs = data.pairs
+    if pairs.source:
         sec = report.section("Pair decisions (embedding cosine similarity)")
-        sec.text(f"{pairs['n']} pairs: {pairs['source']}. The region is where the pair differs.")
-        sec.table(_method_table(data["per_decision"]["pair"]))
-    if data["shortcuts"]:
+        sec.text(f"{pairs.n} pairs: {pairs.source}. The region is where the pair differs.")
+        sec.table(_method_table(data.per_decision["pair"]))
+    if data.shortcuts:
         sec = report.section("Planted shortcuts: does the attribution move to the planted region?")
         rows = []
-        for name, methods in data["shortcuts"].items():
+        for name, methods in data.shortcuts.items():
             for method, s in methods.items():
                 rows.append(
                     {
@@ -331,13 +332,13 @@ def _pairs_and_shortcuts(report: Report, data: dict) -> None:
         sec.table(pd.DataFrame(rows), index=False)
 
 
-def _speed(sec, data: dict) -> None:
+def _speed(sec, data: ExplainResult) -> None:
     rows = {
         m: {"images": s["images"], "seconds": s["seconds"], "images/s": s["images_per_second"]}
-        for m, s in data["methods"].items()
+        for m, s in data.methods.items()
     }
     sec.text("Attribution + metrics + falsification time per method (this run, this machine).")
     sec.table(pd.DataFrame(rows).T, float_format="{:.2f}")
-    if data["skipped"]:
-        sec.text(f"{len(data['skipped'])} image(s) or decisions skipped:")
-        sec.table(pd.DataFrame(data["skipped"][:50]), index=False)
+    if data.skipped:
+        sec.text(f"{len(data.skipped)} image(s) or decisions skipped:")
+        sec.table(pd.DataFrame(list(data.skipped[:50])), index=False)

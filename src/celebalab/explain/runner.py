@@ -11,12 +11,10 @@ as it is done, so a killed run resumes where it stopped; ``results.json`` is wri
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +23,11 @@ import torch
 
 from celebalab.datasets.dataset import Dataset, open_dataset
 from celebalab.errors import CelebalabError, OptionError
+from celebalab.explain.config import ExplainConfig
 from celebalab.explain.decisions import AttributeDecision, PairDecision, PenultimateFeatures
-from celebalab.explain.falsification import FalsificationSettings, falsify
+from celebalab.explain.falsification import falsify
 from celebalab.explain.imported import InputFrame, LabelMaps, method_refusals
-from celebalab.explain.methods import METHOD_NAMES, AttributionSettings, attribute
+from celebalab.explain.methods import attribute
 from celebalab.explain.metrics import mass_share, regional_metrics
 from celebalab.explain.regions import ANALYSIS_REGION_GROUPS, class_masks, region_table_for
 from celebalab.explain.selection import (
@@ -53,48 +52,6 @@ EXPLAIN_OUTPUT = RunKind(
     "explain output", manifest=RESULTS_JSON,
     outputs=("per_image.parquet", "report.html", CHECKPOINT_DIR),
 )  # fmt: skip
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExplainConfig:
-    """What an explain run computes (every field is a CLI option)."""
-
-    methods: tuple[str, ...] = METHOD_NAMES
-    attributes: tuple[str, ...] | None = None  # None: every attribute with a region
-    n: int = 500
-    split: str = "test"
-    pairs: bool = False
-    regions: str | None = None  # JSON/YAML override of the attribute → classes table
-    top_fraction: float = 0.1
-    batch_size: int = 32
-    seed: int = 0
-    samples: int = 3
-    attribution: AttributionSettings = field(default_factory=AttributionSettings)
-    falsification: FalsificationSettings = field(default_factory=FalsificationSettings)
-
-    def __post_init__(self) -> None:
-        from celebalab.explain.methods import check_methods
-        from celebalab.explain.regions import load_region_table
-        from celebalab.runtime import check_split
-
-        if not self.methods:
-            raise OptionError(f"--methods: no method given; choose from {', '.join(METHOD_NAMES)}")
-        if self.attributes is not None and not self.attributes:
-            raise OptionError("--attributes: no attribute given (leave it out for every "
-                              "attribute with a region)")  # fmt: skip
-        check_methods(self.methods)
-        check_split(self.split)
-        if self.regions is not None:
-            load_region_table(self.regions)  # a bad file is refused before any work
-        if self.n < 1 or self.batch_size < 1 or self.samples < 0:
-            raise CelebalabError("--n and --batch-size must be ≥ 1, --samples ≥ 0")
-        if not 0 < self.top_fraction < 1:
-            raise CelebalabError(f"--top-q must be in (0, 1), not {self.top_fraction}")
-
-    def fingerprint(self, run_dir: Path, root: Path) -> str:
-        """Hash of everything that changes the numbers: a checkpoint is reused only if equal."""
-        text = json.dumps([str(run_dir.resolve()), str(root.resolve()), asdict(self)], default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -205,7 +162,7 @@ def measure(
     from celebalab.models.inference import run_splits
 
     truth = synthetic_truth(root)
-    is_identity = run.config.get("task") == "identity"
+    is_identity = run.task == "identity"
     regions = {} if is_identity else _regions(run, truth, config)  # checked before any work
     refused = method_refusals(run, config.methods)
     methods = tuple(m for m in config.methods if m not in refused)

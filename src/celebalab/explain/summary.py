@@ -1,13 +1,14 @@
 """Summaries of an explain run: per method / decision / region means with bootstrap CIs, FR vs
 regional precision, the study plan's hypotheses beside the measurements, shortcuts, ground truth.
 
-``results.json`` is :meth:`ExplainResult.to_json`; its ``methods`` block is the study plan's
-``regional_attribution_results.json`` made complete (every figure has mean, std, CI and n).
+``results.json`` is :meth:`ExplainResult.to_json` (a run record, :mod:`celebalab.rundir`); its
+``methods`` block is the study plan's ``regional_attribution_results.json`` made complete (every
+figure has mean, std, CI and n).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from celebalab.errors import CelebalabError, DataFormatError
+from celebalab.explain.config import ExplainConfig
 from celebalab.explain.hypotheses import hypothesis_rows
 from celebalab.explain.metrics import METRIC_NAMES
 from celebalab.explain.regions import ANALYSIS_REGION_GROUPS
 from celebalab.explain.statistics import correlations, mean_ci
+from celebalab.rundir import NOT_WRITTEN, Record
 
 #: Per-image columns summarised per method (FR is the mean of ``falsified``).
 SUMMARISED: tuple[str, ...] = (
@@ -29,19 +32,53 @@ SUMMARISED: tuple[str, ...] = (
 )
 
 
-@dataclass
-class ExplainResult:
-    """The summary written to ``results.json`` (plain dicts) and shown in the report."""
+@dataclass(frozen=True, kw_only=True)
+class FrVsPrecision(Record):
+    """FR against regional precision: correlations across methods and per image (``pearson_r``,
+    ``spearman_rho``, their p-values and CIs, ``n``)."""
 
-    data: dict[str, Any]
-    #: The per-image table, report samples and timings it was made from (not serialised).
-    outputs: Any = None
+    across_methods: dict[str, Any] = field(default_factory=dict)
+    per_image: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        return self.data
 
-    def __getitem__(self, key: str) -> Any:
-        return self.data[key]
+@dataclass(frozen=True, kw_only=True)
+class PairsSummary(Record):
+    """Where the pair decisions came from, and how many were explained per method."""
+
+    source: str | None = None
+    n: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplainResult(Record):
+    """``results.json`` (what ``run_explain`` returns and the report shows).
+
+    The statistics blocks map names to ``{mean, std, ci_low, ci_high, n}``: ``methods`` (method
+    → metric, plus ``images``, ``seconds``, ``images_per_second``), ``per_decision`` (decision →
+    method → metric), ``per_region`` (method → region group). ``outputs`` (the per-image table,
+    report samples and timings it was made from) is kept beside it, not written.
+    """
+
+    format_version: int = 1
+    kind: str = "explain"
+    run: str
+    root: str
+    synthetic: bool = False
+    config: ExplainConfig
+    regions: dict[str, list[str]] = field(default_factory=dict)
+    analysis_region_groups: dict[str, list[str]] = field(default_factory=dict)
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_decision: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    per_region: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    fr_source: str = "measured"
+    fr_by_method: dict[str, float] = field(default_factory=dict)
+    fr_vs_precision: FrVsPrecision = field(default_factory=FrVsPrecision)
+    hypotheses: tuple[dict[str, Any], ...] = ()
+    ground_truth: dict[str, Any] = field(default_factory=dict)
+    shortcuts: dict[str, Any] = field(default_factory=dict)
+    pairs: PairsSummary = field(default_factory=PairsSummary)
+    skipped: tuple[dict[str, str], ...] = ()
+    outputs: Any = field(default=None, metadata=NOT_WRITTEN)
 
 
 def read_fr_table(path: str | Path) -> dict[str, float]:
@@ -108,38 +145,27 @@ def summarise(
         attrs["regional_precision"].to_numpy(),
         seed=seed,
     )
-    data = {
-        "run": str(run_dir),
-        "root": str(root),
-        "synthetic": outputs.synthetic is not None,
-        "config": _config_json(config),
-        "regions": {a: list(c) for a, c in outputs.regions.items()},
-        "analysis_region_groups": {g: list(c) for g, c in ANALYSIS_REGION_GROUPS.items()},
-        "methods": methods,
-        "per_decision": per_decision,
-        "per_region": per_region,
-        "fr_source": "user table" if user_fr else "measured",
-        "fr_by_method": {m: fr[m] for m in common},
-        "fr_vs_precision": {"across_methods": across, "per_image": per_img},
-        "hypotheses": hypothesis_rows(methods, across),
-        "ground_truth": _ground_truth(per_decision),
-        "shortcuts": _shortcuts(attrs, seed),
-        "pairs": {
-            "source": outputs.pair_source,
-            "n": int(
-                (per_image["decision"] == PAIR_DECISION).sum()
-                // max(1, per_image["method"].nunique())
-            ),
-        },
-        "skipped": outputs.skipped,
-    }
-    return ExplainResult(data, outputs)
-
-
-def _config_json(config) -> dict:
-    from dataclasses import asdict
-
-    return asdict(config)
+    pairs = (per_image["decision"] == PAIR_DECISION).sum() // max(1, per_image["method"].nunique())
+    return ExplainResult(
+        run=str(run_dir),
+        root=str(root),
+        synthetic=outputs.synthetic is not None,
+        config=config,
+        regions={a: list(c) for a, c in outputs.regions.items()},
+        analysis_region_groups={g: list(c) for g, c in ANALYSIS_REGION_GROUPS.items()},
+        methods=methods,
+        per_decision=per_decision,
+        per_region=per_region,
+        fr_source="user table" if user_fr else "measured",
+        fr_by_method={m: fr[m] for m in common},
+        fr_vs_precision=FrVsPrecision(across_methods=across, per_image=per_img),
+        hypotheses=tuple(hypothesis_rows(methods, across)),
+        ground_truth=_ground_truth(per_decision),
+        shortcuts=_shortcuts(attrs, seed),
+        pairs=PairsSummary(source=outputs.pair_source, n=int(pairs)),
+        skipped=tuple(outputs.skipped),
+        outputs=outputs,
+    )
 
 
 def _ground_truth(per_decision: dict) -> dict:

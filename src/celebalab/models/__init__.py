@@ -12,6 +12,8 @@ ARCHITECTURES: tuple[str, ...] = ("small_cnn", "mobilenet_v2", "resnet18", "resn
 _LAZY = {
     "LoadedRun": "celebalab.models.run",
     "load_run": "celebalab.models.run",
+    "ClassifierRun": "celebalab.models.records",
+    "ImportedRun": "celebalab.models.records",
     "ImageBatch": "celebalab.models.inference",
     "SplitBatches": "celebalab.models.inference",
     "iter_split_batches": "celebalab.models.inference",

@@ -173,6 +173,11 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     return config
 
 
+def read_run_record(run_dir: str | Path) -> ModelRun:
+    """``run_dir/run.json`` as its typed record, without loading weights."""
+    return model_record(read_run_config(run_dir), Path(run_dir) / RUN_JSON)
+
+
 def require_attribute_outputs(run: LoadedRun, command: str) -> LoadedRun:
     """``run`` if it predicts attributes; an identity run is a clear error naming what to use."""
     if run.task == "identity":

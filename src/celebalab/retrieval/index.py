@@ -34,6 +34,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ import numpy as np
 
 from celebalab.errors import CelebalabError
 from celebalab.io import atomic_path, write_json_atomic
+from celebalab.options import Interval, OneOf, Options, option
 
 INDEX_KINDS: tuple[str, ...] = ("auto", "exact", "pq", "ivf", "hnsw")
 METRICS: tuple[str, ...] = ("ip", "l2")
@@ -79,13 +81,33 @@ def _omp_threads(n: int) -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
+@dataclass(frozen=True, kw_only=True)
+class IndexSettings(Options):
+    """What an :class:`EmbeddingIndex` builds (``retrieve --index``; the others are library
+    parameters), checked like every command's options (:mod:`celebalab.options`)."""
+
+    WHAT = "index"
+
+    kind: str = option("auto", help="Index kind (auto: exact up to AUTO_EXACT_MAX vectors).",
+                       check=OneOf(INDEX_KINDS), flag="--index")  # fmt: skip
+    metric: str = option("ip", help="ip: cosine on unit vectors; l2: Euclidean.",
+                         check=OneOf(METRICS))  # fmt: skip
+    nlist: int | None = option(None, help="IVF lists (default 4·√N).", check=Interval(int, 1))
+    hnsw_m: int = option(32, help="HNSW links per node.", check=Interval(int, 4))
+    target_recall: float = option(
+        0.95, help="The recall@10 the approximate search settings are chosen for.",
+        check=Interval(float, 0, 1, strict=True),
+    )  # fmt: skip
+    seed: int = option(0, help="Seed of k-means and the recall sample.", check=Interval(int, 0))
+
+
 class EmbeddingIndex:
     """k-nearest-neighbour index over ``N×D`` float32 vectors (scikit-learn style: fit, search).
 
-    Parameters (keyword-only, validated, only stored): ``kind`` in :data:`INDEX_KINDS`;
-    ``metric`` ``"ip"`` (cosine on unit vectors) or ``"l2"``; ``nlist`` IVF lists (default
-    ``4·√N``); ``hnsw_m`` HNSW links per node; ``target_recall`` the recall@10 the approximate
-    search settings are chosen for; ``seed`` for k-means and the recall sample.
+    Parameters (keyword-only, validated as :class:`IndexSettings`, only stored): ``kind`` in
+    :data:`INDEX_KINDS`; ``metric`` ``"ip"`` (cosine on unit vectors) or ``"l2"``; ``nlist`` IVF
+    lists (default ``4·√N``); ``hnsw_m`` HNSW links per node; ``target_recall`` the recall@10
+    the approximate search settings are chosen for; ``seed`` for k-means and the recall sample.
     """
 
     def __init__(
@@ -98,18 +120,8 @@ class EmbeddingIndex:
         target_recall: float = 0.95,
         seed: int = 0,
     ) -> None:
-        if kind not in INDEX_KINDS:
-            raise RetrievalError(
-                f"index kind must be one of {', '.join(INDEX_KINDS)}, not {kind!r}"
-            )
-        if metric not in METRICS:
-            raise RetrievalError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
-        if nlist is not None and nlist < 1:
-            raise RetrievalError(f"nlist must be >= 1, got {nlist}")
-        if hnsw_m < 4:
-            raise RetrievalError(f"hnsw_m must be >= 4, got {hnsw_m}")
-        if not 0 < target_recall <= 1:
-            raise RetrievalError(f"target_recall must lie in (0, 1], got {target_recall}")
+        IndexSettings(kind=kind, metric=metric, nlist=nlist, hnsw_m=hnsw_m,
+                      target_recall=target_recall, seed=seed)  # fmt: skip
         self.kind = kind
         self.metric = metric
         self.nlist = nlist
