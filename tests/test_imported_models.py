@@ -238,3 +238,15 @@ def test_dlib_run_equals_dlib_used_directly(tmp_path: Path) -> None:
     run = load_run(import_model("dlib", tmp_path / "dlib"))
     _, vectors, _, _ = file_vectors(run, samples)
     assert np.abs(vectors - np.array(direct)).max() < 1e-5
+
+
+def test_torchscript_of_a_torchvision_model_is_recognised(tmp_path: Path) -> None:
+    """TorchScript stores code under module paths (``…/torchvision/models/…``): still TorchScript,
+    not mistaken for a torch.export archive."""
+    import torchvision
+
+    path = tmp_path / "r18.ts"
+    torch.jit.script(torchvision.models.resnet18(num_classes=8).eval()).save(str(path))
+    run = load_run(import_model(str(path), tmp_path / "run", ImportOptions(input_size=64)))
+    assert run.config["source"]["format"] == "torchscript"
+    assert run.config["embedding_dim"] == 8

@@ -9,16 +9,19 @@ torch process can deadlock in its thread pools); each worker loads dlib's files 
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 _pools: dict[int, ProcessPoolExecutor] = {}
+logger = logging.getLogger(__name__)
 
 
 def default_processes() -> int:
@@ -39,7 +42,15 @@ def map_chunks(
     if count <= 1 or len(items) < 2:
         return func(items)
     chunks = [items[i::count] for i in range(count) if items[i::count]]
-    results = list(_pool(count).map(func, chunks))
+    try:
+        results = list(_pool(count).map(func, chunks))
+    except BrokenProcessPool:
+        _pools.pop(count).shutdown(wait=False, cancel_futures=True)
+        logger.warning(
+            "worker processes could not start (a script without `if __name__ == \"__main__\":`?); "
+            "dlib's work runs in this process"
+        )
+        return func(items)
     out: list[Any] = [None] * len(items)
     for start, result in enumerate(results):
         out[start::count] = result

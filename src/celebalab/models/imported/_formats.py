@@ -37,14 +37,11 @@ def inspect_model_file(path: Path) -> ModelFile:
         raise CelebalabError(f"{path}: no such model file")
     if _is_zip(path):
         names = zipfile.ZipFile(path).namelist()
-        if any(
-            n.endswith(("/serialized_exported_program.json", "/models/model.json"))
-            or "/models/" in n
-            for n in names
-        ):
-            return _export_file(path)
+        # TorchScript first: its code folder mirrors module paths (…/torchvision/models/…)
         if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
             return ModelFile(path, "torchscript")
+        if any(n.endswith(("/archive_format", "/models/model.json")) for n in names):
+            return _export_file(path)
         return _state_dict_file(path)
     head = path.read_bytes()[:64]
     if path.suffix.lower() == ".onnx" or head[:1] == b"\x08":
