@@ -109,24 +109,6 @@ def resnet50_512():
     return torchvision.models.resnet50(num_classes=EMBED_DIM).eval()
 
 
-def outside_models_package(model):
-    """``model`` with its torchvision classes swapped for identical subclasses defined here.
-
-    Works around celebalab's model-file sniffing (``_formats.inspect_model_file``), which takes a
-    zip holding any ``…/models/…`` entry for a ``torch.export`` archive: a TorchScript file of a
-    module from ``torchvision.models`` (``code/__torch__/torchvision/models/resnet.py``) is then
-    refused as an unreadable ``.pt2``. The computation is unchanged.
-    """
-    renamed: dict[type, type] = {}
-    for module in model.modules():
-        cls = type(module)
-        if cls.__module__.startswith("torchvision."):
-            if cls not in renamed:
-                renamed[cls] = type(cls.__name__, (cls,), {"__module__": __name__})
-            module.__class__ = renamed[cls]
-    return model
-
-
 def make_models(tmp: Path) -> dict[str, float]:
     """The ResNet-50's weights, its ONNX and TorchScript files and their imported runs."""
     import io
@@ -148,7 +130,7 @@ def make_models(tmp: Path) -> dict[str, float]:
     seconds["ONNX export"] = time.perf_counter() - start
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
-        torch.jit.script(outside_models_package(model)).save(str(tmp / "r50.ts"))
+        torch.jit.script(model).save(str(tmp / "r50.ts"))
     for name, file in (("onnx", "r50.onnx"), ("torchscript", "r50.ts")):
         start = time.perf_counter()
         import_model(str(tmp / file), tmp / f"run_{name}", ImportOptions(preset="arcface"))
