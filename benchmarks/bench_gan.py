@@ -17,6 +17,7 @@ after the first epoch (steady state: oneDNN builds its kernels in the first step
     python benchmarks/bench_gan.py --quick    # 400 images, 2 epochs
     python benchmarks/bench_gan.py --threads 2 1   # one comparison per thread count
     python benchmarks/bench_gan.py --precision auto 32   # bf16 (where native) and fp32
+    python benchmarks/bench_gan.py --quality --minutes 5 20 --cores 2   # equal-time quality
 """
 
 from __future__ import annotations
@@ -31,103 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
-SEED_BATCH = 32
+import gan_quality
+from notebook_dcgan import SEED_BATCH, notebook_train
+
 OUR_BATCH = 128
-
-
-def seed_loop(image_folder: Path, images: int, threads: int, part: str = "whole") -> dict:
-    """Seed 004's loop over ``images`` training images; returns images/s and peak RSS.
-
-    ``part``: ``whole`` (the loop as the seed wrote it), ``data`` (its loader alone: decode,
-    resize, normalise, batch; no training) or ``steps`` (its training steps alone, on one
-    decoded batch reused): what the seed's time is made of; whole / steps is the ceiling of any
-    loop that trains the same networks at the same cost per image.
-    """
-    import psutil
-    import torch
-    from torch import nn, optim
-    from torch.utils.data import DataLoader
-    from torchvision import datasets, transforms
-
-    class Generator(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.main = nn.Sequential(
-                nn.ConvTranspose2d(100, 128, 4, 1, 0, bias=False), nn.BatchNorm2d(128),
-                nn.ReLU(True), nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(64), nn.ReLU(True),
-                nn.ConvTranspose2d(64, 32, 4, 2, 1, bias=False), nn.BatchNorm2d(32),
-                nn.ReLU(True), nn.ConvTranspose2d(32, 3, 4, 2, 1, bias=False), nn.Tanh(),
-            )  # fmt: skip
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.main(x)
-
-    class Discriminator(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.main = nn.Sequential(
-                nn.Conv2d(3, 32, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(32, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64),
-                nn.LeakyReLU(0.2, inplace=True), nn.Conv2d(64, 128, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(128), nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(128, 1, 4, 1, 0, bias=False), nn.Sigmoid(),
-            )  # fmt: skip
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.main(x)
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    transform = transforms.Compose([
-        transforms.Resize((32, 32)), transforms.ToTensor(),
-        transforms.Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5]),
-    ])  # fmt: skip
-    dataset = datasets.ImageFolder(root=str(image_folder), transform=transform)
-    loader = DataLoader(dataset, batch_size=SEED_BATCH, shuffle=True)
-    net_g, net_d = Generator(), Discriminator()
-    criterion = nn.BCELoss()
-    opt_d = optim.Adam(net_d.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    opt_g = optim.Adam(net_g.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    batches = _seed_batches(loader, part)
-    done, start = 0, time.perf_counter()
-    while done < images:
-        for data in batches():
-            if part == "data":
-                done += data[0].size(0)
-                if done >= images:
-                    break
-                continue
-            net_d.zero_grad()
-            real = data[0]
-            n = real.size(0)
-            real_labels = torch.ones(n)
-            loss_real = criterion(net_d(real).view(-1), real_labels)
-            loss_real.backward()
-            noise = torch.randn(n, 100, 1, 1)
-            fake = net_g(noise)
-            loss_fake = criterion(net_d(fake.detach()).view(-1), torch.zeros(n))
-            loss_fake.backward()
-            opt_d.step()
-            net_g.zero_grad()
-            loss_g = criterion(net_d(fake).view(-1), real_labels)
-            loss_g.backward()
-            opt_g.step()
-            done += n
-            if done >= images:
-                break
-    seconds = time.perf_counter() - start
-    peak = psutil.Process().memory_info().rss / 2**20
-    return {"images_per_second": done / seconds, "seconds": seconds, "peak_rss_mib": peak}
-
-
-def _seed_batches(loader, part: str):
-    """The batches one pass of the seed's loop sees: its loader's, or (``steps``) one decoded
-    batch repeated as often."""
-    if part != "steps":
-        return lambda: iter(loader)
-    batch = next(iter(loader))
-    return lambda: (batch for _ in range(len(loader)))
+#: The speed comparison trains the notebook's networks on the same work per image: no
+#: augmentation, BatchNorm in D (not the spectrally normalised one), the logistic loss.
+SAME_WORK = {"augment": (), "spectral_norm": False, "loss": "bce"}
 
 
 def our_loop(root: Path, run_dir: Path, epochs: int, threads: int, precision: str) -> dict:
@@ -144,12 +55,12 @@ def our_loop(root: Path, run_dir: Path, epochs: int, threads: int, precision: st
     pack_seconds = time.perf_counter() - start
     config = GanConfig(
         size=32, epochs=epochs, batch_size=OUR_BATCH, threads=threads, progress=False,
-        precision=precision,
-    )
+        precision=precision, **SAME_WORK,
+    )  # fmt: skip
     start = time.perf_counter()
     info = train_gan(root, run_dir, config)
     wall = time.perf_counter() - start
-    images = info["training"]["steps"] * OUR_BATCH
+    images = info.training.steps * OUR_BATCH
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with open(run_dir / runfmt.EPOCHS_CSV, newline="") as f:
         epochs_run = [{k: float(row[k]) for k in ("step", "seconds")} for row in csv.DictReader(f)]
@@ -157,9 +68,9 @@ def our_loop(root: Path, run_dir: Path, epochs: int, threads: int, precision: st
     steady = (last["step"] - first["step"]) * OUR_BATCH / (last["seconds"] - first["seconds"])
     return {"images_per_second": images / wall, "seconds": wall, "images": images,
             "pack_seconds": pack_seconds, "peak_rss_mib": peak,
-            "loop_images_per_second": info["training"]["images_per_second"],
+            "loop_images_per_second": info.training.images_per_second,
             "steady_images_per_second": steady,
-            "precision": info["training"]["precision_used"]}  # fmt: skip
+            "precision": info.training.precision_used}  # fmt: skip
 
 
 def sampling(run_dir: Path, count: int, threads: int) -> dict:
@@ -207,12 +118,16 @@ def main() -> None:
         help="celebalab's --precision; several values: one comparison each (e.g. auto 32)",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    gan_quality.add_arguments(parser)
     args = parser.parse_args()
+    if args.quality:
+        gan_quality.main(args)
+        return
     if args.child:
         kind, *rest = args.child
         threads = args.threads[0]
         if kind == "seed":
-            result = seed_loop(Path(rest[0]), int(rest[1]), threads, rest[2])
+            result = notebook_train(Path(rest[0]), threads, images=int(rest[1]), part=rest[2])[0]
         elif kind == "ours":
             result = our_loop(Path(rest[0]), Path(rest[1]), int(rest[2]), threads, rest[3])
         else:

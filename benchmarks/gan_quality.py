@@ -1,0 +1,384 @@
+"""Equal-time quality (``bench_gan.py --quality``): what each loop's faces are worth after the
+same minutes on the same cores.
+
+The benchmark synthesises its faces (one set for the GANs, a second, disjoint set for the
+classifier that defines the feature space, so the classifier is independent of both GANs). The
+reference notebook's loop (:mod:`notebook_dcgan`: ImageFolder + PIL, batch 32, its optimiser)
+and ``gan train`` (its default recipe, or the ``--variant`` recipes of an ablation) each train
+on the same training split for the same wall-clock budget, one after the other, each in its own
+process with the same torch thread count; the budget counts from before each opens its data.
+Both generators are then evaluated by the same ``gan evaluate`` code: classifier-feature FID and
+KID beside the real-vs-real floor, precision/recall. A conditional ``gan train`` run of the same
+budget shows whether the attributes obey (share the independent classifier recognises, beside
+its agreement with real labels), with one grid per attribute combination.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Conditioned attributes of the conditional run: drawn in the synthetic faces and recognised at
+#: 32 px by the benchmark's classifier on real faces (balanced accuracy ~0.96-1.0 on its
+#: validation split; Smiling and Eyeglasses, 0.51 and 0.62 there, are too small at 32 px).
+ATTRIBUTES = "Male,Black_Hair,Bangs"
+CLASSIFIER_EPOCHS = 8
+CLASSIFIER_FACES = 3000
+#: Samples per set in the evaluation (capped by gan evaluate at half the training split).
+EVAL_SAMPLES = 2000
+GRID_FACES = 64
+#: Epoch cap of a time-budgeted ``gan train`` (the budget ends it long before).
+UNBOUNDED_EPOCHS = 100_000
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where the benchmark's data, classifier and runs live (kept between invocations)."""
+
+    work: Path
+
+    @property
+    def root(self) -> Path:
+        """The GANs' synthetic CelebA root."""
+        return self.work / "gan_data" / "CelebA"
+
+    @property
+    def folder(self) -> Path:
+        """The notebook's ImageFolder: the training split's JPEGs, linked."""
+        return self.work / "imagefolder"
+
+    @property
+    def classifier(self) -> Path:
+        """The feature-space classifier run (trained on the second synthetic set)."""
+        return self.work / "classifier"
+
+
+def add_arguments(parser: Any) -> None:
+    """The ``--quality`` options of ``bench_gan.py``."""
+    group = parser.add_argument_group("--quality (equal-time comparison)")
+    group.add_argument("--quality", action="store_true", help=__doc__.splitlines()[0])
+    group.add_argument("--minutes", type=float, nargs="+", default=[5.0, 20.0],
+                       help="wall-clock budgets, one comparison each (default 5 20)")  # fmt: skip
+    group.add_argument("--cores", type=int, default=2, help="torch threads of every side (2)")
+    group.add_argument("--faces", type=int, default=4000, help="synthetic faces for the GANs")
+    group.add_argument("--work", type=Path, help="keep data, classifier and runs here (reused)")
+    group.add_argument(
+        "--variant", action="append", default=[], metavar="NAME:KEY=VALUE,…",
+        help="a gan train recipe to compare instead of the default one (repeatable), e.g. "
+        "'old:augment=none,spectral_norm=0,loss=bce,batch_size=128'",
+    )  # fmt: skip
+    group.add_argument(
+        "--conditional", default=ATTRIBUTES,
+        help=f"attributes of the conditional run ({ATTRIBUTES}), or none",
+    )  # fmt: skip
+    group.add_argument("--no-notebook", action="store_true", help="skip the notebook's loop")
+    group.add_argument("--grids", type=Path, help="write the grid PNGs here (default: WORK)")
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``"name:key=value,…"`` → (name, GanConfig overrides); ``+`` joins tuple values."""
+    from celebalab.generate.config import GanConfig
+
+    name, _, body = text.partition(":")
+    types = {f.name: f.type for f in dataclasses.fields(GanConfig)}
+    overrides: dict[str, Any] = {}
+    for item in filter(None, body.split(",")):
+        key, _, value = item.partition("=")
+        kind = types[key]
+        if "tuple" in kind:
+            overrides[key] = () if value == "none" else tuple(value.split("+"))
+        elif kind == "bool":
+            overrides[key] = value in ("1", "true", "yes")
+        else:
+            overrides[key] = (float if kind == "float" else int if "int" in kind else str)(value)
+    return name, overrides
+
+
+def main(args: Any) -> None:
+    """Run every budget in ``args.minutes`` and print the comparisons."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        space = Workspace(args.work or Path(tmp))
+        print(f"cores: {args.cores} torch threads per side ({len(os.sched_getaffinity(0))} "
+              f"available), load average at start: {_load()}")  # fmt: skip
+        prepare(space, args.faces, args.cores)
+        variants = [parse_variant(v) for v in args.variant] or [("celebalab", {})]
+        conditional = None if args.conditional == "none" else args.conditional
+        grids = args.grids or space.work
+        for minutes in args.minutes:
+            _budget(space, minutes, args.cores, variants, conditional, args.no_notebook, grids)
+        print(f"load average at end: {_load()}")
+
+
+# ---------------------------------------------------------------- data and classifier
+
+
+def prepare(space: Workspace, faces: int, cores: int) -> None:
+    """Synthesise both face sets, train the classifier and link the notebook's folder (each
+    only when missing)."""
+    from celebalab.datasets.synth import generate
+
+    start = time.perf_counter()
+    if not space.root.is_dir():
+        generate(space.root.parent, faces, seed=0, n_hq=0)
+    cls_root = space.work / "classifier_data" / "CelebA"
+    if not cls_root.is_dir():
+        generate(cls_root.parent, CLASSIFIER_FACES, seed=1, n_hq=0)
+    print(f"data: {faces} synthetic faces for the GANs, {CLASSIFIER_FACES} others for the "
+          f"classifier ({time.perf_counter() - start:.0f} s)")  # fmt: skip
+    if not (space.classifier / "run.json").is_file():
+        _child({"kind": "classifier", "root": str(cls_root), "out": str(space.classifier),
+                "threads": cores})  # fmt: skip
+    if not space.folder.is_dir():
+        _link_training_split(space.root, space.folder / "faces")
+    info = json.loads((space.classifier / "run.json").read_text())
+    print(f"classifier: {info['arch']} at {info['image_size']} px, {CLASSIFIER_EPOCHS} epochs on "
+          f"the {CLASSIFIER_FACES} other faces (crop none, as both GANs)")  # fmt: skip
+
+
+def _link_training_split(root: Path, target: Path) -> None:
+    """Symlink the JPEGs of ``root``'s training split (the one ``gan train`` uses) into
+    ``target``: the notebook's ImageFolder then trains on exactly the same images."""
+    from celebalab.datasets.table import load_table
+    from celebalab.generate.data import load_gan_data
+
+    table = load_table(root)
+    data = load_gan_data(root, 32, "none", (), 0, progress=False)
+    target.mkdir(parents=True)
+    image_dir = Path(table.attrs["image_dir"])
+    for name in table["image_id"].to_numpy()[data.rows["train"]]:
+        (target / name).symlink_to(image_dir / name)
+
+
+# ---------------------------------------------------------------- one budget
+
+
+def _budget(
+    space: Workspace, minutes: float, cores: int, variants: list[tuple[str, dict]],
+    conditional: str | None, skip_notebook: bool, grids: Path,
+) -> None:  # fmt: skip
+    seconds = minutes * 60
+    runs = space.work / f"runs_{minutes:g}min"
+    print(f"--- budget {minutes:g} min, {cores} cores; load average now: {_load()}")
+    results: dict[str, dict] = {}
+    if not skip_notebook:
+        results["notebook"] = _child({"kind": "notebook", "folder": str(space.folder),
+                                      "root": str(space.root), "out": str(runs / "notebook"),
+                                      "seconds": seconds, "threads": cores})  # fmt: skip
+    for name, overrides in variants:
+        results[name] = _child({"kind": "celebalab", "root": str(space.root),
+                                "out": str(runs / name), "seconds": seconds, "threads": cores,
+                                "overrides": overrides})  # fmt: skip
+    for name, trained in results.items():
+        trained["metrics"] = _evaluate(runs / name, space.classifier, cores)
+        print(_describe(name, trained))
+    for name, _ in variants:
+        if "notebook" in results:
+            print(_headline(minutes, cores, results["notebook"], name, results[name]))
+    if len(variants) > 1:
+        print(_table(results))
+    grid = grids / f"gan_equal_time_{minutes:g}min.png"
+    side_by_side({name: runs / name for name in results}, grid)
+    print(f"grids (first {GRID_FACES} faces of seed 1, each side): {grid}")
+    if conditional:
+        _conditional(space, runs / "conditional", seconds, cores, conditional, grids, minutes)
+    (runs / "results.json").write_text(json.dumps(results, indent=1))
+
+
+def _conditional(
+    space: Workspace, out: Path, seconds: float, cores: int, attributes: str, grids: Path,
+    minutes: float,
+) -> None:  # fmt: skip
+    trained = _child({"kind": "celebalab", "root": str(space.root), "out": str(out),
+                      "seconds": seconds, "threads": cores,
+                      "overrides": {"conditional": attributes.split(",")}})  # fmt: skip
+    cond = _evaluate(out, space.classifier, cores)["conditional"]
+    per = "; ".join(
+        f"{row['attribute']} {row['recognised on generated']:.2f} "
+        f"(real {row['agreement on real (ceiling)']:.2f})"
+        for row in cond["per_attribute"]
+    )
+    print(f"conditional gan train ({attributes}), same {minutes:g} min: all conditioned "
+          f"attributes recognised on {cond['all_generated']:.1%} of the samples; the classifier "
+          f"agrees with real images' labels on {cond['all_real']:.1%}; per attribute: {per} "
+          f"({trained['steps']} steps)")  # fmt: skip
+    from celebalab.generate.report import combination_figure
+    from celebalab.generate.run import load_gan_run
+    from celebalab.generate.sample import combination_rows
+
+    path = grids / f"gan_conditional_{minutes:g}min.png"
+    figure = combination_figure(combination_rows(load_gan_run(out), seed=1))
+    figure.savefig(path, dpi=80)
+    print(f"grid per attribute combination: {path}")
+
+
+def _evaluate(run: Path, classifier: Path, cores: int) -> dict[str, Any]:
+    return _child({"kind": "evaluate", "run": str(run), "classifier": str(classifier),
+                   "threads": cores})  # fmt: skip
+
+
+# ---------------------------------------------------------------- printing
+
+
+def _metrics(trained: dict) -> tuple[dict, dict]:
+    space = trained["metrics"]["feature_space"]
+    return space["generated"], space["floor"]
+
+
+def _describe(name: str, trained: dict) -> str:
+    gen, floor = _metrics(trained)
+    return (f"{name}: {trained['steps']:,} steps, {trained['images']:,} images "
+            f"({trained['epochs']:.1f} epochs) in {trained['seconds']:.0f} s; FID "
+            f"{gen['FID']:.2f} [floor {floor['FID']:.2f}], KID {gen['KID']:.4f}, precision "
+            f"{gen['precision']:.3f}, recall {gen['recall']:.3f}")  # fmt: skip
+
+
+def _headline(minutes: float, cores: int, notebook: dict, name: str, ours: dict) -> str:
+    (nb, floor), (us, _) = _metrics(notebook), _metrics(ours)
+    above_nb, above_us = nb["FID"] - floor["FID"], us["FID"] - floor["FID"]
+    return (
+        f"quality at equal time ({minutes:g} min, {cores} cores): notebook FID {nb['FID']:.2f} "
+        f"[floor {floor['FID']:.2f}], {name} FID {us['FID']:.2f}; KID {nb['KID']:.4f} vs "
+        f"{us['KID']:.4f} [floor {floor['KID']:.4f}]; precision/recall {nb['precision']:.3f}/"
+        f"{nb['recall']:.3f} vs {us['precision']:.3f}/{us['recall']:.3f} [floor "
+        f"{floor['precision']:.3f}/{floor['recall']:.3f}]\n"
+        f"FID above the floor: notebook {above_nb:.2f}, {name} {above_us:.2f}; ratio "
+        f"{above_us / above_nb:.2f} (goal: at most 0.5)"
+    )
+
+
+def _table(results: dict[str, dict]) -> str:
+    lines = ["| recipe | FID − floor | KID | precision | recall | steps | img/s |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, trained in results.items():
+        gen, floor = _metrics(trained)
+        lines.append(
+            f"| {name} | {gen['FID'] - floor['FID']:.2f} | {gen['KID']:.4f} | "
+            f"{gen['precision']:.3f} | {gen['recall']:.3f} | {trained['steps']:,} | "
+            f"{trained['images'] / trained['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def side_by_side(runs: dict[str, Path], path: Path) -> None:
+    """One captioned 8×8 grid per run (the same noise seed), left to right, in one PNG."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from celebalab.generate.monitor import image_grid
+    from celebalab.generate.run import load_gan_run
+    from celebalab.generate.sample import sample_images
+
+    panels = []
+    for name, run in runs.items():
+        grid = image_grid(sample_images(load_gan_run(run), GRID_FACES, seed=1), upscale=2)
+        panel = np.full((grid.shape[0] + 24, grid.shape[1] + 16, 3), 255, np.uint8)
+        panel[24:, 8:-8] = grid
+        image = Image.fromarray(panel)
+        ImageDraw.Draw(image).text((10, 6), name, fill=(0, 0, 0))
+        panels.append(np.asarray(image))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(panels, axis=1)).save(path)
+
+
+# ---------------------------------------------------------------- child processes
+
+
+def _child(job: dict[str, Any]) -> dict[str, Any]:
+    """Run ``job`` in a fresh process (its own threads, memory and imports); its JSON answer."""
+    done = subprocess.run([sys.executable, __file__, json.dumps(job)], capture_output=True,
+                          text=True)  # fmt: skip
+    if done.returncode:
+        raise SystemExit(f"{job['kind']} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _run_child(job: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    kind = job["kind"]
+    if kind == "notebook":
+        return _train_notebook(job)
+    if kind == "celebalab":
+        return _train_celebalab(job)
+    if kind == "classifier":
+        from celebalab.models.train import train
+
+        train(job["root"], job["out"], task="attributes", arch="small_cnn", size=32,
+              crop="none", epochs=CLASSIFIER_EPOCHS, batch_size=64, seed=0,
+              threads=job["threads"], progress=False)  # fmt: skip
+        return {}
+    from celebalab.generate.evaluate import evaluate_gan
+
+    result = evaluate_gan(job["run"], job["classifier"], n=EVAL_SAMPLES, seed=0, overwrite=True,
+                          progress=False)  # fmt: skip
+    return {key: value for key, value in result.to_json().items()
+            if key in ("samples_per_set", "feature_space", "conditional")}  # fmt: skip
+
+
+def _train_celebalab(job: dict[str, Any]) -> dict[str, Any]:
+    from celebalab.generate.config import GanConfig
+    from celebalab.generate.train import train_gan
+
+    overrides = {**job["overrides"]}
+    overrides["conditional"] = tuple(overrides.get("conditional", ()))
+    overrides["augment"] = tuple(overrides.get("augment", GanConfig().augment))
+    config = GanConfig(size=32, crop="none", epochs=UNBOUNDED_EPOCHS, threads=job["threads"],
+                       progress=False, **overrides)  # fmt: skip
+    start = time.perf_counter()
+    info = train_gan(job["root"], job["out"], config, overwrite=True, max_seconds=job["seconds"])
+    steps = info.training.steps
+    return {"steps": steps, "images": steps * config.batch_size,
+            "epochs": steps * config.batch_size / info.data.counts["train"],
+            "seconds": time.perf_counter() - start, "recipe": config.to_dict()}  # fmt: skip
+
+
+def _train_notebook(job: dict[str, Any]) -> dict[str, Any]:
+    """The notebook's loop for the budget; its generator saved as a GAN run (same layers as
+    ``dcgan32_seed``) so that ``gan evaluate`` reads it like any other."""
+    import shutil
+
+    from celebalab.generate import run as runfmt
+    from celebalab.generate.config import GanConfig
+    from celebalab.generate.data import describe, load_gan_data
+    from celebalab.generate.records import GanRun
+    from notebook_dcgan import SEED_BATCH, notebook_train
+
+    result, generator = notebook_train(Path(job["folder"]), job["threads"],
+                                       seconds=job["seconds"])  # fmt: skip
+    out = Path(job["out"])
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    data = load_gan_data(job["root"], 32, "none", (), 0, progress=False)
+    config = GanConfig(size=32, crop="none", batch_size=SEED_BATCH, loss="bce", ema_decay=0.0,
+                       augment=(), epochs=max(1, round(result["epochs"])))  # fmt: skip
+    runfmt.save_run(out, generator, GanRun.from_json({
+        "arch": "dcgan32_seed", "image_size": 32, "crop": "none", "noise_dim": 100,
+        "conditional": [], "config": config.to_dict(),
+        "data": {"root": str(Path(job["root"]).resolve()), **describe(data)},
+        "training": {"steps": result["steps"], "epochs_run": int(result["epochs"]),
+                     "seconds": round(result["seconds"], 2),
+                     "images_per_second": round(result["images_per_second"], 1),
+                     "precision_used": "32", "world_size": 1, "device": "cpu",
+                     "stopped_by": "time budget"},
+        "warnings": [],
+    }))  # fmt: skip
+    return result
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    print(json.dumps(_run_child(json.loads(sys.argv[1]))))
