@@ -93,11 +93,12 @@ def run_cli(args: list[str], cache: Path) -> tuple[float, list[str]]:
     env = {**os.environ, "CELEBALAB_CACHE": str(cache)}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _CLI, *args], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+                          stderr=subprocess.STDOUT, env=env)  # fmt: skip
     seconds = time.perf_counter() - start
+    text = proc.stdout.decode("utf-8", "replace")  # bytes: text mode turns "\r" into "\n"
     if proc.returncode:
-        raise SystemExit(f"celebalab {' '.join(args)} failed:\n{proc.stdout[-3000:]}")
-    return seconds, screen_lines(proc.stdout)
+        raise SystemExit(f"celebalab {' '.join(args)} failed:\n{text[-3000:]}")
+    return seconds, screen_lines(text)
 
 
 def screen_lines(text: str) -> list[str]:
