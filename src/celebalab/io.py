@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,35 +115,6 @@ def check_no_file_above(path: str | Path, option: str) -> None:
             if not parent.is_dir():
                 raise OptionError(f"{option} {path}: {parent} is a file, not a folder")
             return
-
-
-@contextlib.contextmanager
-def staged_dir(path: str | Path) -> Iterator[Path]:
-    """Yield an empty staging folder beside ``path``; when the block succeeds, put it in place
-    of ``path`` (an earlier ``path`` is removed only then). A killed job leaves only the hidden
-    ``.NAME.partial-*`` folder, never a ``path`` that looks complete."""
-    final = Path(path)
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
-    except OSError as err:
-        reason = (err.strerror or type(err).__name__).lower()
-        raise OptionError(
-            f"{final}: cannot write beside it ({reason}); choose another place"
-        ) from None
-    os.chmod(staging, 0o777 & ~_UMASK)
-    try:
-        yield staging
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-            os.replace(final, old / final.name)
-            os.replace(staging, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, final)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_json_object(path: Path, what: str) -> dict[str, Any]:

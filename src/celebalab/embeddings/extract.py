@@ -92,7 +92,7 @@ def extract_embeddings(
     Only images whose file exists are read (a partial copy is one line; the manifest's
     ``missing`` holds their count and the file listing them). Resumes an interrupted extraction
     into the same ``out`` with the same settings. Returns the complete set;
-    ``manifest["skipped"]`` lists ``{"image_id", "reason"}`` of unreadable images.
+    ``info.skipped`` lists ``{"image_id", "reason"}`` of unreadable images.
     """
     from celebalab.models.run import load_run
     from celebalab.runtime import check_split, resolve_device

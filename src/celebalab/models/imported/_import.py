@@ -31,6 +31,7 @@ from celebalab.models.imported._formats import ModelFile, inspect_model_file
 from celebalab.models.imported._load import build_imported_model
 from celebalab.models.records import ImportedRun, ImportedSource, Normalisation
 from celebalab.models.run import MODEL_RUN, RUN_JSON
+from celebalab.options import ConfigError, Interval, OneOf, Options, option
 from celebalab.rundir import RunKind, open_output, writing
 
 KINDS: tuple[str, ...] = ("identity", "attributes")
@@ -70,19 +71,34 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-@dataclass(frozen=True)
-class ImportOptions:
+@dataclass(frozen=True, kw_only=True)
+class ImportOptions(Options):
     """Preprocessing of a model file; ``None`` fields come from the preset or the file."""
 
-    kind: str = "identity"
-    preset: str | None = None
-    input_size: int | None = None
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    channels: str | None = None
-    alignment: str | None = None
-    arch: str | None = None
-    licence: str = ""
+    WHAT = "import"
+
+    kind: str = option("identity", help="What the model outputs.", check=OneOf(KINDS))
+    preset: str | None = option(None, help="Preprocessing of a model family.",
+                                check=OneOf(tuple(PRESETS)))  # fmt: skip
+    input_size: int | None = option(None, help="Square input side in px.",
+                                    check=Interval(int, 16, 1024))  # fmt: skip
+    mean: tuple[float, ...] | None = option(None, help="Per-channel mean, 0–255 scale.")
+    std: tuple[float, ...] | None = option(None, help="Per-channel std, 0–255 scale.")
+    channels: str | None = option(None, help="Channel order.", check=OneOf(CHANNELS))
+    alignment: str | None = option(None, help="How a face becomes the input.",
+                                   check=OneOf(ALIGNMENTS))  # fmt: skip
+    arch: str | None = option(None, help="Network of a state dict.")
+    licence: str = option("", help="Licence note recorded in run.json.")
+
+    def check(self) -> None:
+        """One or three means and stds (pixel scale), the stds positive."""
+        for name, values in (("--mean", self.mean), ("--std", self.std)):
+            if values is not None and len(values) not in (1, 3):
+                raise ConfigError(
+                    f"{name} takes 1 or 3 numbers (pixel scale 0–255), got {len(values)}"
+                )
+        if self.std is not None and any(v <= 0 for v in self.std):
+            raise ConfigError("--std values must be positive")
 
 
 def import_model(
@@ -97,7 +113,6 @@ def import_model(
     ``--overwrite`` replaces only what an import writes (``run.json``, the model copy, and
     evaluations of the earlier model), once the new import has been probed; other files stay.
     """
-    _check_options(options)
     output = open_output(out, IMPORTED_RUN, overwrite=overwrite, stage=True)
     if source == "dlib":
         config = _dlib_config()
@@ -118,24 +133,6 @@ def import_model(
         config = replace(config, output_dim=width, embedding_dim=width if identity else None)
         write_json_atomic(output.path / RUN_JSON, config.to_json())
     return output.final
-
-
-def _check_options(o: ImportOptions) -> None:
-    for name, value, allowed in (
-        ("--kind", o.kind, KINDS),
-        ("--channels", o.channels, CHANNELS),
-        ("--alignment", o.alignment, ALIGNMENTS),
-        ("--preset", o.preset, tuple(PRESETS)),
-    ):
-        if value is not None and value not in allowed:
-            raise OptionError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-    for name, values in (("--mean", o.mean), ("--std", o.std)):
-        if values is not None and len(values) not in (1, 3):
-            raise OptionError(f"{name} takes 1 or 3 numbers (pixel scale 0–255), got {len(values)}")
-    if o.std is not None and any(v <= 0 for v in o.std):
-        raise OptionError("--std values must be positive")
-    if o.input_size is not None and not 16 <= o.input_size <= 1024:
-        raise OptionError(f"--input-size must lie in 16…1024, not {o.input_size}")
 
 
 def _base_config(
