@@ -28,7 +28,12 @@ lint: $(STAMP)
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+
+# The inner loop: ruff and every test not marked slow (make test still runs everything).
+test-fast: $(STAMP) browser
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -q -m "not slow"
 
 # The user guide (MkDocs + Material) into site/; broken links or missing pages fail the build.
 docs: $(STAMP)
