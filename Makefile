@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: venv browser test lint docs demo bench clean
+.PHONY: venv browser test test-fast lint docs demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
