@@ -228,7 +228,8 @@ def test_one_cycle_schedule_of_a_very_short_run_steps_through(steps: int) -> Non
 
 
 def test_train_help_states_the_real_defaults() -> None:
-    """The defaults quoted in ``celebalab train --help`` are those ``train`` applies."""
+    """The defaults quoted in ``celebalab train --help`` are those ``train`` applies (both come
+    from ``TrainConfig``'s fields: :func:`celebalab.cli_options.with_options`)."""
     import re
     from typing import get_type_hints
 
@@ -239,7 +240,7 @@ def test_train_help_states_the_real_defaults() -> None:
     for key in ("size", "epochs", "batch_size", "lr", "focal_gamma", "patience",
                 "checkpoint_every"):  # fmt: skip
         help_text = hints[key].__metadata__[0].help
-        quoted = re.search(r"\((?:default )?([0-9][0-9.e-]*)\)", help_text)
+        quoted = re.search(r"\[default: ([0-9][0-9.e-]*)\]", help_text)
         assert quoted, (key, help_text)
         assert float(quoted.group(1)) == DEFAULTS[key], (key, help_text)
 
