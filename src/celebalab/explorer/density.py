@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 #: Above this many map points the density image is the map (measured: benchmarks/RESULTS.md).
-POINT_BUDGET = 1_000_000
+POINT_BUDGET = 500_000
 #: The image's size in pixels (about the map's plot area on a wide screen).
 WIDTH, HEIGHT = 900, 500
 #: Margin around the points, as a share of their extent (plotly's autorange pads alike).

@@ -50,7 +50,7 @@ def selection_frame(
         index=pd.Index(rows, name="row"),
     )
     frame["cluster"] = frame["cluster"].astype("Int32")
-    attributes = meta[list(ATTRIBUTE_NAMES)].to_numpy()[rows]
+    attributes = meta.iloc[rows][list(ATTRIBUTE_NAMES)].to_numpy()  # the rows' only
     return pd.concat(
         [frame, pd.DataFrame(attributes, columns=list(ATTRIBUTE_NAMES), index=frame.index)],
         axis=1,

@@ -23,7 +23,13 @@ from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.explorer import clustering, density, figures, selection
 from celebalab.explorer.cache import cache_key
 from celebalab.explorer.dendrogram import Tree, build_tree, dendrogram_figure
-from celebalab.explorer.describe import Description, describe_clusters, describe_rows
+from celebalab.explorer.describe import (
+    Description,
+    attribute_values,
+    describe_clusters,
+    describe_rows,
+    rates,
+)
 from celebalab.explorer.filters import (
     Filter,
     attribute_counts,
@@ -97,6 +103,7 @@ class Explorer:
         self._trees: dict[tuple, Tree | None] = {}
         self._maps: OrderedDict[str, dict] = OrderedDict()
         self._described: dict[str, tuple[dict[int, Description], dict[int, np.ndarray]]] = {}
+        self._base_rates: dict[int, np.ndarray] = {}
         self._map_lock = threading.Lock()
         self._first_view_answered = threading.Event()
 
@@ -573,7 +580,10 @@ class Explorer:
 
     def describe(self, src: int, rows: np.ndarray) -> Description:
         """What stands out in ``rows`` against the whole set (lift, purity, people)."""
-        return describe_rows(self.sources[src].meta, rows)
+        meta = self.sources[src].meta
+        if src not in self._base_rates:  # a pass over every row: once per source
+            self._base_rates[src] = rates(attribute_values(meta))
+        return describe_rows(meta, rows, self._base_rates[src])
 
     def clusters(
         self, src: int, clustering: Mapping[str, Any]
