@@ -12,6 +12,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+#: The ``decision`` column's value for pair rows (attribute rows hold the attribute's name).
+PAIR_DECISION = "pair"
+
 
 class AttributeDecision(nn.Module):
     """Score = logit ``index`` of ``network`` (``B×3×H×W`` → ``B``)."""

@@ -134,7 +134,7 @@ def _overview(sec, data: ExplainResult) -> None:
 def _box_plot(per_image: pd.DataFrame):
     import matplotlib.pyplot as plt
 
-    from celebalab.explain.runner import PAIR_DECISION
+    from celebalab.explain.decisions import PAIR_DECISION
 
     frame = per_image[per_image["decision"] != PAIR_DECISION]
     methods = list(dict.fromkeys(frame["method"]))

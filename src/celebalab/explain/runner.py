@@ -24,7 +24,12 @@ import torch
 from celebalab.datasets.dataset import Dataset, open_dataset
 from celebalab.errors import CelebalabError, OptionError
 from celebalab.explain.config import ExplainConfig
-from celebalab.explain.decisions import AttributeDecision, PairDecision, PenultimateFeatures
+from celebalab.explain.decisions import (
+    PAIR_DECISION,
+    AttributeDecision,
+    PairDecision,
+    PenultimateFeatures,
+)
 from celebalab.explain.falsification import falsify
 from celebalab.explain.imported import InputFrame, LabelMaps, method_refusals
 from celebalab.explain.methods import attribute
@@ -44,7 +49,6 @@ from celebalab.models.run import LoadedRun, load_run
 from celebalab.rundir import RunKind, open_output, writing
 from celebalab.runtime import resolve_device
 
-PAIR_DECISION = "pair"
 RESULTS_JSON = "results.json"
 CHECKPOINT_DIR = ".checkpoints"
 #: An explain output folder: ``--overwrite`` replaces these names, never other files in it.

@@ -111,7 +111,7 @@ def summarise(
     outputs, *, config, run_dir: Path, root: Path, user_fr: dict[str, float] | None
 ) -> ExplainResult:
     """Everything the report and ``results.json`` show, from the per-image table."""
-    from celebalab.explain.runner import PAIR_DECISION
+    from celebalab.explain.decisions import PAIR_DECISION
 
     per_image, seed = outputs.per_image, config.seed
     attrs = per_image[per_image["decision"] != PAIR_DECISION]
