@@ -36,6 +36,7 @@ def celeba_copy(synth_root: Path, tmp_path: Path) -> Path:
 def test_vectors_match_the_model(attr_run: Path, synth_root: Path, tmp_path: Path) -> None:
     from celebalab.datasets.decode import load_resized
     from celebalab.datasets.table import load_table
+    from celebalab.models.inference import model_input
     from celebalab.models.run import load_run
 
     root = synth_root / "CelebA"
@@ -49,7 +50,7 @@ def test_vectors_match_the_model(attr_run: Path, synth_root: Path, tmp_path: Pat
     run = load_run(attr_run)
     images = np.stack([load_resized(Path(table.attrs["image_dir"]) / i, SIZE, "center")
                        for i in test["image_id"][:5]])  # fmt: skip
-    x = run.preprocess(images)
+    x = model_input(run, images)
     with torch.no_grad():
         logits = run.model(x)
         feats = run.model.pool(run.model.features(x)).flatten(1)
@@ -106,7 +107,7 @@ from celebalab.embeddings import extract as ex
 ex.UNIT_ROWS = 32
 real, n = np.savez, [0]
 def savez(handle, **arrays):
-    n[0] += 1
+    n[0] += "vectors" in arrays  # units only (the dataset's presence cache is an npz too)
     if n[0] == 3:  # third unit: half a file on disk, then kill -9
         handle.write(b"PK\\x03\\x04 half")
         handle.flush()

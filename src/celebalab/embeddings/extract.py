@@ -37,10 +37,12 @@ from celebalab.embeddings.store import (
     EmbeddingSet,
     EmbeddingSetError,
     load_embeddings,
+    pack_unit,
+    save_unit,
     standard_meta,
     write_embedding_set,
 )
-from celebalab.io import atomic_path, write_json_atomic
+from celebalab.io import write_json_atomic
 from celebalab.rundir import RunOutput, open_output, writing
 
 UNIT_ROWS = 2048
@@ -201,25 +203,7 @@ def _unit_result(job: _Job, index: int) -> dict[str, np.ndarray]:
         vectors.append(vec)
         if prob is not None:
             probs.append(prob)
-    return pack_unit(job, rows, vectors, probs, batches.skipped)
-
-
-def pack_unit(
-    job: _Job, rows: list, vectors: list, probs: list, skipped: list[tuple[str, str]]
-) -> dict[str, np.ndarray]:
-    dim = vectors[0].shape[1] if vectors else 0
-    return {
-        "rows": np.concatenate(rows) if rows else np.zeros(0, np.int64),
-        "vectors": np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32),
-        "probs": np.concatenate(probs) if probs else np.zeros((0, 0), np.float32),
-        "skipped": np.asarray([f"{i}\t{r}" for i, r in skipped], dtype=str),
-    }
-
-
-def save_unit(job: _Job, index: int, result: dict[str, np.ndarray]) -> None:
-    """Write one finished unit atomically (a killed process leaves no partial unit)."""
-    with atomic_path(job.unit_path(index)) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **result)
+    return pack_unit(rows, vectors, probs, batches.skipped)
 
 
 def _loop_units(job: _Job, todo: list[int], progress: bool) -> None:
@@ -229,7 +213,7 @@ def _loop_units(job: _Job, todo: list[int], progress: bool) -> None:
     done = sum(sizes) - sum(sizes[i] for i in todo)
     with tqdm(total=sum(sizes), initial=done, unit="img", disable=not progress) as bar:
         for index in todo:
-            save_unit(job, index, _unit_result(job, index))
+            save_unit(job.unit_path(index), _unit_result(job, index))
             bar.update(sizes[index])
 
 

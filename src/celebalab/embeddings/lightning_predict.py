@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import Dataset
 
 from celebalab.embeddings.features import run_vectors
+from celebalab.embeddings.store import pack_unit, save_unit
 
 
 class UnitDataset(Dataset):
@@ -76,8 +77,6 @@ class UnitWriter(BasePredictionWriter):
         batch_indices: Any, batch: Any, batch_idx: int, dataloader_idx: int,
     ) -> None:  # fmt: skip
         """Write the unit file of ``prediction``."""
-        from celebalab.embeddings.extract import pack_unit, save_unit
-
-        result = pack_unit(self.job, [prediction["rows"]], prediction["vectors"],
-                            prediction["probs"], prediction["skipped"])  # fmt: skip
-        save_unit(self.job, prediction["index"], result)
+        unit = pack_unit([prediction["rows"]], prediction["vectors"], prediction["probs"],
+                         prediction["skipped"])  # fmt: skip
+        save_unit(self.job.unit_path(prediction["index"]), unit)

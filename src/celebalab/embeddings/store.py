@@ -11,7 +11,7 @@ means the set is complete and no reader ever sees a half-written set. Layout of 
     meta.parquet    image_id (str), identity (int64, -1 unknown), partition (int8, -1 unknown),
                     the 40 attributes (int8 0/1, -1 missing), prob_<attribute> (float32, optional)
     index/          persisted FAISS indexes (celebalab.retrieval), keyed by fingerprint + settings
-    .work/          only while ``embed extract`` runs (resumable units)
+    .work/          only while ``embed extract`` runs (resumable units: :func:`save_unit`)
     eval_<split>/   ``embed evaluate`` outputs (derived: removed when the set is replaced)
 
 Creating, resuming and replacing a set follow :mod:`celebalab.rundir` (:data:`EMBEDDING_SET`).
@@ -305,3 +305,26 @@ def write_embedding_set(
     }
     write_json_atomic(out / MANIFEST, manifest)
     return load_embeddings(out)
+
+
+# ---------------------------------------------------------------- work units of an extraction
+
+
+def pack_unit(
+    rows: list, vectors: list, probs: list, skipped: list[tuple[str, str]]
+) -> dict[str, np.ndarray]:
+    """One finished work unit of ``.work/``: its kept rows, vectors, probabilities (``0×0``
+    when the run gives none) and skipped images (``"image_id\treason"``), from per-batch lists."""
+    dim = vectors[0].shape[1] if vectors else 0
+    return {
+        "rows": np.concatenate(rows) if rows else np.zeros(0, np.int64),
+        "vectors": np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32),
+        "probs": np.concatenate(probs) if probs else np.zeros((0, 0), np.float32),
+        "skipped": np.asarray([f"{i}\t{r}" for i, r in skipped], dtype=str),
+    }
+
+
+def save_unit(path: Path, unit: dict[str, np.ndarray]) -> None:
+    """Write one finished unit atomically (a killed process leaves no partial unit)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **unit)
