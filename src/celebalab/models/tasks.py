@@ -11,8 +11,8 @@ How to add a task (e.g. ``--task identity``):
 1. subclass :class:`Task` in its own module (``models/identity.py``), implementing the abstract
    methods; options of its own (an embedding size, a margin) go into
    :class:`celebalab.models.config.TrainConfig` with a declared constraint;
-2. register it: ``TASKS["identity"] = IdentityTask`` (in this module, importing lazily, or by
-   the task module at import time);
+2. register it in :data:`celebalab.models._registry.TASKS` (the registry imports every task
+   module; task modules import only this one);
 3. make :func:`celebalab.models.inference.extract_features` return what the task's model
    considers its features, when that is not the input of the final linear layer.
 
@@ -168,15 +168,3 @@ class AttributeTask(Task):
             "metrics": {"val": metrics},
         }
 
-
-#: Named tasks; any other ``--task`` is one attribute's binary task.
-TASKS: dict[str, type[Task]] = {"attributes": AttributeTask}
-
-
-def get_task(config: TrainConfig) -> Task:
-    """The :class:`Task` of ``config.task``."""
-    if config.task == "identity":
-        from celebalab.models.identity import IdentityTask  # imports this module: lazily
-
-        return IdentityTask(config)
-    return TASKS.get(config.task, AttributeTask)(config)

@@ -90,7 +90,7 @@ def train_config(
 def _train_into(
     out: Path, config: TrainConfig, resume: bool, progress: bool | str, callbacks: Sequence[Any]
 ) -> ClassifierRun | None:
-    from celebalab.models.tasks import get_task
+    from celebalab.models._registry import get_task
 
     task = get_task(config)
     task.output_names()  # an unknown task fails here, before anything else
