@@ -71,7 +71,7 @@ def naive_loop(run_dir: Path, files: list[Path]) -> float:
     import torch
     from PIL import Image
 
-    from celebalab.models.run import load_run
+    from celebalab.models import load_run, predict_proba
 
     run = load_run(run_dir)
     size = run.image_size
@@ -84,22 +84,22 @@ def naive_loop(run_dir: Path, files: list[Path]) -> float:
         square = rgb.crop((left, top, left + side, top + side))
         array = np.asarray(square.resize((size, size), Image.Resampling.BICUBIC))
         with torch.inference_mode():
-            run.predict_proba(array[None])
+            predict_proba(run, array[None])
     return len(files) / (time.perf_counter() - start)
 
 
 def forward_latency(run_dir: Path, batch: int, repeats: int = 3) -> float:
     """Median seconds of one forward pass on a ``batch`` of images already decoded."""
-    from celebalab.models.run import load_run
+    from celebalab.models import load_run, predict_proba
 
     run = load_run(run_dir)
     images = np.random.default_rng(0).integers(0, 256, (batch, run.image_size, run.image_size, 3))
     images = images.astype(np.uint8)
-    run.predict_proba(images)  # warm-up
+    predict_proba(run, images)  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        run.predict_proba(images)
+        predict_proba(run, images)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -109,8 +109,8 @@ def worker(run_dir: Path, files: list[Path], batches: list[int]) -> dict:
     import psutil
     import torch
 
+    from celebalab.models import load_run
     from celebalab.models.predict import predict_paths
-    from celebalab.models.run import load_run
 
     # Untrained weights give denormal activations that trained ones rarely do; flushing them
     # keeps the timings representative (for the baseline and predict alike).

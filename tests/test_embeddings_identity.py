@@ -47,7 +47,7 @@ def test_run_describes_itself(identity_run: Path) -> None:
 
 
 def test_extract_features_is_the_unit_embedding(identity_run: Path, people_root: Path) -> None:
-    from celebalab.models.inference import extract_features, iter_split_batches
+    from celebalab.models.inference import extract_features, iter_split_batches, model_input
     from celebalab.models.run import load_run
 
     run = load_run(identity_run)
@@ -56,7 +56,7 @@ def test_extract_features_is_the_unit_embedding(identity_run: Path, people_root:
     assert features.shape == (len(batch), 16)
     np.testing.assert_allclose(features.norm(dim=1).numpy(), 1.0, atol=1e-5)
     with torch.no_grad():
-        raw = run.model(run.preprocess(batch.images))
+        raw = run.model(model_input(run, batch.images))
     np.testing.assert_allclose(features.numpy(), torch.nn.functional.normalize(raw).numpy(),
                                atol=1e-6)  # fmt: skip
 

@@ -144,11 +144,11 @@ def test_recognition_from_features_equals_the_classifiers_probabilities(
     """evaluate reads attribute probabilities off the features it has (no second forward)."""
     from celebalab.generate.data import nchw, resize_bicubic
     from celebalab.generate.evaluate import _probabilities, classifier_features
-    from celebalab.models.run import load_run
+    from celebalab.models import load_run, predict_proba
 
     cls = load_run(classifier_run)
     images = sample_images(load_gan_run(gan_run), 12, seed=5)
-    direct = cls.predict_proba(resize_bicubic(nchw(images), cls.image_size))
+    direct = predict_proba(cls, resize_bicubic(nchw(images), cls.image_size))
     np.testing.assert_allclose(_probabilities(cls, classifier_features(cls, images)), direct,
                                rtol=1e-4, atol=1e-5)  # fmt: skip
 

@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from celeba_trees import celeba_truth, official_texts
 from celebalab.errors import CelebalabError, OptionError
 from celebalab.models.cli import register
+from celebalab.models.inference import predict_proba
 from celebalab.models.run import load_run
 from celebalab.models.train import TrainError, train
 from signals import stop_when
@@ -94,7 +95,7 @@ def test_train_writes_a_self_describing_run_that_learned_drawn_attributes(root, 
     val = table[table["partition"] == 1]
     packed = PackedImages.open(root, 32)
     images = packed.images[[packed.row_of(i) for i in val["image_id"]]]
-    pred = run.predict_proba(images) >= run.thresholds
+    pred = predict_proba(run, images) >= run.thresholds
     for name in DRAWN:
         a = run.attribute_names.index(name)
         score = balanced_accuracy_score(val[name], pred[:, a])

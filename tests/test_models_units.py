@@ -24,6 +24,7 @@ from celebalab.models.architectures import (
     normalise_uint8,
 )
 from celebalab.models.data import EpochBatchSampler, make_splits, positive_weights
+from celebalab.models.inference import predict_proba
 from celebalab.models.module import AttributeClassifier, attribute_loss, augment
 from celebalab.models.run import FORMAT_VERSION, RunDirError, load_run, save_run
 from celebalab.models.thresholds import tune_thresholds
@@ -168,7 +169,7 @@ def test_run_round_trip_reproduces_the_model(tmp_path) -> None:
     images = torch.randint(0, 256, (3, 32, 32, 3), dtype=torch.uint8)
     with torch.no_grad():
         ref = torch.sigmoid(model(normalise_uint8(images, IMAGENET_MEAN, IMAGENET_STD)))
-    np.testing.assert_allclose(run.predict_proba(images), ref.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predict_proba(run, images), ref.numpy(), rtol=1e-5, atol=1e-6)
     assert json.loads((tmp_path / "run.json").read_text())["format_version"] == FORMAT_VERSION
 
 

@@ -19,6 +19,7 @@ _LAZY = {
     "iter_split_batches": "celebalab.models.inference",
     "model_input": "celebalab.models.inference",
     "predict_logits": "celebalab.models.inference",
+    "predict_proba": "celebalab.models.inference",
     "extract_features": "celebalab.models.inference",
     "TrainConfig": "celebalab.models.config",
     "evaluate_run": "celebalab.models.evaluate",

@@ -47,6 +47,7 @@ __all__ = [
     "iter_split_batches",
     "model_input",
     "predict_logits",
+    "predict_proba",
     "predict_probabilities",
     "prepared_batches",
     "run_image_spec",
@@ -242,6 +243,12 @@ def predict_logits(run: LoadedRun, images_uint8: torch.Tensor | np.ndarray) -> t
         return run.model(x).float()
 
 
+def predict_proba(run: LoadedRun, images_uint8: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Sigmoid probabilities ``N×A`` (float32 numpy) of uint8 images: :func:`predict_logits`
+    through the sigmoid."""
+    return torch.sigmoid(predict_logits(run, images_uint8)).cpu().numpy()
+
+
 def extract_features(run: LoadedRun, images_uint8: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Penultimate features ``N×F`` (float32, on ``run.device``, no grad) of uint8 images.
 
@@ -276,5 +283,5 @@ def predict_probabilities(run: LoadedRun, batches: SplitBatches) -> tuple[np.nda
     probs: list[np.ndarray] = [np.zeros((0, len(run.attribute_names)), np.float32)]
     for batch in batches:
         rows.append(batch.rows)
-        probs.append(torch.sigmoid(predict_logits(run, batch.images)).cpu().numpy())
+        probs.append(predict_proba(run, batch.images))
     return np.concatenate(rows), np.concatenate(probs).astype(np.float32)

@@ -118,18 +118,6 @@ class LoadedRun:
         """The training task (``"attributes"`` or one attribute name)."""
         return self.record.task
 
-    def preprocess(self, batch: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Model input of a uint8 batch: :func:`celebalab.models.inference.model_input`."""
-        from celebalab.models.inference import model_input
-
-        return model_input(self, batch)
-
-    def predict_proba(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
-        """Sigmoid probabilities ``N×K`` (float32 numpy) for a uint8 batch."""
-        from celebalab.models.inference import predict_logits
-
-        return torch.sigmoid(predict_logits(self, batch)).cpu().numpy()
-
 
 def save_run(run_dir: str | Path, model: nn.Module, config: dict[str, Any]) -> Path:
     """Write ``model.pt`` then ``run.json`` (last, atomically) into ``run_dir``; return run.json.
