@@ -221,7 +221,7 @@ def test_dlib_run_equals_dlib_used_directly(tmp_path: Path) -> None:
     import dlib
     from PIL import Image
 
-    from celebalab.alignment._dlib import DESCRIPTOR_FILE, PREDICTOR_FILE, dlib_file
+    from celebalab.alignment import DESCRIPTOR_FILE, PREDICTOR_FILE, dlib_file
     from celebalab.embeddings.features import file_vectors
 
     samples = sorted((Path(__file__).parent / "data" / "formats" / "celeba" /

@@ -100,8 +100,7 @@ class DlibModule(ImportedModule):
         self.processes = processes
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
-        from celebalab.alignment._dlib import describe_chips
-        from celebalab.alignment._workers import map_chunks
+        from celebalab.alignment import describe_chips, map_chunks
 
         pixels = (x.detach().cpu() * 255.0).round().clamp(0, 255).to(torch.uint8)
         chips = list(pixels.permute(0, 2, 3, 1).numpy())

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from celebalab import __version__
-from celebalab.alignment import LICENCE_NOTE, FacePrep
+from celebalab.alignment import DESCRIPTOR_FILE, LICENCE_NOTE, PREDICTOR_FILE, FacePrep, dlib_file
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError, OptionError
 from celebalab.io import atomic_path, write_json_atomic
@@ -166,8 +166,6 @@ def _base_config(
 
 
 def _dlib_config() -> ImportedRun:
-    from celebalab.alignment._dlib import DESCRIPTOR_FILE, PREDICTOR_FILE, dlib_file
-
     files = {name: _sha256(dlib_file(name)) for name in (DESCRIPTOR_FILE, PREDICTOR_FILE)}
     source = ImportedSource(format="dlib", package="face-recognition-models", files=files)
     prep = FacePrep(size=150, method="dlib")
