@@ -37,3 +37,15 @@ def check_at_least(option: str, value: int | None, minimum: int, meaning: str = 
     if value is not None and value < minimum:
         what = f" {meaning}" if meaning else ""
         raise OptionError(f"{option} must be at least {minimum}{what}, not {value}")
+
+
+def unknown_name_message(kind: str, name: str, choices: tuple[str, ...] | list[str]) -> str:
+    """A one-line error for an unknown name that suggests the closest valid ones."""
+    import difflib
+
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    lowered = {c.lower(): c for c in choices}
+    if name.lower() in lowered:
+        close = [lowered[name.lower()], *[c for c in close if c != lowered[name.lower()]]]
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown {kind} {name!r}{hint}"

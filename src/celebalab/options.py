@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from celebalab.errors import OptionError
+from celebalab.errors import OptionError, unknown_name_message
 
 T = TypeVar("T", bound="Options")
 
@@ -116,8 +116,6 @@ class Names(Constraint):
 
     def problem(self, value: Any) -> str | None:
         """Why a name is unknown (with a suggestion), or a repeat; None when all are known."""
-        from celebalab.datasets.schema import unknown_name_message
-
         names = (value,) if isinstance(value, str) else tuple(value)
         for name in names:
             if name not in self.choices:

@@ -145,6 +145,15 @@ class FacePrep:
             rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
         return self.prepare(rgb, landmarks)
 
+    def load_many(
+        self,
+        paths: Sequence[str | Path],
+        landmarks: np.ndarray | None = None,
+        processes: int | None = None,
+    ) -> list[Outcome]:
+        """:func:`prepare_files` of this preparation (what a reader given it calls)."""
+        return prepare_files(self, paths, landmarks, processes)
+
     def _needs_detection(self, path: str | Path, detect: str) -> bool:
         if detect != "auto":
             return detect == "always"

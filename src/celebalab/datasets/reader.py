@@ -208,14 +208,12 @@ class RowReader:
 
     def _detected_batches(self, rows: np.ndarray, batch_size: int) -> Iterator[Batch]:
         """dlib's chips, or faces found by its detector (no landmarks): ``workers`` processes."""
-        from celebalab.alignment import prepare_files
-
         marks = self._landmarks
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
             paths = self.dataset.image_paths(batch)
             found = None if marks is None else marks[batch]
-            outcomes = prepare_files(self.spec.prep, paths, found, self.workers)
+            outcomes = self.spec.prep.load_many(paths, found, self.workers)
             decoded = [(image, why) for image, why, _ in outcomes]
             kept, images, failed = assemble(0, decoded, self.spec.size)
             yield batch[kept], images, [(int(batch[i]), why) for i, why in failed]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from celebalab.errors import unknown_name_message  # re-exported: it lived here
+
 #: The 40 CelebA attributes in the order of the official ``list_attr_celeba.txt`` header.
 ATTRIBUTE_NAMES: tuple[str, ...] = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
@@ -87,15 +89,3 @@ def attribute_index(name: str) -> int:
         return ATTRIBUTE_NAMES.index(name)
     except ValueError:
         raise KeyError(unknown_name_message("attribute", name, ATTRIBUTE_NAMES)) from None
-
-
-def unknown_name_message(kind: str, name: str, choices: tuple[str, ...] | list[str]) -> str:
-    """A one-line error for an unknown name that suggests the closest valid ones."""
-    import difflib
-
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
-    lowered = {c.lower(): c for c in choices}
-    if name.lower() in lowered:
-        close = [lowered[name.lower()], *[c for c in close if c != lowered[name.lower()]]]
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return f"unknown {kind} {name!r}{hint}"
