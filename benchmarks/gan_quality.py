@@ -5,8 +5,11 @@ The benchmark synthesises its faces (one set for the GANs, a second, disjoint se
 classifier that defines the feature space, so the classifier is independent of both GANs). The
 reference notebook's loop (:mod:`notebook_dcgan`: ImageFolder + PIL, batch 32, its optimiser)
 and ``gan train`` (its default recipe, or the ``--variant`` recipes of an ablation) each train
-on the same training split for the same wall-clock budget, one after the other, each in its own
+on the same training split for the same time budget, one after the other, each in its own
 process with the same torch thread count; the budget counts from before each opens its data.
+``--clock wall`` counts wall-clock time; ``--clock cpu`` counts each process's CPU time, a
+budget of T minutes on C cores being T·C CPU-minutes: on a machine other jobs share, wall-clock
+budgets give each side an unknown, different share of the cores, CPU time the same compute.
 Both generators are then evaluated by the same ``gan evaluate`` code: classifier-feature FID and
 KID beside the real-vs-real floor, precision/recall. A conditional ``gan train`` run of the same
 budget shows whether the attributes obey (share the independent classifier recognises, beside
@@ -65,7 +68,9 @@ def add_arguments(parser: Any) -> None:
     group = parser.add_argument_group("--quality (equal-time comparison)")
     group.add_argument("--quality", action="store_true", help=__doc__.splitlines()[0])
     group.add_argument("--minutes", type=float, nargs="+", default=[5.0, 20.0],
-                       help="wall-clock budgets, one comparison each (default 5 20)")  # fmt: skip
+                       help="time budgets, one comparison each (default 5 20)")  # fmt: skip
+    group.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                       help="budget in wall-clock time, or CPU time (minutes × cores)")  # fmt: skip
     group.add_argument("--cores", type=int, default=2, help="torch threads of every side (2)")
     group.add_argument("--faces", type=int, default=4000, help="synthetic faces for the GANs")
     group.add_argument("--work", type=Path, help="keep data, classifier and runs here (reused)")
@@ -114,7 +119,9 @@ def main(args: Any) -> None:
         conditional = None if args.conditional == "none" else args.conditional
         grids = args.grids or space.work
         for minutes in args.minutes:
-            _budget(space, minutes, args.cores, variants, conditional, args.no_notebook, grids)
+            budget = {"seconds": minutes * 60 * (args.cores if args.clock == "cpu" else 1),
+                      "clock": args.clock, "threads": args.cores}  # fmt: skip
+            _budget(space, minutes, budget, variants, conditional, args.no_notebook, grids)
         print(f"load average at end: {_load()}")
 
 
@@ -162,21 +169,23 @@ def _link_training_split(root: Path, target: Path) -> None:
 
 
 def _budget(
-    space: Workspace, minutes: float, cores: int, variants: list[tuple[str, dict]],
+    space: Workspace, minutes: float, budget: dict[str, Any], variants: list[tuple[str, dict]],
     conditional: str | None, skip_notebook: bool, grids: Path,
 ) -> None:  # fmt: skip
-    seconds = minutes * 60
-    runs = space.work / f"runs_{minutes:g}min"
-    print(f"--- budget {minutes:g} min, {cores} cores; load average now: {_load()}")
+    """Train every contestant for ``budget`` (seconds, clock, threads), evaluate, print."""
+    cores = budget["threads"]
+    runs = space.work / f"runs_{minutes:g}min_{budget['clock']}"
+    what = "wall-clock" if budget["clock"] == "wall" else f"CPU time ({budget['seconds']:.0f} s)"
+    print(f"--- budget {minutes:g} min on {cores} cores, {what}; load average now: {_load()}")
     results: dict[str, dict] = {}
     if not skip_notebook:
         results["notebook"] = _child({"kind": "notebook", "folder": str(space.folder),
                                       "root": str(space.root), "out": str(runs / "notebook"),
-                                      "seconds": seconds, "threads": cores})  # fmt: skip
+                                      **budget})  # fmt: skip
     for name, overrides in variants:
         results[name] = _child({"kind": "celebalab", "root": str(space.root),
-                                "out": str(runs / name), "seconds": seconds, "threads": cores,
-                                "overrides": overrides})  # fmt: skip
+                                "out": str(runs / name), "overrides": overrides,
+                                **budget})  # fmt: skip
     for name, trained in results.items():
         trained["metrics"] = _evaluate(runs / name, space.classifier, cores)
         print(_describe(name, trained))
@@ -189,18 +198,17 @@ def _budget(
     side_by_side({name: runs / name for name in results}, grid)
     print(f"grids (first {GRID_FACES} faces of seed 1, each side): {grid}")
     if conditional:
-        _conditional(space, runs / "conditional", seconds, cores, conditional, grids, minutes)
+        _conditional(space, runs / "conditional", budget, conditional, grids, minutes)
     (runs / "results.json").write_text(json.dumps(results, indent=1))
 
 
 def _conditional(
-    space: Workspace, out: Path, seconds: float, cores: int, attributes: str, grids: Path,
+    space: Workspace, out: Path, budget: dict[str, Any], attributes: str, grids: Path,
     minutes: float,
 ) -> None:  # fmt: skip
     trained = _child({"kind": "celebalab", "root": str(space.root), "out": str(out),
-                      "seconds": seconds, "threads": cores,
-                      "overrides": {"conditional": attributes.split(",")}})  # fmt: skip
-    cond = _evaluate(out, space.classifier, cores)["conditional"]
+                      "overrides": {"conditional": attributes.split(",")}, **budget})  # fmt: skip
+    cond = _evaluate(out, space.classifier, budget["threads"])["conditional"]
     per = "; ".join(
         f"{row['attribute']} {row['recognised on generated']:.2f} "
         f"(real {row['agreement on real (ceiling)']:.2f})"
@@ -236,7 +244,8 @@ def _metrics(trained: dict) -> tuple[dict, dict]:
 def _describe(name: str, trained: dict) -> str:
     gen, floor = _metrics(trained)
     return (f"{name}: {trained['steps']:,} steps, {trained['images']:,} images "
-            f"({trained['epochs']:.1f} epochs) in {trained['seconds']:.0f} s; FID "
+            f"({trained['epochs']:.1f} epochs) in {trained['seconds']:.0f} s wall, "
+            f"{trained['cpu_seconds']:.0f} s CPU; FID "
             f"{gen['FID']:.2f} [floor {floor['FID']:.2f}], KID {gen['KID']:.4f}, precision "
             f"{gen['precision']:.3f}, recall {gen['recall']:.3f}")  # fmt: skip
 
@@ -310,10 +319,11 @@ def _run_child(job: dict[str, Any]) -> dict[str, Any]:
 
     torch.set_num_threads(job["threads"])
     kind = job["kind"]
-    if kind == "notebook":
-        return _train_notebook(job)
-    if kind == "celebalab":
-        return _train_celebalab(job)
+    if kind in ("notebook", "celebalab"):
+        clock = time.process_time if job["clock"] == "cpu" else time.perf_counter
+        cpu = time.process_time()
+        trained = (_train_notebook if kind == "notebook" else _train_celebalab)(job, clock)
+        return {**trained, "cpu_seconds": time.process_time() - cpu}
     if kind == "classifier":
         from celebalab.models.train import train
 
@@ -329,7 +339,7 @@ def _run_child(job: dict[str, Any]) -> dict[str, Any]:
             if key in ("samples_per_set", "feature_space", "conditional")}  # fmt: skip
 
 
-def _train_celebalab(job: dict[str, Any]) -> dict[str, Any]:
+def _train_celebalab(job: dict[str, Any], clock: Any) -> dict[str, Any]:
     from celebalab.generate.config import GanConfig
     from celebalab.generate.train import train_gan
 
@@ -339,14 +349,15 @@ def _train_celebalab(job: dict[str, Any]) -> dict[str, Any]:
     config = GanConfig(size=32, crop="none", epochs=UNBOUNDED_EPOCHS, threads=job["threads"],
                        progress=False, **overrides)  # fmt: skip
     start = time.perf_counter()
-    info = train_gan(job["root"], job["out"], config, overwrite=True, max_seconds=job["seconds"])
+    info = train_gan(job["root"], job["out"], config, overwrite=True, max_seconds=job["seconds"],
+                     clock=clock)  # fmt: skip
     steps = info.training.steps
     return {"steps": steps, "images": steps * config.batch_size,
             "epochs": steps * config.batch_size / info.data.counts["train"],
             "seconds": time.perf_counter() - start, "recipe": config.to_dict()}  # fmt: skip
 
 
-def _train_notebook(job: dict[str, Any]) -> dict[str, Any]:
+def _train_notebook(job: dict[str, Any], clock: Any) -> dict[str, Any]:
     """The notebook's loop for the budget; its generator saved as a GAN run (same layers as
     ``dcgan32_seed``) so that ``gan evaluate`` reads it like any other."""
     import shutil
@@ -358,7 +369,7 @@ def _train_notebook(job: dict[str, Any]) -> dict[str, Any]:
     from notebook_dcgan import SEED_BATCH, notebook_train
 
     result, generator = notebook_train(Path(job["folder"]), job["threads"],
-                                       seconds=job["seconds"])  # fmt: skip
+                                       seconds=job["seconds"], clock=clock)  # fmt: skip
     out = Path(job["out"])
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -244,8 +245,9 @@ def test_time_budget_ends_the_run_finished_and_resume_goes_on(
 ) -> None:
     out = tmp_path / "budget"
     config = GanConfig(epochs=2, **TINY)
-    info = train_gan(synth_root / "CelebA", out, config, max_seconds=1e-3)
-    assert info.training.stopped_by == "time budget" and info.training.steps == 1
+    ticks = itertools.count()  # a clock that moves one "second" per reading: once per step
+    info = train_gan(synth_root / "CelebA", out, config, max_seconds=3, clock=lambda: next(ticks))
+    assert info.training.stopped_by == "time budget" and info.training.steps == 3
     assert load_gan_run(out).record == info  # finished: sample and evaluate read it
     info = train_gan(synth_root / "CelebA", out, config, resume=True)
     assert info.training.stopped_by == "epochs"

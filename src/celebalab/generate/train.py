@@ -25,6 +25,7 @@ import csv
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,8 @@ class _Job:
     precision: str
     steps_per_epoch: int
     augment: DiffAugment | None
-    #: ``time.perf_counter()`` at which a time-budgeted run ends (None: no budget).
-    deadline: float | None = None
+    #: When a time-budgeted run ends (None: no budget).
+    deadline: Deadline | None = None
 
     @property
     def total_steps(self) -> int:
@@ -110,6 +111,18 @@ class _Job:
             tqdm.write(message, file=sys.stderr)
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """The end of a time budget: ``at`` on ``clock``."""
+
+    clock: Callable[[], float]
+    at: float
+
+    def passed(self) -> bool:
+        """True once the budget is spent."""
+        return self.clock() >= self.at
+
+
 def train_gan(
     root: str | Path,
     out: str | Path,
@@ -119,20 +132,23 @@ def train_gan(
     overwrite: bool = False,
     max_steps: int | None = None,
     max_seconds: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> GanRun | None:
     """Train a (conditional) DCGAN on ``root``'s training split into the run directory ``out``.
 
     ``max_steps`` stops after that many steps in all (a time-boxed job; continue with
     ``resume=True``) and returns None; otherwise returns the finished run's ``run.json`` record.
-    ``max_seconds`` is a wall-clock budget from this call on (data opening included): the run
+    ``max_seconds`` is a time budget from this call on (data opening included): the run
     ends, finished, after the step during which it runs out (``training.stopped_by`` says so).
-    On ``resume`` the fixed options in ``config`` must equal the saved ones (see
-    :func:`resume_config`).
+    ``clock`` is what it is counted on: wall time, or ``time.process_time`` (this process's
+    CPU seconds: equal compute on a machine other jobs share). On ``resume`` the fixed options
+    in ``config`` must equal the saved ones (see :func:`resume_config`).
     """
-    called = time.perf_counter()
+    called = clock()
     check_at_least("--max-steps", max_steps, 1, "steps")
     if max_seconds is not None and not max_seconds > 0:
         raise GanTrainError(f"--minutes must be positive, not {max_seconds / 60:g}")
+    deadline = None if max_seconds is None else Deadline(clock, called + max_seconds)
     root = Path(root)
     hint = "pass --resume to continue it or --overwrite to replace it"
     output = open_output(out, runfmt.GAN_RUN, overwrite=overwrite, resume=resume, hint=hint)
@@ -140,14 +156,14 @@ def train_gan(
     procs = start_processes()
     try:
         with writing(output, keep=True):
-            return _train_gan(root, out, config, procs, resume, max_steps, max_seconds, called)
+            return _train_gan(root, out, config, procs, resume, max_steps, deadline)
     finally:
         stop_processes(procs)
 
 
 def _train_gan(
     root: Path, out: Path, config: GanConfig, procs: Processes, resume: bool,
-    max_steps: int | None, max_seconds: float | None, called: float,
+    max_steps: int | None, deadline: Deadline | None,
 ) -> GanRun | None:  # fmt: skip
     """Open the data and train into ``out`` (``procs`` started); see :func:`train_gan`."""
     saved = _prepare_out(out, config, resume, procs)
@@ -167,8 +183,7 @@ def _train_gan(
         )
     steps = steps_per_epoch(len(data.rows["train"]), config.batch_size, procs.world_size)
     job = _Job(config, root, out, data, procs, _precision(config, procs), steps,
-               build_augment(config.augment),
-               None if max_seconds is None else called + max_seconds)  # fmt: skip
+               build_augment(config.augment), deadline)  # fmt: skip
     return _train(job, saved, max_steps)
 
 
@@ -379,7 +394,7 @@ def _train(job: _Job, saved: dict[str, Any] | None, max_steps: int | None) -> Ga
     while progress.step < stop:
         record = _train_step(job, nets, dnets, progress.step)
         progress.step += 1
-        if job.deadline is not None and any_process(time.perf_counter() >= job.deadline, job.procs):
+        if job.deadline is not None and any_process(job.deadline.passed(), job.procs):
             timed_out, stop = True, progress.step
         for key, value in record.items():
             progress.losses[key].append(value)
