@@ -333,9 +333,12 @@ def _open(browser, served: str, width: int = 1440):
     return page, errors
 
 
-def _shot(page, name: str, tmp_path: Path) -> None:
+def _shot(page, name: str, tmp_path: Path, card: str) -> None:
+    """A screenshot of the viewport with the card ``card`` (its id) at the top."""
     folder = Path(os.environ.get(SHOTS_ENV) or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
+    page.evaluate(f"document.getElementById('{card}').scrollIntoView()")
+    page.wait_for_timeout(300)
     page.screenshot(path=str(folder / name), full_page=False)
 
 
@@ -396,7 +399,7 @@ def test_export_and_table_of_a_filtered_selection(
     )
     shown = page.locator("#table td[data-dash-column=image_id]").all_inner_texts()
     assert shown == expected[15:30]
-    _shot(page, "explorer_table_1440.png", tmp_path)
+    _shot(page, "explorer_table_1440.png", tmp_path, "card-table")
     assert not errors, errors
     page.close()
 
@@ -455,7 +458,7 @@ def test_greyed_context_and_cluster_descriptions(
         f" return gd._fullData.filter(t => t.name === 'faces' && t.marker.color === "
         f"'{figures.CONTEXT}').reduce((s, t) => s + t.x.length, 0) === {120 - size}; }}"
     )
-    _shot(page, "explorer_clusters_1440.png", tmp_path)
+    _shot(page, "explorer_clusters_1440.png", tmp_path, "card-map")
     assert not errors, errors
     page.close()
 
@@ -529,6 +532,7 @@ def test_density_map_zooms_and_resolves_clicks(
     ].iat[9]
     assert page.locator("#clicked-caption").inner_text().startswith(image_id)
     page.wait_for_function("document.querySelectorAll('#similar-gallery img').length == 12")
+    _shot(page, "explorer_density_1440.png", tmp_path, "card-map")
     # a zoom (a box dragged on the map) renders the image anew for the new ranges
     page.locator("#map").scroll_into_view_if_needed()  # the image panel above has grown
     box = page.locator("#map .js-plotly-plot").bounding_box()
@@ -540,6 +544,5 @@ def test_density_map_zooms_and_resolves_clicks(
         f"document.querySelector('#map .imagelayer image').getAttribute('href') !== '{first}'",
         timeout=20000,
     )
-    _shot(page, "explorer_density_1440.png", tmp_path)
     assert not errors, errors
     page.close()

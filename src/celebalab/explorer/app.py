@@ -634,7 +634,9 @@ def _cluster_faces(src, label, described, rows, explorer) -> html.Div:
                  described.attributes_text()],
                 className="small",
             ),
-            html.Div(gallery(src, rows, f"cluster-{label}", explorer), className="d-flex gap-1"),
+            html.Div(
+                gallery(src, rows, f"cluster-{label}", explorer), className="d-flex flex-wrap gap-1"
+            ),
         ],
         className="cluster-row w-100 mb-2",
     )

@@ -221,7 +221,7 @@ def density_spec(
     the browser draws instead of ``n`` points above the point budget. Zoom re-renders it; a click
     is resolved on the server (``assets/explorer.js`` sends its map coordinates)."""
     layout = map_layout(
-        f"{title} · density of {n:,} points (zoom to re-render, click for the nearest face)",
+        f"{title} · density of {n:,} points",
         dragmode="zoom",
     )
     layout.update(

@@ -102,7 +102,8 @@ class Explorer:
         self._hover: dict[int, tuple[np.ndarray, str | None]] = {}
         self._trees: dict[tuple, Tree | None] = {}
         self._maps: OrderedDict[str, dict] = OrderedDict()
-        self._described: dict[str, tuple[dict[int, Description], dict[int, np.ndarray]]] = {}
+        self._described: OrderedDict[str, tuple[dict[int, Description], dict]] = OrderedDict()
+        self._last_click: tuple[str, int | None] | None = None
         self._base_rates: dict[int, np.ndarray] = {}
         self._map_lock = threading.Lock()
         self._first_view_answered = threading.Event()
@@ -458,6 +459,10 @@ class Explorer:
         (``{"x", "y", "radius"}`` in map units), or None when none lies within the radius."""
         if not click or self.pipelines[src] is None:
             return None
+        key = repr((src, dict(click), clustering, _filter_key(filters), cluster, context))
+        last = self._last_click  # the image panel and the similar faces ask for the same click
+        if last is not None and last[0] == key:
+            return last[1]
         xy = np.asarray(self.pipelines[src].map(clustering["reducer"]))
         rows, _ = self.map_rows(
             src, filters, clustering=clustering, cluster=cluster, context=context
@@ -465,7 +470,9 @@ class Explorer:
         found = density.nearest(
             xy if rows.size == len(xy) else xy[rows], click["x"], click["y"], click["radius"]
         )
-        return None if found is None else int(rows[found])
+        row = None if found is None else int(rows[found])
+        self._last_click = (key, row)
+        return row
 
     def point_row(
         self,
@@ -591,7 +598,9 @@ class Explorer:
         """(each cluster's description, a seeded sample of ``CLUSTER_SAMPLE`` of its rows),
         computed once per clustering."""
         key = repr((src, self._label_key(src, clustering)))
-        if key not in self._described:
+        if key in self._described:
+            self._described.move_to_end(key)
+        else:
             labels = np.asarray(self.pipelines[src].labels(**clustering))
             described = describe_clusters(self.sources[src].meta, labels)
             rng = np.random.default_rng(0)
@@ -602,7 +611,9 @@ class Explorer:
                 members = order[start : start + described[label].size]
                 take = min(CLUSTER_SAMPLE, members.size)
                 samples[label] = np.sort(rng.choice(members, size=take, replace=False))
-            self._described = {key: (described, samples)}
+            self._described[key] = (described, samples)
+            while len(self._described) > _KEPT_MAPS:
+                self._described.popitem(last=False)
         return self._described[key]
 
     def profile_figure(self, src: int, rows: np.ndarray) -> go.Figure:
