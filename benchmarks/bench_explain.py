@@ -48,7 +48,7 @@ def label_maps(folder: Path, n_hq: int) -> tuple[Path, np.ndarray]:
     generate(folder, n_hq, seed=0, n_hq=n_hq, workers=2)
     hq = folder / "CelebAMask-HQ"
     start = time.perf_counter()
-    pack_label_maps(hq, SIZE, "center", progress=False)
+    pack_label_maps(hq, SIZE, "center")
     print(f"mask pack built for {n_hq} HQ images in {time.perf_counter() - start:.2f} s")
     return hq, np.asarray(PackedLabelMaps.open(hq, SIZE, "center").labels)
 

@@ -93,7 +93,7 @@ def main() -> None:
 
         decoded, nb = timed(lambda: sweep(iter_split_batches(run, root, "all", batch_size=BATCH)))
         rss_decoded = peak_rss_mb()
-        pack_images(root, SIZE, progress=False)
+        pack_images(root, SIZE)
         assert PackPaths.of(root, SIZE, "center").manifest.is_file()
 
         def packed(per_batch=None) -> int:

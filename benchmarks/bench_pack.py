@@ -91,7 +91,7 @@ def child(root: Path) -> None:
     from celebalab.datasets.packed import pack_images
 
     cpu = cpu_seconds()
-    result = pack_images(root, SIZE, workers=WORKERS, progress=False)
+    result = pack_images(root, SIZE, workers=WORKERS)
     cpu = cpu_seconds() - cpu
     mib = 1024  # ru_maxrss is in KiB on Linux
     print(

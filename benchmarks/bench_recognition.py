@@ -244,7 +244,7 @@ def worker(case: str, tmp: Path, n: int) -> dict:
     tree = PeakTree()
 
     def extract(run_dir: Path, out: Path) -> None:
-        emb = extract_embeddings(run_dir, root, out, split="test", overwrite=True, progress=False)
+        emb = extract_embeddings(run_dir, root, out, split="test", overwrite=True)
         assert emb.vectors.shape[0] == n, f"{n - emb.vectors.shape[0]} image(s) skipped"
 
     if case == "dlib-1":

@@ -170,7 +170,7 @@ def bench_extract(n: int) -> None:
         best = float("inf")
         for attempt in range(2):
             start = time.perf_counter()
-            extract_embeddings(run_dir, root, tmp / f"emb{attempt}", progress=False)
+            extract_embeddings(run_dir, root, tmp / f"emb{attempt}")
             best = min(best, time.perf_counter() - start)
         ours = n / best
         dataset = open_dataset(root)

@@ -157,7 +157,7 @@ def demo_accuracy(root: Path, out: Path, epochs: int) -> None:
     from celebalab.models.train import train
 
     t0 = time.perf_counter()
-    run = train(root, out, epochs=epochs, progress=False, checkpoint_every=10_000)
+    run = train(root, out, epochs=epochs, checkpoint_every=10_000)
     seconds = time.perf_counter() - t0
     per = run.val_metrics["per_attribute"]
     by_kind: dict[str, list[float]] = {}
@@ -198,7 +198,7 @@ def main() -> None:
         dataset = open_dataset(root)
         labels = dataset.attributes
         for size in (64, 128):
-            result = pack_images(dataset, size, progress=False)
+            result = pack_images(dataset, size)
             print(f"pack {size}px: {result.images_per_second:.0f} images/s")
         ds = {s: BatchImages(RowReader.open(dataset, ImageSpec(s)), np.arange(n), labels)
               for s in (64, 128)}  # fmt: skip

@@ -36,5 +36,5 @@ def extracted_set(base: Path, celeba_root: Path) -> Path:
     from celebalab.embeddings.extract import extract_embeddings
 
     run = make_attribute_run(base / "run")
-    extract_embeddings(run, celeba_root, base / "emb", progress=False)
+    extract_embeddings(run, celeba_root, base / "emb")
     return base / "emb"

@@ -91,7 +91,7 @@ def test_unreadable_attribute_file_is_a_dataset_error(
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     err = _one_line_error(capsys, ["data", "info", str(root)])
     assert f"{attr}: cannot read the file (permission denied)" in err
-    report = verify_dataset(root, progress=False)
+    report = verify_dataset(root)
     assert report.totals.get("check_failed", 0) == 0
     assert report.problems["annotations"] == [
         f"{attr}: cannot read the file (permission denied); check that it is a readable file"
@@ -150,7 +150,7 @@ def test_image_ids_must_be_plain_file_names(root: Path, bad_id: str) -> None:
     assert caught.value.path == attr and caught.value.line == 5  # count, header, rows 1, 2, 3
     assert "expected a plain file name" in caught.value.problem
     assert repr(bad_id) in str(caught.value)
-    report = verify_dataset(root, progress=False)
+    report = verify_dataset(root)
     assert any(f"{attr}:5: image_id" in m for m in report.problems["annotations"])
 
 
@@ -160,7 +160,7 @@ def test_a_folder_where_the_partition_file_should_be(
     partition = root / "list_eval_partition.txt"
     partition.unlink()
     partition.mkdir()
-    report = verify_dataset(root, progress=False)
+    report = verify_dataset(root)
     assert not report.ok
     assert report.problems["layout"] == [
         f"{partition}: is a folder, not an annotation file; replace it with the file or remove it"
@@ -235,7 +235,7 @@ def test_image_errors_name_the_reason_not_a_trailing_colon(root: Path, tmp_path:
     folder = root / "img_align_celeba" / "000003.jpg"
     folder.unlink()
     folder.mkdir()
-    report = verify_dataset(root, progress=False)
+    report = verify_dataset(root)
     assert report.problems["unreadable_images"] == [f"{folder}: is a directory, not an image file"]
     denied = tmp_path / "x.jpg"
     denied.write_bytes(b"\xff\xd8")
@@ -246,7 +246,7 @@ def test_image_errors_name_the_reason_not_a_trailing_colon(root: Path, tmp_path:
 def test_a_header_error_is_not_followed_by_every_image_as_extra(root: Path) -> None:
     attr = root / "list_attr_celeba.txt"
     attr.write_bytes(attr.read_bytes().replace(b"Smiling", b"Smilling", 1))
-    report = verify_dataset(root, progress=False)
+    report = verify_dataset(root)
     assert report.totals["annotations"] == 1 and "'Smilling'" in report.problems["annotations"][0]
     assert report.totals.get("extra_images", 0) == 0
     assert report.counts["missing_and_extra_images"].startswith("not checked")

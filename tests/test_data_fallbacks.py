@@ -92,7 +92,7 @@ def test_both_sets_that_agree_read_the_official_files(tmp_path: Path) -> None:
     assert table.attrs["layout"] == "official"
     assert "official txt files" in table.attrs["annotation_set"]
     assert "list_attr_celeba.csv" in table.attrs["annotation_set"]
-    report = verify_dataset(both, progress=False)
+    report = verify_dataset(both)
     assert report.ok, report.problems
     assert "official txt files" in report.counts["annotation_set"]
 
@@ -112,7 +112,7 @@ def test_first_disagreement_is_reported_as_file_and_line(tmp_path: Path) -> None
     message = str(caught.value)
     assert message.startswith(f"{csv}:5: disagrees with {root / 'list_attr_celeba.txt'}:6")
     assert "Smiling is " in message and "fix or remove list_attr_celeba.csv" in message
-    report = verify_dataset(root, progress=False)
+    report = verify_dataset(root)
     assert any(m.startswith(f"{csv}:5:") for m in report.problems["annotations"])
 
 

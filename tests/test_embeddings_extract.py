@@ -40,7 +40,7 @@ def test_vectors_match_the_model(attr_run: Path, synth_root: Path, tmp_path: Pat
     from celebalab.models.run import load_run
 
     root = synth_root / "CelebA"
-    emb = extract_embeddings(attr_run, root, tmp_path / "emb", split="test", progress=False)
+    emb = extract_embeddings(attr_run, root, tmp_path / "emb", split="test")
     table = load_table(root)
     test = table[table["partition"] == 2]
     assert emb.image_ids == test["image_id"].tolist()
@@ -63,11 +63,10 @@ def test_vectors_match_the_model(attr_run: Path, synth_root: Path, tmp_path: Pat
 
 def test_refuses_to_overwrite(attr_run: Path, synth_root: Path, tmp_path: Path) -> None:
     root = synth_root / "CelebA"
-    extract_embeddings(attr_run, root, tmp_path / "emb", split="val", progress=False)
+    extract_embeddings(attr_run, root, tmp_path / "emb", split="val")
     with pytest.raises(OptionError, match="not empty; pass --overwrite"):
-        extract_embeddings(attr_run, root, tmp_path / "emb", split="test", progress=False)
-    emb = extract_embeddings(attr_run, root, tmp_path / "emb", split="test", overwrite=True,
-                             progress=False)  # fmt: skip
+        extract_embeddings(attr_run, root, tmp_path / "emb", split="test")
+    emb = extract_embeddings(attr_run, root, tmp_path / "emb", split="test", overwrite=True)
     assert (emb.meta["partition"] == 2).all()
 
 
@@ -76,7 +75,7 @@ def test_resume_after_interruption(
 ) -> None:
     root = synth_root / "CelebA"
     monkeypatch.setattr(extract_mod, "UNIT_ROWS", 32)
-    full = extract_embeddings(attr_run, root, tmp_path / "full", progress=False)
+    full = extract_embeddings(attr_run, root, tmp_path / "full")
     calls: list[int] = []
     real = extract_mod._unit_result
 
@@ -88,13 +87,13 @@ def test_resume_after_interruption(
 
     monkeypatch.setattr(extract_mod, "_unit_result", flaky)
     with pytest.raises(KeyboardInterrupt):
-        extract_embeddings(attr_run, root, tmp_path / "emb", progress=False)
+        extract_embeddings(attr_run, root, tmp_path / "emb")
     with pytest.raises(EmbeddingSetError, match="not a complete embedding set"):
         load_embeddings(tmp_path / "emb")
     monkeypatch.setattr(extract_mod, "_unit_result", real)
     done: list[int] = []
     monkeypatch.setattr(extract_mod, "_unit_result", lambda j, i: done.append(i) or real(j, i))
-    emb = extract_embeddings(attr_run, root, tmp_path / "emb", progress=False)
+    emb = extract_embeddings(attr_run, root, tmp_path / "emb")
     assert sorted(done) == [2, 3]  # 120 rows in units of 32: the two finished units are reused
     np.testing.assert_array_equal(np.asarray(emb.vectors), np.asarray(full.vectors))
     assert emb.fingerprint == full.fingerprint
@@ -114,7 +113,7 @@ def savez(handle, **arrays):
         os.kill(os.getpid(), signal.SIGKILL)
     real(handle, **arrays)
 ex.np.savez = savez
-ex.extract_embeddings(sys.argv[1], sys.argv[2], sys.argv[3], progress=False)
+ex.extract_embeddings(sys.argv[1], sys.argv[2], sys.argv[3])
 """
 
 
@@ -131,8 +130,8 @@ def test_resume_after_kill_9(
     units = sorted(p.name for p in (out / extract_mod.WORK_DIR).glob("unit_*.npz"))
     assert units == ["unit_000000.npz", "unit_000001.npz"]  # the half-written one never landed
     monkeypatch.setattr(extract_mod, "UNIT_ROWS", 32)
-    emb = extract_embeddings(attr_run, root, out, progress=False)
-    full = extract_embeddings(attr_run, root, tmp_path / "full", progress=False)
+    emb = extract_embeddings(attr_run, root, out)
+    full = extract_embeddings(attr_run, root, tmp_path / "full")
     assert emb.fingerprint == full.fingerprint and len(emb) == 120
 
 
@@ -144,7 +143,7 @@ def test_corrupt_images_skipped_and_listed(
     table = load_table(celeba_copy)
     bad = table["image_id"].iloc[3]
     (Path(table.attrs["image_dir"]) / bad).write_bytes(b"not a jpeg")
-    emb = extract_embeddings(attr_run, celeba_copy, tmp_path / "emb", progress=False)
+    emb = extract_embeddings(attr_run, celeba_copy, tmp_path / "emb")
     assert len(emb) == len(table) - 1 and bad not in emb.image_ids
     assert [s["image_id"] for s in emb.manifest["skipped"]] == [bad]
     assert "unreadable" in emb.manifest["skipped"][0]["reason"]
@@ -155,8 +154,8 @@ def test_lightning_engine_gives_the_same_set(
 ) -> None:
     root = synth_root / "CelebA"
     monkeypatch.setattr(extract_mod, "UNIT_ROWS", 50)
-    loop = extract_embeddings(attr_run, root, tmp_path / "a", progress=False)
-    light = extract_embeddings(attr_run, root, tmp_path / "b", engine="lightning", progress=False)
+    loop = extract_embeddings(attr_run, root, tmp_path / "a")
+    light = extract_embeddings(attr_run, root, tmp_path / "b", engine="lightning")
     np.testing.assert_allclose(np.asarray(light.vectors), np.asarray(loop.vectors), atol=1e-6)
     assert light.image_ids == loop.image_ids
 

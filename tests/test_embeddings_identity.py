@@ -28,7 +28,7 @@ def identity_run(people_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
     out = tmp_path_factory.mktemp("idrun") / "run"
     train(people_root, out, task="identity", arch="small_cnn", size=32, epochs=2, batch_size=32,
-          embedding_dim=16, progress=False)  # fmt: skip
+          embedding_dim=16)  # fmt: skip
     return out
 
 
@@ -67,7 +67,7 @@ def test_embed_extract_and_evaluate_an_identity_run(
     from celebalab.embeddings.evaluate import evaluate_embeddings
     from celebalab.embeddings.extract import extract_embeddings
 
-    emb = extract_embeddings(identity_run, people_root, tmp_path / "emb", progress=False)
+    emb = extract_embeddings(identity_run, people_root, tmp_path / "emb")
     assert emb.dim == 16 and emb.normalised and emb.probabilities() is None
     assert emb.manifest["source"]["task"] == "identity"
     result = evaluate_embeddings(emb, "test", pixel_size=16)
@@ -100,7 +100,7 @@ def test_no_identity_file_is_a_clear_error(people_root: Path, tmp_path: Path) ->
     shutil.copytree(people_root, root, ignore=shutil.ignore_patterns(".celebalab_cache"))
     (root / "identity_CelebA.txt").unlink()
     with pytest.raises(CelebalabError, match="no identity file"):
-        train(root, tmp_path / "run", task="identity", size=32, epochs=1, progress=False)
+        train(root, tmp_path / "run", task="identity", size=32, epochs=1)
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
@@ -109,8 +109,8 @@ def test_resume_continues_an_identity_run(people_root: Path, tmp_path: Path) -> 
 
     out = tmp_path / "run"
     first = train(people_root, out, task="identity", size=32, epochs=1, batch_size=32,
-                  embedding_dim=8, progress=False)  # fmt: skip
-    longer = train(people_root, out, resume=True, epochs=2, progress=False)
+                  embedding_dim=8)  # fmt: skip
+    longer = train(people_root, out, resume=True, epochs=2)
     assert first.training.epochs_run == 1 and longer.training.epochs_run == 2
     assert longer.embedding_dim == 8
 
@@ -126,8 +126,8 @@ def test_bad_identity_options() -> None:
 
 @pytest.mark.slow
 def test_demo_stage_end_to_end(people_root: Path, tmp_path: Path) -> None:
+    from celebalab.demo._recognition import face_recognition_report, face_recognition_stage
     from celebalab.reports.html import Report
-    from celebalab.retrieval.showcase import face_recognition_report, face_recognition_stage
     from embedding_runs import make_attribute_run
 
     attr = make_attribute_run(tmp_path / "attr")

@@ -102,7 +102,7 @@ def test_gradcam_and_ig_beat_the_area_baseline_and_random_does_not(tmp_path: Pat
         samples=0,
         falsification=FalsificationSettings(draws=2, steps=2),
     )
-    result = run_explain(run, root, tmp_path / "out", config=config, progress=False)
+    result = run_explain(run, root, tmp_path / "out", config=config)
     truth = result.ground_truth["Eyeglasses"]
     stats = result.per_decision["Eyeglasses"]
     area = stats["random"]["area"]["mean"]

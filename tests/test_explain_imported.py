@@ -92,7 +92,7 @@ def test_gradient_methods_are_never_attempted_on_onnx(
         monkeypatch.setitem(methods._METHODS, name, lambda *a, n=name: pytest.fail(f"{n} ran"))
     run = load_run(_imported(tmp_path, "onnx", "identity", "arcface"))
     config = ExplainConfig(methods=(*GRADIENT_METHODS, "occlusion"), **SMALL)
-    result = run_explain(run, paired, tmp_path / "out", config=config, progress=False)
+    result = run_explain(run, paired, tmp_path / "out", config=config)
     assert set(_per_image(tmp_path / "out")["method"]) == {"occlusion"}
     assert len(result.skipped) >= len(GRADIENT_METHODS)
     maps = result.outputs.samples["pair"].maps["occlusion"]
@@ -114,8 +114,7 @@ def test_torchscript_attribute_run_gets_gradient_methods(synth_root: Path, tmp_p
         attribution=_quick_attribution(),
         **SMALL,
     )
-    result = run_explain(run, synth_root / "CelebA", tmp_path / "out", config=config,
-                         progress=False)  # fmt: skip
+    result = run_explain(run, synth_root / "CelebA", tmp_path / "out", config=config)  # fmt: skip
     frame = _per_image(tmp_path / "out")
     assert set(frame["method"]) == {"saliency", "ig", "occlusion"}
     columns = ["regional_precision", "drop_explanation", "deletion_auc"]

@@ -26,7 +26,7 @@ def hq_copy(synth_root: Path, tmp_path: Path) -> Path:
 def test_hq_pack_equals_combined_masks_and_lists_images_without_masks(hq_copy: Path) -> None:
     for part in (hq_copy / "CelebAMask-HQ-mask-anno" / "0").glob("00003_*.png"):
         part.unlink()  # image 3 has no mask any more
-    result = pack_label_maps(hq_copy, 32, "center", progress=False)
+    result = pack_label_maps(hq_copy, 32, "center")
     assert [m["image_id"] for m in result.missing] == ["3.jpg"]
     pack = PackedLabelMaps.open(hq_copy, 32, "center")
     table = load_table(hq_copy)
@@ -41,7 +41,7 @@ def test_hq_pack_equals_combined_masks_and_lists_images_without_masks(hq_copy: P
         )
         np.testing.assert_array_equal(pack.labels[row], expected)
     assert not pack.labels[3].any()
-    assert pack_label_maps(hq_copy, 32, "center", progress=False).reused
+    assert pack_label_maps(hq_copy, 32, "center").reused
 
 
 def test_synthetic_label_maps_and_resume_after_interruption(
@@ -61,10 +61,10 @@ def test_synthetic_label_maps_and_resume_after_interruption(
 
     monkeypatch.setattr(mask_pack._Reader, "__call__", dies_after_40)
     with pytest.raises(KeyboardInterrupt):
-        pack_label_maps(root, 24, "center", progress=False)
+        pack_label_maps(root, 24, "center")
     assert PackedLabelMaps.open(root, 24, "center") is None  # no manifest: never read
     monkeypatch.setattr(mask_pack._Reader, "__call__", real)
-    result = pack_label_maps(root, 24, "center", progress=False)
+    result = pack_label_maps(root, 24, "center")
     assert result.rows_packed == result.count - 32  # two finished chunks were kept
     pack = PackedLabelMaps.open(root, 24, "center")
     from PIL import Image
@@ -80,7 +80,7 @@ def test_a_root_without_masks_is_one_clear_error(tmp_path: Path, synth_root: Pat
         synth_root / "CelebA", root, ignore=shutil.ignore_patterns("synthetic_*", ".celebalab*")
     )
     with pytest.raises(mask_pack.MaskPackError, match="no face-parsing masks"):
-        pack_label_maps(root, 16, progress=False)
+        pack_label_maps(root, 16)
 
 
 def test_crash_between_final_rename_and_manifest_repacks_nothing(
@@ -91,11 +91,11 @@ def test_crash_between_final_rename_and_manifest_repacks_nothing(
 
     monkeypatch.setattr(mask_pack, "write_json_atomic", _die_on_manifest(mask_pack))
     with pytest.raises(KeyboardInterrupt):
-        pack_label_maps(root, 24, "center", progress=False)
+        pack_label_maps(root, 24, "center")
     paths = mask_pack.mask_pack_paths(root, 24, "center")
     assert paths.data.exists() and not paths.partial.exists() and paths.progress.exists()
     monkeypatch.undo()
-    result = pack_label_maps(root, 24, "center", progress=False)
+    result = pack_label_maps(root, 24, "center")
     assert result.rows_packed == 0 and not result.reused
     assert PackedLabelMaps.open(root, 24, "center") is not None
 

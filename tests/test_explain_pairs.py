@@ -87,7 +87,7 @@ def test_pair_decisions_on_counterfactual_pairs(paired: Path, tmp_path: Path) ->
         samples=1,
         falsification=FalsificationSettings(draws=2, steps=2),
     )
-    result = run_explain(run, paired, tmp_path / "out", config=cfg, progress=False)
+    result = run_explain(run, paired, tmp_path / "out", config=cfg)
     assert result.pairs.source.startswith("synthetic counterfactual")
     assert result.pairs.n == 8
     frame = pd.read_parquet(tmp_path / "out" / "per_image.parquet")
@@ -99,7 +99,7 @@ def test_pair_decisions_on_counterfactual_pairs(paired: Path, tmp_path: Path) ->
     assert np.isfinite(frame.loc[frame["method"] == "random", "regional_precision"]).all()
     assert (tmp_path / "out" / "report.html").stat().st_size > 10_000
     # resume: a second call with the same configuration reuses every checkpoint
-    again = run_explain(run, paired, tmp_path / "out", config=cfg, progress=False)
+    again = run_explain(run, paired, tmp_path / "out", config=cfg)
     first, second = (r.per_decision["pair"]["ig"]["regional_precision"] for r in (result, again))
     assert first["mean"] == second["mean"] and first["n"] == second["n"] == 8
 
@@ -116,9 +116,9 @@ def test_pairs_explained_for_a_trained_identity_run(paired: Path, tmp_path: Path
     run_dir = tmp_path / "identity"
     train(people, run_dir,
           task="identity", arch="small_cnn", size=32, epochs=1, batch_size=16,
-          embedding_dim=8, progress=False)  # fmt: skip
+          embedding_dim=8)  # fmt: skip
     cfg = ExplainConfig(methods=("saliency", "random"), n=8, samples=1)
-    result = run_explain(run_dir, paired, tmp_path / "out", config=cfg, progress=False)
+    result = run_explain(run_dir, paired, tmp_path / "out", config=cfg)
     assert result.pairs.n == 8
     frame = pd.read_parquet(tmp_path / "out" / "per_image.parquet")
     assert set(frame["decision"]) == {"pair"}

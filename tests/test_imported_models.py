@@ -69,7 +69,7 @@ def test_onnx_and_torchscript_give_the_same_embedding_set(tmp_path: Path, synth_
         run = import_model(str(export(module, tmp_path / f"m.{fmt}", 112, fmt)),
                            tmp_path / f"run_{fmt}", ARCFACE)  # fmt: skip
         emb = extract_embeddings(run, synth_root / "CelebA", tmp_path / f"emb_{fmt}",
-                                 split="test", progress=False)  # fmt: skip
+                                 split="test")  # fmt: skip
         sets[fmt] = load_embeddings(emb.path)
     a, b = sets["onnx"], sets["torchscript"]
     assert list(a.meta["image_id"]) == list(b.meta["image_id"])
@@ -98,7 +98,7 @@ def test_attribute_models_predict_and_evaluate(tmp_path: Path, synth_root: Path)
     path = export(tiny_net(outputs=40), tmp_path / "m.pt2", 32, "export")
     run_dir = import_model(str(path), tmp_path / "run",
                            ImportOptions(kind="attributes", input_size=32))  # fmt: skip
-    result = evaluate_run(run_dir, "test", synth_root / "CelebA", progress=False)
+    result = evaluate_run(run_dir, "test", synth_root / "CelebA")
     assert result.headline["images"] > 0
     images = sorted((synth_root / "CelebA" / "img_align_celeba").glob("*.jpg"))[:3]
     frame = predict_paths(run_dir, images)

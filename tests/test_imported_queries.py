@@ -36,7 +36,7 @@ def imported_set(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     from celebalab.embeddings.extract import extract_embeddings
 
     base = tmp_path_factory.mktemp("imported")
-    extract_embeddings(tiny_run(base), synth_root / "CelebA", base / "emb", progress=False)
+    extract_embeddings(tiny_run(base), synth_root / "CelebA", base / "emb")
     return base / "emb"
 
 

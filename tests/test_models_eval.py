@@ -173,7 +173,7 @@ def test_packed_and_decoded_paths_agree(setup: tuple[Path, Path], tmp_path: Path
     shutil.copytree(root, copy)
     (copy / "img_align_celeba" / "000020.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     decoded = evaluate_run(run_dir, "all", root=copy, workers=0, write=False)
-    pack_images(copy, SIZE, workers=1, progress=False)
+    pack_images(copy, SIZE, workers=1)
     packed = evaluate_run(run_dir, "all", root=copy, write=False)
     assert (decoded.data_source, packed.data_source) == ("image files", "packed cache")
     assert decoded.skipped_images == packed.skipped_images == ["000020.jpg"]

@@ -78,7 +78,7 @@ def test_split_batches_decoded_and_packed_agree_and_list_corrupt_images(celeba, 
     assert "unreadable image" in every.skipped[0][1]
     assert len(all_rows) == len(table) - 1 and 6 not in all_rows
 
-    pack_images(celeba, SIZE, workers=1, progress=False)
+    pack_images(celeba, SIZE, workers=1)
     packed = iter_split_batches(run, celeba, "all", batch_size=16)
     packed_rows, packed_images, _ = _collect(packed)
     assert packed.source == "packed cache"

@@ -26,6 +26,7 @@ from sklearn.metrics import balanced_accuracy_score
 from typer.testing import CliRunner
 
 from celeba_trees import celeba_truth, official_texts
+from celebalab import _progress
 from celebalab.errors import CelebalabError, OptionError
 from celebalab.models.cli import register
 from celebalab.models.inference import predict_proba
@@ -36,8 +37,7 @@ from signals import stop_when
 DRAWN = ("Eyeglasses", "Wearing_Hat")
 N_IMAGES = 300
 # One thread: fastest when the test machine's cores are shared with other jobs.
-OPTIONS = {"epochs": 3, "batch_size": 20, "size": 32, "checkpoint_every": 4, "progress": False,
-           "threads": 1}  # fmt: skip
+OPTIONS = {"epochs": 3, "batch_size": 20, "size": 32, "checkpoint_every": 4, "threads": 1}
 STEPS_PER_EPOCH = 9  # 180 training images / 20
 
 
@@ -197,17 +197,18 @@ def test_cli_rejects_unknown_attribute_with_a_suggestion(root, tmp_path):
 
 def test_wrong_root_and_bad_options_fail_before_writing(tmp_path):
     with pytest.raises(CelebalabError):
-        train(tmp_path / "nowhere", tmp_path / "r", progress=False)
+        train(tmp_path / "nowhere", tmp_path / "r")
     with pytest.raises(CelebalabError, match="did you mean"):
-        train(tmp_path, tmp_path / "r2", arch="mobilenet", progress=False)
+        train(tmp_path, tmp_path / "r2", arch="mobilenet")
     assert not (tmp_path / "r2").exists()
 
 
 @pytest.mark.slow
 def test_missing_partition_file_falls_back_to_a_seeded_split(tmp_path, capsys):
     root = _write_root(tmp_path / "celeba", partition=False)
-    options = {**OPTIONS, "epochs": 1, "size": 16, "progress": "epochs"}  # the demo's progress
-    result = train(root, tmp_path / "run", task="Eyeglasses", **options)
+    options = {**OPTIONS, "epochs": 1, "size": 16}
+    with _progress.shown(True, bars=False):  # the demo's progress: one line per epoch
+        result = train(root, tmp_path / "run", task="Eyeglasses", **options)
     assert result.attribute_names == ("Eyeglasses",)
     assert result.data.partition_source.startswith("seeded_split")
     assert sum(result.data.counts.values()) == N_IMAGES

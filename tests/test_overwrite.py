@@ -42,17 +42,17 @@ def test_explain(attr_run: Path, synth_root: Path, tmp_path: Path, monkeypatch) 
 
     root, out = synth_root / "CelebA", tmp_path / "explain"
     first = ExplainConfig(methods=("center",), attributes=("Smiling",), n=2, samples=1)
-    run_explain(attr_run, root, out, config=first, progress=False)
+    run_explain(attr_run, root, out, config=first)
     before = (out / "results.json").read_bytes()
     _mine(out)
     second = ExplainConfig(methods=("center", "random"), attributes=("Smiling",), n=2, samples=1)
     monkeypatch.setattr("celebalab.explain.report.write_report", _broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        run_explain(attr_run, root, out, config=second, overwrite=True, progress=False)
+        run_explain(attr_run, root, out, config=second, overwrite=True)
     assert (out / "results.json").read_bytes() == before and (out / "notes.txt").exists()
     assert _siblings(out) == [".explain.overwrite"]  # its checkpoints: the rerun resumes them
     monkeypatch.undo()
-    run_explain(attr_run, root, out, config=second, overwrite=True, progress=False)
+    run_explain(attr_run, root, out, config=second, overwrite=True)
     assert set(json.loads((out / "results.json").read_text())["methods"]) == {"center", "random"}
     assert (out / "notes.txt").read_text() == "my notes" and _siblings(out) == []
 
@@ -62,17 +62,15 @@ def test_embed_extract(attr_run: Path, synth_root: Path, tmp_path: Path, monkeyp
     from celebalab.embeddings import load_embeddings
 
     root, out = synth_root / "CelebA", tmp_path / "emb"
-    before = extract_mod.extract_embeddings(attr_run, root, out, split="val", progress=False)
+    before = extract_mod.extract_embeddings(attr_run, root, out, split="val")
     _mine(out, "eval_val")
     monkeypatch.setattr(extract_mod, "write_embedding_set", _broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        extract_mod.extract_embeddings(attr_run, root, out, split="test", overwrite=True,
-                                       progress=False)  # fmt: skip
+        extract_mod.extract_embeddings(attr_run, root, out, split="test", overwrite=True)
     assert load_embeddings(out).fingerprint == before.fingerprint
     assert (out / "eval_val").is_dir() and _siblings(out) == [".emb.overwrite"]
     monkeypatch.undo()
-    emb = extract_mod.extract_embeddings(attr_run, root, out, split="test", overwrite=True,
-                                         progress=False)  # fmt: skip
+    emb = extract_mod.extract_embeddings(attr_run, root, out, split="test", overwrite=True)
     assert (emb.meta["partition"] == 2).all() and emb.path == out
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "meta.parquet", "notes.txt",
                                                      "vectors.f32"]  # fmt: skip
@@ -102,7 +100,7 @@ def test_train(synth_root: Path, tmp_path: Path, monkeypatch) -> None:
     from celebalab.models.train import train
 
     root, out = synth_root / "CelebA", tmp_path / "run"
-    tiny = {"size": 16, "epochs": 1, "batch_size": 32, "threads": 1, "progress": False}
+    tiny = {"size": 16, "epochs": 1, "batch_size": 32, "threads": 1}
     first = train(root, out, **tiny)
     _mine(out, "eval_test")
     monkeypatch.setattr(finish, "finish_run", _broken)

@@ -109,7 +109,7 @@ def test_decode_square_hq_image(tmp_path: Path) -> None:
 
 
 def test_pack_rows_follow_metadata_order(celeba: Path, cache: Path) -> None:
-    result = pack_images(celeba, 32, workers=1, progress=False, chunk_size=8)
+    result = pack_images(celeba, 32, workers=1, chunk_size=8)
     assert (result.count, result.chunks_total, result.chunks_packed) == (40, 5, 5)
     assert result.path.parent == cache / os.listdir(cache)[0] and not result.corrupt
     pack = PackedImages.open(celeba, 32)
@@ -136,7 +136,7 @@ def test_pack_rows_follow_metadata_order(celeba: Path, cache: Path) -> None:
     )
     assert PackedImages.open(celeba, 32, image_ids=ids) is not None
     assert PackedImages.open(celeba, 32, image_ids=ids[::-1]) is None
-    again = pack_images(celeba, 32, workers=1, progress=False, chunk_size=8)
+    again = pack_images(celeba, 32, workers=1, chunk_size=8)
     assert again.reused and again.chunks_packed == 0
 
 
@@ -146,7 +146,7 @@ def test_celebamask_hq_root(tmp_path: Path, cache: Path) -> None:
     rng = np.random.default_rng(5)
     for i in range(6):  # square "HQ" images large enough for 1/8-scale JPEG decoding
         _face_like(rng, 256, 256).save(root / "CelebA-HQ-img" / f"{i}.jpg", quality=90)
-    result = pack_images(root, 32, workers=2, progress=False, chunk_size=2)
+    result = pack_images(root, 32, workers=2, chunk_size=2)
     assert result.count == 6 and not result.corrupt
     pack = PackedImages.open(root, 32)
     assert pack is not None and pack.image_ids == [f"{i}.jpg" for i in range(6)]
@@ -166,7 +166,7 @@ def test_corrupt_images_are_listed_and_skipped(tmp_path: Path, cache: Path) -> N
     (folder / ids[15]).unlink()  # missing: not stored, counted and listed in one file
     bad = {ids[3], ids[7], ids[11]}
 
-    result = pack_images(root, 32, workers=2, progress=False, chunk_size=4)
+    result = pack_images(root, 32, workers=2, chunk_size=4)
     assert {c["image_id"] for c in result.corrupt} == bad
     assert (result.count, result.stored, result.missing) == (20, 19, 1)
     assert result.missing_file is not None and result.missing_file.read_text() == f"{ids[15]}\n"
@@ -205,7 +205,7 @@ def record_then_die(job, chunk, corrupt):
         os.kill(os.getpid(), signal.SIGKILL)
 
 packed._Job.record = record_then_die
-packed.pack_images(root, 32, workers=1, progress=False, chunk_size=8)
+packed.pack_images(root, 32, workers=1, chunk_size=8)
 """
 
 
@@ -228,13 +228,13 @@ def test_resume_after_kill_9(celeba: Path, cache: Path, monkeypatch: pytest.Monk
 
     real = packed._pack_chunk
     monkeypatch.setattr(packed, "_pack_chunk", spy)
-    resumed = pack_images(celeba, 32, workers=1, progress=False, chunk_size=8)
+    resumed = pack_images(celeba, 32, workers=1, chunk_size=8)
     assert sorted(decoded) == sorted(set(range(5)) - {int(c) for c in done})
     assert resumed.chunks_packed == 3 and not paths.progress.exists()
 
     monkeypatch.setattr(packed, "_pack_chunk", real)
     monkeypatch.setenv("CELEBALAB_CACHE", str(cache.parent / "clean"))
-    pack_images(celeba, 32, workers=1, progress=False, chunk_size=8)
+    pack_images(celeba, 32, workers=1, chunk_size=8)
     clean = PackedImages.open(celeba, 32)
     monkeypatch.setenv("CELEBALAB_CACHE", str(cache))
     again = PackedImages.open(celeba, 32)
@@ -256,12 +256,12 @@ def test_manifest_is_written_last(
 
     monkeypatch.setattr(packed, "write_json_atomic", crash_on_manifest)
     with pytest.raises(KeyboardInterrupt):
-        pack_images(celeba, 32, crop="none", workers=1, progress=False, chunk_size=16)
+        pack_images(celeba, 32, crop="none", workers=1, chunk_size=16)
     assert paths.data.exists() and paths.index.exists()
     assert PackedImages.open(celeba, 32, crop="none") is None
 
     monkeypatch.setattr(packed, "write_json_atomic", real_write)
-    finished = pack_images(celeba, 32, crop="none", workers=1, progress=False, chunk_size=16)
+    finished = pack_images(celeba, 32, crop="none", workers=1, chunk_size=16)
     assert finished.chunks_packed == 0 and not finished.reused  # nothing decoded again
     pack = PackedImages.open(celeba, 32, crop="none")
     assert pack is not None
@@ -272,11 +272,11 @@ def test_manifest_is_written_last(
 def test_stale_pack_is_rebuilt(tmp_path: Path, cache: Path) -> None:
     root = tmp_path / "CelebA"
     ids = make_celeba(root, 12, seed=2)
-    pack_images(root, 16, workers=1, progress=False, chunk_size=4)
+    pack_images(root, 16, workers=1, chunk_size=4)
     changed = root / "img_align_celeba" / ids[4]
     Image.new("RGB", (W, H), (255, 0, 0)).save(changed, quality=95)
     os.utime(changed, ns=(1, 1))
-    result = pack_images(root, 16, workers=1, progress=False, chunk_size=4)
+    result = pack_images(root, 16, workers=1, chunk_size=4)
     assert not result.reused and result.chunks_packed == 3
     pack = PackedImages.open(root, 16)
     assert pack is not None
@@ -286,10 +286,10 @@ def test_stale_pack_is_rebuilt(tmp_path: Path, cache: Path) -> None:
 def test_workers_1_and_2_are_identical(
     celeba: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pack_images(celeba, 24, workers=2, progress=False, chunk_size=6)
+    pack_images(celeba, 24, workers=2, chunk_size=6)
     two = PackedImages.open(celeba, 24)
     monkeypatch.setenv("CELEBALAB_CACHE", str(cache.parent / "one"))
-    pack_images(celeba, 24, workers=1, progress=False, chunk_size=6)
+    pack_images(celeba, 24, workers=1, chunk_size=6)
     one = PackedImages.open(celeba, 24)
     assert one is not None and two is not None
     np.testing.assert_array_equal(np.asarray(one.images), np.asarray(two.images))
@@ -302,7 +302,7 @@ def test_peak_memory_does_not_grow_with_n(tmp_path: Path, cache: Path) -> None:
         root = tmp_path / f"n{n}"
         make_celeba(root, n, seed=n)
         tracemalloc.start()
-        pack_images(root, size, workers=1, progress=False, chunk_size=8)
+        pack_images(root, size, workers=1, chunk_size=8)
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     images_bytes = (96 - 16) * size * size * 3

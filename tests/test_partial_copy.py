@@ -88,7 +88,7 @@ def test_a_format_1_pack_still_opens_and_is_reused(partial: Path, cache: Path) -
     """Packs written before (every table row stored, missing rows invalid) are read as they are."""
     from celebalab.datasets.packed import pack_images
 
-    result = pack_images(partial, 8, workers=1, progress=False)
+    result = pack_images(partial, 8, workers=1)
     paths = PackPaths.of(partial, 8, "center")
     dense = np.zeros((ROWS, 8, 8, 3), np.uint8)
     dense[::EVERY] = np.fromfile(paths.data, np.uint8).reshape(PRESENT, 8, 8, 3)
@@ -107,5 +107,5 @@ def test_a_format_1_pack_still_opens_and_is_reused(partial: Path, cache: Path) -
     old = PackedImages.open(partial, 8, image_ids=ids)
     assert old is not None and len(old) == ROWS and old.usable.sum() == PRESENT
     np.testing.assert_array_equal(old.images[old.positions(np.array([EVERY]))], dense[[EVERY]])
-    again = pack_images(partial, 8, workers=1, progress=False)
+    again = pack_images(partial, 8, workers=1)
     assert again.reused and again.stored == ROWS and result.stored == PRESENT

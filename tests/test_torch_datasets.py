@@ -121,7 +121,7 @@ def test_packed_cache_fast_path_agrees_and_pickles(celeba: tuple[Path, object]) 
 def test_reads_a_crop_none_pack_and_only_present_images(celeba: tuple[Path, object]) -> None:
     root, _ = celeba
     (root / "img_align_celeba" / "000004.jpg").unlink()
-    pack_images(root, 8, crop="none", workers=1, progress=False)
+    pack_images(root, 8, crop="none", workers=1)
     fast = CelebADataset(root, split="all", size=8, crop="none")
     slow = CelebADataset(root, split="all", size=8, crop="none", use_pack=False)
     centre = CelebADataset(root, split="all", size=8, use_pack=False)

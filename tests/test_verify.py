@@ -71,7 +71,7 @@ def test_missing_extra_truncated_and_bad_rows(tmp_path: Path) -> None:
 
 def test_sample_decodes_a_subset(tmp_path: Path) -> None:
     root = write_official(tmp_path, celeba_truth(12))
-    report = verify_dataset(root, sample=5, progress=False)
+    report = verify_dataset(root, sample=5)
     assert report.ok and report.counts["images_decoded"] == 5
 
 
@@ -79,7 +79,7 @@ def test_process_pool_path_finds_the_same(tmp_path: Path) -> None:
     root = write_official(tmp_path, celeba_truth(300))
     bad = root / "img_align_celeba" / "000150.jpg"
     bad.write_bytes(bad.read_bytes()[:100])
-    report = verify_dataset(root, workers=2, progress=False)
+    report = verify_dataset(root, workers=2)
     assert report.totals["unreadable_images"] == 1
     assert "000150.jpg" in report.problems["unreadable_images"][0]
 
@@ -94,7 +94,7 @@ def test_hq_masks_wrong_size_missing_and_unknown(tmp_path: Path) -> None:
     misplaced = root / "CelebAMask-HQ-mask-anno" / "1" / "00004_nose.png"
     misplaced.parent.mkdir()
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(misplaced)
-    report = verify_dataset(root, progress=False)
+    report = verify_dataset(root)
     assert not report.ok
     assert report.totals["masks_wrong_size"] == 1
     assert (
@@ -151,7 +151,7 @@ def test_hq_with_a_bad_annotation_file_still_checks_images(tmp_path: Path) -> No
     # A broken CelebA copy beside it, read only for the HQ partitions: named, not a crash.
     celeba = write_official(tmp_path / "CelebA", celeba_truth(3))
     (celeba / "list_eval_partition.txt").write_bytes(b"000001.jpg 7\r\n")
-    report = verify_dataset(root, progress=False)
+    report = verify_dataset(root)
     assert report.totals.get("check_failed", 0) == 0, report.problems.get("check_failed")
     annotations = report.problems["annotations"]
     assert sum(str(pose) in p for p in annotations) == 1 and f"{pose}:5:" in annotations[0]
@@ -179,7 +179,7 @@ def test_empty_and_non_image_files_are_named_plainly(tmp_path: Path) -> None:
     empty, text = root / "img_align_celeba" / "000002.jpg", root / "img_align_celeba" / "000003.jpg"
     empty.write_bytes(b"")
     text.write_bytes(b"not an image")
-    report = verify_dataset(root, progress=False)
+    report = verify_dataset(root)
     assert report.problems["unreadable_images"] == [
         f"{empty}: empty file (0 bytes)",
         f"{text}: cannot identify image file",  # Pillow's words, without the path repeated

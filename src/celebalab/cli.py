@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from celebalab import stopping
+from celebalab import _progress, stopping
 from celebalab._help import install as install_plain_help
 from celebalab.analysis.cli import register as register_stats
 from celebalab.datasets.cli import app as data_app
@@ -51,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
 
     Click's standalone mode reports usage errors (bad option, missing argument) itself and ends
     every run with ``SystemExit``; only celebalab's own errors need catching here. Ctrl-C and
-    SIGTERM stop a command with one line saying how to resume, and status 130 / 143.
+    SIGTERM stop a command with one line saying how to resume, and status 130 / 143. Progress
+    shows on stderr unless the command's ``--no-progress`` hides it (:mod:`celebalab._progress`).
     """
     try:
-        with stopping.stop_on_signals():
+        with stopping.stop_on_signals(), _progress.shown(True):
             app(args=argv, standalone_mode=True)
     except CelebalabError as err:
         print(f"error: {err}", file=sys.stderr)

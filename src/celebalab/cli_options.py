@@ -18,10 +18,30 @@ from typing import Annotated, Any
 
 import typer
 
+from celebalab import _progress
 from celebalab.errors import OptionError
 from celebalab.options import Options, flag_of
 
 C = typing.TypeVar("C", bound=Callable[..., Any])
+
+
+def _apply_progress(ctx: typer.Context, value: bool) -> bool:
+    """Show or hide progress for the command's duration (:func:`celebalab._progress.configure`)."""
+    ctx.call_on_close(_progress.configure(value))
+    return value
+
+
+#: A command's ``--progress/--no-progress``: declare ``progress: Progress = True``; the flag
+#: switches bars and progress lines for the whole command, so nothing passes it on.
+Progress = Annotated[
+    bool,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Progress bars and lines on stderr.",
+        callback=_apply_progress,
+        rich_help_panel="Output",
+    ),
+]
 
 
 def with_options(config: type[Options]) -> Callable[[C], C]:

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from celebalab._help import example
+from celebalab.cli_options import Progress
 from celebalab.datasets.packed import pack_command
 
 app = typer.Typer(no_args_is_help=True, help="Read, verify, synthesise and pack datasets.")
@@ -34,7 +35,7 @@ def verify_command(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the --sample draw.")] = 0,
     max_listed: Annotated[int, typer.Option(help="Problems listed per category.")] = 20,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    progress: Progress = True,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --json file.")] = False,
 ) -> None:
     """Check a copy: layout, annotation files, missing/extra/unreadable images, masks.
@@ -46,7 +47,7 @@ def verify_command(
 
     if json_path is not None:
         check_output_file(json_path, "--json", overwrite)
-    report = verify_dataset(root, sample, workers, seed, progress, max_listed)
+    report = verify_dataset(root, sample, workers, seed, max_listed=max_listed)
     print_report(report)
     if json_path is not None:
         write_json_atomic(json_path, report.to_dict())

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from celebalab import _progress
 from celebalab.datasets.dataset import Dataset, DatasetLike, open_dataset
 from celebalab.datasets.decode import CROPS
 from celebalab.datasets.packfiles import (
@@ -121,15 +122,12 @@ def _plan(ids: list[str], size: int, crop: str, kind: str) -> dict[str, Any]:
     }
 
 
-def pack_label_maps(
-    root: DatasetLike, size: int, crop: str = "center", *, progress: bool = True
-) -> MaskPackResult:
+@_progress.legacy_progress
+def pack_label_maps(root: DatasetLike, size: int, crop: str = "center") -> MaskPackResult:
     """Pack the label map of every image of ``root`` at ``size``×``size`` (``crop`` first).
 
     Reuses a complete pack for the same ids; resumes an interrupted one chunk by chunk.
     """
-    from tqdm import tqdm
-
     from celebalab.datasets.masks import resize_label_map
 
     if not isinstance(size, int) or size < 1 or crop not in CROPS:
@@ -158,12 +156,11 @@ def pack_label_maps(
     labels = np.memmap(paths.partial, dtype=np.uint8, mode="r+", shape=(len(ids), size, size))
     chunks = [c for c in range(-(-len(ids) // CHUNK_SIZE)) if c not in done]
     packed = 0
-    with tqdm(
+    with _progress.bar(
         total=len(ids),
         initial=len(ids) - _rows(chunks, len(ids)),
         unit="img",
         desc=f"mask pack {size}px",
-        disable=not progress,
     ) as bar:
         for c in chunks:
             rows = range(c * CHUNK_SIZE, min(len(ids), (c + 1) * CHUNK_SIZE))
@@ -244,12 +241,11 @@ class PackedLabelMaps:
         )
 
 
-def open_or_pack_label_maps(
-    root: DatasetLike, size: int, crop: str = "center", *, progress: bool = False
-) -> PackedLabelMaps:
+@_progress.legacy_progress
+def open_or_pack_label_maps(root: DatasetLike, size: int, crop: str = "center") -> PackedLabelMaps:
     """The label-map pack of ``root``, building (or resuming, or refreshing) it first."""
     dataset = open_dataset(root)
-    result = pack_label_maps(dataset, size, crop, progress=progress)
+    result = pack_label_maps(dataset, size, crop)
     pack = PackedLabelMaps.open(dataset.root, size, crop)
     if pack is None:  # pragma: no cover - pack_label_maps just wrote it
         raise MaskPackError(f"{result.path}: label-map pack unreadable after packing")

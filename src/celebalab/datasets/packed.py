@@ -31,9 +31,9 @@ Unreadable images (empty, truncated, not an image) never stop a pack: their rows
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import os
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
 
-from celebalab import __version__
+from celebalab import __version__, _progress
 from celebalab.datasets.dataset import Dataset, DatasetLike, open_dataset
 from celebalab.datasets.decode import (
     CROPS,
@@ -65,6 +65,8 @@ from celebalab.datasets.packfiles import (
 )
 from celebalab.errors import CelebalabError, check_at_least
 from celebalab.io import atomic_path, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PackError", "PackPaths", "PackResult", "PackedImages", "ids_fingerprint",
            "open_or_pack", "pack_images"]  # fmt: skip
@@ -301,19 +303,12 @@ def _start_job(paths: PackPaths, source: _Source, size: int, crop: str, chunk_si
     return job
 
 
-def _run(job: _Job, workers: int, progress: bool) -> tuple[int, int]:
+def _run(job: _Job, workers: int) -> tuple[int, int]:
     """Decode every missing chunk, ``workers`` processes in parallel; return (chunks, rows)."""
-    from tqdm import tqdm
-
     todo = job.chunks_todo()
     rows = _rows_in(job, todo)
-    bar = tqdm(
-        total=job.stored,
-        initial=job.stored - rows,
-        unit="img",
-        disable=not progress,
-        desc=f"pack {job.size}px",
-        file=sys.stderr,
+    bar = _progress.bar(
+        total=job.stored, initial=job.stored - rows, unit="img", desc=f"pack {job.size}px"
     )
     workers = max(1, min(workers, len(todo)))
     with bar:
@@ -382,19 +377,19 @@ def _stored(manifest: dict[str, Any]) -> int:
     return int(manifest.get("stored", manifest["count"]))
 
 
+@_progress.legacy_progress
 def pack_images(
     root: DatasetLike,
     size: int,
     crop: str = "center",
     workers: int | None = None,
-    progress: bool = True,
     *,
     chunk_size: int | None = None,
 ) -> PackResult:
     """Decode every present image of ``root`` once into the (``size``, ``crop``) packed cache.
 
     Rows follow the metadata table order, images without a file are not stored (one line says
-    how many, ``progress`` on). Reuses a complete, current pack; resumes an interrupted one;
+    how many). Reuses a complete, current pack; resumes an interrupted one;
     rebuilds a stale one. ``workers`` processes (default: all CPUs) each decode contiguous
     chunks of ``chunk_size`` rows straight into the shared file, so peak memory does not grow
     with the number of images. The default chunk size depends on the images present only (never
@@ -414,8 +409,7 @@ def pack_images(
             f"{dataset.image_dir}: none of the {len(dataset):,} annotated images is there; "
             "nothing to pack (is the image folder complete?)"
         )
-    if progress:
-        dataset.say_presence()
+    dataset.say_presence()
     chunk_size = chunk_size or min(MAX_CHUNK_SIZE, max(16, -(-stored // 64)))
     paths = PackPaths.of(dataset.root, size, crop)
     facts = {
@@ -441,20 +435,14 @@ def pack_images(
             reused=True,
         )
     if paths.manifest.exists():
-        if progress:
-            print(
-                f"{paths.manifest}: stale or damaged pack (the dataset changed); rebuilding",
-                file=sys.stderr,
-            )
+        log.info("%s: stale or damaged pack (the dataset changed); rebuilding", paths.manifest)
         paths.manifest.unlink()
     job = _start_job(paths, source, size, crop, chunk_size)
-    if progress and job.done:
-        print(
-            f"resuming {paths.partial}: {len(job.done)}/{job.n_chunks} chunks already done",
-            file=sys.stderr,
-        )
+    if job.done:
+        log.info("resuming %s: %d/%d chunks already done", paths.partial, len(job.done),
+                 job.n_chunks)  # fmt: skip
     t_decode = time.perf_counter()
-    chunks, rows = _run(job, workers or os.cpu_count() or 1, progress)
+    chunks, rows = _run(job, workers or os.cpu_count() or 1)
     decode_seconds = time.perf_counter() - t_decode
     corrupt = _finish(job)
     return PackResult(
@@ -468,13 +456,12 @@ def pack_images(
     )
 
 
-def open_or_pack(
-    dataset: DatasetLike, size: int, crop: str = "center", *, progress: bool = True
-) -> PackedImages:
+@_progress.legacy_progress
+def open_or_pack(dataset: DatasetLike, size: int, crop: str = "center") -> PackedImages:
     """The complete, current (``size``, ``crop``) pack of ``dataset``, built, resumed or
     refreshed first: the one way every command gets a pack."""
     dataset = open_dataset(dataset)
-    result = pack_images(dataset, size, crop, progress=progress)
+    result = pack_images(dataset, size, crop)
     pack = PackedImages.open(dataset, size, crop, image_ids=dataset.image_ids.tolist())
     if pack is None:
         raise PackError(f"{result.manifest_path}: the pack could not be opened after packing; "

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from celebalab import _progress
 from celebalab.datasets.decode import CROPS, image_error_text, load_resized
 from celebalab.datasets.schema import LANDMARK_COLUMNS
 from celebalab.errors import CelebalabError, DataFormatError
@@ -90,13 +91,13 @@ class RowReader:
         self._packed = pack is not None
 
     @classmethod
+    @_progress.legacy_progress
     def open(
         cls,
         dataset: Dataset,
         spec: ImageSpec,
         *,
         build: bool = False,
-        progress: bool = False,
         workers: int | None = None,
     ) -> RowReader:
         """A reader on the complete pack of ``spec`` (built first with ``build``), else files."""
@@ -105,7 +106,7 @@ class RowReader:
         pack = None
         if not spec.aligned:
             if build:
-                pack = open_or_pack(dataset, spec.size, spec.crop, progress=progress)
+                pack = open_or_pack(dataset, spec.size, spec.crop)
             else:
                 ids = dataset.image_ids.tolist()
                 pack = PackedImages.open(dataset, spec.size, spec.crop, image_ids=ids)

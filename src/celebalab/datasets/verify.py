@@ -20,8 +20,8 @@ import pandas as pd
 from PIL import Image
 from rich.console import Console
 from rich.table import Table
-from tqdm.auto import tqdm
 
+from celebalab import _progress
 from celebalab.datasets.agreement import check_copies
 from celebalab.datasets.annotations import parse_annotation
 from celebalab.datasets.dataset import DatasetLike, open_dataset
@@ -97,12 +97,12 @@ class VerifyReport:
         }
 
 
+@_progress.legacy_progress
 def verify_dataset(
     root: str | Path,
     sample: int | None = None,
     workers: int | None = None,
     seed: int = 0,
-    progress: bool = True,
     max_listed: int = 20,
 ) -> VerifyReport:
     """Check a dataset copy: annotations, image files, decodability and (HQ) masks.
@@ -135,7 +135,7 @@ def verify_dataset(
     _guarded(
         report,
         "image decoding",
-        lambda: _check_images(layout, to_decode, workers, progress, report),
+        lambda: _check_images(layout, to_decode, workers, report),
     )
     if layout.dataset == "celebamask_hq":
         indices = [_hq_index(name) for name in to_decode]
@@ -143,7 +143,7 @@ def verify_dataset(
         _guarded(
             report,
             "masks",
-            lambda: _check_masks(layout, annotated, indices, workers, progress, report),
+            lambda: _check_masks(layout, annotated, indices, workers, report),
         )
     return report
 
@@ -288,13 +288,12 @@ def _check_images(
     layout: DatasetLayout,
     names: list[str],
     workers: int | None,
-    progress: bool,
     report: VerifyReport,
 ) -> None:
     paths = [str(layout.image_dir / n) for n in names]
     sizes: Counter = Counter()
     bad = []
-    for path, error, size in _map_files(check_image_file, paths, workers, progress, "images"):
+    for path, error, size in _map_files(check_image_file, paths, workers, "images"):
         if error is None:
             sizes[size] += 1
         else:
@@ -308,7 +307,6 @@ def _check_masks(
     ids: list[str],
     indices: list[int],
     workers: int | None,
-    progress: bool,
     report: VerifyReport,
 ) -> None:
     """Mask files: unknown class names, wrong folder, images without masks, size, decodability."""
@@ -338,7 +336,7 @@ def _check_masks(
     report.add("images_without_mask", no_mask)
     report.counts["mask_files"] = sum(len(v) for v in by_index.values())
     paths = [p for i in indices for p in sorted(by_index.get(i, []))]
-    results = list(_map_files(check_mask_file, paths, workers, progress, "masks"))
+    results = list(_map_files(check_mask_file, paths, workers, "masks"))
     sizes = Counter(size for _, error, size in results if error is None)
     report.add("unreadable_masks", [f"{p}: {e}" for p, e, _ in results if e is not None])
     if sizes:
@@ -376,10 +374,10 @@ def check_mask_file(path: str) -> tuple[str, str | None, tuple[int, int] | None]
 
 
 def _map_files(
-    check: Callable[[str], tuple], paths: list[str], workers: int | None, progress: bool, what: str
+    check: Callable[[str], tuple], paths: list[str], workers: int | None, what: str
 ) -> Iterable[tuple]:
     """Apply ``check`` to every path, in a process pool for large sets, with a progress bar."""
-    bar = tqdm(total=len(paths), desc=f"checking {what}", unit="file", disable=not progress)
+    bar = _progress.bar(total=len(paths), desc=f"checking {what}", unit="file")
     if len(paths) < _POOL_THRESHOLD or workers == 1:
         for path in paths:
             yield check(path)

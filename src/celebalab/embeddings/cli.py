@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from celebalab._help import example
+from celebalab.cli_options import Progress
 
 app = typer.Typer(no_args_is_help=True, help="Face embeddings: import, export, extract, evaluate.")
 
@@ -89,14 +90,14 @@ def extract_command(
     device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: auto).")] = None,
     workers: Annotated[int | None, typer.Option(help="Image decoding threads.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing set in --out.")] = False,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Progress = True,
 ) -> None:
     """Extract one embedding set from any run (resumable: rerun the same command)."""
     from celebalab.embeddings.extract import extract_embeddings
 
     emb = extract_embeddings(
         run, root, out, split=split, batch_size=batch_size, normalise=normalise,
-        devices=devices, device=device, workers=workers, overwrite=overwrite, progress=progress,
+        devices=devices, device=device, workers=workers, overwrite=overwrite,
     )  # fmt: skip
     skipped = len(emb.info.skipped or ())
     typer.echo(f"extracted {len(emb)} embeddings of dimension {emb.dim} ({skipped} unreadable "

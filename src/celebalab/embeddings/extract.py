@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import sys
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from celebalab import _progress
 from celebalab.datasets.dataset import Dataset, DatasetLike, open_dataset
 from celebalab.embeddings.features import gives_probabilities, run_vectors
 from celebalab.embeddings.store import (
@@ -47,6 +49,7 @@ from celebalab.rundir import RunOutput, open_output, writing
 
 UNIT_ROWS = 2048
 JOB_FILE = "job.json"
+log = logging.getLogger(__name__)
 ENGINES: tuple[str, ...] = ("auto", "loop", "lightning")
 
 
@@ -74,6 +77,7 @@ class _Job:
         return [i for i in range(len(self.units())) if not self.unit_path(i).is_file()]
 
 
+@_progress.legacy_progress
 def extract_embeddings(
     run_dir: str | Path,
     root: DatasetLike,
@@ -86,7 +90,6 @@ def extract_embeddings(
     engine: str = "auto",
     workers: int | None = None,
     overwrite: bool = False,
-    progress: bool = True,
     device: str | None = None,
 ) -> EmbeddingSet:
     """Extract the embedding set of ``split`` of the dataset at ``root`` through ``run_dir``.
@@ -109,15 +112,15 @@ def extract_embeddings(
     dataset = open_dataset(root)
     job, output = _start_job(run, dataset, out, split, batch_size, normalise, workers, overwrite)
     todo = job.todo()
-    _say(f"extracting {len(job.rows)} images of split {split!r} through {run.run_dir} "
-         f"({len(job.units()) - len(todo)} of {len(job.units())} units already done)")  # fmt: skip
+    log.info("extracting %d images of split %r through %s (%d of %d units already done)",
+             len(job.rows), split, run.run_dir, len(job.units()) - len(todo), len(job.units()))
     use_lightning = engine == "lightning" or (engine == "auto" and devices > 1)
     with writing(output, keep=True):  # an interrupted extraction is resumed by the same command
         if todo:
             if use_lightning:
-                _lightning_units(job, todo, devices, progress)
+                _lightning_units(job, todo, devices)
             else:
-                _loop_units(job, todo, progress)
+                _loop_units(job, todo)
         _assemble(job, output.path, split)
     return load_embeddings(out)
 
@@ -206,18 +209,16 @@ def _unit_result(job: _Job, index: int) -> dict[str, np.ndarray]:
     return pack_unit(rows, vectors, probs, batches.skipped)
 
 
-def _loop_units(job: _Job, todo: list[int], progress: bool) -> None:
-    from tqdm.auto import tqdm
-
+def _loop_units(job: _Job, todo: list[int]) -> None:
     sizes = [len(u) for u in job.units()]
     done = sum(sizes) - sum(sizes[i] for i in todo)
-    with tqdm(total=sum(sizes), initial=done, unit="img", disable=not progress) as bar:
+    with _progress.bar(total=sum(sizes), initial=done, unit="img") as bar:
         for index in todo:
             save_unit(job.unit_path(index), _unit_result(job, index))
             bar.update(sizes[index])
 
 
-def _lightning_units(job: _Job, todo: list[int], devices: int, progress: bool) -> None:
+def _lightning_units(job: _Job, todo: list[int], devices: int) -> None:
     """Units through ``Trainer.predict``: DDP over ``devices`` GPUs, each rank saving its units."""
     import lightning.pytorch as pl
 
@@ -231,7 +232,7 @@ def _lightning_units(job: _Job, todo: list[int], devices: int, progress: bool) -
         strategy="ddp" if gpu and devices > 1 else "auto",
         callbacks=[UnitWriter(job)],
         logger=False,
-        enable_progress_bar=progress,
+        enable_progress_bar=_progress.bars_shown(),
         enable_model_summary=False,
         enable_checkpointing=False,
     )

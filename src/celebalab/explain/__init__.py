@@ -35,10 +35,14 @@ _LAZY = {
     "ExplainConfig": "celebalab.explain.config",
     "ExplainResult": "celebalab.explain.summary",
     "run_explain": "celebalab.explain.runner",
-    "demo_explain": "celebalab.explain.demo_stage",
 }
 
 __all__ = list(_LAZY)
 
-# Deprecated name, kept for one release (importing it warns).
-__getattr__ = lazy_exports(__name__, {**_LAZY, "SEED_REGION_GROUPS": "celebalab.explain.regions"})
+# Deprecated names, kept for one release (using them warns): SEED_REGION_GROUPS (renamed; the
+# regions module warns) and demo_explain (moved to celebalab.demo, above this package).
+__getattr__ = lazy_exports(
+    __name__,
+    {**_LAZY, "SEED_REGION_GROUPS": "celebalab.explain.regions"},
+    moved={"demo_explain": "celebalab.demo"},
+)

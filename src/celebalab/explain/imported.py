@@ -139,16 +139,16 @@ class InputFrame:
         assert prepared.matrix is not None  # every non-crop preparation reports its matrix
         return prepared.matrix
 
-    def label_maps(self, root: Path, rows: np.ndarray, progress: bool) -> LabelMaps:
+    def label_maps(self, root: Path, rows: np.ndarray) -> LabelMaps:
         """Label maps of ``rows`` in the input frame (other rows, and rows whose face is not
         found, stay invalid)."""
         from celebalab.datasets.mask_pack import open_or_pack_label_maps
 
         size = self.prep.size
         if self.prep.method == "crop":
-            pack = open_or_pack_label_maps(root, size, self.prep.crop, progress=progress)
+            pack = open_or_pack_label_maps(root, size, self.prep.crop)
             return LabelMaps(pack.labels, pack.valid)
-        pack = open_or_pack_label_maps(root, 2 * size, "none", progress=progress)
+        pack = open_or_pack_label_maps(root, 2 * size, "none")
         labels = np.zeros((len(pack.valid), size, size), np.uint8)  # untouched rows cost nothing
         valid = np.zeros(len(pack.valid), bool)
         for row in np.unique(rows):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from celebalab import _progress
 from celebalab.datasets.dataset import Dataset, open_dataset
 from celebalab.errors import CelebalabError, OptionError
 from celebalab.explain.config import ExplainConfig
@@ -81,6 +82,7 @@ class ExplainOutputs:
     pair_source: str | None = None
 
 
+@_progress.legacy_progress
 def run_explain(
     run_dir: str | Path | LoadedRun,
     root: str | Path,
@@ -90,7 +92,6 @@ def run_explain(
     device: str | None = None,
     fr_table: str | Path | None = None,
     overwrite: bool = False,
-    progress: bool = True,
 ):
     """Explain ``run_dir``'s decisions on ``root`` and write ``out`` (see module docstring).
 
@@ -114,7 +115,7 @@ def run_explain(
         with _checkpoint_dir(output.path, fingerprint) as checkpoints:
             loaded = isinstance(run_dir, LoadedRun)
             run = run_dir if loaded else load_run(run_dir, resolve_device(device))
-            outputs = measure(run, root, checkpoints, config=config, progress=progress)
+            outputs = measure(run, root, checkpoints, config=config)
         result = summarise(outputs, config=config, run_dir=run_path, root=root, user_fr=user_fr)
         with atomic_path(output.path / "per_image.parquet") as tmp:
             outputs.per_image.to_parquet(tmp, index=False)
@@ -156,7 +157,6 @@ def measure(
     checkpoints: Path,
     *,
     config: ExplainConfig,
-    progress: bool = False,
 ) -> ExplainOutputs:
     """Compute (or resume) every decision × method; the per-image table and report samples.
 
@@ -183,14 +183,13 @@ def measure(
         else run_splits(run, table).rows[config.split]
     )
     dataset.say_presence()
-    labels = inputs.label_maps(root, split_rows, progress)
+    labels = inputs.label_maps(root, split_rows)
     selection = select_images(table, split_rows, labels, regions, n=config.n, seed=config.seed)
     lines = [f"{m} skipped: {why}; the other methods run" for m, why in refused.items()]
     selection.skipped[:0] = [{"image_id": "-", "reason": line} for line in lines]
     frames, samples, timing = [], {}, {}
     planted = _planted(root, truth)
-    work = _Work(run, dataset, table, labels, inputs, methods, config, checkpoints, progress,
-                 planted)  # fmt: skip
+    work = _Work(run, dataset, table, labels, inputs, methods, config, checkpoints, planted)
     for name, rows in selection.rows.items():
         if not len(rows):
             why = f"present with its region visible in no image of the {config.split} split"
@@ -314,7 +313,6 @@ class _Work:
     methods: tuple[str, ...]
     config: ExplainConfig
     checkpoints: Path
-    progress: bool
     planted: dict[str, tuple[tuple[str, ...], pd.Series | None]]
 
     def decision(self, name, decision, rows, masks, pairs: PairSet | None):
@@ -346,8 +344,6 @@ class _Work:
                                   batch_size=self.config.batch_size)  # fmt: skip
 
     def _compute(self, name, method, decision, rows, masks, pairs, path: Path) -> None:
-        from tqdm.auto import tqdm
-
         from celebalab.models.inference import model_input
 
         cfg, ids = self.config, self.table["image_id"].astype(str).to_numpy()
@@ -355,13 +351,7 @@ class _Work:
         rng = np.random.default_rng([cfg.seed, sum(map(ord, name + method))])
         records, sample_maps = [], []
         t0 = time.perf_counter()
-        bar = tqdm(
-            total=len(rows),
-            desc=f"{name} · {method}",
-            unit="img",
-            leave=False,
-            disable=not self.progress,
-        )
+        bar = _progress.bar(total=len(rows), desc=f"{name} · {method}", unit="img", leave=False)
         with bar:
             for batch in self._batches(rows):
                 at, cursor = _positions(rows, batch.rows, cursor)

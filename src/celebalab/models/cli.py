@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from celebalab._help import example
-from celebalab.cli_options import with_options
+from celebalab.cli_options import Progress, with_options
 from celebalab.models.config import TrainConfig
 
 _OUTPUT = "Output"
@@ -34,15 +34,12 @@ def train_command(
             rich_help_panel=_OUTPUT,
         ),
     ] = False,
-    progress: Annotated[
-        bool,
-        typer.Option("--progress/--no-progress", help="Progress bar.", rich_help_panel=_OUTPUT),
-    ] = True,
+    progress: Progress = True,
 ) -> None:
     """Train an attribute classifier into a self-describing run directory."""
     from celebalab.models.train import train
 
-    run = train(root, out, resume=resume, overwrite=overwrite, progress=progress, **options)
+    run = train(root, out, resume=resume, overwrite=overwrite, **options)
     if run is None:  # a non-zero DDP rank
         return
     val, tr = run.val_metrics, run.training

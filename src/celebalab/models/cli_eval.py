@@ -53,9 +53,7 @@ def evaluate_command(
     """Per-attribute metrics with majority-class baselines → RUN_DIR/eval_SPLIT/ (+ report)."""
     from celebalab.models.evaluate import evaluate_run
 
-    result = evaluate_run(
-        run_dir, split, root, batch_size, device, workers, overwrite=overwrite, progress=True
-    )
+    result = evaluate_run(run_dir, split, root, batch_size, device, workers, overwrite=overwrite)
     _print_headline(result)
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from celebalab import _progress
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, write_json_atomic, write_text_atomic
 from celebalab.metrics.attributes import attribute_metrics, group_means, headline
@@ -30,6 +31,7 @@ from celebalab.runtime import check_split, resolve_device
 DRAWN_KINDS: frozenset[str] = frozenset({"drawn", "global"})
 
 
+@_progress.legacy_progress
 def evaluate_run(
     run_dir: str | Path,
     split: str = "test",
@@ -39,7 +41,6 @@ def evaluate_run(
     workers: int | None = None,
     write: bool = True,
     overwrite: bool = False,
-    progress: bool = False,
 ) -> EvaluationResult:
     """Evaluate the run in ``run_dir`` on ``split`` of its dataset (or of ``root``); write outputs.
 
@@ -60,9 +61,7 @@ def evaluate_run(
             f"{out_dir}: an earlier evaluation is in the way; pass --overwrite to replace it"
         )
     names = run.attribute_names
-    batches = iter_split_batches(
-        run, data_root, split, batch_size=batch_size, workers=workers, progress=progress
-    )
+    batches = iter_split_batches(run, data_root, split, batch_size=batch_size, workers=workers)
     if not len(batches.rows):
         raise CelebalabError(f"{data_root}: split {split!r} has no images")
     kept, p = predict_probabilities(run, batches)

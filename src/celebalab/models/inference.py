@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from celebalab import _progress
 from celebalab.datasets.reader import decode_batches
 from celebalab.errors import CelebalabError
 from celebalab.models.architectures import classifier_head, normalise_uint8
@@ -86,13 +87,11 @@ class SplitBatches:
         batch_size: int,
         reader: Callable[[np.ndarray], Iterator[tuple[np.ndarray, np.ndarray, list]]],
         source: str,
-        progress: bool,
     ) -> None:
         self.table = table
         self.rows = rows
         self.batch_size = batch_size
         self.source = source
-        self.progress = progress
         self.skipped: list[tuple[str, str]] = []
         self.missing = 0
         self._reader = reader
@@ -103,10 +102,8 @@ class SplitBatches:
         return -(-len(self.rows) // self.batch_size)
 
     def __iter__(self) -> Iterator[ImageBatch]:
-        from tqdm.auto import tqdm
-
         self.skipped = []
-        bar = tqdm(total=len(self.rows), unit="img", disable=not self.progress, leave=False)
+        bar = _progress.bar(total=len(self.rows), unit="img", leave=False)
         with bar:
             for kept, images, failed in self._reader(self.rows):
                 self.skipped.extend((str(self._ids[row]), reason) for row, reason in failed)
@@ -119,6 +116,7 @@ class SplitBatches:
                     )
 
 
+@_progress.legacy_progress
 def iter_split_batches(
     run: LoadedRun,
     root: DatasetLike,
@@ -127,7 +125,6 @@ def iter_split_batches(
     batch_size: int = 256,
     rows: Sequence[int] | np.ndarray | None = None,
     workers: int | None = None,
-    progress: bool = False,
 ) -> SplitBatches:
     """Batches of ``split`` of the dataset at ``root`` (or of explicit table ``rows``) for ``run``.
 
@@ -160,8 +157,8 @@ def iter_split_batches(
     dataset.say_presence()
     reader = RowReader.open(dataset, run_image_spec(run), workers=workers)
     batches = SplitBatches(table=table, rows=present, batch_size=batch_size,
-                           reader=lambda r: reader.batches(r, batch_size), source=reader.source,
-                           progress=progress)  # fmt: skip
+                           reader=lambda r: reader.batches(r, batch_size),
+                           source=reader.source)  # fmt: skip
     batches.missing = len(chosen) - len(present)
     return batches
 

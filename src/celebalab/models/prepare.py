@@ -8,6 +8,7 @@ skipped and listed exactly as the packed path does, instead of failing inside a 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from celebalab.models.data import Splits
 from celebalab.models.datamodule import AttributeDataModule
 from celebalab.models.tasks import Task
 from celebalab.runtime import TrainingDevices
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from celebalab.datasets.dataset import Dataset
@@ -44,7 +47,7 @@ class TrainingData:
 
 
 def prepare_data(
-    config: TrainConfig, task: Task, devices: TrainingDevices, progress: bool
+    config: TrainConfig, task: Task, devices: TrainingDevices
 ) -> TrainingData:
     """Read ``config.root``, open (or build) its pack, split it and wrap it for Lightning.
 
@@ -65,8 +68,8 @@ def prepare_data(
     dataset.say_presence()
     spec = ImageSpec(config.size, config.crop)
     if config.pack and not PackPaths.of(dataset.root, spec.size, spec.crop).manifest.is_file():
-        _say(f"packing the images at {config.size} px once (reused by later runs)…")
-    reader = RowReader.open(dataset, spec, build=config.pack, progress=progress)
+        log.info("packing the images at %d px once (reused by later runs)…", config.size)
+    reader = RowReader.open(dataset, spec, build=config.pack)
     if reader.pack is not None:
         kind, default_workers = "packed", 0
         skipped = reader.corrupt

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from celebalab import stopping
+from celebalab import _progress, stopping
 from celebalab.errors import CelebalabError
 from celebalab.io import read_json_object
 from celebalab.models import run as runfmt
@@ -44,13 +44,13 @@ class TrainError(CelebalabError):
     """Training cannot start (bad option, run directory in the way, unusable checkpoint)."""
 
 
+@_progress.legacy_progress
 def train(
     root: str | Path,
     out: str | Path,
     *,
     resume: bool = False,
     overwrite: bool = False,
-    progress: bool | str = True,
     callbacks: Sequence[Any] = (),
     **options: Any,
 ) -> ClassifierRun | None:
@@ -59,7 +59,7 @@ def train(
 
     ``options`` are :class:`TrainConfig` fields (``task``, ``arch``, ``size``, ``epochs``, …);
     ``None`` takes the default (or, on ``resume``, the value the run started with).
-    ``progress``: True (progress bar), ``"epochs"`` (one line per epoch) or False.
+    Progress shows as :mod:`celebalab._progress` says (a bar, or one line per epoch).
     ``callbacks`` are extra Lightning callbacks (e.g. for tests or custom logging).
     ``overwrite`` trains beside a finished run in ``out`` and replaces it (its own files only)
     when the new one is complete; ``resume`` continues such an interrupted overwrite first
@@ -70,7 +70,7 @@ def train(
         hint="use --resume to continue the run in it or --overwrite to replace it",
     )  # fmt: skip
     config = resolve_config(output.path, root, options, resume)
-    return train_config(config, output, resume=resume, progress=progress, callbacks=callbacks)
+    return train_config(config, output, resume=resume, callbacks=callbacks)
 
 
 def train_config(
@@ -78,17 +78,16 @@ def train_config(
     output: RunOutput,
     *,
     resume: bool = False,
-    progress: bool | str = True,
     callbacks: Sequence[Any] = (),
 ) -> ClassifierRun | None:
     """Run the training described by ``config`` into ``output`` (see :func:`train`); the run
     is committed to its folder when finished, and kept for ``--resume`` when stopped."""
     with writing(output, keep=True):
-        return _train_into(output.path, config, resume, progress, callbacks)
+        return _train_into(output.path, config, resume, callbacks)
 
 
 def _train_into(
-    out: Path, config: TrainConfig, resume: bool, progress: bool | str, callbacks: Sequence[Any]
+    out: Path, config: TrainConfig, resume: bool, callbacks: Sequence[Any]
 ) -> ClassifierRun | None:
     from celebalab.models._registry import get_task
 
@@ -108,7 +107,7 @@ def _train_into(
 
     silence_lightning_noise()
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    data = prepare_data(config, task, devices, progress is not False)
+    data = prepare_data(config, task, devices)
     for note in data.splits.notes:
         _say(f"note: {note}")
     batches = _batches_per_epoch(config, data.splits.counts["train"], devices.num_devices)
@@ -118,7 +117,7 @@ def _train_into(
     if not resume:
         config.save(out / OPTIONS_FILE)
     trainer, best = make_trainer(
-        out, config, devices, progress, callbacks, batches, steps_before if resume else None
+        out, config, devices, callbacks, batches, steps_before if resume else None
     )
     t0 = time.perf_counter()
     with stopping.deferred():  # Ctrl-C / SIGTERM: at a batch's end, after a checkpoint

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,10 +21,12 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from celebalab import stopping
+from celebalab import _progress, stopping
 from celebalab.models import run as runfmt
 from celebalab.models.config import TrainConfig
 from celebalab.runtime import TrainingDevices
+
+log = logging.getLogger(__name__)
 
 STEP_CHECKPOINT = "step"
 
@@ -74,7 +75,7 @@ class StopOnSignal(Callback):
 
 
 class EpochLines(Callback):
-    """One progress line per epoch on stderr (for logs and the demo, where bars are noise)."""
+    """One progress line per epoch (for logs and the demo, where bars are noise)."""
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Print the epoch number and the logged losses and validation balanced accuracy."""
@@ -84,8 +85,7 @@ class EpochLines(Callback):
         shown = [(k, metrics[k]) for k in ("train_loss_epoch", "val_loss", "val_bal_acc")
                  if k in metrics]  # fmt: skip
         figures = ", ".join(f"{k.removesuffix('_epoch')} {float(v):.4f}" for k, v in shown)
-        print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {figures}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        log.info("epoch %d/%d: %s", trainer.current_epoch + 1, trainer.max_epochs, figures)
 
 
 class _LightningNoise(logging.Filter):
@@ -121,16 +121,16 @@ def make_trainer(
     out: Path,
     config: TrainConfig,
     devices: TrainingDevices,
-    progress: bool | str,
     callbacks: Sequence[Any],
     batches_per_epoch: int,
     resume_step: int | None = None,
 ) -> tuple[pl.Trainer, ModelCheckpoint]:
     """Lightning trainer with the checkpoints, early stopping and CSV log of a run.
 
-    ``progress``: True for Lightning's progress bar, ``"epochs"`` for one line per epoch, False
-    for silence. ``resume_step`` (global step of the checkpoint a resumed run starts from) keeps
-    the log rows written before it. Returns the trainer and the best-checkpoint callback.
+    Progress (:mod:`celebalab._progress`): Lightning's bar when bars show, else one line per
+    epoch when progress lines show, else nothing. ``resume_step`` (global step of the
+    checkpoint a resumed run starts from) keeps the log rows written before it. Returns the
+    trainer and the best-checkpoint callback.
     """
     from lightning.pytorch.callbacks import TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
@@ -151,9 +151,9 @@ def make_trainer(
     )  # fmt: skip
     cbs: list[Any] = [best, last, steps, EarlyStopping("val_loss", patience=config.patience),
                       StopOnSignal(ckpt_dir / f"{STEP_CHECKPOINT}.ckpt")]  # fmt: skip
-    if progress is True:
+    if _progress.bars_shown():
         cbs.append(TQDMProgressBar(refresh_rate=10))
-    elif progress == "epochs":
+    elif _progress.showing():
         cbs.append(EpochLines())
     logger = CSVLogger(out, name="logs", version="")
     if resume_step is not None:
@@ -168,7 +168,7 @@ def make_trainer(
         callbacks=[*cbs, *callbacks],
         logger=logger,
         log_every_n_steps=max(1, min(10, batches_per_epoch)),
-        enable_progress_bar=progress is True,
+        enable_progress_bar=_progress.bars_shown(),
         enable_model_summary=False,
         use_distributed_sampler=False,
         benchmark=devices.gpu,

@@ -65,7 +65,6 @@ def synth_command(
         aligned_size=_size(aligned_size),
         shortcuts=shortcut or (),
         workers=workers,
-        progress=True,
         images_per_identity=images_per_identity,
         overwrite=overwrite,
         pairs=tuple(a.strip() for a in (pairs or "").split(",") if a.strip()),

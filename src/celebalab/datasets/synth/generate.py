@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from celebalab import __version__
+from celebalab import __version__, _progress
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_VALUES, PARTITION_NAMES
 from celebalab.datasets.synth import writer
 from celebalab.datasets.synth.appearance import face_parameters
@@ -237,6 +237,7 @@ def _prepare(out: Path) -> None:
         (out / sub).mkdir(parents=True, exist_ok=True)
 
 
+@_progress.legacy_progress
 def generate(
     out: str | Path,
     n: int,
@@ -248,7 +249,6 @@ def generate(
     shortcuts: tuple[str | Shortcut, ...] | list[str | Shortcut] = (),
     workers: int | None = None,
     chunk_size: int | None = None,
-    progress: bool = False,
     images_per_identity: float = IMAGES_PER_IDENTITY,
     overwrite: bool = False,
     pairs: tuple[str, ...] | list[str] = (),
@@ -284,7 +284,8 @@ def generate(
     with atomic_path(truth_table) as tmp:
         pq_writer = None
         with _results(_chunks(plan, config, size, hq_index), workers) as results:
-            for start, m, b, p, records in _progress(results, n_chunks, progress):
+            for start, m, b, p, records in _progress.bar(results, total=n_chunks, desc="synth",
+                                                         unit="chunk"):  # fmt: skip
                 stop = start + len(records)
                 marks[start:stop], boxes[start:stop], poses[start:stop] = m, b, p
                 table = _truth_table(plan, hq_index, start, records)
@@ -331,14 +332,6 @@ class _results:
         if self.pool is not None:
             self.pool.terminate() if exc[0] else self.pool.close()
             self.pool.join()
-
-
-def _progress(results: Iterator, total: int, enabled: bool) -> Iterator:
-    if not enabled:
-        return results
-    from tqdm import tqdm
-
-    return tqdm(results, total=total, desc="synth", unit="chunk")
 
 
 def _write_annotations(

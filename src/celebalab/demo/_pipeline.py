@@ -1,8 +1,9 @@
 """``make demo``: the whole celebalab pipeline on synthetic faces, ending in one HTML report.
 
 Stages: synthesise → verify → pack → attribute statistics → train the small CNN → evaluate →
-a short 32 px GAN run, evaluated in the classifier's feature space.
+face recognition → explain → a short 32 px GAN run, evaluated in the classifier's feature space.
 Each stage uses the same public functions as the CLI; the report combines their sections.
+Progress shows as lines without bars (one line per training epoch: bars would flood a log).
 Run ``python -m celebalab.demo --help`` for the knobs (dataset size, epochs, output folder).
 """
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from celebalab import _progress
 from celebalab.errors import CelebalabError
 from celebalab.reports.html import Report, Section
 
@@ -85,16 +87,21 @@ def prepare_output(out: Path) -> None:
 
 def run_demo(options: DemoOptions) -> Path:
     """Run every stage and write ``options.out/report.html``; return its path."""
+    with _progress.shown(True, bars=False):  # the demo's one progress setting
+        return _run_stages(options)
+
+
+def _run_stages(options: DemoOptions) -> Path:
     from celebalab.analysis import build_stats_report, run_stats
     from celebalab.datasets.packed import pack_images
     from celebalab.datasets.synth import generate
     from celebalab.datasets.verify import dataset_info, verify_dataset
-    from celebalab.explain.demo_stage import demo_explain, demo_report
+    from celebalab.demo._explain import demo_explain, demo_report
+    from celebalab.demo._recognition import face_recognition_report, face_recognition_stage
     from celebalab.generate.demo_stage import add_demo_sections, run_demo_gan
     from celebalab.models.eval_report import build_evaluation_report
     from celebalab.models.evaluate import evaluate_run
     from celebalab.models.train import train
-    from celebalab.retrieval.showcase import face_recognition_report, face_recognition_stage
 
     out = options.out
     prepare_output(out)
@@ -113,14 +120,14 @@ def run_demo(options: DemoOptions) -> Path:
     )
     celeba, hq = synth.celeba_root, synth.hq_root
     verified = {
-        name: stages.run(f"verify {name}", root, lambda r=root: verify_dataset(r, progress=False))
+        name: stages.run(f"verify {name}", root, lambda r=root: verify_dataset(r))
         for name, root in (("CelebA", celeba), ("CelebAMask-HQ", hq))
     }
     info = dataset_info(celeba)
     stages.run(
         f"pack images at {options.size} px",
         celeba,
-        lambda: pack_images(celeba, options.size, crop=options.crop, progress=False),
+        lambda: pack_images(celeba, options.size, crop=options.crop),
     )
     stats = stages.run(
         "attribute statistics", out / "stats", lambda: run_stats(celeba, out / "stats")
@@ -139,7 +146,6 @@ def run_demo(options: DemoOptions) -> Path:
             epochs=options.epochs,
             batch_size=options.batch_size,
             seed=options.seed,
-            progress="epochs",  # one line per epoch: bars would flood a log
         ),
     )
     evaluation = stages.run(
@@ -277,6 +283,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[demo] explore the embeddings in a browser: {demo_command(args.out)}", flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

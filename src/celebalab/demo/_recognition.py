@@ -1,8 +1,8 @@
 """The face-recognition stage of ``make demo``: identity model → embeddings → metrics → retrieval.
 
-Why a function here (the top of the embedding packages): the demo shows the whole chain on the
-synthetic faces with the same public functions the CLI uses, and :mod:`celebalab.demo` only
-calls :func:`face_recognition_stage` and adds :func:`face_recognition_report` to its report.
+The demo shows the whole chain on the synthetic faces with the same public functions the CLI
+uses: the pipeline calls :func:`face_recognition_stage` and adds
+:func:`face_recognition_report` to its report.
 The attribute run the demo trained earlier supplies the attribute-probability baseline.
 """
 
@@ -65,15 +65,14 @@ def face_recognition_stage(
     start = time.perf_counter()
     run = train(root, out / "identity_run", task="identity", arch="small_cnn", size=size,
                 crop=crop, epochs=epochs, batch_size=batch_size, embedding_dim=embedding_dim,
-                seed=seed, progress=False)  # fmt: skip
+                seed=seed)  # fmt: skip
     seconds["train identity model"] = time.perf_counter() - start
     start = time.perf_counter()
-    emb = extract_embeddings(out / "identity_run", root, out / "identity_embeddings",
-                             progress=False)  # fmt: skip
+    emb = extract_embeddings(out / "identity_run", root, out / "identity_embeddings")
     probabilities = None
     if attribute_run is not None:
         probabilities = extract_embeddings(attribute_run, root, out / "attribute_embeddings",
-                                           split="test", progress=False)  # fmt: skip
+                                           split="test")  # fmt: skip
     seconds["extract embeddings"] = time.perf_counter() - start
     start = time.perf_counter()
     evaluation = evaluate_embeddings(emb, "test", probabilities=probabilities, seed=seed)
