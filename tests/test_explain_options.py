@@ -113,3 +113,33 @@ def test_hq_without_masks_does_not_suggest_the_split_it_used(
     assert _explain(tmp_path, *argv, run=run_dir, root=hq) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the mask pack's progress bar
     assert err.startswith("error: ") and "--split all" not in err and "mask" in err
+
+
+def test_nested_settings_have_their_own_flags_and_seed_sets_both() -> None:
+    """``explain``'s flags come from ExplainConfig and its nested settings' fields (their flag
+    metadata); one ``--seed`` sets the run's seed and the falsification test's."""
+    import typer
+    from typer.testing import CliRunner
+
+    from celebalab.cli_options import with_options
+    from celebalab.explain import ExplainConfig
+
+    seen = []
+
+    @with_options(ExplainConfig)
+    def command(options: dict) -> None:
+        seen.append(ExplainConfig.from_dict(options))
+
+    app = typer.Typer()
+    app.command()(command)
+    app.command("other")(lambda: None)  # two commands: invoked by name
+    argv = ["command", "--seed", "3", "--ig-steps", "4", "--fr-q", "0.2", "--fr-batch-size", "8",
+            "--methods", "ig,center", "--samples", "1"]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    config = seen[0]
+    assert config.seed == 3 and config.falsification.seed == 3
+    assert config.attribution.ig_steps == 4 and config.falsification.top_fraction == 0.2
+    assert config.falsification.batch_size == 8 and config.batch_size == 32
+    assert config.methods == ("ig", "center") and config.samples == 1
+    assert config.attribution.lime_samples == ExplainConfig().attribution.lime_samples

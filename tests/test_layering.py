@@ -128,3 +128,13 @@ def test_no_upward_imports() -> None:
             if a != b and layer[b] >= layer[a]:
                 upward.append(f"{module}:{line} imports {target} (layer {layer[b]} >= {layer[a]})")
     assert not upward
+
+
+def test_the_command_line_imports_no_torch() -> None:
+    """``celebalab --help`` stays quick: the CLI and every option dataclass load without torch."""
+    import subprocess
+    import sys
+
+    code = "import sys, celebalab.cli; sys.exit('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(SRC)})
+    assert done.returncode == 0, "importing celebalab.cli imports torch"

@@ -6,6 +6,9 @@ choices and default shown, help panel, ``--x/--no-x`` for booleans, comma-separa
 ``none`` for tuples) and
 calls the command with ``options``: the values given on the command line, by field name
 (absent ones are left out, so ``--resume`` can tell "not given" from "given as the default").
+A field holding nested options (``ExplainConfig.attribution``) adds its own fields, under the
+flags their metadata names, and passes them as a nested dict (``Options.from_dict`` reads it);
+fields sharing one flag are set together. ``Progress`` is the one ``--progress/--no-progress``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import typer
 
 from celebalab import _progress
 from celebalab.errors import OptionError
-from celebalab.options import Options, flag_of
+from celebalab.options import Names, Options, flag_of
 
 C = typing.TypeVar("C", bound=Callable[..., Any])
 
@@ -53,22 +56,21 @@ def with_options(config: type[Options]) -> Callable[[C], C]:
         own = [p.replace(annotation=hints[name]) for name, p in signature.parameters.items()
                if name != "options"]  # fmt: skip
         annotations = {p.name: p.annotation for p in own}
-        field_hints = typing.get_type_hints(config)
-        cli_fields = [f for f in fields(config) if f.metadata.get("cli", True)]
+        flags = _flags(config)
         added = []
-        for f in cli_fields:
-            annotations[f.name] = Annotated[
-                _cli_type(field_hints[f.name]) | None, _typer_option(f, field_hints[f.name])
-            ]
-            added.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                           annotation=annotations[f.name]))  # fmt: skip
+        for name, ((_, f, hint), *_) in flags.items():
+            annotations[name] = Annotated[_cli_type(hint) | None, _typer_option(f, hint)]
+            added.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                           annotation=annotations[name]))  # fmt: skip
 
         def command(**values: Any) -> Any:
-            given = {
-                f.name: _parsed(f, field_hints[f.name], values[f.name])
-                for f in cli_fields
-                if values.get(f.name) is not None
-            }
+            given: dict[str, Any] = {}
+            for name, shared in flags.items():
+                if values.get(name) is None:
+                    continue
+                value = _parsed(shared[0][1], shared[0][2], values[name])
+                for path, _, _ in shared:
+                    _put(given, path, value)
             return function(**{p.name: values[p.name] for p in own}, options=given)
 
         command.__name__, command.__doc__ = function.__name__, function.__doc__
@@ -77,6 +79,39 @@ def with_options(config: type[Options]) -> Callable[[C], C]:
         return command  # type: ignore[return-value]
 
     return apply
+
+
+_Leaf = tuple[tuple[str, ...], Field, Any]
+
+
+def _flags(config: type[Options]) -> dict[str, list[_Leaf]]:
+    """The command-line fields of ``config`` by parameter name: the fields of nested options
+    (a field whose type is an :class:`Options`) too; fields that share a flag (explain's
+    ``--seed``, also the falsification test's) are one option setting all of them."""
+    by_flag: dict[str, list[_Leaf]] = {}
+    for leaf in _leaves(config, ()):
+        by_flag.setdefault(flag_of(leaf[1]), []).append(leaf)
+    return {"__".join(leaves[0][0]): leaves for leaves in by_flag.values()}
+
+
+def _leaves(config: type[Options], prefix: tuple[str, ...]) -> list[_Leaf]:
+    hints = typing.get_type_hints(config)
+    found: list[_Leaf] = []
+    for f in fields(config):
+        hint = hints[f.name]
+        if isinstance(hint, type) and issubclass(hint, Options):
+            found += _leaves(hint, (*prefix, f.name))
+        elif f.metadata.get("cli", True):
+            found.append(((*prefix, f.name), f, hint))
+    return found
+
+
+def _put(given: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """``given[path[0]][path[1]]… = value`` (nested options as nested dicts, as ``from_dict``
+    reads them)."""
+    for key in path[:-1]:
+        given = given.setdefault(key, {})
+    given[path[-1]] = value
 
 
 def _cli_type(hint: Any) -> type:
@@ -91,8 +126,12 @@ def _typer_option(f: Field, hint: Any) -> Any:
     flag, is_bool = flag_of(f), _cli_type(hint) is bool
     decls = [f"{flag}/--no-{flag[2:]}"] if is_bool else [flag]
     default = ("" if f.default else "no-") + flag[2:] if is_bool else f.default
-    choices = getattr(f.metadata.get("check"), "choices", ())
-    listed = f" One of: {', '.join(map(str, choices))}." if 0 < len(choices) <= 8 else ""
+    check = f.metadata.get("check")
+    choices = getattr(check, "choices", ())
+    many = 12 if isinstance(check, Names) else 8  # a list of names: say every name it may hold
+    listed = f" One of: {', '.join(map(str, choices))}." if 0 < len(choices) <= many else ""
+    if isinstance(default, tuple):  # as typed: comma-separated; every name is "all"
+        default = "all" if default and default == tuple(choices) else ",".join(map(str, default))
     shown = f" [default: {default}]" if f.default not in (None, MISSING, ()) else ""
     return typer.Option(
         *decls,

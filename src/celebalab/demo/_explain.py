@@ -18,9 +18,12 @@ DEMO_ATTRIBUTES: tuple[str, ...] = ("Eyeglasses", "Smiling")
 def demo_explain(run_dir: Path, root: Path, out: Path, *, n: int = 8, seed: int = 0):
     """Explain the demo run on the synthetic CelebA root into ``out``; return the result (or,
     when the data holds nothing to explain, the reason as text)."""
-    from celebalab.explain.falsification import FalsificationSettings
-    from celebalab.explain.methods import AttributionSettings
-    from celebalab.explain.runner import ExplainConfig, run_explain
+    from celebalab.explain import (
+        AttributionSettings,
+        ExplainConfig,
+        FalsificationSettings,
+        run_explain,
+    )
     from celebalab.models.run import read_run_record
 
     predicted = read_run_record(run_dir).attribute_names

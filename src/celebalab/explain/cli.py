@@ -3,89 +3,45 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from celebalab._help import example, grouped
+from celebalab._help import example
+from celebalab.cli_options import Progress, with_options
+from celebalab.explain.config import ExplainConfig
 
-_ALL = "gradcam,gradcam++,ig,gradshap,kernelshap,lime,occlusion,saliency,random,center"
-
-
-def _names(text: str | None) -> tuple[str, ...] | None:
-    if text is None:
-        return None
-    return tuple(n.strip() for n in text.split(",") if n.strip())
+_OUT = "Output"
 
 
+@with_options(ExplainConfig)
 def explain_command(
     run: Annotated[Path, typer.Argument(help="Run directory (celebalab train).")],
     root: Annotated[Path, typer.Argument(help="Dataset with masks: CelebAMask-HQ or synthetic.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (resumed if interrupted).")],
-    methods: Annotated[
-        str, typer.Option(help=f"Comma-separated: {_ALL.replace(',', ', ')}.", show_default="all")
-    ] = _ALL,
-    attributes: Annotated[
-        str | None, typer.Option(help="Comma-separated attributes [default: all with a region].")
-    ] = None,
-    n: Annotated[int, typer.Option("--n", help="Images per attribute (and pairs).")] = 500,
-    split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
-    pairs: Annotated[
-        bool, typer.Option(help="Also explain pair decisions (embedding cosine similarity).")
-    ] = False,
-    regions: Annotated[
-        Path | None, typer.Option(help="JSON/YAML {attribute: [mask classes or groups]}.")
-    ] = None,
-    top_q: Annotated[float, typer.Option(help="Top fraction for recall/coherence.")] = 0.1,
-    fr_q: Annotated[float, typer.Option(help="FR: fraction of pixels removed.")] = 0.1,
-    fr_fill: Annotated[
-        str, typer.Option(help="FR fill: blur, mean or inpaint (ROAD-style).")
-    ] = "blur",
-    fr_draws: Annotated[int, typer.Option(help="FR: random equal-area draws per image.")] = 8,
-    fr_margin: Annotated[float, typer.Option(help="FR: margin in decision-score units.")] = 0.0,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Output folder (resumed if interrupted).", rich_help_panel=_OUT),
+    ],
+    options: dict[str, Any],
     fr_table: Annotated[
-        Path | None, typer.Option(help="Your own FR per method: CSV 'method,fr'.")
+        Path | None,
+        typer.Option(
+            help="Your own FR per method: CSV 'method,fr'.", rich_help_panel="Measurement"
+        ),
     ] = None,
-    curve_steps: Annotated[int, typer.Option(help="Deletion/insertion steps.")] = 10,
-    ig_steps: Annotated[int, typer.Option(help="Integrated Gradients steps.")] = 32,
-    shap_samples: Annotated[int, typer.Option(help="KernelSHAP perturbations per image.")] = 128,
-    lime_samples: Annotated[int, typer.Option(help="LIME perturbations per image.")] = 128,
-    superpixels: Annotated[int, typer.Option(help="SLIC superpixels for LIME/KernelSHAP.")] = 48,
-    batch_size: Annotated[int, typer.Option(help="Images per attribution call.")] = 32,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N [default: auto].")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for image choice, Random, FR draws, CIs.")] = 0,
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out.")] = False,
+    device: Annotated[
+        str | None,
+        typer.Option(help="cpu, cuda, cuda:N [default: auto].", rich_help_panel="Speed"),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a non-empty --out.", rich_help_panel=_OUT)
+    ] = False,
+    progress: Progress = True,
 ) -> None:
     """Attributions of RUN's decisions scored against face-parsing masks; results + report."""
-    from celebalab.explain.falsification import FalsificationSettings
-    from celebalab.explain.methods import AttributionSettings
-    from celebalab.explain.runner import ExplainConfig, run_explain
+    from celebalab.explain.runner import run_explain
 
-    config = ExplainConfig(
-        methods=_names(methods) or (),
-        attributes=_names(attributes),
-        n=n,
-        split=split,
-        pairs=pairs,
-        regions=str(regions) if regions else None,
-        top_fraction=top_q,
-        batch_size=batch_size,
-        seed=seed,
-        attribution=AttributionSettings(
-            ig_steps=ig_steps,
-            shap_samples=shap_samples,
-            lime_samples=lime_samples,
-            superpixels=superpixels,
-        ),
-        falsification=FalsificationSettings(
-            top_fraction=fr_q,
-            fill=fr_fill,
-            draws=fr_draws,
-            margin=fr_margin,
-            steps=curve_steps,
-            seed=seed,
-        ),
-    )
+    config = ExplainConfig.from_dict(options, "the command line")
     result = run_explain(
         run, root, out, config=config, device=device, fr_table=fr_table, overwrite=overwrite
     )
@@ -104,14 +60,5 @@ def explain_command(
 
 def register(app: typer.Typer) -> None:
     """Add ``celebalab explain`` to the top-level app."""
-    groups = grouped(
-        {
-            "Data": "attributes n split pairs regions seed",
-            "Methods": "methods ig_steps shap_samples lime_samples superpixels",
-            "Measurement": "top_q fr_q fr_fill fr_draws fr_margin fr_table curve_steps",
-            "Output": "out overwrite",
-            "Speed": "batch_size device",
-        }
-    )
     line = "celebalab explain runs/a data/synth/CelebA --out out/explain --attributes Eyeglasses"
-    app.command("explain", epilog=example(line))(groups(explain_command))
+    app.command("explain", epilog=example(line))(explain_command)

@@ -33,30 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from celebalab.explain.config import FILLS, FalsificationSettings  # noqa: F401 (FILLS: old home)
 from celebalab.explain.metrics import top_count
-from celebalab.options import FRACTION, Interval, OneOf, Options, option
-
-FILLS: tuple[str, ...] = ("blur", "mean", "inpaint")
-
-
-@dataclass(frozen=True, kw_only=True)
-class FalsificationSettings(Options):
-    """Knobs of the falsification test and of the deletion/insertion curves."""
-
-    WHAT = "falsification"
-
-    top_fraction: float = option(0.1, help="FR: fraction of pixels removed.", flag="--fr-q",
-                                 check=FRACTION)  # fmt: skip
-    fill: str = option("blur", help="FR fill: blur, mean or inpaint (ROAD-style).",
-                       check=OneOf(FILLS), flag="--fr-fill")  # fmt: skip
-    draws: int = option(8, help="FR: random equal-area draws per image.", flag="--fr-draws",
-                        check=Interval(int, 1))  # fmt: skip
-    margin: float = option(0.0, help="FR: margin in decision-score units.", flag="--fr-margin")
-    steps: int = option(10, help="Deletion/insertion steps.", flag="--curve-steps",
-                        check=Interval(int, 1))  # fmt: skip
-    seed: int = option(0, help="Seed of the random draws.", check=Interval(int, 0))
-    batch_size: int = option(256, help="Perturbed images per forward pass.",
-                             check=Interval(int, 1))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -33,48 +32,14 @@ from torch import nn
 
 from celebalab.datasets.schema import unknown_name_message
 from celebalab.errors import CelebalabError
-from celebalab.options import Interval, Options, option
+from celebalab.explain.config import METHOD_NAMES, AttributionSettings
 
-_AT_LEAST_1 = Interval(int, 1)
-METHOD_NAMES: tuple[str, ...] = (
-    "gradcam",
-    "gradcam++",
-    "ig",
-    "gradshap",
-    "kernelshap",
-    "lime",
-    "occlusion",
-    "saliency",
-    "random",
-    "center",
-)
 #: Methods whose maps do not depend on the model (baselines).
 BASELINES: tuple[str, ...] = ("random", "center")
 #: Methods that need gradients from the score to the input (a torch model).
 GRADIENT_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "ig", "gradshap", "saliency")
 #: Gradient methods that also need a convolutional layer to hook.
 CAM_METHODS: tuple[str, ...] = ("gradcam", "gradcam++")
-
-
-@dataclass(frozen=True, kw_only=True)
-class AttributionSettings(Options):
-    """Knobs of the methods; the defaults are the libraries' usual ones, sized for CPU runs."""
-
-    WHAT = "attribution"
-
-    ig_steps: int = option(32, help="Integrated Gradients steps.", check=_AT_LEAST_1)
-    gradshap_samples: int = option(16, help="GradientSHAP samples.", check=_AT_LEAST_1)
-    gradshap_stdev: float = option(0.1, help="GradientSHAP noise std.", check=Interval(float, 0))
-    shap_samples: int = option(128, help="KernelSHAP perturbations per image.", check=_AT_LEAST_1)
-    lime_samples: int = option(128, help="LIME perturbations per image.", check=_AT_LEAST_1)
-    superpixels: int = option(48, help="SLIC superpixels for LIME/KernelSHAP.",
-                              check=Interval(int, 2))  # fmt: skip
-    occlusion_window: int | None = option(None, help="Occlusion window (default: a quarter of "
-                                          "the side).", check=_AT_LEAST_1)  # fmt: skip
-    perturbations_per_eval: int = option(64, help="Perturbed images per forward pass.",
-                                         check=_AT_LEAST_1)  # fmt: skip
-    center_sigma: float = option(0.25, help="Sigma of the centre baseline, of the side.",
-                                 check=Interval(float, 0, strict=True))  # fmt: skip
 
 
 def check_methods(names: Sequence[str]) -> tuple[str, ...]:
