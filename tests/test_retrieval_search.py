@@ -211,6 +211,22 @@ def test_cli_writes_json_png_html(
     assert main(["retrieve", str(emb_dir), emb.image_ids[0], "--out", str(out)]) == 2
 
 
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [(["--k", "0"], "--k must be >= 1"), (["--by", "faces"], "--by must be one of embedding"),
+     (["--index", "flat"], "--index must be one of auto"), (["--hnsw-m", "2"], "--hnsw-m")],
+)  # fmt: skip
+def test_cli_options_are_checked_before_the_set_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str], words: str
+) -> None:
+    """retrieve's flags come from RetrieveOptions (index settings nested): one line each."""
+    from celebalab.cli import main
+
+    assert main(["retrieve", str(tmp_path / "no_set"), "000001.jpg", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and words in err and "no_set" not in err, err
+
+
 def test_memmap_search_survives_faiss_torch_patch(emb_dir: Path) -> None:
     """pytorch-metric-learning imports faiss.contrib.torch_utils, which re-binds faiss.knn."""
     import faiss.contrib.torch_utils  # noqa: F401

@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from celebalab._help import example
+from celebalab.cli_options import with_options
+from celebalab.retrieval.query import RetrieveOptions
+
+_OUT = "Output"
 
 
+@with_options(RetrieveOptions)
 def retrieve_command(
     emb: Annotated[Path, typer.Argument(help="Embedding set folder.")],
     queries: Annotated[list[str], typer.Argument(help="Image ids of the set or image files.")],
-    k: Annotated[int, typer.Option("--k", help="Neighbours per query.")] = 10,
-    by: Annotated[
-        str, typer.Option(help="'embedding' or 'attributes' (predicted attribute vectors).")
-    ] = "embedding",
-    where: Annotated[
-        str | None, typer.Option(help="Label filter, e.g. Smiling=1,Eyeglasses=0,partition=test.")
-    ] = None,
-    index: Annotated[str, typer.Option(help="auto, exact, pq, ivf or hnsw.")] = "auto",
+    options: dict[str, Any],
     out: Annotated[
-        Path | None, typer.Option(help="Folder for results.json, grid.png, results.html.")
+        Path | None,
+        typer.Option(help="Folder for results.json, grid.png, results.html.", rich_help_panel=_OUT),
     ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs in --out.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace existing outputs in --out.", rich_help_panel=_OUT)
+    ] = False,
 ) -> None:
     """Rank the faces of an embedding set by similarity to each query."""
     from celebalab.embeddings import load_embeddings
@@ -32,11 +33,12 @@ def retrieve_command(
     from celebalab.retrieval.grid import write_retrieval_outputs
     from celebalab.retrieval.query import retrieve
 
+    o = RetrieveOptions.from_dict(options, "the command line")
     if out is not None:
         check_output_dir(out, "--out", overwrite=True)
         check_output_file(out / "results.json", "--out", overwrite=overwrite)
     emb_set = load_embeddings(emb)
-    result = retrieve(emb_set, queries, k, by=by, where=where, kind=index)
+    result = retrieve(emb_set, queries, o.k, by=o.by, where=o.where, **o.index_params())
     for query, found in zip(result.queries, result.neighbours, strict=True):
         typer.echo(f"query {query.text} (identity {query.identity}):")
         for n in found:

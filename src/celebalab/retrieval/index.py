@@ -81,24 +81,31 @@ def _omp_threads(n: int) -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
+#: Help panel of the index options (``retrieve --help``).
+_PANEL = "Index"
+
+
 @dataclass(frozen=True, kw_only=True)
 class IndexSettings(Options):
-    """What an :class:`EmbeddingIndex` builds (``retrieve --index``; the others are library
-    parameters), checked like every command's options (:mod:`celebalab.options`)."""
+    """What an :class:`EmbeddingIndex` builds, checked like every command's options
+    (:mod:`celebalab.options`); ``retrieve`` has a flag for each but the metric."""
 
     WHAT = "index"
 
-    kind: str = option("auto", help="Index kind (auto: exact up to AUTO_EXACT_MAX vectors).",
-                       check=OneOf(INDEX_KINDS), flag="--index")  # fmt: skip
+    kind: str = option("auto", help="Index kind (auto: exact up to 100,000 vectors, else pq).",
+                       check=OneOf(INDEX_KINDS), flag="--index", panel=_PANEL)  # fmt: skip
+    #: Not on the command line: ``retrieve`` takes the set's (ip for unit vectors, else l2).
     metric: str = option("ip", help="ip: cosine on unit vectors; l2: Euclidean.",
-                         check=OneOf(METRICS))  # fmt: skip
-    nlist: int | None = option(None, help="IVF lists (default 4·√N).", check=Interval(int, 1))
-    hnsw_m: int = option(32, help="HNSW links per node.", check=Interval(int, 4))
+                         check=OneOf(METRICS), cli=False)  # fmt: skip
+    nlist: int | None = option(None, help="IVF lists (default 4·√N).", check=Interval(int, 1),
+                               panel=_PANEL)  # fmt: skip
+    hnsw_m: int = option(32, help="HNSW links per node.", check=Interval(int, 4), panel=_PANEL)
     target_recall: float = option(
         0.95, help="The recall@10 the approximate search settings are chosen for.",
-        check=Interval(float, 0, 1, strict=True),
+        check=Interval(float, 0, 1, strict=True), panel=_PANEL,
     )  # fmt: skip
-    seed: int = option(0, help="Seed of k-means and the recall sample.", check=Interval(int, 0))
+    seed: int = option(0, help="Seed of k-means and the recall sample.", check=Interval(int, 0),
+                       flag="--index-seed", panel=_PANEL)  # fmt: skip
 
 
 class EmbeddingIndex:

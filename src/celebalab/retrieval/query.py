@@ -19,7 +19,39 @@ import numpy as np
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_CODES
 from celebalab.errors import CelebalabError
-from celebalab.retrieval.index import EmbeddingIndex, build_index, search_metric, search_vectors
+from celebalab.options import Interval, OneOf, Options, option
+from celebalab.retrieval.index import (
+    EmbeddingIndex,
+    IndexSettings,
+    build_index,
+    search_metric,
+    search_vectors,
+)
+
+#: What faces are ranked by: the set's vectors, or its predicted attribute probabilities.
+BY: tuple[str, ...] = ("embedding", "attributes")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrieveOptions(Options):
+    """``celebalab retrieve``'s options (beside its queries and outputs): what :func:`retrieve`
+    takes, and the index it searches (:class:`~celebalab.retrieval.index.IndexSettings`)."""
+
+    WHAT = "retrieve"
+
+    k: int = option(10, help="Neighbours per query.", check=Interval(int, 1), flag="--k",
+                    panel="Query")  # fmt: skip
+    by: str = option("embedding", help="What faces are ranked by (attributes: the predicted "
+                     "attribute probabilities).", check=OneOf(BY), panel="Query")  # fmt: skip
+    where: str | None = option(None, help="Label filter, e.g. Smiling=1,Eyeglasses=0,"
+                               "partition=test.", panel="Query")  # fmt: skip
+    index: IndexSettings = field(default_factory=IndexSettings)
+
+    def index_params(self) -> dict[str, Any]:
+        """The index settings as :func:`retrieve` takes them (the metric stays the set's)."""
+        settings = self.index.to_dict()
+        del settings["metric"]
+        return settings
 
 
 class QueryError(CelebalabError):
@@ -104,10 +136,12 @@ def retrieve(
     where: str | dict[str, int] | None = None,
     index: EmbeddingIndex | None = None,
     kind: str = "auto",
+    **index_params: Any,
 ) -> RetrievalResult:
     """Nearest neighbours of ``queries`` in the embedding set ``emb`` (a set or its folder).
 
-    ``index`` reuses a fitted index (else :func:`build_index` loads or builds one). Returns a
+    ``index`` reuses a fitted index (else :func:`build_index` loads or builds one of ``kind``,
+    with ``index_params``: ``nlist``, ``hnsw_m``, ``target_recall``, ``seed``). Returns a
     :class:`RetrievalResult`; unreadable query files are listed in ``skipped`` (an error when no
     query is left).
     """
@@ -121,7 +155,7 @@ def retrieve(
     resolved, skipped = resolve_queries(emb, queries, by, notes)
     allowed = _allowed_rows(emb, filters)
     if allowed is None:
-        index = index or build_index(emb, by=by, kind=kind)
+        index = index or build_index(emb, by=by, kind=kind, **index_params)
         subset = None
     else:
         if len(allowed) == 0:
