@@ -167,3 +167,21 @@ def test_cli_extract(attr_run: Path, synth_root: Path, tmp_path: Path) -> None:
     code = main(["embed", "extract", str(attr_run), str(synth_root / "CelebA"), "--out", str(out),
                  "--split", "val", "--no-progress"])  # fmt: skip
     assert code == 0 and (load_embeddings(out).meta["partition"] == 1).all()
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [(["--batch-size", "0"], "--batch-size must be >= 1"), (["--devices", "0"], "--devices"),
+     (["--split", "dev"], "--split must be one of"), (["--workers", "-1"], "--workers")],
+)  # fmt: skip
+def test_cli_options_are_checked_before_anything_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str], words: str
+) -> None:
+    """embed extract's flags come from ExtractOptions: a bad one is one line, nothing written."""
+    from celebalab.cli import main
+
+    argv = ["embed", "extract", str(tmp_path / "run"), str(tmp_path), "--out", str(tmp_path / "e")]
+    assert main([*argv, *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and words in err and "run" not in err.split(":", 1)[1], err
+    assert not (tmp_path / "e").exists()

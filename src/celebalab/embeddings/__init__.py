@@ -12,6 +12,11 @@ _LAZY = {
     "load_embeddings": "celebalab.embeddings.store",
     "import_celeba_vis_csv": "celebalab.embeddings.importers",
     "import_npy": "celebalab.embeddings.importers",
+    "extract_embeddings": "celebalab.embeddings.extract",
+    "ExtractOptions": "celebalab.embeddings.config",
+    "evaluate_embeddings": "celebalab.embeddings.evaluate",
+    "EmbeddingEvaluation": "celebalab.embeddings.evaluate",
+    "EvaluateOptions": "celebalab.embeddings.config",
 }
 
 __all__ = list(_LAZY)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from celebalab._help import example
-from celebalab.cli_options import Progress
+from celebalab.cli_options import Progress, with_options
+from celebalab.embeddings.config import EvaluateOptions, ExtractOptions
 
 app = typer.Typer(no_args_is_help=True, help="Face embeddings: import, export, extract, evaluate.")
 
@@ -76,52 +77,37 @@ def export_command(
 @app.command(
     "extract", epilog=example("celebalab embed extract runs/id data/synth/CelebA --out emb/id")
 )
+@with_options(ExtractOptions)
 def extract_command(
     run: Annotated[Path, typer.Argument(help="Run directory (identity or attribute model).")],
     root: Annotated[Path, typer.Argument(help="Dataset root (CelebA, CelebAMask-HQ, synthetic).")],
     out: Annotated[Path, typer.Option("--out", help="Embedding set folder to create/resume.")],
-    split: Annotated[str, typer.Option(help="train, val, test or all.")] = "all",
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 256,
-    normalise: Annotated[
-        bool,
-        typer.Option("--normalise/--no-normalise", help="L2-normalise classifier features."),
-    ] = True,
-    devices: Annotated[int, typer.Option(help="GPUs; >1 runs Lightning predict with DDP.")] = 1,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: auto).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Image decoding threads.")] = None,
+    options: dict[str, Any],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing set in --out.")] = False,
     progress: Progress = True,
 ) -> None:
     """Extract one embedding set from any run (resumable: rerun the same command)."""
     from celebalab.embeddings.extract import extract_embeddings
 
-    emb = extract_embeddings(
-        run, root, out, split=split, batch_size=batch_size, normalise=normalise,
-        devices=devices, device=device, workers=workers, overwrite=overwrite,
-    )  # fmt: skip
+    settings = ExtractOptions.from_dict(options, "the command line").to_dict()
+    emb = extract_embeddings(run, root, out, overwrite=overwrite, **settings)
     skipped = len(emb.info.skipped or ())
     typer.echo(f"extracted {len(emb)} embeddings of dimension {emb.dim} ({skipped} unreadable "
                f"image(s) skipped) -> {out}")  # fmt: skip
 
 
 @app.command("evaluate", epilog=example("celebalab embed evaluate emb/id --split test"))
+@with_options(EvaluateOptions)
 def evaluate_command(
     emb: Annotated[Path, typer.Argument(help="Embedding set folder.")],
-    split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
-    probabilities: Annotated[
-        Path | None,
-        typer.Option(help="Set of the same images with attribute probabilities (baseline)."),
-    ] = None,
-    max_pairs: Annotated[int, typer.Option(help="Verification pairs (all if fewer).")] = 2_000_000,
-    pixel_size: Annotated[int, typer.Option(help="Side of the pixel-PCA baseline images.")] = 32,
-    baselines: Annotated[bool, typer.Option("--baselines/--no-baselines")] = True,
+    options: dict[str, Any],
     overwrite: Annotated[bool, typer.Option(help="Replace an earlier evaluation.")] = False,
 ) -> None:
     """Identification and verification metrics, beside pixel-PCA and attribute baselines."""
     from celebalab.embeddings.evaluate import COLUMNS, evaluate_embeddings, write_evaluation
 
-    result = evaluate_embeddings(emb, split, probabilities=probabilities, max_pairs=max_pairs,
-                                 pixel_size=pixel_size, baselines=baselines)  # fmt: skip
+    settings = EvaluateOptions.from_dict(options, "the command line").to_dict()
+    result = evaluate_embeddings(emb, **settings)
     paths = write_evaluation(result, overwrite=overwrite)
     table = result.table[[c for c in COLUMNS if c in result.table.columns]]
     typer.echo(table.T.to_string(float_format=lambda v: f"{v:.4f}"))

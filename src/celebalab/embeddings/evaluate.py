@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from celebalab.datasets.schema import PARTITION_CODES
+from celebalab.embeddings.config import EvaluateOptions
 from celebalab.embeddings.store import EmbeddingSet, EmbeddingSetError, load_embeddings
-from celebalab.errors import check_at_least
 from celebalab.metrics.recognition import (
     FARS,
     far_key,
@@ -74,13 +74,10 @@ def evaluate_embeddings(
     seed: int = 0,
     baselines: bool = True,
 ) -> EmbeddingEvaluation:
-    """Identification and verification metrics of ``emb`` on ``split``, with the baselines."""
-    from celebalab.runtime import check_split
-
-    check_split(split)
-    check_at_least("--max-pairs", max_pairs, 10, "pairs")
-    check_at_least("--pixel-size", pixel_size, 4, "pixels")
-    check_at_least("pca_components", pca_components, 1)
+    """Identification and verification metrics of ``emb`` on ``split``, with the baselines
+    (arguments checked as :class:`~celebalab.embeddings.config.EvaluateOptions`)."""
+    EvaluateOptions(split=split, max_pairs=max_pairs, pixel_size=pixel_size,
+                    pca_components=pca_components, seed=seed, baselines=baselines)  # fmt: skip
     emb = load_embeddings(emb) if isinstance(emb, (str, Path)) else emb
     rows = _split_rows(emb, split)
     notes: list[str] = []

@@ -31,6 +31,7 @@ import torch
 
 from celebalab import _progress
 from celebalab.datasets.dataset import Dataset, DatasetLike, open_dataset
+from celebalab.embeddings.config import ENGINES, ExtractOptions  # noqa: F401 (ENGINES: old home)
 from celebalab.embeddings.features import gives_probabilities, run_vectors
 from celebalab.embeddings.store import (
     EMBEDDING_SET,
@@ -50,7 +51,6 @@ from celebalab.rundir import RunOutput, open_output, writing
 UNIT_ROWS = 2048
 JOB_FILE = "job.json"
 log = logging.getLogger(__name__)
-ENGINES: tuple[str, ...] = ("auto", "loop", "lightning")
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,10 @@ def extract_embeddings(
     ``info.skipped`` lists ``{"image_id", "reason"}`` of unreadable images.
     """
     from celebalab.models.run import load_run
-    from celebalab.runtime import check_split, resolve_device
+    from celebalab.runtime import resolve_device
 
-    check_split(split)
-    if engine not in ENGINES:
-        raise EmbeddingSetError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if batch_size < 1 or devices < 1:
-        raise EmbeddingSetError("--batch-size and --devices must be >= 1")
+    ExtractOptions(split=split, batch_size=batch_size, normalise=normalise, devices=devices,
+                   device=device, workers=workers, engine=engine)  # fmt: skip
     out = Path(out)
     run = load_run(run_dir, resolve_device(device))
     dataset = open_dataset(root)
