@@ -62,7 +62,8 @@ class Description:
         if self.purity is None or self.people is None:
             return ""
         noun = "person" if self.people == 1 else "people"
-        return f"largest person {100 * self.purity:.0f} % · {self.people:,} {noun}"
+        share = 100 * self.purity
+        return f"largest person {share:.{0 if share >= 10 else 1}f} % · {self.people:,} {noun}"
 
 
 def attribute_values(meta: pd.DataFrame) -> np.ndarray:
