@@ -1,7 +1,7 @@
 """Benchmark ``celebalab stats`` against a faithful re-implementation of the seed notebook.
 
 Table: 202,599 × 40 attributes drawn by the synthetic data generator's attribute model
-(``celebalab.datasets.synth.sampling.sample_attributes``: CelebA's published rates, correlated
+(``celebalab.datasets.synth._sampling.sample_attributes``: CelebA's published rates, correlated
 through identity-level traits). Stages timed: frequencies + P(A | B) + phi + lift; the 40
 leave-one-out logistic regressions (random 80/20 split, random_state=42); the
 k = 2..10 MiniBatchKMeans sweep with silhouette; t-SNE on a 5,000-row sample. The seed's approach
@@ -23,16 +23,16 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from celebalab.analysis.associations import compute_associations
-from celebalab.analysis.clustering import cluster_attributes, sample_rows, tsne_embedding
-from celebalab.analysis.frequencies import attribute_frequencies
-from celebalab.analysis.notebook_reference import (
+from celebalab.analysis._clustering import cluster_attributes, sample_rows, tsne_embedding
+from celebalab.analysis._frequencies import attribute_frequencies
+from celebalab.analysis._notebook_reference import (
     notebook_conditional_probabilities,
     notebook_logistic_regressions,
 )
-from celebalab.analysis.predictability import random_split, run_protocol
+from celebalab.analysis._predictability import random_split, run_protocol
+from celebalab.analysis.associations import compute_associations
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, CELEBA_NUM_IDENTITIES, CELEBA_NUM_IMAGES
-from celebalab.datasets.synth.sampling import sample_attributes
+from celebalab.datasets.synth._sampling import sample_attributes
 
 NAMES = list(ATTRIBUTE_NAMES)
 

@@ -51,7 +51,7 @@ def loader_rate(dataset, batch_size: int, batches: int) -> float:
 
 def step_rate(arch: str, size: int, batch_size: int, batches: int) -> float:
     """Images/s of a full training step on random uint8 batches (no loading)."""
-    from celebalab.models.module import AttributeClassifier
+    from celebalab.models._module import AttributeClassifier
 
     module = AttributeClassifier(arch, ["a"] * 40, (0.5,) * 3, (0.25,) * 3)
     opt = torch.optim.Adam(module.parameters(), 1e-3)
@@ -72,8 +72,8 @@ def epoch_celebalab(dataset) -> float:
     """Seconds of one epoch with celebalab's pipeline (packed uint8 batches of 128)."""
     from torch.utils.data import DataLoader
 
+    from celebalab.models._module import AttributeClassifier
     from celebalab.models.data import EpochBatchSampler
-    from celebalab.models.module import AttributeClassifier
 
     torch.manual_seed(0)
     module = AttributeClassifier("small_cnn", ["a"] * 40, (0.5,) * 3, (0.25,) * 3).train()
@@ -153,7 +153,7 @@ def peak_anon_mb(root: Path, n: int) -> float:
 
 def demo_accuracy(root: Path, out: Path, epochs: int) -> None:
     """Train with the defaults and print drawn vs sampled-only mean balanced accuracy."""
-    from celebalab.datasets.synth.regions import ATTRIBUTE_REGIONS
+    from celebalab.datasets.synth._regions import ATTRIBUTE_REGIONS
     from celebalab.models.train import train
 
     t0 = time.perf_counter()

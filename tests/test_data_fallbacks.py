@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from celeba_trees import celeba_truth, write_image, write_kaggle, write_official
-from celebalab.analysis.samples import cluster_image_strips
+from celebalab.analysis._samples import cluster_image_strips
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, CELEBA_NUM_IMAGES, CELEBA_PARTITION_SIZES
 from celebalab.datasets.table import load_table, official_partition
 from celebalab.datasets.verify import verify_dataset

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
-from celebalab.embeddings import export as export_module
+from celebalab.embeddings import _export as export_module
 from celebalab.embeddings import import_celeba_vis_csv
-from celebalab.embeddings.export import export_celeba_vis
+from celebalab.embeddings._export import export_celeba_vis
 from celebalab.embeddings.store import (
     EmbeddingSet,
     EmbeddingSetError,

@@ -76,9 +76,9 @@ def test_embed_extract_and_evaluate_an_identity_run(
 
 def test_targets_number_only_training_people(people_root: Path) -> None:
     from celebalab.datasets.table import load_table
+    from celebalab.models._identity import IdentityTask
     from celebalab.models.config import TrainConfig
     from celebalab.models.data import make_splits
-    from celebalab.models.identity import IdentityTask
 
     task = IdentityTask(TrainConfig(root=str(people_root), task="identity"))
     table = load_table(people_root)

@@ -135,7 +135,7 @@ def _quick_attribution():
 def test_template_masks_follow_the_image_warp(paired: Path, tmp_path: Path) -> None:
     """A label map drawn from the image itself, warped as masks are, matches the image the model
     sees (the dataset's landmarks onto the ArcFace template); a transform off by 1.5 px does not."""
-    from celebalab.explain.imported import InputFrame, warp_labels
+    from celebalab.explain._imported import InputFrame, warp_labels
 
     run = load_run(_imported(tmp_path, "onnx", "identity", "arcface"))
     table = load_table(paired)
@@ -165,7 +165,7 @@ def test_detector_aligned_masks_follow_the_image(tmp_path: Path, method: str) ->
     detector-based alignment applied: a label map drawn from the real sample face, warped as
     masks are, matches the aligned image the model sees."""
     from celebalab.alignment import FacePrep
-    from celebalab.explain.imported import InputFrame
+    from celebalab.explain._imported import InputFrame
 
     samples = Path(__file__).parent / "data" / "formats" / "celeba" / "img_align_celeba"
     prep = FacePrep(size=150, method="dlib") if method == "dlib" else FacePrep.for_template(

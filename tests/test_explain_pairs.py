@@ -130,8 +130,8 @@ def test_a_pair_whose_second_face_is_unreadable_is_dropped_not_shifted() -> None
     skipped image is dropped, and every other pair keeps its own partner's embedding."""
     from types import SimpleNamespace
 
+    from celebalab.explain._selection import PairSet
     from celebalab.explain.runner import _Work
-    from celebalab.explain.selection import PairSet
     from celebalab.models.inference import ImageBatch
 
     side = 4

@@ -12,9 +12,9 @@ from scipy import stats
 from torch import nn
 
 from celebalab.errors import CelebalabError, DataFormatError
+from celebalab.explain._statistics import correlations, mean_ci
 from celebalab.explain.falsification import FalsificationSettings, falsify
 from celebalab.explain.regions import expand_region, load_region_table
-from celebalab.explain.statistics import correlations, mean_ci
 
 
 class RegionSum(nn.Module):

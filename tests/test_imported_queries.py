@@ -89,7 +89,7 @@ def dlib_set(folder: Path, record_run: bool) -> Path:
 @pytest.fixture(scope="module")
 def csv_source(imported_set: Path, tmp_path_factory: pytest.TempPathFactory):
     """The imported set exported to a CelebA-Vis CSV and opened by the explorer (no run)."""
-    from celebalab.embeddings.export import export_celeba_vis
+    from celebalab.embeddings._export import export_celeba_vis
 
     csv = export_celeba_vis(imported_set, tmp_path_factory.mktemp("csv") / "celeba_tiny.csv")
     return open_source(csv)

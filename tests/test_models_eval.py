@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError
+from celebalab.models._cli_eval import register
 from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD, build_model
-from celebalab.models.cli_eval import register
 from celebalab.models.evaluate import evaluate_run
 from celebalab.models.predict import PredictError, predict_paths, predictions_json
 from celebalab.models.run import save_run

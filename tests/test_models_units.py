@@ -14,6 +14,8 @@ from torchvision.ops import sigmoid_focal_loss
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError
+from celebalab.models._module import AttributeClassifier, attribute_loss, augment
+from celebalab.models._thresholds import tune_thresholds
 from celebalab.models.architectures import (
     ARCHITECTURES,
     IMAGENET_MEAN,
@@ -25,9 +27,7 @@ from celebalab.models.architectures import (
 )
 from celebalab.models.data import EpochBatchSampler, make_splits, positive_weights
 from celebalab.models.inference import predict_proba
-from celebalab.models.module import AttributeClassifier, attribute_loss, augment
 from celebalab.models.run import FORMAT_VERSION, RunDirError, load_run, save_run
-from celebalab.models.thresholds import tune_thresholds
 
 
 @pytest.mark.parametrize("metric", ["balanced_accuracy", "f1", "accuracy"])
@@ -252,7 +252,7 @@ def test_checkpoint_state_follows_a_moved_run_folder(tmp_path) -> None:
 
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from celebalab.models.trainer import RelocatableCheckpoint
+    from celebalab.models._trainer import RelocatableCheckpoint
 
     before, after = tmp_path / "a" / "checkpoints", tmp_path / "b" / "checkpoints"
     saved = ModelCheckpoint(dirpath=before, monitor="val_loss", save_top_k=1)

@@ -96,7 +96,8 @@ def test_embed_import(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_train(synth_root: Path, tmp_path: Path, monkeypatch) -> None:
-    from celebalab.models import finish, load_run
+    from celebalab.models import _finish as finish
+    from celebalab.models import load_run
     from celebalab.models.train import train
 
     root, out = synth_root / "CelebA", tmp_path / "run"

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pandas as pd
 
+from celebalab.analysis._frequencies import attribute_frequencies
+from celebalab.analysis._notebook_reference import notebook_conditional_probabilities
 from celebalab.analysis.associations import clustered_order, compute_associations, top_pairs
-from celebalab.analysis.frequencies import attribute_frequencies
-from celebalab.analysis.notebook_reference import notebook_conditional_probabilities
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from test_stats_inputs import attribute_frame
 

@@ -9,7 +9,7 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from celebalab.analysis.clustering import cluster_attributes, sample_rows
+from celebalab.analysis._clustering import cluster_attributes, sample_rows
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from test_stats_inputs import attribute_frame
 

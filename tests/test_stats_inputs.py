@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from celebalab.analysis.inputs import (
+from celebalab.analysis._inputs import (
     StatsInputError,
     attribute_matrix,
     partition_codes,

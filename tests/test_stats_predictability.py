@@ -24,8 +24,8 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import train_test_split
 
-from celebalab.analysis.logreg import fit_leave_one_out
-from celebalab.analysis.predictability import (
+from celebalab.analysis._logreg import fit_leave_one_out
+from celebalab.analysis._predictability import (
     binary_metrics,
     evaluate_split,
     official_split,

@@ -20,10 +20,10 @@ from celebalab.datasets.schema import (
     MASK_PART_NAMES,
 )
 from celebalab.datasets.synth import ATTRIBUTE_REGIONS, generate, make_plan
-from celebalab.datasets.synth.appearance import face_parameters
-from celebalab.datasets.synth.geometry import sketch_face
-from celebalab.datasets.synth.regions import attribute_regions_json
-from celebalab.datasets.synth.render import Canvas, _light_tiles, render
+from celebalab.datasets.synth._appearance import face_parameters
+from celebalab.datasets.synth._geometry import sketch_face
+from celebalab.datasets.synth._regions import attribute_regions_json
+from celebalab.datasets.synth._render import Canvas, _light_tiles, render
 from celebalab.datasets.table import load_table
 from signals import stop_when
 

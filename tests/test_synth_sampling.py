@@ -9,7 +9,7 @@ import pytest
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_NAMES
 from celebalab.datasets.synth import ATTRIBUTE_REGIONS, TARGET_RATES, Shortcut, make_plan
-from celebalab.datasets.synth.sampling import (
+from celebalab.datasets.synth._sampling import (
     IMAGES_PER_IDENTITY,
     LABEL_NOISE_RATE,
     NOISY_ATTRIBUTES,

@@ -24,8 +24,9 @@ def test_renamed_region_groups_keep_a_deprecated_alias() -> None:
 
 
 def test_renamed_statistics_names_keep_deprecated_aliases() -> None:
-    from celebalab.analysis import notebook_reference, seed_reference
-    from celebalab.analysis.predictability import random_split, seed_split
+    from celebalab.analysis import _notebook_reference as notebook_reference
+    from celebalab.analysis import _seed_reference as seed_reference
+    from celebalab.analysis._predictability import random_split, seed_split
 
     assert seed_split is random_split
     with pytest.warns(DeprecationWarning):

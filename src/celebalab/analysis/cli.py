@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from celebalab._help import example
-from celebalab.analysis.inputs import PARTITION_CHOICES
+from celebalab.analysis._inputs import PARTITION_CHOICES
 
 
 def stats(

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from celebalab.analysis import figures
-from celebalab.analysis.predictability import METRIC_COLUMNS, ProtocolResult
+from celebalab.analysis import _figures as figures
+from celebalab.analysis._predictability import METRIC_COLUMNS, ProtocolResult
 from celebalab.reports.html import Report, Section
 
 if TYPE_CHECKING:

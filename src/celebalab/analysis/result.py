@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from celebalab.analysis._clustering import ClusteringResult
+from celebalab.analysis._predictability import ProtocolResult
 from celebalab.analysis.associations import Associations
-from celebalab.analysis.clustering import ClusteringResult
-from celebalab.analysis.predictability import ProtocolResult
 
 
 @dataclass

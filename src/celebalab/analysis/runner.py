@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from celebalab.analysis._clustering import DEFAULT_KS, cluster_attributes
+from celebalab.analysis._frequencies import attribute_frequencies
+from celebalab.analysis._inputs import attribute_matrix, partition_codes, select_partition
+from celebalab.analysis._predictability import PROTOCOLS, run_protocol
 from celebalab.analysis.associations import compute_associations, top_pairs
-from celebalab.analysis.clustering import DEFAULT_KS, cluster_attributes
-from celebalab.analysis.frequencies import attribute_frequencies
-from celebalab.analysis.inputs import attribute_matrix, partition_codes, select_partition
-from celebalab.analysis.predictability import PROTOCOLS, run_protocol
 from celebalab.analysis.result import StatsResult
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_NAMES
 from celebalab.errors import check_at_least
@@ -120,7 +120,7 @@ def compute_stats(
         timings=timings,
     )
     if images and clustering is not None and "image_id" in table.columns:
-        from celebalab.analysis.samples import cluster_image_strips
+        from celebalab.analysis._samples import cluster_image_strips
 
         with _timed(timings, "sample_images"):
             result.image_strips, image_notes = cluster_image_strips(
@@ -175,8 +175,8 @@ def _output(out: str | Path, overwrite: bool) -> RunOutput:
 
 
 def _write_files(result: StatsResult, out: Path) -> dict[str, Path]:
+    from celebalab.analysis._summary import stats_summary
     from celebalab.analysis.report import build_stats_report  # matplotlib: only when writing
-    from celebalab.analysis.summary import stats_summary
 
     assoc = result.associations
     frames: dict[str, pd.DataFrame] = {

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from celebalab.datasets.agreement import check_copies
+from celebalab.datasets._agreement import check_copies
 from celebalab.datasets.annotations import read_annotation, unreadable_file
 from celebalab.datasets.cache import cache_dir_for
 from celebalab.datasets.layout import DatasetLayout, detect_layout, find_celeba_beside

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from celebalab import _progress
-from celebalab.datasets.agreement import check_copies
+from celebalab.datasets._agreement import check_copies
 from celebalab.datasets.annotations import parse_annotation
 from celebalab.datasets.dataset import DatasetLike, open_dataset
 from celebalab.datasets.decode import image_error_text

@@ -65,7 +65,7 @@ def export_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
 ) -> None:
     """Write an embedding set as a CelebA-Vis CSV (`embed import` reads it back)."""
-    from celebalab.embeddings.export import FORMATS, export_celeba_vis
+    from celebalab.embeddings._export import FORMATS, export_celeba_vis
     from celebalab.errors import OptionError
 
     if fmt not in FORMATS:

@@ -219,7 +219,7 @@ def _lightning_units(job: _Job, todo: list[int], devices: int) -> None:
     """Units through ``Trainer.predict``: DDP over ``devices`` GPUs, each rank saving its units."""
     import lightning.pytorch as pl
 
-    from celebalab.embeddings.lightning_predict import UnitDataset, UnitModule, UnitWriter
+    from celebalab.embeddings._lightning_predict import UnitDataset, UnitModule, UnitWriter
     from celebalab.runtime import cuda_available
 
     gpu = cuda_available()

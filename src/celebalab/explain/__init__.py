@@ -6,7 +6,7 @@ vectorised regional metrics (equal to Quantus), runs the falsification test and 
 insertion curves, and writes ``results.json``, ``per_image.parquet`` and ``report.html``.
 The public names below load on first use (``celebalab --help`` must not import torch).
 
-Imported runs (``celebalab model import``; :mod:`.imported`): perturbation methods, the
+Imported runs (``celebalab model import``; :mod:`._imported`): perturbation methods, the
 falsification rate and the curves only call the model forward, so ONNX and dlib models are
 explained too; gradient methods are refused with one line each where gradients cannot reach the
 input (ONNX, dlib), and Grad-CAM where no layer can be hooked (TorchScript, ``torch.export``).

@@ -13,7 +13,7 @@ maps ``B×H×W``: channel attributions are summed over channels. Nothing is re-i
   knows nothing about the image scores; they calibrate every regional metric.
 
 The :data:`GRADIENT_METHODS` need a torch model; the others only call the decision forward, so
-they also explain models run by onnxruntime or dlib (see :mod:`.imported`).
+they also explain models run by onnxruntime or dlib (see :mod:`._imported`).
 
 The baseline of IG, Occlusion, LIME and KernelSHAP is zero model input, i.e. the normalisation
 mean colour; GradientSHAP draws around it (``stdevs``). LIME's surrogate is a ridge regression

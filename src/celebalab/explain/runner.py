@@ -24,6 +24,15 @@ import torch
 from celebalab import _progress
 from celebalab.datasets.dataset import Dataset, open_dataset
 from celebalab.errors import CelebalabError, OptionError
+from celebalab.explain._imported import InputFrame, LabelMaps, method_refusals
+from celebalab.explain._selection import (
+    PairSet,
+    counterfactual_pairs,
+    has_label_map,
+    label_pairs,
+    select_images,
+    synthetic_truth,
+)
 from celebalab.explain.config import ExplainConfig
 from celebalab.explain.decisions import (
     PAIR_DECISION,
@@ -32,18 +41,9 @@ from celebalab.explain.decisions import (
     PenultimateFeatures,
 )
 from celebalab.explain.falsification import falsify
-from celebalab.explain.imported import InputFrame, LabelMaps, method_refusals
 from celebalab.explain.methods import attribute
 from celebalab.explain.metrics import mass_share, regional_metrics
 from celebalab.explain.regions import ANALYSIS_REGION_GROUPS, class_masks, region_table_for
-from celebalab.explain.selection import (
-    PairSet,
-    counterfactual_pairs,
-    has_label_map,
-    label_pairs,
-    select_images,
-    synthetic_truth,
-)
 from celebalab.io import atomic_path, write_json_atomic
 from celebalab.models.inference import ImageBatch
 from celebalab.models.run import LoadedRun, load_run
@@ -161,7 +161,7 @@ def measure(
     """Compute (or resume) every decision × method; the per-image table and report samples.
 
     Methods ``run`` cannot use, and regional metrics its alignment cannot serve, are refused
-    first, one ``skipped`` line each (see :mod:`.imported`); the rest of the run goes on.
+    first, one ``skipped`` line each (see :mod:`._imported`); the rest of the run goes on.
     """
     from celebalab.models.inference import run_splits
 

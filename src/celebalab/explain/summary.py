@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from celebalab.errors import CelebalabError, DataFormatError
+from celebalab.explain._hypotheses import hypothesis_rows
+from celebalab.explain._statistics import correlations, mean_ci
 from celebalab.explain.config import ExplainConfig
-from celebalab.explain.hypotheses import hypothesis_rows
 from celebalab.explain.metrics import METRIC_NAMES
 from celebalab.explain.regions import ANALYSIS_REGION_GROUPS
-from celebalab.explain.statistics import correlations, mean_ci
 from celebalab.rundir import NOT_WRITTEN, Record
 
 #: Per-image columns summarised per method (FR is the mean of ``falsified``).

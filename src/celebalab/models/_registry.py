@@ -1,16 +1,16 @@
-"""The task registry: ``TrainConfig.task`` → the :class:`~celebalab.models.tasks.Task` that
+"""The task registry: ``TrainConfig.task`` → the :class:`~celebalab.models._tasks.Task` that
 trains it.
 
-Task modules import :mod:`celebalab.models.tasks` (the base class) and nothing above it; this
+Task modules import :mod:`celebalab.models._tasks` (the base class) and nothing above it; this
 module imports every task, so the flow (:mod:`celebalab.models.train`) asks here and no task
 module imports another.
 """
 
 from __future__ import annotations
 
+from celebalab.models._identity import IdentityTask
+from celebalab.models._tasks import AttributeTask, Task
 from celebalab.models.config import TrainConfig
-from celebalab.models.identity import IdentityTask
-from celebalab.models.tasks import AttributeTask, Task
 
 #: Named tasks; any other ``--task`` is one attribute's binary task (:class:`AttributeTask`).
 TASKS: dict[str, type[Task]] = {"attributes": AttributeTask, "identity": IdentityTask}

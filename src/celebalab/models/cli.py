@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         ),
     )(train_command)
     try:
-        from celebalab.models.cli_eval import register as register_eval
+        from celebalab.models._cli_eval import register as register_eval
     except ImportError:
         return
     register_eval(app)

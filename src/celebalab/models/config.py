@@ -18,12 +18,12 @@ from dataclasses import dataclass, fields
 
 from celebalab.datasets.decode import CROPS
 from celebalab.models import ARCHITECTURES
-from celebalab.models.thresholds import THRESHOLD_METRICS
+from celebalab.models._thresholds import THRESHOLD_METRICS
 from celebalab.options import ConfigError, Interval, IsBool, Names, OneOf, Options, option
 
 #: ``--precision`` values Lightning accepts that celebalab supports.
 PRECISIONS: tuple[str, ...] = ("32-true", "32", "16-mixed", "bf16-mixed")
-#: Training losses (``--loss``); the functions live in :mod:`celebalab.models.module`.
+#: Training losses (``--loss``); the functions live in :mod:`celebalab.models._module`.
 LOSSES: tuple[str, ...] = ("bce", "focal")
 #: The shared option error, under the name earlier code catches.
 TrainConfigError = ConfigError

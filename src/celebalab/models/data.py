@@ -7,7 +7,7 @@ copy, and resident memory does not grow with the dataset. The slow path decodes 
 the same function the pack uses, so both paths give identical pixels. Either way a batch is
 ``(uint8 N×S×S×3, uint8 N×K)``;
 conversion to float, normalisation and augmentation happen on the training device
-(:mod:`celebalab.models.module`).
+(:mod:`celebalab.models._module`).
 
 Batch order comes from :class:`EpochBatchSampler`: the one seeded epoch order of
 :mod:`celebalab.datasets.order`, sharded across DDP ranks, which can start an epoch at a given

@@ -17,7 +17,7 @@ from celebalab.reports.html import Report
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from celebalab.models.eval_result import EvaluationResult
+    from celebalab.models._eval_result import EvaluationResult
 
 #: Headline figures in display order: mean accuracy comes last, never alone.
 HEADLINE_LABELS = {

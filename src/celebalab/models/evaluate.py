@@ -22,8 +22,8 @@ from celebalab import _progress
 from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, write_json_atomic, write_text_atomic
 from celebalab.metrics.attributes import attribute_metrics, group_means, headline
+from celebalab.models._eval_result import EvaluationResult
 from celebalab.models.eval_report import build_evaluation_report
-from celebalab.models.eval_result import EvaluationResult
 from celebalab.models.run import LoadedRun, load_run, require_attribute_outputs
 from celebalab.runtime import check_split, resolve_device
 
@@ -184,7 +184,7 @@ def synthetic_attribute_kinds(root: str | Path) -> dict[str, str] | None:
         raise DataFormatError(truth, f"corrupt synthetic truth file ({err})") from None
     kinds = _kinds_from_truth(doc)
     if kinds is None:
-        from celebalab.datasets.synth.regions import ATTRIBUTE_REGIONS
+        from celebalab.datasets.synth import ATTRIBUTE_REGIONS
 
         kinds = {name: str(region["kind"]) for name, region in ATTRIBUTE_REGIONS.items()}
     return kinds

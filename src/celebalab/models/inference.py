@@ -253,7 +253,7 @@ def extract_features(run: LoadedRun, images_uint8: torch.Tensor | np.ndarray) ->
     i.e. the pooled features after the (eval-mode, identity) dropout, for every architecture
     in ``ARCHITECTURES``: ``logits == features @ head.weight.T + head.bias``. For an identity
     run (``task == "identity"``) the features are its embedding: the network's output,
-    L2-normalised (see :mod:`celebalab.models.identity_module`). An imported attribute model's
+    L2-normalised (see :mod:`celebalab.models._identity_module`). An imported attribute model's
     features are its 40 logits.
     """
     if run.task == "identity":

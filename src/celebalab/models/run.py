@@ -18,7 +18,7 @@ Layout of ``RUN_DIR`` (format version 1)::
 - ``normalisation``: ``{"mean": [3 floats], "std": [3 floats], "scale": 255}``: model input is
   ``(uint8 / scale - mean) / std`` per channel
 - ``thresholds``: ``{attribute: float}``, decision thresholds on the sigmoid probability,
-  tuned on the validation split (see :mod:`celebalab.models.thresholds`)
+  tuned on the validation split (see :mod:`celebalab.models._thresholds`)
 - ``threshold_metric``: what the thresholds maximise (``"balanced_accuracy"`` or ``"f1"``)
 - ``data``: ``{"root", "fingerprint", "counts": {split: n}, "partition_source", "source"}``
 - ``training``: ``{"epochs", "epochs_run", "batch_size", "precision", "devices", "loss",

@@ -2,10 +2,10 @@
 
 The flow, one module per job: options become a validated :class:`~celebalab.models.config.
 TrainConfig` (never train into a non-empty directory unless ``resume``/``overwrite``); the task
-(:mod:`celebalab.models.tasks`, chosen by ``config.task``) names the outputs and targets;
-:mod:`~celebalab.models.prepare` reads the table, opens or builds the packed cache and splits
-the data; :mod:`~celebalab.models.trainer` fits with Lightning (checkpoints every epoch and every
-``checkpoint_every`` steps, early stopping, CSV log); :mod:`~celebalab.models.finish` runs the
+(:mod:`celebalab.models._tasks`, chosen by ``config.task``) names the outputs and targets;
+:mod:`~celebalab.models._prepare` reads the table, opens or builds the packed cache and splits
+the data; :mod:`~celebalab.models._trainer` fits with Lightning (checkpoints every epoch and every
+``checkpoint_every`` steps, early stopping, CSV log); :mod:`~celebalab.models._finish` runs the
 task's finishing step and writes ``run.json`` + ``model.pt`` (see :mod:`celebalab.models.run`).
 
 On ``resume`` the config saved in ``RUN_DIR/train_options.json`` is reused; an option given
@@ -101,9 +101,9 @@ def _train_into(
     import lightning.pytorch as pl  # only now: importing Lightning takes seconds
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from celebalab.models.finish import finish_run
-    from celebalab.models.prepare import prepare_data
-    from celebalab.models.trainer import make_trainer, silence_lightning_noise
+    from celebalab.models._finish import finish_run
+    from celebalab.models._prepare import prepare_data
+    from celebalab.models._trainer import make_trainer, silence_lightning_noise
 
     silence_lightning_noise()
     pl.seed_everything(config.seed, workers=True, verbose=False)
@@ -170,7 +170,7 @@ def _resume_checkpoint(out: Path, config: TrainConfig) -> tuple[str, int]:
     silently skipped): the user decides whether to delete it and fall back to the other. A
     finished run is an error too, unless ``--epochs`` asks for more epochs than it had.
     """
-    from celebalab.models.trainer import STEP_CHECKPOINT
+    from celebalab.models._trainer import STEP_CHECKPOINT
 
     _check_unfinished(out, config.epochs)
     ckpt_dir = out / runfmt.CHECKPOINT_DIR

@@ -1,13 +1,13 @@
 """Run folders and run records: one set of rules for every kind of run celebalab writes.
 
-:mod:`.folder` decides where a command writes (create, resume, refuse, overwrite through a
-staged sibling swapped in when complete, the manifest last); :mod:`.record` turns the folder's
+:mod:`._folder` decides where a command writes (create, resume, refuse, overwrite through a
+staged sibling swapped in when complete, the manifest last); :mod:`._record` turns the folder's
 JSON files into typed dataclasses. Each kind of run declares its :class:`RunKind` and its
 record beside the code that writes it (``models.run``, ``generate.run``, ``embeddings.store``,
 ``explain.summary``, ``analysis.runner``, ``models.imported``).
 """
 
-from celebalab.rundir.folder import (
+from celebalab.rundir._folder import (
     RunKind,
     RunOutput,
     is_main_process,
@@ -15,7 +15,7 @@ from celebalab.rundir.folder import (
     staged_path,
     writing,
 )
-from celebalab.rundir.record import NOT_WRITTEN, OMIT_NONE, Record
+from celebalab.rundir._record import NOT_WRITTEN, OMIT_NONE, Record
 
 __all__ = [
     "NOT_WRITTEN",

@@ -4,10 +4,10 @@
 maps and the ground truth of which mask classes cause each attribute (:data:`ATTRIBUTE_REGIONS`).
 """
 
-from celebalab.datasets.synth.generate import SynthResult, generate
-from celebalab.datasets.synth.regions import ATTRIBUTE_REGIONS, attribute_region_table
-from celebalab.datasets.synth.sampling import TARGET_RATES, Shortcut, make_plan
-from celebalab.datasets.synth.visual import face_grid, overlay_label_map
+from celebalab.datasets.synth._generate import SynthResult, generate
+from celebalab.datasets.synth._regions import ATTRIBUTE_REGIONS, attribute_region_table
+from celebalab.datasets.synth._sampling import TARGET_RATES, Shortcut, make_plan
+from celebalab.datasets.synth._visual import face_grid, overlay_label_map
 
 __all__ = [
     "ATTRIBUTE_REGIONS",

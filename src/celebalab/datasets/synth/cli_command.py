@@ -53,7 +53,7 @@ def synth_command(
     ] = 50,
 ) -> None:
     """Generate procedural faces with known attribute causes, in the official file formats."""
-    from celebalab.datasets.synth.generate import generate
+    from celebalab.datasets.synth._generate import generate
 
     result = generate(
         out,

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from celebalab.datasets.schema import MASK_CLASS_VALUES
-from celebalab.datasets.synth.appearance import Face
+from celebalab.datasets.synth._appearance import Face
 
 SUPERSAMPLE = 2
 _N_BANDS = 16

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from celebalab.analysis.logreg import LeaveOneOutFit, fit_leave_one_out
+from celebalab.analysis._logreg import LeaveOneOutFit, fit_leave_one_out
 
 PROTOCOLS: dict[str, str] = {
     "random_split": "random 80/20 split of the rows (train_test_split, random_state=42)",

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from celebalab.errors import CelebalabError
+from celebalab.models._datamodule import AttributeDataModule
+from celebalab.models._tasks import Task
 from celebalab.models.config import TrainConfig
 from celebalab.models.data import Splits
-from celebalab.models.datamodule import AttributeDataModule
-from celebalab.models.tasks import Task
 from celebalab.runtime import TrainingDevices
 
 log = logging.getLogger(__name__)

@@ -23,16 +23,16 @@ import pyarrow.parquet as pq
 
 from celebalab import __version__, _progress
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_VALUES, PARTITION_NAMES
-from celebalab.datasets.synth import writer
-from celebalab.datasets.synth.appearance import face_parameters
-from celebalab.datasets.synth.counterfactual import (
+from celebalab.datasets.synth import _writer as writer
+from celebalab.datasets.synth._appearance import face_parameters
+from celebalab.datasets.synth._counterfactual import (
     check_pair_attributes,
     write_counterfactual_pairs,
 )
-from celebalab.datasets.synth.geometry import sketch_face
-from celebalab.datasets.synth.regions import attribute_regions_json
-from celebalab.datasets.synth.render import CUE_COLOURS, CUE_STRENGTH, Canvas, render
-from celebalab.datasets.synth.sampling import (
+from celebalab.datasets.synth._geometry import sketch_face
+from celebalab.datasets.synth._regions import attribute_regions_json
+from celebalab.datasets.synth._render import CUE_COLOURS, CUE_STRENGTH, Canvas, render
+from celebalab.datasets.synth._sampling import (
     IMAGES_PER_IDENTITY,
     LABEL_NOISE_RATE,
     NOISY_ATTRIBUTES,
@@ -260,7 +260,7 @@ def generate(
     fewer means more identities, so per-identity traits are seen on more distinct faces. A
     dataset already in ``out`` is replaced only with ``overwrite`` (and only one synth wrote).
     ``pairs`` (attribute names) adds exact counterfactual pairs of the first
-    ``pairs_per_attribute`` test images (see :mod:`.counterfactual`).
+    ``pairs_per_attribute`` test images (see :mod:`._counterfactual`).
     """
     t0 = time.perf_counter()
     out = Path(out)

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from celebalab.models import run as runfmt
+from celebalab.models._prepare import TrainingData
+from celebalab.models._tasks import Task
 from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD
 from celebalab.models.config import TrainConfig
-from celebalab.models.prepare import TrainingData
 from celebalab.models.records import ClassifierRun
-from celebalab.models.tasks import Task
 from celebalab.runtime import TrainingDevices
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 For an attribute, the images are those of the chosen split where the attribute is present and
 its region is visible (a non-empty mask in the label-map pack), drawn with a seed, up to ``n``.
 Images without a label map are reported and skipped. Without label maps (a run whose
-alignment masks cannot follow, see :mod:`.imported`) every image where the attribute is
+alignment masks cannot follow, see :mod:`._imported`) every image where the attribute is
 present is eligible, and pairs carry no masks.
 
 Pairs for an embedding model's decision (``--pairs``):

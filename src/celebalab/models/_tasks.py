@@ -80,7 +80,7 @@ class AttributeTask(Task):
     """Multi-label attributes (``--task attributes``: all 40) or one binary attribute.
 
     Targets are the 0/1 label columns; the module is
-    :class:`celebalab.models.module.AttributeClassifier` (BCE or focal loss, optional positive
+    :class:`celebalab.models._module.AttributeClassifier` (BCE or focal loss, optional positive
     weighting); the finishing step tunes one threshold per attribute on the validation split.
     """
 
@@ -117,9 +117,9 @@ class AttributeTask(Task):
 
     def build_module(self, splits: Splits, targets: np.ndarray, total_steps: int) -> Any:
         """An :class:`AttributeClassifier` with the configured loss, lr and schedule length."""
+        from celebalab.models._module import AttributeClassifier
         from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD
         from celebalab.models.data import positive_weights
-        from celebalab.models.module import AttributeClassifier
 
         cfg = self.config
         weights = None
@@ -144,8 +144,8 @@ class AttributeTask(Task):
     ) -> dict[str, Any]:
         """Thresholds tuned on validation, and the validation metrics with and without them."""
         from celebalab.metrics.attributes import attribute_metrics, headline
+        from celebalab.models._thresholds import tune_thresholds
         from celebalab.models.inference import predict_probabilities
-        from celebalab.models.thresholds import tune_thresholds
 
         names = run.attribute_names
         kept, probs = predict_probabilities(run, val)

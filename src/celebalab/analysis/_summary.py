@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from celebalab.analysis.predictability import METRIC_COLUMNS
+from celebalab.analysis._predictability import METRIC_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

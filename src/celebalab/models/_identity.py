@@ -1,9 +1,9 @@
 """``celebalab train ROOT --task identity``: a face-recognition model trained on the identities.
 
 The task object plugged into the training flow of :mod:`celebalab.models.train` (see
-:mod:`celebalab.models.tasks`): targets are each image's training class (its identity, numbered
+:mod:`celebalab.models._tasks`): targets are each image's training class (its identity, numbered
 among the training split's people) and identity number; the module is
-:class:`~celebalab.models.identity_module.IdentityModule`; the finishing step measures open-set
+:class:`~celebalab.models._identity_module.IdentityModule`; the finishing step measures open-set
 verification and identification on the validation split (people never seen in training on
 CelebA, whose partitions are identity-disjoint). The run directory says ``task: "identity"``,
 ``embedding_dim`` and the loss; ``attribute_names`` is empty (the model predicts no attribute)
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from celebalab.models.tasks import Task, TaskDataError
+from celebalab.models._tasks import Task, TaskDataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +35,7 @@ class IdentityTask(Task):
 
     def margin(self) -> float:
         """The configured margin, or the loss's default."""
-        from celebalab.models.identity_module import DEFAULT_MARGINS
+        from celebalab.models._identity_module import DEFAULT_MARGINS
 
         cfg = self.config
         return float(cfg.margin if cfg.margin is not None else DEFAULT_MARGINS[cfg.identity_loss])
@@ -78,8 +78,8 @@ class IdentityTask(Task):
 
     def build_module(self, splits: Splits, targets: np.ndarray, total_steps: int) -> Any:
         """An :class:`IdentityModule` over the training people."""
+        from celebalab.models._identity_module import IdentityModule
         from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD
-        from celebalab.models.identity_module import IdentityModule
 
         cfg = self.config
         classes = int(targets[splits.rows["train"], 0].max()) + 1
@@ -93,7 +93,7 @@ class IdentityTask(Task):
         self, run: LoadedRun, splits: Splits, val: SplitBatches, targets: np.ndarray
     ) -> dict[str, Any]:
         """Open-set figures of the best weights on the validation split; the run's keys."""
-        from celebalab.models.identity_module import open_set_figures
+        from celebalab.models._identity_module import open_set_figures
         from celebalab.models.inference import extract_features
 
         rows, vectors = [], []

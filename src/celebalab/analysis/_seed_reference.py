@@ -1,11 +1,11 @@
-"""Deprecated: now :mod:`celebalab.analysis.notebook_reference` (removed in the next release)."""
+"""Deprecated: now :mod:`celebalab.analysis._notebook_reference` (removed in the next release)."""
 
 from __future__ import annotations
 
 import warnings
 from typing import Any
 
-from celebalab.analysis import notebook_reference
+from celebalab.analysis import _notebook_reference as notebook_reference
 
 _RENAMED = {
     "seed_conditional_probabilities": "notebook_conditional_probabilities",
@@ -16,8 +16,8 @@ _RENAMED = {
 def __getattr__(name: str) -> Any:
     if name in _RENAMED:
         warnings.warn(
-            f"celebalab.analysis.seed_reference.{name} is deprecated; use "
-            f"celebalab.analysis.notebook_reference.{_RENAMED[name]}",
+            f"celebalab.analysis._seed_reference.{name} is deprecated; use "
+            f"celebalab.analysis._notebook_reference.{_RENAMED[name]}",
             DeprecationWarning,
             stacklevel=2,
         )

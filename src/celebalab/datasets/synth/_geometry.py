@@ -12,8 +12,8 @@ import functools
 
 import numpy as np
 
-from celebalab.datasets.synth.appearance import Face
-from celebalab.datasets.synth.render import Sketch
+from celebalab.datasets.synth._appearance import Face
+from celebalab.datasets.synth._render import Sketch
 
 SIDES = ((1.0, "l"), (-1.0, "r"))  # (x sign, class prefix): person's left is image right
 

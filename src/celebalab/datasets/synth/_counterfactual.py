@@ -74,10 +74,10 @@ def write_counterfactual_pairs(
     import pandas as pd
     from PIL import Image
 
-    from celebalab.datasets.synth.appearance import face_parameters
-    from celebalab.datasets.synth.geometry import sketch_face
-    from celebalab.datasets.synth.render import Canvas, render
-    from celebalab.datasets.synth.writer import celeba_name
+    from celebalab.datasets.synth._appearance import face_parameters
+    from celebalab.datasets.synth._geometry import sketch_face
+    from celebalab.datasets.synth._render import Canvas, render
+    from celebalab.datasets.synth._writer import celeba_name
     from celebalab.io import write_bytes_atomic, write_text_atomic
 
     folder = out / "CelebA" / PAIRS_DIR

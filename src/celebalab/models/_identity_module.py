@@ -27,8 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from celebalab.models._module import AttributeClassifier, gather_epoch_outputs
 from celebalab.models.architectures import build_model
-from celebalab.models.module import AttributeClassifier, gather_epoch_outputs
 
 IDENTITY_LOSSES: tuple[str, ...] = ("arcface", "cosface")
 #: Default margins of the two losses: ArcFace 0.5 rad (28.6°), CosFace 0.35 (the papers' values).

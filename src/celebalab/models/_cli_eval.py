@@ -16,7 +16,7 @@ from celebalab._help import example
 if TYPE_CHECKING:
     import pandas as pd
 
-    from celebalab.models.eval_result import EvaluationResult
+    from celebalab.models._eval_result import EvaluationResult
 
 _EXIT_SOME_UNREADABLE = 1
 
