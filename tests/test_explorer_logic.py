@@ -22,7 +22,7 @@ from celebalab.explorer.filters import (
     remove_filter,
     subset_mask,
 )
-from celebalab.explorer.views import numbered_stems
+from celebalab.explorer.mapviews import numbered_stems
 
 
 @pytest.fixture()

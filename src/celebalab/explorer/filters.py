@@ -42,6 +42,11 @@ def subset_mask(meta: pd.DataFrame, filters: Sequence[Filter], person: int | Non
     return mask
 
 
+def filter_key(filters: Sequence[Filter]) -> tuple:
+    """The filters as a hashable key (caches of views)."""
+    return tuple((f["attribute"], f["value"]) for f in filters)
+
+
 def filter_label(f: Filter) -> str:
     """Chip text, e.g. ``Eyeglasses = yes``."""
     return f"{f['attribute'].replace('_', ' ')} = {'yes' if f['value'] else 'no'}"
