@@ -154,7 +154,7 @@ def peak_anon_mb(root: Path, n: int) -> float:
 def demo_accuracy(root: Path, out: Path, epochs: int) -> None:
     """Train with the defaults and print drawn vs sampled-only mean balanced accuracy."""
     from celebalab.datasets.synth._regions import ATTRIBUTE_REGIONS
-    from celebalab.models.train import train
+    from celebalab.models import train
 
     t0 = time.perf_counter()
     run = train(root, out, epochs=epochs, checkpoint_every=10_000)

@@ -24,7 +24,7 @@ def people_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def identity_run(people_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from celebalab.models.train import train
+    from celebalab.models import train
 
     out = tmp_path_factory.mktemp("idrun") / "run"
     train(people_root, out, task="identity", arch="small_cnn", size=32, epochs=2, batch_size=32,
@@ -94,7 +94,7 @@ def test_targets_number_only_training_people(people_root: Path) -> None:
 
 
 def test_no_identity_file_is_a_clear_error(people_root: Path, tmp_path: Path) -> None:
-    from celebalab.models.train import train
+    from celebalab.models import train
 
     root = tmp_path / "CelebA"
     shutil.copytree(people_root, root, ignore=shutil.ignore_patterns(".celebalab_cache"))
@@ -105,7 +105,7 @@ def test_no_identity_file_is_a_clear_error(people_root: Path, tmp_path: Path) ->
 
 
 def test_resume_continues_an_identity_run(people_root: Path, tmp_path: Path) -> None:
-    from celebalab.models.train import train
+    from celebalab.models import train
 
     out = tmp_path / "run"
     first = train(people_root, out, task="identity", size=32, epochs=1, batch_size=32,

@@ -109,7 +109,7 @@ def test_pairs_explained_for_a_trained_identity_run(paired: Path, tmp_path: Path
     """A real ``train --task identity`` run directory goes through the same pair path."""
     from celebalab.datasets.synth import generate
     from celebalab.explain.runner import ExplainConfig, run_explain
-    from celebalab.models.train import train
+    from celebalab.models import train
 
     people = generate(tmp_path / "people", 120, seed=1, n_hq=0, images_per_identity=4.0,
                       workers=1).celeba_root  # fmt: skip

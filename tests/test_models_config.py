@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from celebalab.cli import main
+from celebalab.models._train import DEFAULTS
 from celebalab.models.config import FIXED_ON_RESUME, TrainConfig, TrainConfigError
-from celebalab.models.train import DEFAULTS
 from model_runs import save_untrained_run
 
 BAD_OPTIONS = [

@@ -28,10 +28,10 @@ from typer.testing import CliRunner
 from celeba_trees import celeba_truth, official_texts
 from celebalab import _progress
 from celebalab.errors import CelebalabError, OptionError
+from celebalab.models._train import TrainError, train
 from celebalab.models.cli import register
 from celebalab.models.inference import predict_proba
 from celebalab.models.run import load_run
-from celebalab.models.train import TrainError, train
 from signals import stop_when
 
 DRAWN = ("Eyeglasses", "Wearing_Hat")
@@ -107,7 +107,7 @@ def test_train_writes_a_self_describing_run_that_learned_drawn_attributes(root, 
 _KILLER = """
 import os, sys
 import lightning.pytorch as pl
-from celebalab.models.train import train
+from celebalab.models import train
 
 class Die(pl.Callback):
     def on_train_batch_end(self, trainer, *args):

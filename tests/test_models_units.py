@@ -234,8 +234,8 @@ def test_train_help_states_the_real_defaults() -> None:
     import re
     from typing import get_type_hints
 
+    from celebalab.models._train import DEFAULTS
     from celebalab.models.cli import train_command
-    from celebalab.models.train import DEFAULTS
 
     hints = get_type_hints(train_command, include_extras=True)
     for key in ("size", "epochs", "batch_size", "lr", "focal_gamma", "patience",

@@ -97,8 +97,7 @@ def test_embed_import(tmp_path: Path, monkeypatch) -> None:
 
 def test_train(synth_root: Path, tmp_path: Path, monkeypatch) -> None:
     from celebalab.models import _finish as finish
-    from celebalab.models import load_run
-    from celebalab.models.train import train
+    from celebalab.models import load_run, train
 
     root, out = synth_root / "CelebA", tmp_path / "run"
     tiny = {"size": 16, "epochs": 1, "batch_size": 32, "threads": 1}

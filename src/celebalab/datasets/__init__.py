@@ -30,6 +30,8 @@ _LAZY = {
     "CelebADataset": "celebalab.datasets.torch_datasets",
     "CelebAMaskHQDataset": "celebalab.datasets.torch_datasets",
     "verify_dataset": "celebalab.datasets.verify",
+    "pack_images": "celebalab.datasets.packed",
+    "PackedImages": "celebalab.datasets.packed",
 }
 
 __all__ = [

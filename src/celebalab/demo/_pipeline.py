@@ -93,15 +93,14 @@ def run_demo(options: DemoOptions) -> Path:
 
 def _run_stages(options: DemoOptions) -> Path:
     from celebalab.analysis import build_stats_report, run_stats
-    from celebalab.datasets.packed import pack_images
+    from celebalab.datasets import pack_images, verify_dataset
     from celebalab.datasets.synth import generate
-    from celebalab.datasets.verify import dataset_info, verify_dataset
+    from celebalab.datasets.verify import dataset_info
     from celebalab.demo._explain import demo_explain, demo_report
     from celebalab.demo._recognition import face_recognition_report, face_recognition_stage
     from celebalab.generate.demo_stage import add_demo_sections, run_demo_gan
+    from celebalab.models import evaluate_run, train
     from celebalab.models.eval_report import build_evaluation_report
-    from celebalab.models.evaluate import evaluate_run
-    from celebalab.models.train import train
 
     out = options.out
     prepare_output(out)

@@ -54,11 +54,10 @@ def face_recognition_stage(
     """
     import time
 
-    from celebalab.embeddings.evaluate import evaluate_embeddings, write_evaluation
-    from celebalab.embeddings.extract import extract_embeddings
-    from celebalab.models.train import train
-    from celebalab.retrieval.grid import write_retrieval_outputs
-    from celebalab.retrieval.query import retrieve
+    from celebalab.embeddings import evaluate_embeddings, extract_embeddings
+    from celebalab.embeddings.evaluate import write_evaluation
+    from celebalab.models import train
+    from celebalab.retrieval import retrieve, write_retrieval_outputs
 
     out = Path(out)
     seconds: dict[str, float] = {}

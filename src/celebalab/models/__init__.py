@@ -22,6 +22,8 @@ _LAZY = {
     "predict_proba": "celebalab.models.inference",
     "extract_features": "celebalab.models.inference",
     "TrainConfig": "celebalab.models.config",
+    "train": "celebalab.models._train",
+    "read_run_record": "celebalab.models.run",
     "evaluate_run": "celebalab.models.evaluate",
     "predict_paths": "celebalab.models.predict",
 }

@@ -1,6 +1,6 @@
 """``celebalab train ROOT --task identity``: a face-recognition model trained on the identities.
 
-The task object plugged into the training flow of :mod:`celebalab.models.train` (see
+The task object plugged into the training flow of :mod:`celebalab.models._train` (see
 :mod:`celebalab.models._tasks`): targets are each image's training class (its identity, numbered
 among the training split's people) and identity number; the module is
 :class:`~celebalab.models._identity_module.IdentityModule`; the finishing step measures open-set

@@ -2,7 +2,7 @@
 trains it.
 
 Task modules import :mod:`celebalab.models._tasks` (the base class) and nothing above it; this
-module imports every task, so the flow (:mod:`celebalab.models.train`) asks here and no task
+module imports every task, so the flow (:mod:`celebalab.models._train`) asks here and no task
 module imports another.
 """
 

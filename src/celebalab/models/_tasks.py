@@ -1,6 +1,6 @@
 """Training tasks: what a run learns, chosen by ``TrainConfig.task``.
 
-The training flow (:mod:`celebalab.models.train`) is the same for every task: read the data,
+The training flow (:mod:`celebalab.models._train`) is the same for every task: read the data,
 split it, build batches, fit with Lightning, finish, write the run. What differs lives in a small
 :class:`Task` object: the names of the outputs, the per-row targets a batch carries, the checks
 that refuse hopeless data before anything is written, the LightningModule (its loss and

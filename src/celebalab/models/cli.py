@@ -37,7 +37,7 @@ def train_command(
     progress: Progress = True,
 ) -> None:
     """Train an attribute classifier into a self-describing run directory."""
-    from celebalab.models.train import train
+    from celebalab.models._train import train
 
     run = train(root, out, resume=resume, overwrite=overwrite, **options)
     if run is None:  # a non-zero DDP rank

@@ -7,6 +7,8 @@ from celebalab._lazy import lazy_exports
 
 _LAZY = {
     "EmbeddingIndex": "celebalab.retrieval.index",
+    "IndexSettings": "celebalab.retrieval.index",
+    "RetrieveOptions": "celebalab.retrieval.query",
     "build_index": "celebalab.retrieval.index",
     "retrieve": "celebalab.retrieval.query",
     "parse_where": "celebalab.retrieval.query",
