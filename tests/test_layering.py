@@ -138,3 +138,14 @@ def test_the_command_line_imports_no_torch() -> None:
     code = "import sys, celebalab.cli; sys.exit('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(SRC)})
     assert done.returncode == 0, "importing celebalab.cli imports torch"
+
+
+def test_each_api_page_documents_its_package_face() -> None:
+    """docs/api/PKG.md documents exactly the names ``celebalab.PKG`` exports (its ``__all__``)."""
+    import importlib
+    import re
+
+    for page in sorted((SRC.parent / "docs" / "api").glob("*.md")):
+        package = importlib.import_module(f"celebalab.{page.stem}")
+        paths = re.findall(r"^:::\s*(celebalab[\w.]+)", page.read_text(encoding="utf-8"), re.M)
+        assert {p.rsplit(".", 1)[1] for p in paths} == set(package.__all__), page.name
