@@ -213,6 +213,9 @@ def test_model_import_cli(tmp_path: Path) -> None:
                  str(tmp_path / "run")]) == 0  # fmt: skip
     assert main(["model", "import", str(path), "--mean", "1,2", "--out",
                  str(tmp_path / "r2")]) == 2  # fmt: skip
+    # the flags come from ImportOptions: --mean and --std read numbers
+    assert main(["model", "import", str(path), "--std", "1,two,3", "--out",
+                 str(tmp_path / "r3")]) == 2  # fmt: skip
 
 
 def test_dlib_run_equals_dlib_used_directly(tmp_path: Path) -> None:

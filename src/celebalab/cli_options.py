@@ -132,7 +132,7 @@ def _typer_option(f: Field, hint: Any) -> Any:
     listed = f" One of: {', '.join(map(str, choices))}." if 0 < len(choices) <= many else ""
     if isinstance(default, tuple):  # as typed: comma-separated; every name is "all"
         default = "all" if default and default == tuple(choices) else ",".join(map(str, default))
-    shown = f" [default: {default}]" if f.default not in (None, MISSING, ()) else ""
+    shown = f" [default: {default}]" if f.default not in (None, MISSING, (), "") else ""
     return typer.Option(
         *decls,
         help=f.metadata.get("help", "") + listed + shown,
@@ -142,14 +142,22 @@ def _typer_option(f: Field, hint: Any) -> Any:
 
 
 def _parsed(f: Field, hint: Any, value: Any) -> Any:
-    """A tuple field's comma-separated text as a tuple; ``none`` is the empty tuple, an empty
-    text is refused (``--conditional ''`` must not quietly mean "none")."""
-    is_tuple = any(typing.get_origin(a) is tuple for a in (hint, *typing.get_args(hint)))
-    if not is_tuple:
+    """A tuple field's comma-separated text as a tuple (of numbers for ``tuple[float, ...]``);
+    ``none`` is the empty tuple, an empty text is refused (``--conditional ''`` must not quietly
+    mean "none")."""
+    tuples = [a for a in (hint, *typing.get_args(hint)) if typing.get_origin(a) is tuple]
+    if not tuples:
         return value
     if str(value).strip().lower() == "none":
         return ()
     names = tuple(n.strip() for n in str(value).split(",") if n.strip())
     if not names:
         raise OptionError(f"{flag_of(f)} {value!r}: no name given; leave the option out instead")
+    if typing.get_args(tuples[0])[:1] == (float,):
+        try:
+            return tuple(float(n) for n in names)
+        except ValueError:
+            raise OptionError(
+                f"{flag_of(f)} takes numbers separated by commas, not {value!r}"
+            ) from None
     return names

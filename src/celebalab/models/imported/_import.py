@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +29,14 @@ from celebalab.errors import CelebalabError, OptionError
 from celebalab.io import atomic_path, write_json_atomic
 from celebalab.models.imported._formats import ModelFile, inspect_model_file
 from celebalab.models.imported._load import build_imported_model
+from celebalab.models.imported._options import (
+    PRESETS,
+    ImportOptions,
+)
 from celebalab.models.records import ImportedRun, ImportedSource, Normalisation
 from celebalab.models.run import MODEL_RUN, RUN_JSON
-from celebalab.options import ConfigError, Interval, OneOf, Options, option
 from celebalab.rundir import RunKind, open_output, writing
 
-KINDS: tuple[str, ...] = ("identity", "attributes")
-CHANNELS: tuple[str, ...] = ("rgb", "bgr")
-ALIGNMENTS: tuple[str, ...] = ("arcface", "dlib", "crop-center", "crop-none")
 MODEL_FILES = {
     "onnx": "model.onnx",
     "torchscript": "model.ts",
@@ -50,69 +50,20 @@ IMPORTED_RUN = RunKind(
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Preset:
-    """Preprocessing a family of models was trained with (pixel-scale mean and std)."""
-
-    input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    channels: str
-    alignment: str
-    note: str
-
-
-#: ``--preset arcface``: InsightFace recognition models (``w600k_mbf.onnx``, ``w600k_r50.onnx``
-#: of the ``buffalo_s``/``buffalo_l`` packs): 112×112, (x − 127.5) / 127.5, RGB, ArcFace template.
-PRESETS: dict[str, Preset] = {
-    "arcface": Preset(
-        112, (127.5,) * 3, (127.5,) * 3, "rgb", "arcface", "InsightFace ArcFace preprocessing"
-    ),
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImportOptions(Options):
-    """Preprocessing of a model file; ``None`` fields come from the preset or the file."""
-
-    WHAT = "import"
-
-    kind: str = option("identity", help="What the model outputs.", check=OneOf(KINDS))
-    preset: str | None = option(None, help="Preprocessing of a model family.",
-                                check=OneOf(tuple(PRESETS)))  # fmt: skip
-    input_size: int | None = option(None, help="Square input side in px.",
-                                    check=Interval(int, 16, 1024))  # fmt: skip
-    mean: tuple[float, ...] | None = option(None, help="Per-channel mean, 0–255 scale.")
-    std: tuple[float, ...] | None = option(None, help="Per-channel std, 0–255 scale.")
-    channels: str | None = option(None, help="Channel order.", check=OneOf(CHANNELS))
-    alignment: str | None = option(None, help="How a face becomes the input.",
-                                   check=OneOf(ALIGNMENTS))  # fmt: skip
-    arch: str | None = option(None, help="Network of a state dict.")
-    licence: str = option("", help="Licence note recorded in run.json.")
-
-    def check(self) -> None:
-        """One or three means and stds (pixel scale), the stds positive."""
-        for name, values in (("--mean", self.mean), ("--std", self.std)):
-            if values is not None and len(values) not in (1, 3):
-                raise ConfigError(
-                    f"{name} takes 1 or 3 numbers (pixel scale 0–255), got {len(values)}"
-                )
-        if self.std is not None and any(v <= 0 for v in self.std):
-            raise ConfigError("--std values must be positive")
-
-
 def import_model(
     source: str,
     out: str | Path,
-    options: ImportOptions = ImportOptions(),
+    options: ImportOptions | None = None,
     *,
     overwrite: bool = False,
 ) -> Path:
     """Write the run folder ``out`` for ``source`` (``"dlib"`` or a model file); return ``out``.
 
-    ``--overwrite`` replaces only what an import writes (``run.json``, the model copy, and
-    evaluations of the earlier model), once the new import has been probed; other files stay.
+    ``options`` default to ``ImportOptions()``. ``--overwrite`` replaces only what an import
+    writes (``run.json``, the model copy, and evaluations of the earlier model), once the new
+    import has been probed; other files stay.
     """
+    options = options or ImportOptions()
     output = open_output(out, IMPORTED_RUN, overwrite=overwrite, stage=True)
     if source == "dlib":
         config = _dlib_config()
