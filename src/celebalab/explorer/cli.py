@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from celebalab._help import example
-from celebalab.explorer.density import POINT_BUDGET
+from celebalab.cli_options import with_options
+from celebalab.explorer._options import ExplorerOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +20,7 @@ def register(app: typer.Typer) -> None:
     )(explore_command)
 
 
+@with_options(ExplorerOptions)
 def explore_command(
     sources: Annotated[
         list[Path],
@@ -28,47 +30,7 @@ def explore_command(
             show_default=False,
         ),
     ],
-    host: Annotated[
-        str,
-        typer.Option(
-            help="Interface to bind; the default is this machine "
-            "only. Use 0.0.0.0 (with --allow-remote) to share on your network."
-        ),
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8050,
-    allow_remote: Annotated[
-        bool,
-        typer.Option(
-            help="Allow a --host other than this machine: everyone who can reach it sees the "
-            "explorer, without a login (served by waitress)."
-        ),
-    ] = False,
-    images: Annotated[
-        Path | None,
-        typer.Option(help="Folder of the image files, when the sources do not record it."),
-    ] = None,
-    model: Annotated[
-        Path | None,
-        typer.Option(
-            help="Run that made the sets' vectors (e.g. `celebalab model import` of the model "
-            "behind a CelebA-Vis CSV): uploaded photos are embedded through it."
-        ),
-    ] = None,
-    precompute: Annotated[
-        bool,
-        typer.Option(
-            help="Compute the first view's projection, clustering and metrics (and what the "
-            "first click and re-clustering need) in the background from the start."
-        ),
-    ] = True,
-    point_budget: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Above this many points the map is a density image (re-rendered on zoom, clicks "
-            "resolved on the server) instead of WebGL points.",
-        ),
-    ] = POINT_BUDGET,
+    options: dict[str, Any],
 ) -> None:
     """Explore attributes, people, projections and clusters of face embeddings in a browser."""
     from celebalab.explorer import serving
@@ -77,15 +39,17 @@ def explore_command(
     from celebalab.explorer.sources import open_sources
     from celebalab.explorer.views import Explorer
 
+    o = ExplorerOptions.from_dict(options, "the command line")
+    host, port, images = o.host, o.port, Path(o.images) if o.images else None
     sock = serving.bind(host, port)  # before any work: a bad host or busy port is one line
-    serving.check_remote(sock, host, allow_remote)
+    serving.check_remote(sock, host, o.allow_remote)
     local = serving.is_loopback(sock)
     if not local:
         typer.echo(serving.remote_warning(host, port), err=True)
     opened = open_sources(list(sources), images=images)
     explorer = Explorer(
-        sources=use_model(opened, model) if model is not None else opened,
-        point_budget=point_budget,
+        sources=use_model(opened, Path(o.model)) if o.model else opened,
+        point_budget=o.point_budget,
     )
     for source in explorer.sources:
         typer.echo(
@@ -93,7 +57,7 @@ def explore_command(
             + ("" if source.has_embeddings else " (attributes only)")
         )
     app = build_app(explorer, compress=not local)
-    if precompute:  # while the server starts: the page's pies need none of it
+    if o.precompute:  # while the server starts: the page's pies need none of it
         threading.Thread(
             target=explorer.warm_up,
             kwargs={"preload_after_first_view": True},
