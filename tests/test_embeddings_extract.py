@@ -17,6 +17,7 @@ from celebalab.embeddings import load_embeddings
 from celebalab.embeddings.extract import extract_embeddings
 from celebalab.embeddings.store import EmbeddingSetError
 from celebalab.errors import OptionError
+from cli_errors import refused_in_one_line
 from embedding_runs import SIZE, make_attribute_run
 
 
@@ -178,10 +179,7 @@ def test_cli_options_are_checked_before_anything_is_read(
     tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str], words: str
 ) -> None:
     """embed extract's flags come from ExtractOptions: a bad one is one line, nothing written."""
-    from celebalab.cli import main
-
-    argv = ["embed", "extract", str(tmp_path / "run"), str(tmp_path), "--out", str(tmp_path / "e")]
-    assert main([*argv, *extra]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and words in err and "run" not in err.split(":", 1)[1], err
-    assert not (tmp_path / "e").exists()
+    out = tmp_path / "e"
+    err = refused_in_one_line(["embed", "extract", str(tmp_path / "run"), str(tmp_path), "--out",
+                               str(out), *extra], capsys, words)  # fmt: skip
+    assert "run" not in err.split(":", 1)[1] and not out.exists()  # refused before any reading

@@ -7,13 +7,10 @@ first use (``ImportOptions`` without torch, for ``celebalab --help``).
 
 from celebalab._lazy import lazy_exports
 
+_OPTIONS = "celebalab.models.imported._options"  # no torch: what `model import --help` reads
 _LAZY = {
-    "ALIGNMENTS": "celebalab.models.imported._options",
-    "CHANNELS": "celebalab.models.imported._options",
-    "KINDS": "celebalab.models.imported._options",
-    "PRESETS": "celebalab.models.imported._options",
-    "ImportOptions": "celebalab.models.imported._options",
-    "Preset": "celebalab.models.imported._options",
+    **dict.fromkeys(("ALIGNMENTS", "CHANNELS", "KINDS", "PRESETS", "ImportOptions", "Preset"),
+                    _OPTIONS),
     "build_imported_model": "celebalab.models.imported._load",
     "import_model": "celebalab.models.imported._import",
 }
