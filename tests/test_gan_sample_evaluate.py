@@ -105,7 +105,7 @@ def test_evaluate_writes_metrics_with_the_real_floor(gan_run: Path, classifier_r
     from celebalab.generate.evaluate import classifier_features
     from celebalab.models.run import load_run
 
-    result = evaluate_gan(gan_run, classifier_run, n=30, progress=False)
+    result = evaluate_gan(gan_run, classifier_run, n=30)
     saved = json.loads((gan_run / "eval" / "metrics.json").read_text())
     space = saved["feature_space"]
     assert "NOT with published FIDs" in space["description"]
@@ -114,8 +114,7 @@ def test_evaluate_writes_metrics_with_the_real_floor(gan_run: Path, classifier_r
     assert saved["samples_per_set"] == 30 and saved["data_matches_training"]
     # The floor is the two real halves' distance, recomputed here independently of evaluate.
     info = load_gan_run(gan_run).record
-    data = load_gan_data(info.data.root, 32, "center", ("Smiling", "Eyeglasses"), 0,
-                         progress=False)  # fmt: skip
+    data = load_gan_data(info.data.root, 32, "center", ("Smiling", "Eyeglasses"), 0)
     order = np.random.default_rng(0).permutation(len(data.rows["train"]))
     cls = load_run(classifier_run)
     halves = [classifier_features(cls, data.split_images("train", np.sort(order[a : a + 30])))
@@ -135,7 +134,7 @@ def test_evaluate_writes_metrics_with_the_real_floor(gan_run: Path, classifier_r
     html = (gan_run / "eval" / "report.html").read_text()
     assert "real vs real (floor)" in html and "One grid per attribute combination" in html
     with pytest.raises(CelebalabError, match="overwrite"):
-        evaluate_gan(gan_run, classifier_run, n=30, progress=False)
+        evaluate_gan(gan_run, classifier_run, n=30)
 
 
 def test_recognition_from_features_equals_the_classifiers_probabilities(

@@ -2,7 +2,8 @@
 
 The pipeline (:func:`run_demo`, ``python -m celebalab.demo``) and its stages, each calling the
 same public functions as the CLI: the explain stage (:func:`demo_explain`), the
-face-recognition stage (identity model → embeddings → metrics → retrieval) and the GAN stage.
+face-recognition stage (identity model → embeddings → metrics → retrieval) and the GAN stage
+(``_gan``: a short 32 px run and its evaluation).
 This package sits above every other: nothing in the library imports it.
 """
 

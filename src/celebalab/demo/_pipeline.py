@@ -97,8 +97,8 @@ def _run_stages(options: DemoOptions) -> Path:
     from celebalab.datasets.synth import generate
     from celebalab.datasets.verify import dataset_info
     from celebalab.demo._explain import demo_explain, demo_report
+    from celebalab.demo._gan import add_demo_sections, run_demo_gan
     from celebalab.demo._recognition import face_recognition_report, face_recognition_stage
-    from celebalab.generate.demo_stage import add_demo_sections, run_demo_gan
     from celebalab.models import evaluate_run, train
     from celebalab.models.eval_report import build_evaluation_report
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from celebalab import _progress
 from celebalab.datasets.dataset import DatasetLike, open_dataset
 from celebalab.datasets.order import batches_per_epoch, epoch_batch
 from celebalab.datasets.reader import ImageSpec, RowReader
@@ -47,10 +48,10 @@ class GanData:
         return {split: len(rows) for split, rows in self.rows.items()}
 
 
+@_progress.legacy_progress
 def load_gan_data(
-    root: DatasetLike, size: int, crop: str, attributes: tuple[str, ...], seed: int,
-    progress: bool = True,
-) -> GanData:  # fmt: skip
+    root: DatasetLike, size: int, crop: str, attributes: tuple[str, ...], seed: int
+) -> GanData:
     """Pack (once) and open ``root`` at ``size`` px; labels of ``attributes`` (may be empty).
 
     Only images whose file exists and decodes are used (a partial copy is one line).
@@ -59,7 +60,7 @@ def load_gan_data(
 
     dataset = open_dataset(root)
     table = dataset.table
-    reader = RowReader.open(dataset, ImageSpec(size, crop), build=True, progress=progress)
+    reader = RowReader.open(dataset, ImageSpec(size, crop), build=True)
     splits = make_splits(table, list(attributes), seed, valid=reader.usable)
     labels = table[list(attributes)].to_numpy(np.uint8) if attributes else np.zeros((len(table), 0))
     return GanData(

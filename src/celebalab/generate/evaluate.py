@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from celebalab import _progress
 from celebalab.errors import CelebalabError
 from celebalab.generate.data import GanData, load_gan_data, nchw, resize_bicubic
 from celebalab.generate.inception import check_weights, inception_metrics
@@ -35,6 +36,7 @@ PAIRS_SHOWN = 8
 FEATURE_BATCH = 256
 
 
+@_progress.legacy_progress
 def evaluate_gan(
     run_dir: str | Path,
     classifier: str | Path,
@@ -44,7 +46,6 @@ def evaluate_gan(
     seed: int = 0,
     inception_weights: str | Path | None = None,
     overwrite: bool = False,
-    progress: bool = True,
 ) -> GanEvaluation:
     """Evaluate the GAN run ``run_dir``; write ``RUN/eval/{metrics.json,report.html}``; return
     the ``metrics.json`` record (with the report's pictures beside it).
@@ -67,7 +68,7 @@ def evaluate_gan(
     info = gan.record
     data = load_gan_data(
         root or info.data.root, gan.image_size, info.crop, tuple(gan.conditional),
-        info.config.seed, progress=progress,
+        info.config.seed,
     )  # fmt: skip
     result = _evaluate(gan, cls, data, n, seed, inception_weights)
     result["data_matches_training"] = data.fingerprint == info.data.fingerprint

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
-from celebalab import __version__
+from celebalab import __version__, _progress
 from celebalab.errors import check_at_least
 from celebalab.generate import run as runfmt
 from celebalab.generate.augment import DiffAugment, build_augment
@@ -170,10 +170,8 @@ def _train_gan(
     _set_threads(config.threads)
     if not procs.main:
         barrier(procs)  # rank 0 builds the packed cache first; the others only open it
-    data = load_gan_data(
-        root, config.size, config.crop, config.conditional, config.seed,
-        progress=config.progress and procs.main,
-    )  # fmt: skip
+    with _progress.shown(config.progress and procs.main):  # --no-progress: the pack's too
+        data = load_gan_data(root, config.size, config.crop, config.conditional, config.seed)
     if procs.main:
         barrier(procs)
     if saved is not None and saved["fingerprint"] != data.fingerprint:

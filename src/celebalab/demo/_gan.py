@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from celebalab.generate.config import GanConfig
-from celebalab.generate.evaluate import evaluate_gan
-from celebalab.generate.records import GanEvaluation, GanRun
+from celebalab.generate import GanConfig, GanEvaluation, GanRun, evaluate_gan, train_gan
 from celebalab.generate.report import add_metric_sections, add_training_sections
-from celebalab.generate.train import train_gan
 from celebalab.reports.html import Report
 
 
@@ -35,7 +32,7 @@ def run_demo_gan(
     config = GanConfig(size=32, crop=crop, epochs=epochs, batch_size=batch, seed=seed,
                        progress=False)  # fmt: skip
     info = train_gan(root, out, config)
-    result = evaluate_gan(out, classifier, n=samples, seed=seed, progress=False)
+    result = evaluate_gan(out, classifier, n=samples, seed=seed)
     return info, result
 
 
