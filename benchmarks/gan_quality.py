@@ -325,7 +325,7 @@ def _run_child(job: dict[str, Any]) -> dict[str, Any]:
         trained = (_train_notebook if kind == "notebook" else _train_celebalab)(job, clock)
         return {**trained, "cpu_seconds": time.process_time() - cpu}
     if kind == "classifier":
-        from celebalab.models.train import train
+        from celebalab.models import train
 
         train(job["root"], job["out"], task="attributes", arch="small_cnn", size=32,
               crop="none", epochs=CLASSIFIER_EPOCHS, batch_size=64, seed=0,
