@@ -112,7 +112,7 @@ def test_sigterm_stops_embed_extract_and_the_same_command_finishes_it(
 
 # ---------------------------------------------------------------- explain
 
-EXPLAIN = ["--attributes", "Eyeglasses,Smiling,Male,Bald", "--methods", "saliency,random",
+EXPLAIN = ["--attributes", "Smiling,Male,Young,Big_Nose", "--methods", "saliency,random",
            "--n", "12", "--batch-size", "4", "--samples", "0", "--fr-draws", "2",
            "--curve-steps", "2", "--no-progress"]  # fmt: skip
 
