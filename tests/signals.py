@@ -26,10 +26,12 @@ def stop_when(
     ready: Callable[[], bool],
     signum: int = signal.SIGTERM,
     timeout: float = 300.0,
+    module: str = "celebalab.cli",
 ) -> Stopped:
-    """Run ``celebalab ARGS``; once ``ready()`` holds, send ``signum`` and wait for the exit."""
+    """Run ``python -m MODULE ARGS`` (the ``celebalab`` command by default); once ``ready()``
+    holds, send ``signum`` and wait for the exit."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    command = [sys.executable, "-m", "celebalab.cli", *args]
+    command = [sys.executable, "-m", module, *args]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )

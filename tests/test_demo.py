@@ -36,3 +36,18 @@ def test_refuses_a_folder_it_did_not_make(tmp_path):
     with pytest.raises(CelebalabError, match="not made by the demo"):
         prepare_output(tmp_path)
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_demo_with_one_line(tmp_path):
+    """A scheduler's SIGTERM ends ``python -m celebalab.demo`` within seconds: one line, 143."""
+    from signals import stop_when
+
+    out = tmp_path / "demo"
+    stopped = stop_when(["--out", str(out)], lambda: len(list(out.glob("*"))) > 1,
+                        module="celebalab.demo")  # fmt: skip
+    assert stopped.returncode == 143 and stopped.seconds < 10
+    lines = stopped.stderr.strip().splitlines()
+    assert "Traceback" not in stopped.stderr
+    assert lines[-1] == ("stopped by SIGTERM; the demo starts again from the beginning when run "
+                         "again (make demo)")  # fmt: skip

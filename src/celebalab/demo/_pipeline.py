@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from celebalab import _progress
+from celebalab import _progress, stopping
 from celebalab.errors import CelebalabError
 from celebalab.reports.html import Report, Section
 
@@ -273,10 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gan-epochs", type=int, default=defaults.gan_epochs)
     args = parser.parse_args(argv)
     try:
-        run_demo(DemoOptions(**vars(args)))
+        with stopping.stop_on_signals():
+            run_demo(DemoOptions(**vars(args)))
     except CelebalabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except stopping.Stopped as stop:  # the demo starts from an empty folder: no resume
+        print(f"stopped by {stop}; the demo starts again from the beginning when run again "
+              "(make demo)", file=sys.stderr)  # fmt: skip
+        return stop.exit_code
     from celebalab.explorer.cli import demo_command
 
     print(f"[demo] explore the embeddings in a browser: {demo_command(args.out)}", flush=True)
