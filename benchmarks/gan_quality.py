@@ -5,11 +5,14 @@ The benchmark synthesises its faces (one set for the GANs, a second, disjoint se
 classifier that defines the feature space, so the classifier is independent of both GANs). The
 reference notebook's loop (:mod:`notebook_dcgan`: ImageFolder + PIL, batch 32, its optimiser)
 and ``gan train`` (its default recipe, or the ``--variant`` recipes of an ablation) each train
-on the same training split for the same time budget, one after the other, each in its own
-process with the same torch thread count; the budget counts from before each opens its data.
-``--clock wall`` counts wall-clock time; ``--clock cpu`` counts each process's CPU time, a
-budget of T minutes on C cores being T·C CPU-minutes: on a machine other jobs share, wall-clock
-budgets give each side an unknown, different share of the cores, CPU time the same compute.
+on the same training split for the same wall-clock budget, each in its own process with the
+same torch thread count; the budget counts from before each opens its data. By default every
+contestant of a budget (and the conditional run) trains **at the same time** on the same cores,
+with ``OMP_WAIT_POLICY=PASSIVE`` (no thread spins for a partner another process holds): on a
+machine other jobs share, the load they add then hits every contestant alike, where one after
+the other each would get a different, unknown share of the cores (measured here: the same
+step's cost varied 5-10x between minutes). ``--one-at-a-time`` runs them in turn, for an idle
+machine.
 Both generators are then evaluated by the same ``gan evaluate`` code: classifier-feature FID and
 KID beside the real-vs-real floor, precision/recall. A conditional ``gan train`` run of the same
 budget shows whether the attributes obey (share the independent classifier recognises, beside
@@ -69,8 +72,8 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--quality", action="store_true", help=__doc__.splitlines()[0])
     group.add_argument("--minutes", type=float, nargs="+", default=[5.0, 20.0],
                        help="time budgets, one comparison each (default 5 20)")  # fmt: skip
-    group.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                       help="budget in wall-clock time, or CPU time (minutes × cores)")  # fmt: skip
+    group.add_argument("--one-at-a-time", action="store_true",
+                       help="train the contestants in turn, not at the same time")  # fmt: skip
     group.add_argument("--cores", type=int, default=2, help="torch threads of every side (2)")
     group.add_argument("--faces", type=int, default=4000, help="synthetic faces for the GANs")
     group.add_argument("--work", type=Path, help="keep data, classifier and runs here (reused)")
@@ -119,9 +122,9 @@ def main(args: Any) -> None:
         conditional = None if args.conditional == "none" else args.conditional
         grids = args.grids or space.work
         for minutes in args.minutes:
-            budget = {"seconds": minutes * 60 * (args.cores if args.clock == "cpu" else 1),
-                      "clock": args.clock, "threads": args.cores}  # fmt: skip
-            _budget(space, minutes, budget, variants, conditional, args.no_notebook, grids)
+            budget = {"seconds": minutes * 60, "threads": args.cores}
+            contest = Contest(space, minutes, budget, not args.one_at_a_time, grids)
+            contest.run(variants, conditional, args.no_notebook)
         print(f"load average at end: {_load()}")
 
 
@@ -168,69 +171,83 @@ def _link_training_split(root: Path, target: Path) -> None:
 # ---------------------------------------------------------------- one budget
 
 
-def _budget(
-    space: Workspace, minutes: float, budget: dict[str, Any], variants: list[tuple[str, dict]],
-    conditional: str | None, skip_notebook: bool, grids: Path,
-) -> None:  # fmt: skip
-    """Train every contestant for ``budget`` (seconds, clock, threads), evaluate, print."""
-    cores = budget["threads"]
-    runs = space.work / f"runs_{minutes:g}min_{budget['clock']}"
-    what = "wall-clock" if budget["clock"] == "wall" else f"CPU time ({budget['seconds']:.0f} s)"
-    print(f"--- budget {minutes:g} min on {cores} cores, {what}; load average now: {_load()}")
-    results: dict[str, dict] = {}
-    if not skip_notebook:
-        results["notebook"] = _child({"kind": "notebook", "folder": str(space.folder),
-                                      "root": str(space.root), "out": str(runs / "notebook"),
-                                      **budget})  # fmt: skip
-    for name, overrides in variants:
-        results[name] = _child({"kind": "celebalab", "root": str(space.root),
-                                "out": str(runs / name), "overrides": overrides,
-                                **budget})  # fmt: skip
-    for name, trained in results.items():
-        trained["metrics"] = _evaluate(runs / name, space.classifier, cores)
-        print(_describe(name, trained))
-    for name, _ in variants:
-        if "notebook" in results:
-            print(_headline(minutes, cores, results["notebook"], name, results[name]))
-    if len(variants) > 1:
-        print(_table(results))
-    grid = grids / f"gan_equal_time_{minutes:g}min.png"
-    side_by_side({name: runs / name for name in results}, grid)
-    print(f"grids (first {GRID_FACES} faces of seed 1, each side): {grid}")
-    if conditional:
-        _conditional(space, runs / "conditional", budget, conditional, grids, minutes)
-    (runs / "results.json").write_text(json.dumps(results, indent=1))
+@dataclass(frozen=True)
+class Contest:
+    """Every contestant of one budget: trained (together or in turn), evaluated, printed."""
 
+    space: Workspace
+    minutes: float
+    #: ``seconds`` and ``threads`` of every training job.
+    budget: dict[str, Any]
+    together: bool
+    grids: Path
 
-def _conditional(
-    space: Workspace, out: Path, budget: dict[str, Any], attributes: str, grids: Path,
-    minutes: float,
-) -> None:  # fmt: skip
-    trained = _child({"kind": "celebalab", "root": str(space.root), "out": str(out),
-                      "overrides": {"conditional": attributes.split(",")}, **budget})  # fmt: skip
-    cond = _evaluate(out, space.classifier, budget["threads"])["conditional"]
-    per = "; ".join(
-        f"{row['attribute']} {row['recognised on generated']:.2f} "
-        f"(real {row['agreement on real (ceiling)']:.2f})"
-        for row in cond["per_attribute"]
-    )
-    print(f"conditional gan train ({attributes}), same {minutes:g} min: all conditioned "
-          f"attributes recognised on {cond['all_generated']:.1%} of the samples; the classifier "
-          f"agrees with real images' labels on {cond['all_real']:.1%}; per attribute: {per} "
-          f"({trained['steps']} steps)")  # fmt: skip
-    from celebalab.generate.report import combination_figure
-    from celebalab.generate.run import load_gan_run
-    from celebalab.generate.sample import combination_rows
+    @property
+    def runs(self) -> Path:
+        """Where this budget's runs go."""
+        return self.space.work / f"runs_{self.minutes:g}min"
 
-    path = grids / f"gan_conditional_{minutes:g}min.png"
-    figure = combination_figure(combination_rows(load_gan_run(out), seed=1))
-    figure.savefig(path, dpi=80)
-    print(f"grid per attribute combination: {path}")
+    def run(self, variants: list[tuple[str, dict]], conditional: str | None,
+            skip_notebook: bool) -> None:  # fmt: skip
+        """Train, evaluate and print; write ``results.json`` beside the runs."""
+        cores, space = self.budget["threads"], self.space
+        how = "all at the same time" if self.together else "one at a time"
+        print(f"--- budget {self.minutes:g} min wall-clock on {cores} cores, {how}; load "
+              f"average now: {_load()}")  # fmt: skip
+        jobs = {} if skip_notebook else {
+            "notebook": {"kind": "notebook", "folder": str(space.folder)}
+        }  # fmt: skip
+        jobs.update({name: {"kind": "celebalab", "overrides": overrides}
+                     for name, overrides in variants})  # fmt: skip
+        if conditional:
+            overrides = {"conditional": conditional.split(",")}
+            jobs["conditional"] = {"kind": "celebalab", "overrides": overrides}
+        results = self._train(jobs)
+        print(f"trained; load average now: {_load()}")
+        for name, trained in results.items():
+            trained["metrics"] = _child({"kind": "evaluate", "run": str(self.runs / name),
+                                         "classifier": str(space.classifier),
+                                         "threads": cores})  # fmt: skip
+            print(_describe(name, trained))
+        ranked = [name for name, _ in variants]
+        for name in ranked if "notebook" in results else ():
+            print(_headline(self.minutes, cores, results["notebook"], name, results[name]))
+        if len(ranked) > 1:
+            print(_table({k: v for k, v in results.items() if k != "conditional"}))
+        grid = self.grids / f"gan_equal_time_{self.minutes:g}min.png"
+        side_by_side({name: self.runs / name for name in results if name != "conditional"}, grid)
+        print(f"grids (first {GRID_FACES} faces of seed 1, each side): {grid}")
+        if conditional:
+            self._conditional(conditional, results["conditional"])
+        (self.runs / "results.json").write_text(json.dumps(results, indent=1))
 
+    def _train(self, jobs: dict[str, dict]) -> dict[str, dict]:
+        common = {"root": str(self.space.root), **self.budget}
+        full = {name: {**job, **common, "out": str(self.runs / name)}
+                for name, job in jobs.items()}  # fmt: skip
+        if not self.together:
+            return {name: _child(job) for name, job in full.items()}
+        return _children(full, {"OMP_WAIT_POLICY": "PASSIVE"})
 
-def _evaluate(run: Path, classifier: Path, cores: int) -> dict[str, Any]:
-    return _child({"kind": "evaluate", "run": str(run), "classifier": str(classifier),
-                   "threads": cores})  # fmt: skip
+    def _conditional(self, attributes: str, trained: dict) -> None:
+        cond = trained["metrics"]["conditional"]
+        per = "; ".join(
+            f"{row['attribute']} {row['recognised on generated']:.2f} "
+            f"(real {row['agreement on real (ceiling)']:.2f})"
+            for row in cond["per_attribute"]
+        )
+        print(f"conditional gan train ({attributes}), same {self.minutes:g} min: all "
+              f"conditioned attributes recognised on {cond['all_generated']:.1%} of the samples; "
+              f"the classifier agrees with real images' labels on {cond['all_real']:.1%}; per "
+              f"attribute: {per}")  # fmt: skip
+        from celebalab.generate.report import combination_figure
+        from celebalab.generate.run import load_gan_run
+        from celebalab.generate.sample import combination_rows
+
+        path = self.grids / f"gan_conditional_{self.minutes:g}min.png"
+        rows = combination_rows(load_gan_run(self.runs / "conditional"), seed=1)
+        combination_figure(rows).savefig(path, dpi=80)
+        print(f"grid per attribute combination: {path}")
 
 
 # ---------------------------------------------------------------- printing
@@ -307,11 +324,24 @@ def side_by_side(runs: dict[str, Path], path: Path) -> None:
 
 def _child(job: dict[str, Any]) -> dict[str, Any]:
     """Run ``job`` in a fresh process (its own threads, memory and imports); its JSON answer."""
-    done = subprocess.run([sys.executable, __file__, json.dumps(job)], capture_output=True,
-                          text=True)  # fmt: skip
-    if done.returncode:
-        raise SystemExit(f"{job['kind']} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _children({job["kind"]: job})[job["kind"]]
+
+
+def _children(jobs: dict[str, dict], env: dict[str, str] | None = None) -> dict[str, dict]:
+    """Run every job at the same time, each in its own process; their JSON answers."""
+    procs = {
+        name: subprocess.Popen([sys.executable, __file__, json.dumps(job)], text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, **(env or {})})
+        for name, job in jobs.items()
+    }  # fmt: skip
+    answers = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"{name} failed:\n{err[-3000:]}")
+        answers[name] = json.loads(out.strip().splitlines()[-1])
+    return answers
 
 
 def _run_child(job: dict[str, Any]) -> dict[str, Any]:
@@ -320,9 +350,8 @@ def _run_child(job: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(job["threads"])
     kind = job["kind"]
     if kind in ("notebook", "celebalab"):
-        clock = time.process_time if job["clock"] == "cpu" else time.perf_counter
         cpu = time.process_time()
-        trained = (_train_notebook if kind == "notebook" else _train_celebalab)(job, clock)
+        trained = (_train_notebook if kind == "notebook" else _train_celebalab)(job)
         return {**trained, "cpu_seconds": time.process_time() - cpu}
     if kind == "classifier":
         from celebalab.models import train
@@ -339,7 +368,7 @@ def _run_child(job: dict[str, Any]) -> dict[str, Any]:
             if key in ("samples_per_set", "feature_space", "conditional")}  # fmt: skip
 
 
-def _train_celebalab(job: dict[str, Any], clock: Any) -> dict[str, Any]:
+def _train_celebalab(job: dict[str, Any]) -> dict[str, Any]:
     from celebalab.generate.config import GanConfig
     from celebalab.generate.train import train_gan
 
@@ -349,15 +378,14 @@ def _train_celebalab(job: dict[str, Any], clock: Any) -> dict[str, Any]:
     config = GanConfig(size=32, crop="none", epochs=UNBOUNDED_EPOCHS, threads=job["threads"],
                        progress=False, **overrides)  # fmt: skip
     start = time.perf_counter()
-    info = train_gan(job["root"], job["out"], config, overwrite=True, max_seconds=job["seconds"],
-                     clock=clock)  # fmt: skip
+    info = train_gan(job["root"], job["out"], config, overwrite=True, max_seconds=job["seconds"])
     steps = info.training.steps
     return {"steps": steps, "images": steps * config.batch_size,
             "epochs": steps * config.batch_size / info.data.counts["train"],
             "seconds": time.perf_counter() - start, "recipe": config.to_dict()}  # fmt: skip
 
 
-def _train_notebook(job: dict[str, Any], clock: Any) -> dict[str, Any]:
+def _train_notebook(job: dict[str, Any]) -> dict[str, Any]:
     """The notebook's loop for the budget; its generator saved as a GAN run (same layers as
     ``dcgan32_seed``) so that ``gan evaluate`` reads it like any other."""
     import shutil
@@ -369,7 +397,7 @@ def _train_notebook(job: dict[str, Any], clock: Any) -> dict[str, Any]:
     from notebook_dcgan import SEED_BATCH, notebook_train
 
     result, generator = notebook_train(Path(job["folder"]), job["threads"],
-                                       seconds=job["seconds"], clock=clock)  # fmt: skip
+                                       seconds=job["seconds"])  # fmt: skip
     out = Path(job["out"])
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
