@@ -44,7 +44,9 @@ def test_sigterm_stops_the_demo_with_one_line(tmp_path):
     from signals import stop_when
 
     out = tmp_path / "demo"
-    stopped = stop_when(["--out", str(out)], lambda: len(list(out.glob("*"))) > 1,
+    # signalled once the synthetic data is written (the stages after it read that data)
+    args = ["--out", str(out), "--n", "400", "--n-hq", "20"]
+    stopped = stop_when(args, (out / "data" / "synthetic_truth.json").exists,
                         module="celebalab.demo")  # fmt: skip
     assert stopped.returncode == 143 and stopped.seconds < 10
     lines = stopped.stderr.strip().splitlines()
