@@ -6,13 +6,15 @@ classifier that defines the feature space, so the classifier is independent of b
 reference notebook's loop (:mod:`notebook_dcgan`: ImageFolder + PIL, batch 32, its optimiser)
 and ``gan train`` (its default recipe, or the ``--variant`` recipes of an ablation) each train
 on the same training split for the same wall-clock budget, each in its own process with the
-same torch thread count; the budget counts from before each opens its data. By default every
-contestant of a budget (and the conditional run) trains **at the same time** on the same cores,
-with ``OMP_WAIT_POLICY=PASSIVE`` (no thread spins for a partner another process holds): on a
-machine other jobs share, the load they add then hits every contestant alike, where one after
-the other each would get a different, unknown share of the cores (measured here: the same
-step's cost varied 5-10x between minutes). ``--one-at-a-time`` runs them in turn, for an idle
-machine.
+same torch thread count; the budget counts from before each opens its data.
+
+The contestants of a budget (and the conditional run) **take turns** on the cores: each process
+runs for a 2-second slice while the others are stopped (SIGSTOP/SIGCONT), and each one's budget
+counts only its own turns (its clock is a file the parent keeps up to date). On a machine other
+jobs share, the load they add then falls on every contestant alike: run one after the other,
+each would get a different, unknown share of the cores (measured here, the same training
+step's cost varied 5-10x from one minute to the next), and run at the same time they would
+compete with each other, which penalises the multi-threaded loop most.
 Both generators are then evaluated by the same ``gan evaluate`` code: classifier-feature FID and
 KID beside the real-vs-real floor, precision/recall. A conditional ``gan train`` run of the same
 budget shows whether the attributes obey (share the independent classifier recognises, beside
@@ -21,6 +23,7 @@ its agreement with real labels), with one grid per attribute combination.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -40,6 +43,9 @@ CLASSIFIER_FACES = 3000
 #: Samples per set in the evaluation (capped by gan evaluate at half the training split).
 EVAL_SAMPLES = 2000
 GRID_FACES = 64
+#: Seconds each contestant runs before the next one's turn, and how often its clock is updated.
+SLICE = 2.0
+TICK = 0.05
 #: Epoch cap of a time-budgeted ``gan train`` (the budget ends it long before).
 UNBOUNDED_EPOCHS = 100_000
 
@@ -72,8 +78,6 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--quality", action="store_true", help=__doc__.splitlines()[0])
     group.add_argument("--minutes", type=float, nargs="+", default=[5.0, 20.0],
                        help="time budgets, one comparison each (default 5 20)")  # fmt: skip
-    group.add_argument("--one-at-a-time", action="store_true",
-                       help="train the contestants in turn, not at the same time")  # fmt: skip
     group.add_argument("--cores", type=int, default=2, help="torch threads of every side (2)")
     group.add_argument("--faces", type=int, default=4000, help="synthetic faces for the GANs")
     group.add_argument("--work", type=Path, help="keep data, classifier and runs here (reused)")
@@ -123,7 +127,7 @@ def main(args: Any) -> None:
         grids = args.grids or space.work
         for minutes in args.minutes:
             budget = {"seconds": minutes * 60, "threads": args.cores}
-            contest = Contest(space, minutes, budget, not args.one_at_a_time, grids)
+            contest = Contest(space, minutes, budget, grids)
             contest.run(variants, conditional, args.no_notebook)
         print(f"load average at end: {_load()}")
 
@@ -173,13 +177,12 @@ def _link_training_split(root: Path, target: Path) -> None:
 
 @dataclass(frozen=True)
 class Contest:
-    """Every contestant of one budget: trained (together or in turn), evaluated, printed."""
+    """Every contestant of one budget: trained (taking turns), evaluated, printed."""
 
     space: Workspace
     minutes: float
     #: ``seconds`` and ``threads`` of every training job.
     budget: dict[str, Any]
-    together: bool
     grids: Path
 
     @property
@@ -191,9 +194,8 @@ class Contest:
             skip_notebook: bool) -> None:  # fmt: skip
         """Train, evaluate and print; write ``results.json`` beside the runs."""
         cores, space = self.budget["threads"], self.space
-        how = "all at the same time" if self.together else "one at a time"
-        print(f"--- budget {self.minutes:g} min wall-clock on {cores} cores, {how}; load "
-              f"average now: {_load()}")  # fmt: skip
+        print(f"--- budget {self.minutes:g} min wall-clock on {cores} cores each, taking turns "
+              f"in {SLICE:g} s slices; load average now: {_load()}")  # fmt: skip
         jobs = {} if skip_notebook else {
             "notebook": {"kind": "notebook", "folder": str(space.folder)}
         }  # fmt: skip
@@ -225,9 +227,7 @@ class Contest:
         common = {"root": str(self.space.root), **self.budget}
         full = {name: {**job, **common, "out": str(self.runs / name)}
                 for name, job in jobs.items()}  # fmt: skip
-        if not self.together:
-            return {name: _child(job) for name, job in full.items()}
-        return _children(full, {"OMP_WAIT_POLICY": "PASSIVE"})
+        return _take_turns(full, self.runs)
 
     def _conditional(self, attributes: str, trained: dict) -> None:
         cond = trained["metrics"]["conditional"]
@@ -261,8 +261,8 @@ def _metrics(trained: dict) -> tuple[dict, dict]:
 def _describe(name: str, trained: dict) -> str:
     gen, floor = _metrics(trained)
     return (f"{name}: {trained['steps']:,} steps, {trained['images']:,} images "
-            f"({trained['epochs']:.1f} epochs) in {trained['seconds']:.0f} s wall, "
-            f"{trained['cpu_seconds']:.0f} s CPU; FID "
+            f"({trained['epochs']:.1f} epochs) in {trained['seconds']:.0f} s of its turns "
+            f"({trained['cpu_seconds']:.0f} s CPU); FID "
             f"{gen['FID']:.2f} [floor {floor['FID']:.2f}], KID {gen['KID']:.4f}, precision "
             f"{gen['precision']:.3f}, recall {gen['recall']:.3f}")  # fmt: skip
 
@@ -324,24 +324,64 @@ def side_by_side(runs: dict[str, Path], path: Path) -> None:
 
 def _child(job: dict[str, Any]) -> dict[str, Any]:
     """Run ``job`` in a fresh process (its own threads, memory and imports); its JSON answer."""
-    return _children({job["kind"]: job})[job["kind"]]
+    done = subprocess.run([sys.executable, __file__, json.dumps(job)], capture_output=True,
+                          text=True)  # fmt: skip
+    if done.returncode:
+        raise SystemExit(f"{job['kind']} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _children(jobs: dict[str, dict], env: dict[str, str] | None = None) -> dict[str, dict]:
-    """Run every job at the same time, each in its own process; their JSON answers."""
-    procs = {
-        name: subprocess.Popen([sys.executable, __file__, json.dumps(job)], text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, **(env or {})})
-        for name, job in jobs.items()
-    }  # fmt: skip
+def _take_turns(jobs: dict[str, dict], folder: Path) -> dict[str, dict]:
+    """Run the jobs as processes that take turns on the cores (see the module doc); each job's
+    ``clock`` file holds the seconds it has run so far. Their JSON answers."""
+    import signal
+
+    folder.mkdir(parents=True, exist_ok=True)
+    procs, clocks, logs, ran = {}, {}, {}, dict.fromkeys(jobs, 0.0)
+    for name, job in jobs.items():
+        clocks[name] = folder / f"{name}.clock"
+        _write_clock(clocks[name], 0.0)
+        logs[name] = (folder / f"{name}.out", folder / f"{name}.err")
+        with open(logs[name][0], "w") as out, open(logs[name][1], "w") as err:
+            procs[name] = subprocess.Popen(
+                [sys.executable, __file__, json.dumps({**job, "clock": str(clocks[name])})],
+                stdout=out, stderr=err,
+            )  # fmt: skip
+        procs[name].send_signal(signal.SIGSTOP)
+    while running := [name for name, proc in procs.items() if proc.poll() is None]:
+        for name in running:
+            proc, start = procs[name], time.perf_counter()
+            proc.send_signal(signal.SIGCONT)
+            while time.perf_counter() - start < SLICE and proc.poll() is None:
+                time.sleep(TICK)
+                _write_clock(clocks[name], ran[name] + time.perf_counter() - start)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGSTOP)
+            ran[name] += time.perf_counter() - start
     answers = {}
     for name, proc in procs.items():
-        out, err = proc.communicate()
         if proc.returncode:
-            raise SystemExit(f"{name} failed:\n{err[-3000:]}")
-        answers[name] = json.loads(out.strip().splitlines()[-1])
+            raise SystemExit(f"{name} failed:\n{logs[name][1].read_text()[-3000:]}")
+        answers[name] = json.loads(logs[name][0].read_text().strip().splitlines()[-1])
     return answers
+
+
+def _write_clock(path: Path, seconds: float) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(repr(seconds))
+    os.replace(tmp, path)
+
+
+class FileClock:
+    """The seconds a process has run in its turns, read from the file its parent keeps."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.last = Path(path), 0.0
+
+    def __call__(self) -> float:
+        with contextlib.suppress(OSError, ValueError):  # being replaced: the last one stands
+            self.last = float(self.path.read_text())
+        return self.last
 
 
 def _run_child(job: dict[str, Any]) -> dict[str, Any]:
@@ -350,9 +390,9 @@ def _run_child(job: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(job["threads"])
     kind = job["kind"]
     if kind in ("notebook", "celebalab"):
-        cpu = time.process_time()
-        trained = (_train_notebook if kind == "notebook" else _train_celebalab)(job)
-        return {**trained, "cpu_seconds": time.process_time() - cpu}
+        cpu, clock = time.process_time(), FileClock(job["clock"])
+        trained = (_train_notebook if kind == "notebook" else _train_celebalab)(job, clock)
+        return {**trained, "cpu_seconds": time.process_time() - cpu, "turn_seconds": clock()}
     if kind == "classifier":
         from celebalab.models import train
 
@@ -368,7 +408,7 @@ def _run_child(job: dict[str, Any]) -> dict[str, Any]:
             if key in ("samples_per_set", "feature_space", "conditional")}  # fmt: skip
 
 
-def _train_celebalab(job: dict[str, Any]) -> dict[str, Any]:
+def _train_celebalab(job: dict[str, Any], clock: FileClock) -> dict[str, Any]:
     from celebalab.generate.config import GanConfig
     from celebalab.generate.train import train_gan
 
@@ -377,15 +417,16 @@ def _train_celebalab(job: dict[str, Any]) -> dict[str, Any]:
     overrides["augment"] = tuple(overrides.get("augment", GanConfig().augment))
     config = GanConfig(size=32, crop="none", epochs=UNBOUNDED_EPOCHS, threads=job["threads"],
                        progress=False, **overrides)  # fmt: skip
-    start = time.perf_counter()
-    info = train_gan(job["root"], job["out"], config, overwrite=True, max_seconds=job["seconds"])
+    start = clock()
+    info = train_gan(job["root"], job["out"], config, overwrite=True, max_seconds=job["seconds"],
+                     clock=clock)  # fmt: skip
     steps = info.training.steps
     return {"steps": steps, "images": steps * config.batch_size,
             "epochs": steps * config.batch_size / info.data.counts["train"],
-            "seconds": time.perf_counter() - start, "recipe": config.to_dict()}  # fmt: skip
+            "seconds": clock() - start, "recipe": config.to_dict()}  # fmt: skip
 
 
-def _train_notebook(job: dict[str, Any]) -> dict[str, Any]:
+def _train_notebook(job: dict[str, Any], clock: FileClock) -> dict[str, Any]:
     """The notebook's loop for the budget; its generator saved as a GAN run (same layers as
     ``dcgan32_seed``) so that ``gan evaluate`` reads it like any other."""
     import shutil
@@ -397,7 +438,7 @@ def _train_notebook(job: dict[str, Any]) -> dict[str, Any]:
     from notebook_dcgan import SEED_BATCH, notebook_train
 
     result, generator = notebook_train(Path(job["folder"]), job["threads"],
-                                       seconds=job["seconds"])  # fmt: skip
+                                       seconds=job["seconds"], clock=clock)  # fmt: skip
     out = Path(job["out"])
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
