@@ -191,8 +191,10 @@ def first_paint(page, url: str, n: int) -> dict[str, float | int]:
     except Exception:  # a body of tens of MB is evicted from the inspector's cache
         size, zipped = answer.value.request.sizes()["responseBodySize"], nan
     return {
-        **{k: (marks.get(k) or nan * 1e3) / 1e3
-           for k in ("fcp", "piesImage", "pies", "preview", "map")},
+        **{
+            k: (marks.get(k) or nan * 1e3) / 1e3
+            for k in ("fcp", "piesImage", "pies", "preview", "map")
+        },
         "map_settled": seconds,
         "bytes": size,
         "gzip": zipped,
@@ -291,7 +293,7 @@ def baseline_payload(emb: Path) -> tuple[int, int]:
     """(bytes, gzip bytes) of the same map arrays as JSON number lists."""
     import plotly.io as pio
 
-    from celebalab.explorer.figures import from_typed_array
+    from celebalab.explorer._figures import from_typed_array
     from celebalab.explorer.sources import open_source
     from celebalab.explorer.views import DEFAULT_CLUSTERING, Explorer
 
@@ -430,7 +432,7 @@ def run(n: int, dim: int, budget: int, images: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from celebalab.explorer.density import POINT_BUDGET
+    from celebalab.explorer._density import POINT_BUDGET
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 faces only")

@@ -162,7 +162,7 @@ def _link_training_split(root: Path, target: Path) -> None:
     """Symlink the JPEGs of ``root``'s training split (the one ``gan train`` uses) into
     ``target``: the notebook's ImageFolder then trains on exactly the same images."""
     from celebalab.datasets.table import load_table
-    from celebalab.generate.data import load_gan_data
+    from celebalab.generate._data import load_gan_data
 
     table = load_table(root)
     data = load_gan_data(root, 32, "none", (), 0, progress=False)
@@ -240,7 +240,7 @@ class Contest:
               f"conditioned attributes recognised on {cond['all_generated']:.1%} of the samples; "
               f"the classifier agrees with real images' labels on {cond['all_real']:.1%}; per "
               f"attribute: {per}")  # fmt: skip
-        from celebalab.generate.report import combination_figure
+        from celebalab.generate._report import combination_figure
         from celebalab.generate.run import load_gan_run
         from celebalab.generate.sample import combination_rows
 
@@ -303,7 +303,7 @@ def side_by_side(runs: dict[str, Path], path: Path) -> None:
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from celebalab.generate.monitor import image_grid
+    from celebalab.generate._monitor import image_grid
     from celebalab.generate.run import load_gan_run
     from celebalab.generate.sample import sample_images
 
@@ -432,8 +432,8 @@ def _train_notebook(job: dict[str, Any], clock: FileClock) -> dict[str, Any]:
     import shutil
 
     from celebalab.generate import run as runfmt
+    from celebalab.generate._data import describe, load_gan_data
     from celebalab.generate.config import GanConfig
-    from celebalab.generate.data import describe, load_gan_data
     from celebalab.generate.records import GanRun
     from notebook_dcgan import SEED_BATCH, notebook_train
 

@@ -36,10 +36,12 @@ def test_methods_on_the_same_images(emb_dir: Path) -> None:
     projected = PCA(n_components=20, random_state=0, svd_solver="randomized").fit_transform(pixels)
     ref = identification_metrics(projected, ids)
     assert result.table.loc["pixel PCA", "precision_at_1"] == pytest.approx(
-        ref["precision_at_1"], abs=0.02)  # randomized SVD: same seed, float32 vs float64 input
+        ref["precision_at_1"], abs=0.02
+    )  # randomized SVD: same seed, float32 vs float64 input
     probs = identification_metrics(emb.probabilities(), ids, "euclidean")
     assert result.table.loc["attribute probabilities", "map_at_r"] == pytest.approx(
-        probs["map_at_r"])
+        probs["map_at_r"]
+    )
     pairs = result.table["pairs"].unique()
     assert len(pairs) == 1  # every method scored on the same pairs
 

@@ -359,7 +359,7 @@ def test_export_and_table_of_a_filtered_selection(
     import pandas as pd
 
     from celebalab.datasets.table import load_table
-    from celebalab.explorer.selection import COLUMNS
+    from celebalab.explorer._selection import COLUMNS
 
     table = load_table(synth_root / "CelebA")
     page, errors = _open(browser, served)
@@ -407,7 +407,7 @@ def test_export_and_table_of_a_filtered_selection(
 def test_greyed_context_and_cluster_descriptions(
     served: str, browser, synthetic_embedding_set: Path, tmp_path: Path
 ) -> None:
-    from celebalab.explorer import figures
+    from celebalab.explorer import _figures as figures
     from celebalab.explorer.sources import open_sources
     from celebalab.explorer.views import DEFAULT_CLUSTERING, Explorer
 
@@ -527,9 +527,9 @@ def test_density_map_zooms_and_resolves_clicks(
     }""", [float(xy[9, 0]), float(xy[9, 1])])  # fmt: skip
     page.mouse.click(box["x"] + x, box["y"] + y)  # a click: the nearest face, found on the server
     page.wait_for_selector("#clicked-caption", timeout=10000)
-    image_id = Explorer(sources=open_sources([synthetic_embedding_set])).sources[0].meta[
-        "image_id"
-    ].iat[9]
+    image_id = (
+        Explorer(sources=open_sources([synthetic_embedding_set])).sources[0].meta["image_id"].iat[9]
+    )
     assert page.locator("#clicked-caption").inner_text().startswith(image_id)
     page.wait_for_function("document.querySelectorAll('#similar-gallery img').length == 12")
     _shot(page, "explorer_density_1440.png", tmp_path, "card-map")

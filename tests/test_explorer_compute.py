@@ -10,10 +10,11 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.neighbors import NearestNeighbors
 
-from celebalab.explorer import clustering, projections
-from celebalab.explorer.dendrogram import build_tree, dendrogram_figure, tree_labels
-from celebalab.explorer.metrics import clustering_silhouette, identity_knn_accuracy
-from celebalab.explorer.neighbours import ExactCosineIndex
+from celebalab.explorer import _clustering as clustering
+from celebalab.explorer import _projections as projections
+from celebalab.explorer._dendrogram import build_tree, dendrogram_figure, tree_labels
+from celebalab.explorer._metrics import clustering_silhouette, identity_knn_accuracy
+from celebalab.explorer._neighbours import ExactCosineIndex
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 from sklearn.metrics import matthews_corrcoef
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
-from celebalab.explorer import figures
-from celebalab.explorer.cache import ResultCache, cache_key
-from celebalab.explorer.filters import (
+from celebalab.explorer import _figures as figures
+from celebalab.explorer._cache import ResultCache, cache_key
+from celebalab.explorer._filters import (
     add_filter,
     attribute_counts,
     attribute_shares,
@@ -22,7 +22,7 @@ from celebalab.explorer.filters import (
     remove_filter,
     subset_mask,
 )
-from celebalab.explorer.mapviews import numbered_stems
+from celebalab.explorer._mapviews import numbered_stems
 
 
 @pytest.fixture()

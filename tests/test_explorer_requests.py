@@ -45,8 +45,11 @@ def _call(client, output: str, changed: str, **values: Any):
 
     def items(key: str) -> list[dict]:
         return [
-            {"id": i["id"], "property": i["property"],
-             "value": given.get(f"{i['id']}.{i['property']}", given.get(i["id"]))}
+            {
+                "id": i["id"],
+                "property": i["property"],
+                "value": given.get(f"{i['id']}.{i['property']}", given.get(i["id"])),
+            }
             for i in callback[key]
             if not i["id"].startswith("{")
         ]
@@ -90,12 +93,24 @@ def test_a_valid_request_is_answered(client) -> None:
         (MAP, "cluster.data", {"cluster": "3"}, "cluster must be an integer"),
         (MAP, "context.value", {"context": "yes"}, "the context switch must be true or false"),
         (TABLE, "table.page_size", {"table.page_size": 10**6}, "the table page size must be"),
-        (TABLE, "table.sort_by", {"table.sort_by": [{"column_id": "rm -rf", "direction": "asc"}]},
-         "the table's sort must be"),
-        (IMAGE, "map-click.data", {"map-click": {"x": "1", "y": 0, "radius": 1, "t": 0}},
-         "a density-map click must be"),
-        (IMAGE, "map-click.data", {"map-click": {"x": 1, "y": 0, "radius": -1, "t": 0}},
-         "a density-map click must be"),
+        (
+            TABLE,
+            "table.sort_by",
+            {"table.sort_by": [{"column_id": "rm -rf", "direction": "asc"}]},
+            "the table's sort must be",
+        ),
+        (
+            IMAGE,
+            "map-click.data",
+            {"map-click": {"x": "1", "y": 0, "radius": 1, "t": 0}},
+            "a density-map click must be",
+        ),
+        (
+            IMAGE,
+            "map-click.data",
+            {"map-click": {"x": 1, "y": 0, "radius": -1, "t": 0}},
+            "a density-map click must be",
+        ),
     ],
 )
 def test_wrong_values_are_400_with_one_line(client, output, changed, values, reason) -> None:

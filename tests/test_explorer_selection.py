@@ -14,10 +14,11 @@ import pytest
 from PIL import Image
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
-from celebalab.explorer import density, figures
-from celebalab.explorer.describe import MIN_LIFT, MIN_RATE, TOP, describe_clusters
-from celebalab.explorer.figures import from_typed_array
-from celebalab.explorer.selection import COLUMNS, export_bytes
+from celebalab.explorer import _density as density
+from celebalab.explorer import _figures as figures
+from celebalab.explorer._describe import MIN_LIFT, MIN_RATE, TOP, describe_clusters
+from celebalab.explorer._figures import from_typed_array
+from celebalab.explorer._selection import COLUMNS, export_bytes
 from celebalab.explorer.sources import open_sources
 from celebalab.explorer.views import DEFAULT_CLUSTERING, Explorer
 

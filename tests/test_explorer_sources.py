@@ -13,7 +13,7 @@ from PIL import Image
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError
-from celebalab.explorer.images import ImageStore, UploadError, decode_upload
+from celebalab.explorer._images import ImageStore, UploadError, decode_upload
 from celebalab.explorer.sources import open_source, open_sources
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from celebalab.explorer.cache import ResultCache
-from celebalab.explorer.figures import from_typed_array
-from celebalab.explorer.neighbours import ExactCosineIndex
-from celebalab.explorer.pipeline import SourcePipeline
+from celebalab.explorer._cache import ResultCache
+from celebalab.explorer._figures import from_typed_array
+from celebalab.explorer._neighbours import ExactCosineIndex
+from celebalab.explorer._pipeline import SourcePipeline
 from celebalab.explorer.sources import open_sources
 from celebalab.explorer.views import DEFAULT_CLUSTERING, Explorer
 
@@ -127,8 +127,8 @@ def test_pipeline_cache_is_reused_by_a_new_process(
     def fail(*args, **kwargs):
         raise AssertionError("recomputed although cached")
 
-    monkeypatch.setattr("celebalab.explorer.clustering.cluster_labels", fail)
-    monkeypatch.setattr("celebalab.explorer.projections.fit_pca", fail)
+    monkeypatch.setattr("celebalab.explorer._clustering.cluster_labels", fail)
+    monkeypatch.setattr("celebalab.explorer._projections.fit_pca", fail)
     again = SourcePipeline(source=source, cache=ResultCache(root=tmp_path))
     assert np.array_equal(again.labels(**DEFAULT_CLUSTERING), labels)
     assert np.array_equal(again.map("pca"), xy)
@@ -156,7 +156,7 @@ def test_warm_up_preloads_k_means_only_after_the_first_view(
     """The K-means imports (1-3 s holding the GIL) wait for the page's first view to answer."""
     import threading
 
-    from celebalab.explorer import clustering
+    from celebalab.explorer import _clustering as clustering
 
     preloaded = threading.Event()
     monkeypatch.setattr(clustering, "preload", preloaded.set)

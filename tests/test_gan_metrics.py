@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from celebalab.generate.metrics import (
+from celebalab.generate._metrics import (
     frechet_distance,
     kernel_distance,
     nearest_distances,

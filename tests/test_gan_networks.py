@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from celebalab.errors import CelebalabError
-from celebalab.generate.networks import attribute_code, build_pair
+from celebalab.generate._networks import attribute_code, build_pair
 
 
 def _seed_pair() -> tuple[nn.Module, nn.Module]:
@@ -88,7 +88,7 @@ def test_spectrally_normalised_discriminator_has_unit_norm_layers_and_no_batchno
 
 
 def test_augmentation_draws_only_from_the_step_stream() -> None:
-    from celebalab.generate.augment import build_augment
+    from celebalab.generate._augment import build_augment
 
     augment = build_augment(("color", "translation", "cutout"))
     images = torch.rand(8, 3, 32, 32) * 2 - 1
@@ -105,7 +105,7 @@ def test_augmentation_draws_only_from_the_step_stream() -> None:
 
 
 def test_cutout_blanks_a_quarter_of_each_image() -> None:
-    from celebalab.generate.augment import build_augment
+    from celebalab.generate._augment import build_augment
 
     images = torch.ones(6, 3, 32, 32)
     out = build_augment(("cutout",))(images, torch.Generator().manual_seed(0))

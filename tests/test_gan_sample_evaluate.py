@@ -12,10 +12,10 @@ from PIL import Image
 
 from celebalab.cli import main
 from celebalab.errors import CelebalabError
+from celebalab.generate._metrics import frechet_distance
+from celebalab.generate._monitor import collapse_warnings
 from celebalab.generate.config import GanConfig
 from celebalab.generate.evaluate import evaluate_gan
-from celebalab.generate.metrics import frechet_distance
-from celebalab.generate.monitor import collapse_warnings
 from celebalab.generate.run import load_gan_run
 from celebalab.generate.sample import parse_attrs, sample_images
 from celebalab.generate.train import train_gan
@@ -101,7 +101,7 @@ def test_collapse_warnings() -> None:
 
 
 def test_evaluate_writes_metrics_with_the_real_floor(gan_run: Path, classifier_run: Path) -> None:
-    from celebalab.generate.data import load_gan_data
+    from celebalab.generate._data import load_gan_data
     from celebalab.generate.evaluate import classifier_features
     from celebalab.models.run import load_run
 
@@ -141,7 +141,7 @@ def test_recognition_from_features_equals_the_classifiers_probabilities(
     gan_run: Path, classifier_run: Path
 ) -> None:
     """evaluate reads attribute probabilities off the features it has (no second forward)."""
-    from celebalab.generate.data import nchw, resize_bicubic
+    from celebalab.generate._data import nchw, resize_bicubic
     from celebalab.generate.evaluate import _probabilities, classifier_features
     from celebalab.models import load_run, predict_proba
 
@@ -155,7 +155,7 @@ def test_recognition_from_features_equals_the_classifiers_probabilities(
 def test_inception_weights_are_never_downloaded(
     gan_run: Path, classifier_run: Path, tmp_path: Path
 ) -> None:
-    from celebalab.generate.inception import inception_metrics
+    from celebalab.generate._inception import inception_metrics
 
     missing = tmp_path / "pt_inception.pth"
     with pytest.raises(CelebalabError, match="nothing is downloaded"):

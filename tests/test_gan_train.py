@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 
 from celebalab.errors import CelebalabError
+from celebalab.generate._precision import cpu_has_bf16
 from celebalab.generate.config import GanConfig
-from celebalab.generate.precision import cpu_has_bf16
 from celebalab.generate.run import CHECKPOINT, load_gan_run
 from celebalab.generate.train import train_gan
 
@@ -90,7 +90,7 @@ def test_run_directory_describes_itself(uninterrupted: Path) -> None:
 
 
 def test_cpu_precision_follows_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
-    from celebalab.generate import precision
+    from celebalab.generate import _precision as precision
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)
@@ -120,8 +120,8 @@ def test_refuses_to_mix_runs(synth_root: Path, uninterrupted: Path, tmp_path: Pa
 
 
 def test_config_rejects_bad_options() -> None:
+    from celebalab.generate._networks import ARCHITECTURES
     from celebalab.generate.config import SIZES
-    from celebalab.generate.networks import ARCHITECTURES
 
     assert tuple(sorted(ARCHITECTURES)) == SIZES  # the option accepts the sizes with a network
     with pytest.raises(CelebalabError, match="size"):

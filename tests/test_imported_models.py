@@ -184,7 +184,9 @@ def test_dlib_run_records_its_files_and_licence(tmp_path: Path) -> None:
     run = load_run(import_model("dlib", tmp_path / "dlib"))
     assert run.config["embedding_dim"] == 128 and not run.differentiable
     assert set(run.config["source"]["files"]) == {
-        "dlib_face_recognition_resnet_model_v1.dat", "shape_predictor_5_face_landmarks.dat"}
+        "dlib_face_recognition_resnet_model_v1.dat",
+        "shape_predictor_5_face_landmarks.dat",
+    }
     assert "68-point" in run.config["licence"]
 
 

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from celebalab.errors import OptionError
-from celebalab.explorer.images import UploadError
-from celebalab.explorer.query import use_model
+from celebalab.explorer._images import UploadError
+from celebalab.explorer._query import use_model
 from celebalab.explorer.sources import open_source
 from celebalab.models.imported import ImportOptions, import_model
 from imported_models import export, tiny_net
@@ -131,7 +131,7 @@ def test_explore_model_needs_an_embedding_set(synth_root: Path, imported_set: Pa
 
 
 def test_upload_without_a_face_names_the_reason(imported_set: Path, tmp_path: Path) -> None:
-    from celebalab.explorer.query import embed_upload
+    from celebalab.explorer._query import embed_upload
 
     source = open_source(imported_set)
     aligned = Image.new("RGB", (178, 218))  # CelebA's aligned size: cropped, no detection

@@ -149,3 +149,36 @@ def test_each_api_page_documents_its_package_face() -> None:
         package = importlib.import_module(f"celebalab.{page.stem}")
         paths = re.findall(r"^:::\s*(celebalab[\w.]+)", page.read_text(encoding="utf-8"), re.M)
         assert {p.rsplit(".", 1)[1] for p in paths} == set(package.__all__), page.name
+
+
+def _hosts_of_package_faces() -> set[str]:
+    """Modules that define a name some package exports (``__all__``): their paths are public."""
+    import importlib
+
+    hosts = set()
+    for module in MODULES:
+        if MODULES[module].name != "__init__.py":
+            continue
+        face = importlib.import_module(module)
+        for name in getattr(face, "__all__", ()):
+            hosts.add(getattr(getattr(face, name), "__module__", "") or "")
+    return hosts
+
+
+def test_each_public_module_earns_its_name() -> None:
+    """A module without a leading underscore hosts a name of its package's face, is a
+    command group (``cli*``), is used by another package or is a moved path that warns; anything
+    else is internal and
+    says so with ``_``."""
+    hosts = _hosts_of_package_faces()
+    used_outside = {target for module, edges in EDGES.items() for target, _, _ in edges
+                    if _top(target) != _top(module)}  # fmt: skip
+    unearned = [
+        module for module, path in MODULES.items()
+        if module.count(".") >= 2 and path.name != "__init__.py"
+        and not any(part.startswith("_") for part in module.split(".")[1:])
+        and not module.rsplit(".", 1)[1].startswith("cli")
+        and module not in hosts and module not in used_outside
+        and "DeprecationWarning" not in path.read_text(encoding="utf-8")
+    ]  # fmt: skip
+    assert not unearned

@@ -205,7 +205,7 @@ def test_shuffled_epoch_never_ends_on_a_single_image():
 
 
 def test_one_epoch_order_for_classifiers_and_the_gan():
-    from celebalab.generate.data import batch_rows, steps_per_epoch
+    from celebalab.generate._data import batch_rows, steps_per_epoch
     from celebalab.models.data import EpochBatchSampler
 
     for rank in (0, 1):

@@ -126,7 +126,7 @@ def test_gan_train(synth_root: Path, tmp_path: Path, monkeypatch) -> None:
     train_gan(root, out, GanConfig(**tiny))
     weights = (out / "generator.pt").read_bytes()
     _mine(out, "eval")
-    monkeypatch.setattr("celebalab.generate.report.training_report", _broken)
+    monkeypatch.setattr("celebalab.generate._report.training_report", _broken)
     with pytest.raises(RuntimeError, match="disk full"):
         train_gan(root, out, GanConfig(seed=1, **tiny), overwrite=True)
     assert (out / "generator.pt").read_bytes() == weights and load_gan_run(out) is not None

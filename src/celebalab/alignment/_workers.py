@@ -47,7 +47,7 @@ def map_chunks(
     except BrokenProcessPool:
         _pools.pop(count).shutdown(wait=False, cancel_futures=True)
         logger.warning(
-            "worker processes could not start (a script without `if __name__ == \"__main__\":`?); "
+            'worker processes could not start (a script without `if __name__ == "__main__":`?); '
             "dlib's work runs in this process"
         )
         return func(items)

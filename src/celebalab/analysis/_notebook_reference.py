@@ -14,6 +14,7 @@ from celebalab.datasets.schema import ATTRIBUTE_NAMES
 
 NAMES = list(ATTRIBUTE_NAMES)
 
+
 def notebook_conditional_probabilities(train_df: pd.DataFrame) -> pd.DataFrame:
     """The notebook's nested loop over attribute pairs."""
     conditional_probs = pd.DataFrame(index=NAMES, columns=NAMES)

@@ -17,7 +17,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")
 
 
-
 def stats_summary(result: StatsResult) -> dict[str, Any]:
     """Everything a script needs without parsing the CSVs; undefined numbers are null."""
     freq = result.frequencies

@@ -61,6 +61,4 @@ def stats(
 
 def register(app: typer.Typer) -> None:
     """Add the ``stats`` command to the root ``celebalab`` app."""
-    app.command(
-        "stats", epilog=example("celebalab stats data/synth/CelebA --out out/stats")
-    )(stats)
+    app.command("stats", epilog=example("celebalab stats data/synth/CelebA --out out/stats"))(stats)

@@ -69,10 +69,8 @@ try:
 except ImportError:
     pass
 else:
-    app.command(
-        "synth", epilog=example("celebalab data synth data/synth --n 2000 --seed 0")
-    )(synth_command)
+    app.command("synth", epilog=example("celebalab data synth data/synth --n 2000 --seed 0"))(
+        synth_command
+    )
 
-app.command("pack", epilog=example("celebalab data pack data/synth/CelebA --size 64"))(
-    pack_command
-)
+app.command("pack", epilog=example("celebalab data pack data/synth/CelebA --size 64"))(pack_command)

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from celebalab.generate import GanConfig, GanEvaluation, GanRun, evaluate_gan, train_gan
-from celebalab.generate.report import add_metric_sections, add_training_sections
+from celebalab.generate import (
+    GanConfig,
+    GanEvaluation,
+    GanRun,
+    add_metric_sections,
+    add_training_sections,
+    evaluate_gan,
+    train_gan,
+)
 from celebalab.reports.html import Report
 
 

@@ -154,8 +154,13 @@ def _run_stages(options: DemoOptions) -> Path:
         "face recognition: identity model, embeddings, evaluation, retrieval",
         out / "recognition",
         lambda: face_recognition_stage(
-            celeba, out / "recognition", run_dir, size=options.identity_size, crop=options.crop,
-            epochs=options.identity_epochs, seed=options.seed,
+            celeba,
+            out / "recognition",
+            run_dir,
+            size=options.identity_size,
+            crop=options.crop,
+            epochs=options.identity_epochs,
+            seed=options.seed,
         ),
     )
     explained = stages.run(
@@ -168,7 +173,11 @@ def _run_stages(options: DemoOptions) -> Path:
         f"train + evaluate a 32 px DCGAN ({options.gan_epochs} epochs)",
         gan_dir,
         lambda: run_demo_gan(
-            celeba, gan_dir, run_dir, epochs=options.gan_epochs, crop=options.crop,
+            celeba,
+            gan_dir,
+            run_dir,
+            epochs=options.gan_epochs,
+            crop=options.crop,
             seed=options.seed,
         ),
     )
@@ -286,4 +295,3 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"[demo] explore the embeddings in a browser: {demo_command(args.out)}", flush=True)
     return 0
-

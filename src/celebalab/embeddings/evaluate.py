@@ -175,8 +175,10 @@ def _probability_baseline(
     if other is None:
         probs = emb.probabilities()
         if probs is None:
-            return None, ("the set holds no attribute probabilities (pass --probabilities with "
-                          "a set extracted from an attribute classifier on the same images)")
+            return None, (
+                "the set holds no attribute probabilities (pass --probabilities with "
+                "a set extracted from an attribute classifier on the same images)"
+            )
         return probs[rows], ""
     other = load_embeddings(other) if isinstance(other, (str, Path)) else other
     probs = other.probabilities()

@@ -109,8 +109,14 @@ def extract_embeddings(
     dataset = open_dataset(root)
     job, output = _start_job(run, dataset, out, split, batch_size, normalise, workers, overwrite)
     todo = job.todo()
-    log.info("extracting %d images of split %r through %s (%d of %d units already done)",
-             len(job.rows), split, run.run_dir, len(job.units()) - len(todo), len(job.units()))
+    log.info(
+        "extracting %d images of split %r through %s (%d of %d units already done)",
+        len(job.rows),
+        split,
+        run.run_dir,
+        len(job.units()) - len(todo),
+        len(job.units()),
+    )
     use_lightning = engine == "lightning" or (engine == "auto" and devices > 1)
     with writing(output, keep=True):  # an interrupted extraction is resumed by the same command
         if todo:

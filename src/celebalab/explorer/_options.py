@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from celebalab.explorer.density import POINT_BUDGET
+from celebalab.explorer._density import POINT_BUDGET
 from celebalab.options import Interval, IsBool, Options, option
 
 

@@ -19,10 +19,13 @@ import numpy as np
 from dash import ALL, ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html, no_update
 from flask import Response, abort, request, send_file
 
-from celebalab.explorer import figures, firstpaint, layout, selection
-from celebalab.explorer.filters import add_filter, filter_label, remove_filter
-from celebalab.explorer.images import MAX_UPLOAD_BYTES, UploadError, decode_upload
-from celebalab.explorer.requests import RequestValueError, body_limit, check_request
+from celebalab.explorer import _figures as figures
+from celebalab.explorer import _firstpaint as firstpaint
+from celebalab.explorer import _layout as layout
+from celebalab.explorer import _selection as selection
+from celebalab.explorer._filters import add_filter, filter_label, remove_filter
+from celebalab.explorer._images import MAX_UPLOAD_BYTES, UploadError, decode_upload
+from celebalab.explorer._requests import RequestValueError, body_limit, check_request
 from celebalab.explorer.views import GALLERY_CAP, Explorer, image_url
 
 #: Plain Bootstrap 5 (the bootswatch themes @import web fonts; this file imports nothing).
@@ -87,9 +90,7 @@ def view_dependencies(kind: type, clustering: type | None = None) -> list:
 def page_view(values: list[Any]) -> PageView:
     """The :class:`PageView` of the values of :func:`view_dependencies`."""
     src, filters, person, cluster, context, *clustering = values
-    return PageView(
-        src, filters or [], person, cluster, bool(context), clustering_args(clustering)
-    )
+    return PageView(src, filters or [], person, cluster, bool(context), clustering_args(clustering))
 
 
 def gallery(
@@ -590,9 +591,11 @@ def _selection_callbacks(app: dash.Dash, explorer: Explorer) -> None:
         shown = largest[:SHOWN_CLUSTERS]
         more = "" if len(largest) <= SHOWN_CLUSTERS else f" ({SHOWN_CLUSTERS} largest shown)"
         title = f"{len(largest)} clusters{more}: a random sample of each one's faces"
-        return legend, title, [
-            _cluster_faces(src, c, described[c], samples[c], explorer) for c in shown
-        ]
+        return (
+            legend,
+            title,
+            [_cluster_faces(src, c, described[c], samples[c], explorer) for c in shown],
+        )
 
 
 def _description(described) -> list:
@@ -630,8 +633,11 @@ def _cluster_faces(src, label, described, rows, explorer) -> html.Div:
     return html.Div(
         [
             html.Div(
-                [_swatch(label), html.B(f"{name} · {described.size:,} faces · "),
-                 described.attributes_text()],
+                [
+                    _swatch(label),
+                    html.B(f"{name} · {described.size:,} faces · "),
+                    described.attributes_text(),
+                ],
                 className="small",
             ),
             html.Div(

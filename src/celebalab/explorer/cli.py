@@ -34,8 +34,8 @@ def explore_command(
 ) -> None:
     """Explore attributes, people, projections and clusters of face embeddings in a browser."""
     from celebalab.explorer import serving
+    from celebalab.explorer._query import use_model
     from celebalab.explorer.app import build_app
-    from celebalab.explorer.query import use_model
     from celebalab.explorer.sources import open_sources
     from celebalab.explorer.views import Explorer
 

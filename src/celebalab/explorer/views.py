@@ -2,7 +2,7 @@
 
 The Dash callbacks in :mod:`celebalab.explorer.app` only unpack their inputs and call these;
 everything here returns figures, row numbers or small dicts, so it is unit-tested without a
-browser. The map's methods are in :mod:`celebalab.explorer.mapviews` (the base class).
+browser. The map's methods are in :mod:`celebalab.explorer._mapviews` (the base class).
 """
 
 from __future__ import annotations
@@ -18,17 +18,20 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
-from celebalab.explorer import clustering, density, figures, selection
-from celebalab.explorer.cache import cache_key
-from celebalab.explorer.dendrogram import Tree, build_tree, dendrogram_figure
-from celebalab.explorer.describe import (
+from celebalab.explorer import _clustering as clustering
+from celebalab.explorer import _density as density
+from celebalab.explorer import _figures as figures
+from celebalab.explorer import _selection as selection
+from celebalab.explorer._cache import cache_key
+from celebalab.explorer._dendrogram import Tree, build_tree, dendrogram_figure
+from celebalab.explorer._describe import (
     Description,
     attribute_values,
     describe_clusters,
     describe_rows,
     rates,
 )
-from celebalab.explorer.filters import (
+from celebalab.explorer._filters import (
     Filter,
     attribute_counts,
     attribute_shares,
@@ -38,9 +41,9 @@ from celebalab.explorer.filters import (
     pie_page,
     subset_mask,
 )
-from celebalab.explorer.images import ImageStore, UploadError
-from celebalab.explorer.mapviews import KEPT_VIEWS, MapViews, density_png
-from celebalab.explorer.pipeline import SourcePipeline
+from celebalab.explorer._images import ImageStore, UploadError
+from celebalab.explorer._mapviews import KEPT_VIEWS, MapViews, density_png
+from celebalab.explorer._pipeline import SourcePipeline
 from celebalab.explorer.sources import ExplorerSource
 
 DEFAULT_ATTRIBUTES = ("Male", "Eyeglasses", "Smiling", "Young")
@@ -91,7 +94,7 @@ class Explorer(MapViews):
 
         ``celebalab explore`` runs this in a background thread while the server already
         answers (the pies come with the page itself): a callback that needs a result first
-        waits for it (:class:`~celebalab.explorer.cache.ResultCache` computes each key once).
+        waits for it (:class:`~celebalab.explorer._cache.ResultCache` computes each key once).
         """
         for src, pipeline in enumerate(self.pipelines):
             if pipeline is not None:
@@ -347,7 +350,7 @@ class Explorer(MapViews):
         self, src: int, image: Any, k: int = SIMILAR_K, filters: Sequence[Filter] = ()
     ) -> np.ndarray:
         """Rows of the ``k`` faces most like an uploaded image (embedded by the set's model)."""
-        from celebalab.explorer.query import embed_upload
+        from celebalab.explorer._query import embed_upload
 
         if self.pipelines[src] is None:
             raise UploadError(self.sources[src].note or "this source has no embeddings")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from celebalab._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from celebalab.generate._report import add_metric_sections, add_training_sections
     from celebalab.generate.config import GanConfig
     from celebalab.generate.evaluate import evaluate_gan
     from celebalab.generate.records import GanEvaluation, GanRun
@@ -22,6 +23,8 @@ __all__ = [
     "GanEvaluation",
     "GanRun",
     "LoadedGan",
+    "add_metric_sections",
+    "add_training_sections",
     "evaluate_gan",
     "load_gan_run",
     "sample_images",
@@ -33,6 +36,8 @@ _HOMES = {
     "GanEvaluation": "records",
     "GanRun": "records",
     "LoadedGan": "run",
+    "add_metric_sections": "_report",
+    "add_training_sections": "_report",
     "load_gan_run": "run",
     "evaluate_gan": "evaluate",
     "sample_images": "sample",

@@ -129,8 +129,8 @@ def evaluate_command(
     overwrite: Annotated[bool, typer.Option(help="Replace RUN/eval.")] = False,
 ) -> None:
     """FID/KID (Inception with --inception, else classifier features), PR, memorisation."""
+    from celebalab.generate._report import metric_table
     from celebalab.generate.evaluate import evaluate_gan
-    from celebalab.generate.report import metric_table
 
     result = evaluate_gan(run, classifier, root=root, n=n, seed=seed,
                           inception_weights=inception, overwrite=overwrite)  # fmt: skip

@@ -16,13 +16,13 @@ from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.options import ConfigError, Interval, IsBool, Names, OneOf, Options, option
 
 LOSSES = ("bce", "hinge")
-#: Image sides with a network pair (:data:`celebalab.generate.networks.ARCHITECTURES`); here,
+#: Image sides with a network pair (:data:`celebalab.generate._networks.ARCHITECTURES`); here,
 #: not there, so that the options (and ``celebalab --help``) do not import torch.
 SIZES = (32, 64)
-#: DiffAugment transform families (:mod:`celebalab.generate.augment`), applied in this order.
+#: DiffAugment transform families (:mod:`celebalab.generate._augment`), applied in this order.
 POLICIES = ("color", "translation", "cutout")
 #: "auto": bf16-mixed on a GPU that has it, else 16-mixed; on the CPU bf16-mixed where it has native
-#: bf16, else 32 (see :mod:`celebalab.generate.precision`).
+#: bf16, else 32 (see :mod:`celebalab.generate._precision`).
 PRECISIONS = ("auto", "32", "16-mixed", "bf16-mixed")
 #: Values of recipe options in runs saved before the option existed (what those runs trained).
 BEFORE_OPTION = {"augment": (), "spectral_norm": False}
@@ -38,7 +38,7 @@ class GanConfig(Options):
     ``conditional`` names the attributes the generator is conditioned on (empty: unconditional).
     ``ema_decay`` is the generator EMA's decay (warmed up as ``min(decay, (1+n)/(10+n))``).
     ``augment`` names the DiffAugment transforms applied to every discriminator input (see
-    :mod:`celebalab.generate.augment`; empty: none); ``spectral_norm`` builds the spectrally
+    :mod:`celebalab.generate._augment`; empty: none); ``spectral_norm`` builds the spectrally
     normalised discriminator. Options marked ``fixed`` must equal the saved ones on ``--resume``.
     """
 

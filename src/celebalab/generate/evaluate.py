@@ -22,9 +22,9 @@ import torch
 
 from celebalab import _progress
 from celebalab.errors import CelebalabError
-from celebalab.generate.data import GanData, load_gan_data, nchw, resize_bicubic
-from celebalab.generate.inception import check_weights, inception_metrics
-from celebalab.generate.metrics import distribution_metrics, nearest_distances
+from celebalab.generate._data import GanData, load_gan_data, nchw, resize_bicubic
+from celebalab.generate._inception import check_weights, inception_metrics
+from celebalab.generate._metrics import distribution_metrics, nearest_distances
 from celebalab.generate.records import GanEvaluation
 from celebalab.generate.run import EVAL_DIR, LoadedGan, load_gan_run
 from celebalab.generate.sample import combination_rows, sample_images, sample_with_labels
@@ -75,7 +75,7 @@ def evaluate_gan(
     pictures = {key: result.pop(key) for key in ("pairs_png", "combinations") if key in result}
     path = write_json_atomic(out / "metrics.json", result)
     evaluation = replace(GanEvaluation.from_json(result, path), pictures=pictures)
-    from celebalab.generate.report import evaluation_report
+    from celebalab.generate._report import evaluation_report
 
     evaluation_report(gan.run_dir, info, evaluation).write(out / "report.html")
     return evaluation
@@ -191,7 +191,7 @@ def _memorisation(
     gen_feats: np.ndarray,
 ) -> tuple[dict[str, Any], bytes]:  # fmt: skip
     """Nearest-training-image distances of samples vs of held-out real images."""
-    from celebalab.generate.monitor import image_grid
+    from celebalab.generate._monitor import image_grid
     from celebalab.reports.html import array_png
 
     train_feats = real.features(pos_ref)

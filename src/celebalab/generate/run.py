@@ -27,7 +27,7 @@ import torch
 
 from celebalab import __version__
 from celebalab.errors import CelebalabError
-from celebalab.generate.networks import Generator, build_pair
+from celebalab.generate._networks import Generator, build_pair
 from celebalab.generate.records import FORMAT_VERSION, KIND, GanRun
 from celebalab.io import atomic_path, read_json_object, write_json_atomic
 from celebalab.rundir import RunKind

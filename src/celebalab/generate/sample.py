@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from celebalab.errors import CelebalabError, OptionError
-from celebalab.generate.data import nchw, resize_bicubic, to_uint8
-from celebalab.generate.monitor import grid_columns, image_grid
-from celebalab.generate.networks import NOISE_DIM, attribute_code
+from celebalab.generate._data import nchw, resize_bicubic, to_uint8
+from celebalab.generate._monitor import grid_columns, image_grid
+from celebalab.generate._networks import NOISE_DIM, attribute_code
 from celebalab.generate.run import LoadedGan
 from celebalab.io import atomic_path, check_output_file
 

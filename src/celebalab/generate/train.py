@@ -3,7 +3,7 @@
 Why a plain loop and not Lightning's manual optimisation: a GAN step is two optimisers, two
 gradient scalers and an EMA update in a fixed order, and exact resume needs every random draw
 keyed by the global step. Written out, each of those is visible and testable; DDP comes from
-``torch.distributed`` directly (:mod:`celebalab.generate.distributed`).
+``torch.distributed`` directly (:mod:`celebalab.generate._distributed`).
 
 What fixes the seed loop's bugs: logits losses (``BCEWithLogits`` or hinge) that are safe under
 autocast; one ``GradScaler`` per network, each updated once per step (fp16), or bf16 without
@@ -38,9 +38,8 @@ from torch.optim.swa_utils import AveragedModel
 from celebalab import __version__, _progress
 from celebalab.errors import check_at_least
 from celebalab.generate import run as runfmt
-from celebalab.generate.augment import DiffAugment, build_augment
-from celebalab.generate.config import GanConfig
-from celebalab.generate.data import (
+from celebalab.generate._augment import DiffAugment, build_augment
+from celebalab.generate._data import (
     GanData,
     batch_rows,
     describe,
@@ -49,7 +48,7 @@ from celebalab.generate.data import (
     to_model_input,
     to_uint8,
 )
-from celebalab.generate.distributed import (
+from celebalab.generate._distributed import (
     Processes,
     any_process,
     barrier,
@@ -57,16 +56,15 @@ from celebalab.generate.distributed import (
     stop_processes,
     wrap,
 )
-from celebalab.generate.monitor import (
+from celebalab.generate._monitor import (
     collapse_warnings,
     grid_columns,
     image_grid,
     mean_pairwise_distance,
 )
-from celebalab.generate.networks import ARCHITECTURES, NOISE_DIM, attribute_code, build_pair
-from celebalab.generate.precision import autocast, resolve_precision
-from celebalab.generate.records import GanRun, GanRunData, GanTraining
-from celebalab.generate.state import (
+from celebalab.generate._networks import ARCHITECTURES, NOISE_DIM, attribute_code, build_pair
+from celebalab.generate._precision import autocast, resolve_precision
+from celebalab.generate._state import (
     LOSS_COLUMNS,
     GanTrainError,
     Nets,
@@ -74,6 +72,8 @@ from celebalab.generate.state import (
     read_checkpoint,
     save_checkpoint,
 )
+from celebalab.generate.config import GanConfig
+from celebalab.generate.records import GanRun, GanRunData, GanTraining
 from celebalab.io import atomic_path, write_text_atomic
 from celebalab.rundir import open_output, writing
 
@@ -241,7 +241,7 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _precision(config: GanConfig, procs: Processes) -> str:
-    """The precision actually used (see :mod:`celebalab.generate.precision`), said once."""
+    """The precision actually used (see :mod:`celebalab.generate._precision`), said once."""
     used, note = resolve_precision(config.precision, procs.device)
     if note and procs.main:
         print(f"note: {note}", file=sys.stderr)
@@ -548,7 +548,7 @@ def _finish(job: _Job, nets: Nets, progress: Progress, stopped_by: str) -> GanRu
              for i in range(progress.step)]  # fmt: skip
     _write_csv(job.out / runfmt.LOSSES_CSV, steps)
     _write_csv(job.out / runfmt.EPOCHS_CSV, progress.epochs)
-    from celebalab.generate.report import training_report
+    from celebalab.generate._report import training_report
 
     training_report(job.out, info).write(job.out / runfmt.REPORT)
     runfmt.save_run(job.out, nets.ema.module, info)

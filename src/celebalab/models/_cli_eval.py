@@ -26,9 +26,9 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate", epilog=example("celebalab evaluate runs/a --split test"))(
         evaluate_command
     )
-    app.command(
-        "predict", epilog=example("celebalab predict runs/a faces/ --csv predictions.csv")
-    )(predict_command)
+    app.command("predict", epilog=example("celebalab predict runs/a faces/ --csv predictions.csv"))(
+        predict_command
+    )
 
 
 def evaluate_command(
@@ -81,9 +81,7 @@ def predict_command(
     device: Annotated[
         str | None, typer.Option(help="torch device (default: cuda if available, else cpu).")
     ] = None,
-    overwrite: Annotated[
-        bool, typer.Option(help="Replace existing --json / --csv files.")
-    ] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing --json / --csv files.")] = False,
     align: Annotated[
         str,
         typer.Option(

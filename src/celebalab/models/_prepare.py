@@ -46,9 +46,7 @@ class TrainingData:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def prepare_data(
-    config: TrainConfig, task: Task, devices: TrainingDevices
-) -> TrainingData:
+def prepare_data(config: TrainConfig, task: Task, devices: TrainingDevices) -> TrainingData:
     """Read ``config.root``, open (or build) its pack, split it and wrap it for Lightning.
 
     The task checks the labels first (e.g. a single-class attribute), before the pack is built.

@@ -167,4 +167,3 @@ class AttributeTask(Task):
             "threshold_metric": self.config.threshold_metric,
             "metrics": {"val": metrics},
         }
-

@@ -12,6 +12,7 @@ from celebalab.models.imported import ImportOptions
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
+
 @app.command("import")
 @with_options(ImportOptions)
 def import_command(

@@ -162,9 +162,7 @@ def evaluation_summary(result: EvaluationResult) -> dict[str, Any]:
         "headline": result.headline,
         "groups": groups,
         "attribute_kinds": result.attribute_kinds,
-        "attributes": {
-            name: row for name, row in result.metrics.to_dict(orient="index").items()
-        },
+        "attributes": {name: row for name, row in result.metrics.to_dict(orient="index").items()},
     }
 
 
@@ -221,4 +219,3 @@ def _predictions_frame(
     data.update({f"prob_{n}": p[:, j] for j, n in enumerate(names)})
     data.update({f"true_{n}": y[:, j] for j, n in enumerate(names)})
     return pd.DataFrame(data)
-

@@ -9,8 +9,9 @@ from celebalab._lazy import lazy_exports
 
 _OPTIONS = "celebalab.models.imported._options"  # no torch: what `model import --help` reads
 _LAZY = {
-    **dict.fromkeys(("ALIGNMENTS", "CHANNELS", "KINDS", "PRESETS", "ImportOptions", "Preset"),
-                    _OPTIONS),
+    **dict.fromkeys(
+        ("ALIGNMENTS", "CHANNELS", "KINDS", "PRESETS", "ImportOptions", "Preset"), _OPTIONS
+    ),
     "build_imported_model": "celebalab.models.imported._load",
     "import_model": "celebalab.models.imported._import",
 }

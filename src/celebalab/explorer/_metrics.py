@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from celebalab.explorer.neighbours import NeighbourIndex
+from celebalab.explorer._neighbours import NeighbourIndex
 
 #: Queries of the kNN accuracy: an exact FAISS search of 1,000 faces against 202,599 × 128 takes
 #: about 0.1 s on 2 cores (its standard error is at most 1.6 points); the silhouette's sample

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from celebalab.explorer.clustering import hierarchy_sample, linkage_tree
-from celebalab.explorer.figures import LAYOUT, cluster_colour
+from celebalab.explorer._clustering import hierarchy_sample, linkage_tree
+from celebalab.explorer._figures import LAYOUT, cluster_colour
 
 DARK = "#5f6b7a"
 

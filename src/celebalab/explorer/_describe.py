@@ -152,6 +152,5 @@ def _cluster_identity_spread(
     largest = np.zeros(n, dtype=np.int64)
     np.maximum.at(largest, owner, counts)
     return [
-        (float(largest[g] / total[g]), int(people[g])) if people[g] else (None, 0)
-        for g in range(n)
+        (float(largest[g] / total[g]), int(people[g])) if people[g] else (None, 0) for g in range(n)
     ]

@@ -13,7 +13,7 @@ import contextlib
 
 import torch
 
-from celebalab.generate.state import GanTrainError
+from celebalab.generate._state import GanTrainError
 
 
 def cpu_has_bf16() -> bool:

@@ -16,7 +16,7 @@ from html import escape
 
 import plotly.graph_objects as go
 
-from celebalab.explorer.figures import PIE_COLOURS
+from celebalab.explorer._figures import PIE_COLOURS
 
 _CELL_W, _CELL_H, _RADIUS, _HEAD = 300, 230, 80, 44
 

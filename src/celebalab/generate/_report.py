@@ -202,7 +202,7 @@ def combination_figure(rows: list[tuple[str, np.ndarray]]) -> Any:
     """A matplotlib figure: one labelled row of faces per attribute combination."""
     import matplotlib.pyplot as plt
 
-    from celebalab.generate.monitor import image_grid
+    from celebalab.generate._monitor import image_grid
 
     tiles = [image_grid(images, columns=len(images), upscale=2) for _, images in rows]
     height, width = tiles[0].shape[:2]

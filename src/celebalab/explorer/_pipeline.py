@@ -2,7 +2,7 @@
 
 Why one object per source: every callback asks for results keyed by (source fingerprint, step,
 parameters); this class computes each once (with a progress line on the server's console),
-stores it in the :class:`~celebalab.explorer.cache.ResultCache`, and hands back the array.
+stores it in the :class:`~celebalab.explorer._cache.ResultCache`, and hands back the array.
 
 The map depends only on the reducer (PCA: first two components; UMAP; t-SNE). The space a
 clustering runs in depends on the order: *reduce → cluster* clusters the reduced data (the 95 %
@@ -20,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from celebalab.explorer import clustering, metrics, projections
-from celebalab.explorer.cache import ResultCache, cache_key
-from celebalab.explorer.neighbours import NeighbourIndex, build_neighbour_index
+from celebalab.explorer import _clustering as clustering
+from celebalab.explorer import _metrics as metrics
+from celebalab.explorer import _projections as projections
+from celebalab.explorer._cache import ResultCache, cache_key
+from celebalab.explorer._neighbours import NeighbourIndex, build_neighbour_index
 from celebalab.explorer.sources import ExplorerSource
 
 ORDERS = ("reduce_first", "cluster_first")

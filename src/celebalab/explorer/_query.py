@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from celebalab.errors import OptionError
-from celebalab.explorer.images import UploadError
+from celebalab.explorer._images import UploadError
 from celebalab.explorer.sources import ExplorerSource
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from celebalab.explorer import density, figures
-from celebalab.explorer.filters import Filter, filter_key
-from celebalab.explorer.pipeline import SourcePipeline
+from celebalab.explorer import _density as density
+from celebalab.explorer import _figures as figures
+from celebalab.explorer._filters import Filter, filter_key
+from celebalab.explorer._pipeline import SourcePipeline
 from celebalab.explorer.sources import ExplorerSource
 
 #: Maps (and cluster descriptions) kept in memory: going back to a view is free.
@@ -231,9 +232,7 @@ class MapViews:
         _, _, codes = self.map_points(src, clustering, filters, cluster=cluster, context=context)
         return figures.typed_array(codes)
 
-    def is_density_map(
-        self, src: int, filters: Sequence[Filter], *, context: bool = False
-    ) -> bool:
+    def is_density_map(self, src: int, filters: Sequence[Filter], *, context: bool = False) -> bool:
         """Whether the map of this view is the density image (more points than the budget)."""
         if self.pipelines[src] is None:
             return False

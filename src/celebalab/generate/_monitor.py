@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from celebalab.generate.data import nchw, resize_bicubic
+from celebalab.generate._data import nchw, resize_bicubic
 
 #: Mean discriminator loss (over the last ``D_WINDOW`` steps) below which D has "won".
 D_COLLAPSE_LOSS = 0.05

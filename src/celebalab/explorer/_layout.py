@@ -15,10 +15,10 @@ import plotly.graph_objects as go
 from dash import dash_table, dcc, html
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
-from celebalab.explorer.clustering import CLUSTERERS
-from celebalab.explorer.figures import empty_figure
-from celebalab.explorer.requests import MAX_K
-from celebalab.explorer.selection import COLUMNS, PAGE_SIZE
+from celebalab.explorer._clustering import CLUSTERERS
+from celebalab.explorer._figures import empty_figure
+from celebalab.explorer._requests import MAX_K
+from celebalab.explorer._selection import COLUMNS, PAGE_SIZE
 from celebalab.explorer.sources import ExplorerSource
 from celebalab.explorer.views import DEFAULT_ATTRIBUTES, DEFAULT_CLUSTERING
 
@@ -240,12 +240,20 @@ def selection_card() -> dbc.Card:
             html.Div(id="selection-description", className="small mb-1"),
             html.Div(
                 [
-                    dbc.Button("CSV", id="export-csv", size="sm", color="secondary",
-                               outline=True, className="me-1"),
-                    dbc.Button("Parquet", id="export-parquet", size="sm", color="secondary",
-                               outline=True),
-                    html.Span(" download the selection (or every image)",
-                              className="small text-muted"),
+                    dbc.Button(
+                        "CSV",
+                        id="export-csv",
+                        size="sm",
+                        color="secondary",
+                        outline=True,
+                        className="me-1",
+                    ),
+                    dbc.Button(
+                        "Parquet", id="export-parquet", size="sm", color="secondary", outline=True
+                    ),
+                    html.Span(
+                        " download the selection (or every image)", className="small text-muted"
+                    ),
                     dcc.Download(id="download"),
                 ],
                 className="mb-1",
@@ -272,8 +280,11 @@ def table_card() -> dbc.Card:
                 sort_mode="multi",
                 sort_by=[],
                 style_table={"overflowX": "auto"},
-                style_cell={"fontSize": "0.78rem", "padding": "2px 6px",
-                            "fontFamily": "system-ui, sans-serif"},
+                style_cell={
+                    "fontSize": "0.78rem",
+                    "padding": "2px 6px",
+                    "fontFamily": "system-ui, sans-serif",
+                },
                 style_header={"fontWeight": "600"},
             ),
         ],

@@ -15,10 +15,10 @@ from typing import Any
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError
-from celebalab.explorer.clustering import CLUSTERERS
-from celebalab.explorer.pipeline import ORDERS
-from celebalab.explorer.projections import REDUCERS
-from celebalab.explorer.selection import COLUMNS, MAX_PAGE_SIZE
+from celebalab.explorer._clustering import CLUSTERERS
+from celebalab.explorer._pipeline import ORDERS
+from celebalab.explorer._projections import REDUCERS
+from celebalab.explorer._selection import COLUMNS, MAX_PAGE_SIZE
 
 #: The largest ``k`` the menu offers (K-means, hierarchical clusters).
 MAX_K = 60
