@@ -15,11 +15,14 @@ from celeba_trees import celeba_truth, official_texts, write_kaggle, write_offic
 from celebalab.cli import main
 from celebalab.datasets import table as table_module
 from celebalab.datasets.annotations import read_annotation
+from celebalab.datasets.config import PackOptions, VerifyOptions
 from celebalab.datasets.decode import image_error_text
+from celebalab.datasets.packed import pack_images
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.datasets.table import load_table
 from celebalab.datasets.verify import verify_dataset
 from celebalab.errors import DataFormatError
+from celebalab.options import ConfigError
 
 
 def _one_line_error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
@@ -56,10 +59,10 @@ def test_verify_json_given_a_folder_or_an_existing_file(
 @pytest.mark.parametrize(
     ("option", "value", "expected"),
     [
-        ("--sample", "-1", "--sample must be at least 0 images, not -1"),
-        ("--workers", "0", "--workers must be at least 1 processes, not 0"),
-        ("--workers", "-1", "--workers must be at least 1 processes, not -1"),
-        ("--max-listed", "-1", "--max-listed must be at least 0 problems, not -1"),
+        ("--sample", "-1", "--sample must be >= 0, got -1"),
+        ("--workers", "0", "--workers must be >= 1, got 0"),
+        ("--workers", "-1", "--workers must be >= 1, got -1"),
+        ("--max-listed", "-1", "--max-listed must be >= 0, got -1"),
     ],
 )
 def test_verify_refuses_bad_counts(
@@ -73,8 +76,35 @@ def test_pack_refuses_bad_worker_counts(
     root: Path, capsys: pytest.CaptureFixture, workers: str
 ) -> None:
     err = _one_line_error(capsys, ["data", "pack", str(root), "--size", "8", "--workers", workers])
-    assert f"--workers must be at least 1 processes, not {workers}" in err
+    assert f"--workers must be >= 1, got {workers}" in err
     assert not (root / ".celebalab_cache" / "packed_8_center.u8").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [(["--size", "0"], "--size must be >= 1, got 0"),
+     (["--size", "5000"], "--size must be <= 4096, got 5000"),
+     (["--crop", "left"], "--crop must be one of center, none, not 'left'")],
+)  # fmt: skip
+def test_pack_options_are_refused_in_one_line(
+    root: Path, capsys: pytest.CaptureFixture, argv: list[str], expected: str
+) -> None:
+    """data pack's flags come from PackOptions: a bad one is one line, nothing packed."""
+    assert expected in _one_line_error(capsys, ["data", "pack", str(root), *argv])
+    assert not (root / ".celebalab_cache").exists()
+
+
+def test_verify_and_pack_options_refuse_what_they_do_not_know(root: Path) -> None:
+    """The same dataclasses check the library functions and refuse unknown keys."""
+    with pytest.raises(ConfigError, match="--max-listed must be >= 0, got -1"):
+        verify_dataset(root, max_listed=-1)
+    with pytest.raises(ConfigError, match="--workers must be >= 1, got 0"):
+        pack_images(root, 8, workers=0)
+    with pytest.raises(ConfigError, match="unknown verification option"):
+        VerifyOptions.from_dict({"samples": 3})
+    with pytest.raises(ConfigError, match="unknown packing option"):
+        PackOptions.from_dict({"side": 64})
+    assert VerifyOptions.from_dict({"sample": 3}).sample == 3
 
 
 def test_unreadable_attribute_file_is_a_dataset_error(

@@ -17,7 +17,8 @@ from PIL import Image
 from celeba_trees import celeba_truth, official_texts, write_hq
 from celebalab.datasets import packed
 from celebalab.datasets.decode import load_resized
-from celebalab.datasets.packed import PackedImages, PackError, pack_images
+from celebalab.datasets.packed import PackedImages, pack_images
+from celebalab.options import ConfigError
 
 W, H = 178, 218  # aligned CelebA image size
 
@@ -311,9 +312,9 @@ def test_peak_memory_does_not_grow_with_n(tmp_path: Path, cache: Path) -> None:
 
 
 def test_bad_arguments(celeba: Path, cache: Path) -> None:
-    with pytest.raises(PackError, match="--size"):
+    with pytest.raises(ConfigError, match="--size"):
         pack_images(celeba, 0)
-    with pytest.raises(PackError, match="--crop"):
+    with pytest.raises(ConfigError, match="--crop"):
         pack_images(celeba, 32, crop="left")
 
 
@@ -321,8 +322,10 @@ def test_pack_command(celeba: Path, cache: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
+    from celebalab.datasets.cli import pack_command
+
     app = typer.Typer()
-    app.command("pack")(packed.pack_command)
+    app.command("pack")(pack_command)
     app.command("other")(lambda: None)
     out = CliRunner().invoke(app, ["pack", str(celeba), "--size", "16", "--workers", "1"])
     assert out.exit_code == 0, out.output

@@ -19,12 +19,14 @@ from celebalab.datasets.schema import (
     MASK_CLASS_VALUES,
     MASK_PART_NAMES,
 )
-from celebalab.datasets.synth import ATTRIBUTE_REGIONS, generate, make_plan
+from celebalab.datasets.synth import ATTRIBUTE_REGIONS, SynthOptions, generate, make_plan
 from celebalab.datasets.synth._appearance import face_parameters
 from celebalab.datasets.synth._geometry import sketch_face
 from celebalab.datasets.synth._regions import attribute_regions_json
 from celebalab.datasets.synth._render import Canvas, _light_tiles, render
 from celebalab.datasets.table import load_table
+from celebalab.options import ConfigError
+from cli_errors import refused_in_one_line
 from signals import stop_when
 
 N, N_HQ, SEED = 120, 40, 0  # as in conftest.synth_root
@@ -264,6 +266,45 @@ def test_sizes_and_shortcut_only_in_region(tmp_path: Path) -> None:
     changed = np.abs(np.asarray(plain.image, int) - np.asarray(cued.image, int)).sum(axis=2) > 0
     background = ndimage.binary_dilation(np.asarray(plain.labels) == 0, iterations=1)
     assert changed.sum() > 1000 and not np.any(changed & ~background)
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [(["--aligned-size", "178"], "--aligned-size must be WIDTHxHEIGHT, e.g. 178x218, not '178'"),
+     (["--aligned-size", "12x300"], "--aligned-size must be at least 16 pixels a side"),
+     (["--hq-size", "8"], "--hq-size must be >= 16, got 8"),
+     (["--n", "4", "--n-hq", "9"], "--n-hq must be between 0 and --n (4); got 9"),
+     (["--pairs", "Smilng"], "--pairs must be a known pair attribute, not 'Smilng'"),
+     (["--images-per-identity", "0.5"], "--images-per-identity must be >= 1, got 0.5")],
+)  # fmt: skip
+def test_synth_options_are_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str], words: str
+) -> None:
+    """data synth's flags come from SynthOptions: a bad one is one line, nothing written."""
+    out = tmp_path / "s"
+    refused_in_one_line(["data", "synth", str(out), *argv], capsys, words)
+    assert not out.exists()
+
+
+def test_synth_options_check_generate_and_refuse_unknown_keys(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--pairs-per-attribute must be >= 1, got 0"):
+        generate(tmp_path / "s", 4, pairs_per_attribute=0)
+    with pytest.raises(ConfigError, match="unknown synthesis option"):
+        SynthOptions.from_dict({"count": 4})
+    assert not (tmp_path / "s").exists()
+
+
+def test_synth_command_takes_shortcut_repeatedly(tmp_path: Path) -> None:
+    from celebalab.cli import main
+
+    out = tmp_path / "s"
+    argv = ["data", "synth", str(out), "--n", "6", "--n-hq", "2", "--hq-size", "32", "--workers",
+            "1", "--aligned-size", "89x109", "--shortcut", "Male:background", "--shortcut",
+            "Smiling:mouth"]  # fmt: skip
+    assert main(argv) == 0
+    truth = pd.read_parquet(out / "CelebA" / "synthetic_truth.parquet")
+    assert {"cue:Male:background", "cue:Smiling:mouth"} <= set(truth.columns)
+    assert Image.open(out / "CelebA" / "img_align_celeba" / "000001.jpg").size == (89, 109)
 
 
 def _generation_peak(tmp_path: Path, n: int) -> int:

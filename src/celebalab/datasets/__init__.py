@@ -30,7 +30,9 @@ _LAZY = {
     "CelebADataset": "celebalab.datasets.torch_datasets",
     "CelebAMaskHQDataset": "celebalab.datasets.torch_datasets",
     "verify_dataset": "celebalab.datasets.verify",
+    "VerifyOptions": "celebalab.datasets.config",
     "pack_images": "celebalab.datasets.packed",
+    "PackOptions": "celebalab.datasets.config",
     "PackedImages": "celebalab.datasets.packed",
 }
 

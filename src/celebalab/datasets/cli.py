@@ -1,6 +1,6 @@
 """``celebalab data …``: read, verify, synthesise and pack datasets.
 
-``verify`` and ``info`` live here; ``pack`` comes from :mod:`celebalab.datasets.packed`, and
+``verify``, ``info`` and ``pack`` live here (their options: :mod:`celebalab.datasets.config`);
 ``synth`` is registered from its own module when that is installed, so a missing optional part
 never breaks the CLI.
 """
@@ -8,13 +8,13 @@ never breaks the CLI.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from celebalab._help import example
-from celebalab.cli_options import Progress
-from celebalab.datasets.packed import pack_command
+from celebalab.cli_options import Progress, with_options
+from celebalab.datasets.config import PackOptions, VerifyOptions
 
 app = typer.Typer(no_args_is_help=True, help="Read, verify, synthesise and pack datasets.")
 
@@ -22,19 +22,13 @@ app = typer.Typer(no_args_is_help=True, help="Read, verify, synthesise and pack 
 @app.command(
     "verify", epilog=example("celebalab data verify ~/datasets/celeba --json problems.json")
 )
+@with_options(VerifyOptions)
 def verify_command(
     root: Annotated[Path, typer.Argument(help="Dataset folder (CelebA or CelebAMask-HQ).")],
-    sample: Annotated[
-        int | None, typer.Option(help="Decode only N randomly chosen images (and their masks).")
-    ] = None,
+    options: dict[str, Any],
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the report here.")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Processes for decoding (default: all cores).")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the --sample draw.")] = 0,
-    max_listed: Annotated[int, typer.Option(help="Problems listed per category.")] = 20,
     progress: Progress = True,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --json file.")] = False,
 ) -> None:
@@ -45,9 +39,10 @@ def verify_command(
     from celebalab.datasets.verify import print_report, verify_dataset
     from celebalab.io import check_output_file, write_json_atomic
 
+    settings = VerifyOptions.from_dict(options, "the command line")
     if json_path is not None:
         check_output_file(json_path, "--json", overwrite)
-    report = verify_dataset(root, sample, workers, seed, max_listed=max_listed)
+    report = verify_dataset(root, **settings.to_dict())
     print_report(report)
     if json_path is not None:
         write_json_atomic(json_path, report.to_dict())
@@ -73,4 +68,30 @@ else:
         synth_command
     )
 
-app.command("pack", epilog=example("celebalab data pack data/synth/CelebA --size 64"))(pack_command)
+
+@app.command("pack", epilog=example("celebalab data pack data/synth/CelebA --size 64"))
+@with_options(PackOptions)
+def pack_command(
+    root: Annotated[Path, typer.Argument(help="CelebA (official/Kaggle) or CelebAMask-HQ root.")],
+    options: dict[str, Any],
+) -> None:
+    """Decode every present image once into a uint8 memmap cache (resumable; metadata order)."""
+    from celebalab.datasets.packed import LISTED_CORRUPT, pack_images
+
+    settings = PackOptions.from_dict(options, "the command line")
+    result = pack_images(root, **settings.to_dict())
+    size, crop = settings.size, settings.crop
+    if result.reused:
+        typer.echo(f"up to date: {result.path} ({result.stored:,} rows, {size}px, crop={crop})")
+    else:
+        typer.echo(
+            f"packed {result.stored:,} rows ({size}px, crop={crop}) in {result.seconds:.1f} s, "
+            f"{result.images_per_second:.0f} images/s -> {result.path}"
+        )
+    if result.corrupt:
+        typer.echo(f"{len(result.corrupt):,} unreadable image(s) skipped (valid=False):")
+        for bad in result.corrupt[:LISTED_CORRUPT]:
+            typer.echo(f"  {bad['image_id']}: {bad['reason']}")
+        if len(result.corrupt) > LISTED_CORRUPT:
+            typer.echo(f"  … and {len(result.corrupt) - LISTED_CORRUPT:,} more "
+                       f"(listed in {result.manifest_path})")  # fmt: skip

@@ -40,17 +40,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import typer
 
 from celebalab import __version__, _progress
+from celebalab.datasets.config import PackOptions
 from celebalab.datasets.dataset import Dataset, DatasetLike, open_dataset
 from celebalab.datasets.decode import (
-    CROPS,
     REDUCING_GAP,
     RESAMPLE,
     image_error_text,
@@ -63,7 +62,7 @@ from celebalab.datasets.packfiles import (
     ids_fingerprint,
     read_json,
 )
-from celebalab.errors import CelebalabError, check_at_least
+from celebalab.errors import CelebalabError
 from celebalab.io import atomic_path, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -75,13 +74,12 @@ FORMAT_VERSION = 2
 #: Formats ``PackedImages.open`` reads (1: every table row stored).
 READABLE_FORMATS = (1, 2)
 MAX_CHUNK_SIZE = 256
-MAX_SIZE = 4096
 #: Unreadable images the ``data pack`` command lists (the manifest has them all).
 LISTED_CORRUPT = 20
 
 
 class PackError(CelebalabError):
-    """A pack cannot be built (bad size or crop, no image present)."""
+    """A pack cannot be built (no image present, no room on disk)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -186,13 +184,6 @@ def _identity(size: int, crop: str, source: _Source) -> dict[str, Any]:
 
 def _row_bytes(size: int) -> int:
     return size * size * 3
-
-
-def _check_args(size: int, crop: str) -> None:
-    if not isinstance(size, int) or not 1 <= size <= MAX_SIZE:
-        raise PackError(f"--size must be an integer between 1 and {MAX_SIZE}, not {size!r}")
-    if crop not in CROPS:
-        raise PackError(f"--crop must be one of {', '.join(CROPS)}, not {crop!r}")
 
 
 # ---------------------------------------------------------------- workers
@@ -394,10 +385,10 @@ def pack_images(
     chunks of ``chunk_size`` rows straight into the shared file, so peak memory does not grow
     with the number of images. The default chunk size depends on the images present only (never
     on ``workers``, so a pack resumes with any worker count): 1/64 of them, between 16 and
-    ``MAX_CHUNK_SIZE``.
+    ``MAX_CHUNK_SIZE``. Bad values are one :class:`~celebalab.options.ConfigError` (checked as
+    :class:`~celebalab.datasets.config.PackOptions`).
     """
-    _check_args(size, crop)
-    check_at_least("--workers", workers, 1, "processes")
+    PackOptions(size=size, crop=crop, workers=workers)
     if chunk_size is not None and chunk_size < 1:
         raise PackError(f"chunk_size must be positive, not {chunk_size}")
     t0 = time.perf_counter()
@@ -565,34 +556,3 @@ class PackedImages:
 
     def __repr__(self) -> str:
         return f"PackedImages({len(self)} × {self.size}px, crop={self.crop!r})"
-
-
-# ---------------------------------------------------------------- CLI
-
-
-def pack_command(
-    root: Annotated[Path, typer.Argument(help="CelebA (official/Kaggle) or CelebAMask-HQ root.")],
-    size: Annotated[int, typer.Option(help="Side of the square images, in pixels.")] = 64,
-    crop: Annotated[
-        str, typer.Option(help="'center': central square then resize; 'none': squeeze to S×S.")
-    ] = "center",
-    workers: Annotated[
-        int | None, typer.Option(help="Decoding processes (default: all CPUs).")
-    ] = None,
-) -> None:
-    """Decode every present image once into a uint8 memmap cache (resumable; metadata order)."""
-    result = pack_images(root, size, crop=crop, workers=workers)
-    if result.reused:
-        typer.echo(f"up to date: {result.path} ({result.stored:,} rows, {size}px, crop={crop})")
-    else:
-        typer.echo(
-            f"packed {result.stored:,} rows ({size}px, crop={crop}) in {result.seconds:.1f} s, "
-            f"{result.images_per_second:.0f} images/s -> {result.path}"
-        )
-    if result.corrupt:
-        typer.echo(f"{len(result.corrupt):,} unreadable image(s) skipped (valid=False):")
-        for bad in result.corrupt[:LISTED_CORRUPT]:
-            typer.echo(f"  {bad['image_id']}: {bad['reason']}")
-        if len(result.corrupt) > LISTED_CORRUPT:
-            typer.echo(f"  … and {len(result.corrupt) - LISTED_CORRUPT:,} more "
-                       f"(listed in {result.manifest_path})")  # fmt: skip

@@ -24,6 +24,7 @@ from rich.table import Table
 from celebalab import _progress
 from celebalab.datasets._agreement import check_copies
 from celebalab.datasets.annotations import parse_annotation
+from celebalab.datasets.config import VerifyOptions
 from celebalab.datasets.dataset import DatasetLike, open_dataset
 from celebalab.datasets.decode import image_error_text
 from celebalab.datasets.layout import (
@@ -42,7 +43,7 @@ from celebalab.datasets.schema import (
     PARTITION_NAMES,
     unknown_name_message,
 )
-from celebalab.errors import CelebalabError, DataFormatError, check_at_least
+from celebalab.errors import CelebalabError, DataFormatError
 
 #: Problem categories, in report order.
 CATEGORIES: tuple[str, ...] = (
@@ -109,11 +110,10 @@ def verify_dataset(
 
     ``sample`` decodes only that many randomly chosen images (and their masks) instead of all;
     ``workers`` processes decode (default: all cores); ``max_listed`` problems are listed per
-    category (0: totals only). Bad values are an :class:`~celebalab.errors.OptionError`.
+    category (0: totals only). Bad values are one :class:`~celebalab.options.ConfigError`
+    (checked as :class:`~celebalab.datasets.config.VerifyOptions`).
     """
-    check_at_least("--sample", sample, 0, "images")
-    check_at_least("--workers", workers, 1, "processes")
-    check_at_least("--max-listed", max_listed, 0, "problems")
+    VerifyOptions(sample=sample, workers=workers, seed=seed, max_listed=max_listed)
     report = VerifyReport(str(root), max_listed=max_listed)
     try:
         layout = detect_layout(root)

@@ -8,11 +8,13 @@ from celebalab.datasets.synth._generate import SynthResult, generate
 from celebalab.datasets.synth._regions import ATTRIBUTE_REGIONS, attribute_region_table
 from celebalab.datasets.synth._sampling import TARGET_RATES, Shortcut, make_plan
 from celebalab.datasets.synth._visual import face_grid, overlay_label_map
+from celebalab.datasets.synth.config import SynthOptions
 
 __all__ = [
     "ATTRIBUTE_REGIONS",
     "TARGET_RATES",
     "Shortcut",
+    "SynthOptions",
     "SynthResult",
     "attribute_region_table",
     "face_grid",

@@ -25,10 +25,7 @@ from celebalab import __version__, _progress
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_VALUES, PARTITION_NAMES
 from celebalab.datasets.synth import _writer as writer
 from celebalab.datasets.synth._appearance import face_parameters
-from celebalab.datasets.synth._counterfactual import (
-    check_pair_attributes,
-    write_counterfactual_pairs,
-)
+from celebalab.datasets.synth._counterfactual import write_counterfactual_pairs
 from celebalab.datasets.synth._geometry import sketch_face
 from celebalab.datasets.synth._regions import attribute_regions_json
 from celebalab.datasets.synth._render import CUE_COLOURS, CUE_STRENGTH, Canvas, render
@@ -41,7 +38,8 @@ from celebalab.datasets.synth._sampling import (
     Shortcut,
     make_plan,
 )
-from celebalab.errors import CelebalabError, check_at_least
+from celebalab.datasets.synth.config import SynthOptions
+from celebalab.errors import CelebalabError
 from celebalab.io import atomic_path, write_bytes_atomic, write_json_atomic
 
 GENERATOR_VERSION = f"celebalab-synth/{__version__}+faces.1"
@@ -245,7 +243,7 @@ def generate(
     n_hq: int | None = None,
     hq_size: int = 256,
     mask_size: int | None = None,
-    aligned_size: tuple[int, int] = (178, 218),
+    aligned_size: tuple[int, int] | str = (178, 218),
     shortcuts: tuple[str | Shortcut, ...] | list[str | Shortcut] = (),
     workers: int | None = None,
     chunk_size: int | None = None,
@@ -260,19 +258,22 @@ def generate(
     fewer means more identities, so per-identity traits are seen on more distinct faces. A
     dataset already in ``out`` is replaced only with ``overwrite`` (and only one synth wrote).
     ``pairs`` (attribute names) adds exact counterfactual pairs of the first
-    ``pairs_per_attribute`` test images (see :mod:`._counterfactual`).
+    ``pairs_per_attribute`` test images (see :mod:`._counterfactual`). ``aligned_size`` is
+    (width, height) or ``"WIDTHxHEIGHT"``. Bad values are one
+    :class:`~celebalab.options.ConfigError` (checked as :class:`.config.SynthOptions`).
     """
     t0 = time.perf_counter()
     out = Path(out)
-    if hq_size < 16 or (mask_size is not None and mask_size < 16) or min(aligned_size) < 16:
-        raise CelebalabError("image sizes must be at least 16 pixels")
-    check_at_least("--workers", workers, 1, "processes")
+    text = aligned_size if isinstance(aligned_size, str) else "x".join(map(str, aligned_size))
+    aligned = SynthOptions(
+        n=n, seed=seed, n_hq=n_hq, hq_size=hq_size, mask_size=mask_size, aligned_size=text,
+        workers=workers, images_per_identity=images_per_identity, pairs=tuple(pairs),
+        pairs_per_attribute=pairs_per_attribute,
+    ).aligned_pixels  # fmt: skip
     check_output(out, overwrite)
-    check_pair_attributes(pairs)
-    check_at_least("--pairs-per-attribute", pairs_per_attribute, 1, "pairs")
     cuts = tuple(s if isinstance(s, Shortcut) else Shortcut.parse(s) for s in shortcuts)
     plan = make_plan(n, seed, n_hq=n_hq, shortcuts=cuts, images_per_identity=images_per_identity)
-    config = SynthConfig(out, seed, tuple(aligned_size), hq_size, mask_size or hq_size)
+    config = SynthConfig(out, seed, aligned, hq_size, mask_size or hq_size)
     workers = max(1, workers or os.cpu_count() or 1)
     size = chunk_size or int(np.clip(n // (4 * workers), 8, 128))
     n_chunks = -(-n // size)
