@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from celeba_trees import celeba_truth, write_official
-from celebalab.analysis import run_stats
+from celebalab.analysis import StatsOptions, compute_stats, run_stats
 from celebalab.cli import main
 from celebalab.errors import OptionError
+from celebalab.options import ConfigError
 from test_stats_inputs import attribute_frame
 
 FAST = {"ks": (2, 3), "sample": 100, "tsne": False, "images": False}
@@ -45,8 +46,9 @@ def test_out_given_a_file(root: Path, tmp_path: Path, capsys: pytest.CaptureFixt
 @pytest.mark.parametrize(
     ("option", "value", "expected"),
     [
-        ("--sample", "-1", "--sample must be at least 2 rows"),
-        ("--k", "1", "--k must be at least 2"),
+        ("--sample", "-1", "--sample must be >= 2, got -1"),
+        ("--k", "1", "--k must be >= 2, got 1"),
+        ("--partition", "tran", "--partition must be a known partition, not 'tran'"),
     ],
 )
 def test_bad_counts(
@@ -59,6 +61,19 @@ def test_bad_counts(
 ) -> None:
     err = _error(capsys, ["stats", str(root), "--out", str(tmp_path / "s"), option, value])
     assert expected in err and "negative dimensions" not in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_stats_options_check_the_library_before_any_reading(tmp_path: Path) -> None:
+    """StatsOptions checks run_stats and compute_stats too, and refuses unknown keys."""
+    with pytest.raises(ConfigError, match="--sample must be >= 2, got 1"):
+        run_stats(tmp_path / "no dataset", tmp_path / "s", sample=1)
+    with pytest.raises(ConfigError, match="run_stats: unknown statistics option"):
+        run_stats(tmp_path / "no dataset", tmp_path / "s", clusters=3)
+    with pytest.raises(ConfigError, match="--tsne must be true or false"):
+        compute_stats(attribute_frame(50), tsne="no")
+    with pytest.raises(ConfigError, match="unknown statistics option"):
+        StatsOptions.from_dict({"ks": [2, 3]})
     assert not (tmp_path / "s").exists()
 
 
@@ -100,7 +115,7 @@ _KILLABLE = """
 import sys, time
 from pathlib import Path
 import celebalab.analysis.report as report
-from celebalab.analysis import run_stats
+from celebalab.analysis import StatsOptions, compute_stats, run_stats
 sys.path.insert(0, sys.argv[2])
 from test_stats_inputs import attribute_frame
 

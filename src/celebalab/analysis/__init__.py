@@ -9,6 +9,7 @@ from celebalab._lazy import lazy_exports
 _LAZY = {
     "StatsResult": "celebalab.analysis.result",
     "compute_stats": "celebalab.analysis.runner",
+    "StatsOptions": "celebalab.analysis.config",
     "run_stats": "celebalab.analysis.runner",
     "write_stats": "celebalab.analysis.runner",
     "build_stats_report": "celebalab.analysis.report",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from celebalab._help import example
-from celebalab.analysis._inputs import PARTITION_CHOICES
+from celebalab.analysis.config import StatsOptions
+from celebalab.cli_options import with_options
 
 
+@with_options(StatsOptions)
 def stats(
     root: Annotated[
         Path, typer.Argument(help="Dataset root (CelebA official/Kaggle or CelebAMask-HQ).")
@@ -18,17 +20,7 @@ def stats(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for tables, summary.json, report.html.")
     ],
-    partition: Annotated[
-        str, typer.Option(help=f"Rows to analyse: {' | '.join(PARTITION_CHOICES)}.")
-    ] = "all",
-    k: Annotated[
-        int | None, typer.Option("--k", help="Number of clusters (default: best silhouette).")
-    ] = None,
-    sample: Annotated[int, typer.Option(help="Rows sampled for silhouette and t-SNE.")] = 5000,
-    tsne: Annotated[bool, typer.Option("--tsne/--no-tsne", help="Compute the t-SNE map.")] = True,
-    images: Annotated[
-        bool, typer.Option("--images/--no-images", help="Sample images per cluster.")
-    ] = True,
+    options: dict[str, Any],
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a non-empty --out folder.")
     ] = False,
@@ -40,16 +32,8 @@ def stats(
     """
     from celebalab.analysis.runner import run_stats
 
-    result = run_stats(
-        root,
-        out,
-        overwrite=overwrite,
-        partition=partition,
-        k=k,
-        sample=sample,
-        tsne=tsne,
-        images=images,
-    )
+    settings = StatsOptions.from_dict(options, "the command line")
+    result = run_stats(root, out, overwrite=overwrite, **settings.to_dict())
     for note in result.notes:
         typer.echo(f"note: {note}")
     seconds = sum(result.timings.values())

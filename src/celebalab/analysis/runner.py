@@ -15,9 +15,9 @@ from celebalab.analysis._frequencies import attribute_frequencies
 from celebalab.analysis._inputs import attribute_matrix, partition_codes, select_partition
 from celebalab.analysis._predictability import PROTOCOLS, run_protocol
 from celebalab.analysis.associations import compute_associations, top_pairs
+from celebalab.analysis.config import StatsOptions
 from celebalab.analysis.result import StatsResult
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, PARTITION_NAMES
-from celebalab.errors import check_at_least
 from celebalab.io import atomic_path, write_json_atomic
 from celebalab.rundir import RunKind, RunOutput, open_output, writing
 
@@ -63,10 +63,11 @@ def compute_stats(
     sweep, ``k`` the number of clusters kept (default: best silhouette), ``sample`` the rows of
     the silhouette and t-SNE sample. Label statistics use every annotated row (they need no
     image); sample faces come only from files that exist (``existing``: their names, as a
-    Dataset's scan knows them; None lists the image folder).
+    Dataset's scan knows them; None lists the image folder). Bad values are one
+    :class:`~celebalab.options.ConfigError` (checked as
+    :class:`~celebalab.analysis.config.StatsOptions`).
     """
-    check_at_least("--sample", sample, 2, "rows")
-    check_at_least("--k", k, 2, "clusters")
+    StatsOptions(partition=partition, k=k, sample=sample, tsne=tsne, images=images)
     options = {
         "partition": partition,
         "k": k,
@@ -241,8 +242,10 @@ def run_stats(
 
     ``options`` are those of :func:`compute_stats` (partition, k, ks, sample, tsne, images).
     ``out`` is checked before any work (a file, or a non-empty folder without ``overwrite``, is
-    refused) and written as :func:`write_stats` does.
+    refused) and written as :func:`write_stats` does. The options are checked first (as
+    :class:`~celebalab.analysis.config.StatsOptions`), before the dataset is read.
     """
+    StatsOptions.from_dict({k: v for k, v in options.items() if k != "ks"}, "run_stats")
     _output(out, overwrite)
     if isinstance(table_or_root, pd.DataFrame):
         df, existing = table_or_root, None
