@@ -25,9 +25,12 @@ from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.errors import CelebalabError
 from celebalab.models._cli_eval import register
 from celebalab.models.architectures import IMAGENET_MEAN, IMAGENET_STD, build_model
+from celebalab.models.config import EvaluateRunOptions, PredictOptions
 from celebalab.models.evaluate import evaluate_run
 from celebalab.models.predict import PredictError, predict_paths, predictions_json
 from celebalab.models.run import save_run
+from celebalab.options import ConfigError
+from cli_errors import refused_in_one_line
 
 SIZE = 32  # model input side: tiny, so the tests stay fast
 N_IMAGES = 36
@@ -294,3 +297,36 @@ def test_evaluate_cli_prints_headline_with_baseline(setup: tuple[Path, Path]) ->
     assert res.exit_code == 0, res.output
     assert "Mean balanced accuracy" in res.output and "majority baseline" in res.output
     assert (run_dir / "eval_val" / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [(["evaluate", "RUN", "--split", "dev"], "--split must be one of train, val, test, all"),
+     (["evaluate", "RUN", "--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+     (["evaluate", "RUN", "--workers", "-1"], "--workers must be >= 0, got -1"),
+     (["predict", "RUN", "x.jpg", "--top", "0"], "--top must be >= 1, got 0"),
+     (["predict", "RUN", "x.jpg", "--max-rows", "-1"], "--max-rows must be >= 0, got -1"),
+     (["predict", "RUN", "x.jpg", "--align", "sometimes"], "--align must be one of auto")],
+)  # fmt: skip
+def test_cli_options_are_refused_before_the_run_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str], words: str
+) -> None:
+    """evaluate's and predict's flags come from EvaluateRunOptions and PredictOptions."""
+    argv = [str(tmp_path / "missing run") if a == "RUN" else a for a in argv]
+    err = refused_in_one_line(argv, capsys, words)
+    assert "missing run" not in err
+
+
+def test_the_library_checks_its_options_with_the_same_dataclasses(
+    setup: tuple[Path, Path], image_folder: Path
+) -> None:
+    run_dir, _ = setup
+    with pytest.raises(ConfigError, match="--split must be one of"):
+        evaluate_run(run_dir, "dev")
+    with pytest.raises(ConfigError, match="--align must be one of auto, always, never"):
+        predict_paths(run_dir, [image_folder], detect="sometimes")
+    with pytest.raises(ConfigError, match="unknown evaluation option"):
+        EvaluateRunOptions.from_dict({"splits": "val"})
+    with pytest.raises(ConfigError, match="unknown prediction option"):
+        PredictOptions.from_dict({"detect": "never"})
+    assert not (run_dir / "eval_dev").exists()

@@ -25,7 +25,9 @@ _LAZY = {
     "train": "celebalab.models._train",
     "read_run_record": "celebalab.models.run",
     "evaluate_run": "celebalab.models.evaluate",
+    "EvaluateRunOptions": "celebalab.models.config",
     "predict_paths": "celebalab.models.predict",
+    "PredictOptions": "celebalab.models.config",
 }
 
 __all__ = ["ARCHITECTURES", *_LAZY]

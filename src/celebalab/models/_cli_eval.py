@@ -7,11 +7,13 @@ stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from celebalab._help import example
+from celebalab.cli_options import with_options
+from celebalab.models.config import EvaluateRunOptions, PredictOptions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,21 +33,10 @@ def register(app: typer.Typer) -> None:
     )
 
 
+@with_options(EvaluateRunOptions)
 def evaluate_command(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `celebalab train`.")],
-    split: Annotated[
-        str, typer.Option(help="Split to evaluate: train, val, test or all.")
-    ] = "test",
-    root: Annotated[
-        Path | None, typer.Option(help="Dataset root (default: the one recorded in run.json).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 256,
-    device: Annotated[
-        str | None, typer.Option(help="torch device (default: cuda if available, else cpu).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Decoding threads when no packed cache exists.")
-    ] = None,
+    options: dict[str, Any],
     overwrite: Annotated[
         bool, typer.Option(help="Replace an earlier evaluation in RUN_DIR/eval_SPLIT/.")
     ] = False,
@@ -53,7 +44,8 @@ def evaluate_command(
     """Per-attribute metrics with majority-class baselines → RUN_DIR/eval_SPLIT/ (+ report)."""
     from celebalab.models.evaluate import evaluate_run
 
-    result = evaluate_run(run_dir, split, root, batch_size, device, workers, overwrite=overwrite)
+    settings = EvaluateRunOptions.from_dict(options, "the command line")
+    result = evaluate_run(run_dir, **settings.to_dict(), overwrite=overwrite)
     _print_headline(result)
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
@@ -64,32 +56,20 @@ def evaluate_command(
                "predictions.parquet, report.html)")  # fmt: skip
 
 
+@with_options(PredictOptions)
 def predict_command(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `celebalab train`.")],
     images: Annotated[
         list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")
     ],
+    options: dict[str, Any],
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write all probabilities as JSON here.")
     ] = None,
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write all probabilities as CSV here.")
     ] = None,
-    top: Annotated[int, typer.Option(help="Attributes shown per image in the table.")] = 5,
-    max_rows: Annotated[int, typer.Option(help="Images shown in the table (0: all).")] = 50,
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 64,
-    device: Annotated[
-        str | None, typer.Option(help="torch device (default: cuda if available, else cpu).")
-    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing --json / --csv files.")] = False,
-    align: Annotated[
-        str,
-        typer.Option(
-            help="'auto': a 178×218 CelebA-aligned image is cropped as in training, any other "
-            "photo is found by dlib's face detector and aligned onto CelebA's frame; 'always' / "
-            "'never' force either."
-        ),
-    ] = "auto",
 ) -> None:
     """Attribute probabilities for face images: aligned CelebA images or photos (faces found).
 
@@ -97,19 +77,16 @@ def predict_command(
 
     If none is readable, nothing is written (exit status 2).
     """
-    from celebalab.errors import OptionError
     from celebalab.io import check_output_file, write_json_atomic, write_text_atomic
     from celebalab.models.predict import predict_paths, predictions_json
 
-    if top < 1:
-        raise OptionError(f"--top must be >= 1, got {top}")
-    if max_rows < 0:
-        raise OptionError(f"--max-rows must be >= 0 (0 shows all), got {max_rows}")
+    o = PredictOptions.from_dict(options, "the command line")
     for option, path in (("--json", json_path), ("--csv", csv_path)):
         if path is not None:
             check_output_file(path, option, overwrite)
-    frame = predict_paths(run_dir, images, batch_size=batch_size, device=device, detect=align)
-    _print_predictions(frame, top, max_rows)
+    frame = predict_paths(run_dir, images, batch_size=o.batch_size, device=o.device,
+                          workers=o.workers, detect=o.align)  # fmt: skip
+    _print_predictions(frame, o.top, o.max_rows)
     for note in frame.attrs["notes"]:
         typer.echo(f"note: {note['path']}: {note['note']}", err=True)
     if json_path is not None:

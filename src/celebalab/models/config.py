@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from celebalab.alignment import DETECT_MODES
 from celebalab.datasets.decode import CROPS
 from celebalab.models import ARCHITECTURES
 from celebalab.models._thresholds import THRESHOLD_METRICS
 from celebalab.options import ConfigError, Interval, IsBool, Names, OneOf, Options, option
+from celebalab.runtime import SPLITS
 
 #: ``--precision`` values Lightning accepts that celebalab supports.
 PRECISIONS: tuple[str, ...] = ("32-true", "32", "16-mixed", "bf16-mixed")
@@ -119,3 +121,40 @@ FIXED_ON_RESUME: tuple[str, ...] = TrainConfig.fixed_on_resume()
 def field_names() -> set[str]:
     """Names of every :class:`TrainConfig` option."""
     return {f.name for f in fields(TrainConfig)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateRunOptions(Options):
+    """Settings of :func:`celebalab.models.evaluate_run` (``celebalab evaluate``)."""
+
+    WHAT = "evaluation"
+
+    split: str = option("test", help="Split to evaluate.", check=OneOf(SPLITS))
+    root: str | None = option(None, help="Dataset root (default: the one recorded in run.json).")
+    batch_size: int = option(256, help="Images per forward pass.", check=Interval(int, 1))
+    device: str | None = option(None, help="torch device (default: cuda if available, else cpu).")
+    workers: int | None = option(None, help="Decoding threads when no packed cache exists.",
+                                 check=Interval(int, 0))  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictOptions(Options):
+    """Settings of :func:`celebalab.models.predict_paths` and of the table ``celebalab predict``
+    prints (``top``, ``max_rows``)."""
+
+    WHAT = "prediction"
+
+    top: int = option(5, help="Attributes shown per image in the table.", check=Interval(int, 1))
+    max_rows: int = option(50, help="Images shown in the table (0: all).", check=Interval(int, 0))
+    batch_size: int = option(64, help="Images per forward pass.", check=Interval(int, 1))
+    device: str | None = option(None, help="torch device (default: cuda if available, else cpu).")
+    align: str = option(
+        "auto", check=OneOf(DETECT_MODES),
+        help="'auto': a 178×218 CelebA-aligned image is cropped as in training, any other "
+        "photo is found by dlib's face detector and aligned onto CelebA's frame; 'always' / "
+        "'never' force either.",
+    )  # fmt: skip
+    workers: int | None = option(
+        None, help="Decoding threads (default: the CPU count, at most 8).",
+        check=Interval(int, 0), cli=False,
+    )  # fmt: skip

@@ -23,9 +23,10 @@ from celebalab.errors import CelebalabError, DataFormatError
 from celebalab.io import atomic_path, write_json_atomic, write_text_atomic
 from celebalab.metrics.attributes import attribute_metrics, group_means, headline
 from celebalab.models._eval_result import EvaluationResult
+from celebalab.models.config import EvaluateRunOptions
 from celebalab.models.eval_report import build_evaluation_report
 from celebalab.models.run import LoadedRun, load_run, require_attribute_outputs
-from celebalab.runtime import check_split, resolve_device
+from celebalab.runtime import resolve_device
 
 #: Attribute kinds of the synthetic generator whose pixels are drawn from the label alone.
 DRAWN_KINDS: frozenset[str] = frozenset({"drawn", "global"})
@@ -47,11 +48,13 @@ def evaluate_run(
     ``device`` defaults to CUDA when available; ``workers`` are decoding threads when no packed
     cache exists (see :func:`celebalab.models.inference.iter_split_batches`). Raises
     :class:`CelebalabError` on a bad option, a bad run directory, a missing dataset, an empty
-    split or an earlier evaluation in the way (without ``overwrite``), before anything is written.
+    split or an earlier evaluation in the way (without ``overwrite``), before anything is written;
+    the options are checked as :class:`~celebalab.models.config.EvaluateRunOptions`.
     """
     from celebalab.models.inference import iter_split_batches, predict_probabilities, run_splits
 
-    check_split(split)
+    EvaluateRunOptions(split=split, root=None if root is None else str(root),
+                       batch_size=batch_size, device=device, workers=workers)  # fmt: skip
     start = time.perf_counter()
     run = require_attribute_outputs(load_run(run_dir, device=resolve_device(device)), "evaluate")
     data_root = _dataset_root(run, root)

@@ -20,6 +20,7 @@ import torch
 
 from celebalab.errors import CelebalabError
 from celebalab.metrics.attributes import predict_labels
+from celebalab.models.config import PredictOptions
 from celebalab.models.inference import predict_logits, prepared_batches
 from celebalab.models.run import LoadedRun, load_run, require_attribute_outputs
 from celebalab.runtime import resolve_device
@@ -79,12 +80,11 @@ def predict_paths(
     :func:`~celebalab.models.inference.prepared_batches`: a 178×218 CelebA-aligned image is
     cropped as in training, any other photo is aligned onto CelebA's frame through dlib's face
     detector (``detect``: ``auto``, ``always``, ``never``); ``df.attrs["notes"]`` lists
-    ``{"path", "note"}`` (several faces found, …).
+    ``{"path", "note"}`` (several faces found, …). Bad options are one
+    :class:`~celebalab.options.ConfigError` (checked as
+    :class:`~celebalab.models.config.PredictOptions`, ``detect`` as its ``align``).
     """
-    if batch_size < 1:
-        raise PredictError(f"--batch-size must be >= 1, got {batch_size}")
-    if workers is not None and workers < 0:
-        raise PredictError(f"--workers must be >= 0, got {workers}")
+    PredictOptions(batch_size=batch_size, device=device, workers=workers, align=detect)
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, resolve_device(device))
     require_attribute_outputs(run, "predict")
     files = collect_images(paths)
