@@ -97,3 +97,15 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["embed", "export", *args]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and words in err and "\n" not in err
+
+
+def test_export_options_are_declared_once() -> None:
+    """embed export's --format comes from EmbeddingExportOptions: checked, unknown keys refused."""
+    from celebalab.embeddings import EmbeddingExportOptions
+    from celebalab.options import ConfigError
+
+    with pytest.raises(ConfigError, match="--format must be one of celeba-vis, not 'parquet'"):
+        EmbeddingExportOptions(fmt="parquet")
+    with pytest.raises(ConfigError, match="unknown export option\\(s\\) format"):
+        EmbeddingExportOptions.from_dict({"format": "celeba-vis"})
+    assert EmbeddingExportOptions().fmt == "celeba-vis"

@@ -10,9 +10,15 @@ import pandas as pd
 import pytest
 
 from celebalab.datasets.schema import ATTRIBUTE_NAMES
-from celebalab.embeddings import import_celeba_vis_csv, import_npy, load_embeddings
+from celebalab.embeddings import (
+    EmbeddingImportOptions,
+    import_celeba_vis_csv,
+    import_npy,
+    load_embeddings,
+)
 from celebalab.embeddings.store import MANIFEST, EmbeddingSetError
 from celebalab.errors import DataFormatError, OptionError
+from celebalab.options import ConfigError
 
 N, DIM = 12, 8
 
@@ -228,6 +234,19 @@ def test_cli_import_bad_paths_are_one_line(tmp_path: Path, capsys: pytest.Captur
     err = _cli_error(["embed", "import", str(good), "--out", out, "--ids",
                       str(tmp_path / "ids.txt")], capsys)  # fmt: skip
     assert "--ids" in err and ".npy" in err
+
+
+def test_import_options_are_declared_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """embed import's --images, --ids and --root come from EmbeddingImportOptions (paths: no
+    value to refuse but unknown names)."""
+    from celebalab.cli import main
+
+    with pytest.raises(ConfigError, match="unknown import option\\(s\\) labels"):
+        EmbeddingImportOptions.from_dict({"images": "img", "labels": "x"})
+    assert EmbeddingImportOptions.from_dict({"ids": "ids.txt"}).ids == "ids.txt"
+    assert main(["embed", "import", "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert all(flag in shown for flag in ("--images", "--ids", "--root", "--overwrite"))
 
 
 def test_huge_identity_is_a_line_error(tmp_path: Path) -> None:

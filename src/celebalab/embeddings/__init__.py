@@ -12,6 +12,8 @@ _LAZY = {
     "load_embeddings": "celebalab.embeddings.store",
     "import_celeba_vis_csv": "celebalab.embeddings.importers",
     "import_npy": "celebalab.embeddings.importers",
+    "EmbeddingImportOptions": "celebalab.embeddings.config",
+    "EmbeddingExportOptions": "celebalab.embeddings.config",
     "extract_embeddings": "celebalab.embeddings.extract",
     "ExtractOptions": "celebalab.embeddings.config",
     "evaluate_embeddings": "celebalab.embeddings.evaluate",

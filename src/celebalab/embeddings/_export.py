@@ -24,7 +24,6 @@ from celebalab.datasets.schema import ATTRIBUTE_NAMES
 from celebalab.embeddings.store import EmbeddingSet, EmbeddingSetError, load_embeddings
 from celebalab.io import atomic_path, check_output_file
 
-FORMATS: tuple[str, ...] = ("celeba-vis",)
 FLOAT_FORMAT = "%.9g"
 _CHUNK_ROWS = 4096
 

@@ -9,7 +9,12 @@ import typer
 
 from celebalab._help import example
 from celebalab.cli_options import Progress, with_options
-from celebalab.embeddings.config import EvaluateOptions, ExtractOptions
+from celebalab.embeddings.config import (
+    EmbeddingExportOptions,
+    EmbeddingImportOptions,
+    EvaluateOptions,
+    ExtractOptions,
+)
 
 app = typer.Typer(no_args_is_help=True, help="Face embeddings: import, export, extract, evaluate.")
 
@@ -17,24 +22,19 @@ app = typer.Typer(no_args_is_help=True, help="Face embeddings: import, export, e
 @app.command(
     "import", epilog=example("celebalab embed import celeba_buffalo_l.csv --out emb/buffalo_l")
 )
+@with_options(EmbeddingImportOptions)
 def import_command(
     file: Annotated[Path, typer.Argument(help="CelebA-Vis CSV (celeba_buffalo_*.csv) or .npy.")],
     out: Annotated[Path, typer.Option("--out", help="Embedding set folder to create.")],
-    images: Annotated[
-        Path | None, typer.Option(help="Folder holding the image files (for viewers).")
-    ] = None,
-    ids: Annotated[
-        Path | None, typer.Option(help="For .npy: id list, one 'image_id [identity]' per line.")
-    ] = None,
-    root: Annotated[
-        Path | None, typer.Option(help="CelebA copy: partition (and missing labels) from it.")
-    ] = None,
+    options: dict[str, Any],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing set in --out.")] = False,
 ) -> None:
     """Import embeddings users already have into an embedding set."""
     from celebalab.embeddings.importers import import_celeba_vis_csv, import_npy
     from celebalab.errors import CelebalabError, OptionError
 
+    o = EmbeddingImportOptions.from_dict(options, "the command line")
+    images, ids, root = (None if p is None else Path(p) for p in (o.images, o.ids, o.root))
     if file.suffix.lower() == ".npy":
         if ids is None:
             raise CelebalabError(f"{file}: a .npy import needs --ids FILE (one image id per line)")
@@ -56,20 +56,17 @@ def import_command(
 @app.command(
     "export", epilog=example("celebalab embed export emb/dlib --format celeba-vis --out dlib.csv")
 )
+@with_options(EmbeddingExportOptions)
 def export_command(
     emb: Annotated[Path, typer.Argument(help="Embedding set folder.")],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
-    fmt: Annotated[
-        str, typer.Option("--format", help="celeba-vis: CelebA-Vis's celeba_buffalo_*.csv layout.")
-    ] = "celeba-vis",
+    options: dict[str, Any],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
 ) -> None:
     """Write an embedding set as a CelebA-Vis CSV (`embed import` reads it back)."""
-    from celebalab.embeddings._export import FORMATS, export_celeba_vis
-    from celebalab.errors import OptionError
+    from celebalab.embeddings._export import export_celeba_vis
 
-    if fmt not in FORMATS:
-        raise OptionError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    EmbeddingExportOptions.from_dict(options, "the command line")  # one format so far
     export_celeba_vis(emb, out, overwrite=overwrite)
     typer.echo(f"wrote {out}")
 

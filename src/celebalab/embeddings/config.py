@@ -1,7 +1,7 @@
-"""What ``embed extract`` and ``embed evaluate`` do, declared once with the shared options
-(:mod:`celebalab.options`): the library functions check their arguments with these dataclasses
-and the commands make their flags from them (:func:`celebalab.cli_options.with_options`).
-No torch here: ``celebalab --help`` reads it."""
+"""What ``embed import``, ``export``, ``extract`` and ``evaluate`` do, declared once with the
+shared options (:mod:`celebalab.options`): the library functions check their arguments with these
+dataclasses and the commands make their flags from them
+(:func:`celebalab.cli_options.with_options`). No torch here: ``celebalab --help`` reads it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,31 @@ from celebalab.runtime import SPLITS
 #: How units are run: ``loop`` in this process, ``lightning`` through ``Trainer.predict``,
 #: ``auto`` the loop on one device and Lightning on several.
 ENGINES: tuple[str, ...] = ("auto", "loop", "lightning")
+#: Layouts ``embed export`` writes (celeba-vis: CelebA-Vis's ``celeba_buffalo_*.csv``).
+FORMATS: tuple[str, ...] = ("celeba-vis",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingImportOptions(Options):
+    """Settings of :func:`~celebalab.embeddings.import_celeba_vis_csv` and
+    :func:`~celebalab.embeddings.import_npy` (``embed import``): paths only, nothing to check
+    but the names."""
+
+    WHAT = "import"
+
+    images: str | None = option(None, help="Folder holding the image files (for viewers).")
+    ids: str | None = option(None, help="For .npy: id list, one 'image_id [identity]' per line.")
+    root: str | None = option(None, help="CelebA copy: partition (and missing labels) from it.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingExportOptions(Options):
+    """Settings of ``embed export``."""
+
+    WHAT = "export"
+
+    fmt: str = option("celeba-vis", help="celeba-vis: CelebA-Vis's celeba_buffalo_*.csv layout.",
+                      check=OneOf(FORMATS), flag="--format")  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
