@@ -208,3 +208,39 @@ def test_evaluate_says_which_conditioned_attributes_it_cannot_check(
     assert len(notes) == 1 and "Eyeglasses" in notes[0] and "Smiling" not in notes[0]
     saved = json.loads((gan_run / "eval" / "metrics.json").read_text())
     assert saved["conditional"]["not_checked"] == ["Eyeglasses"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [(["sample", "RUN", "--out", "g.png", "--upscale", "0"], "--upscale must be >= 1, got 0"),
+     (["sample", "RUN", "--out", "g.png", "--n", "0"], "--n must be >= 1, got 0"),
+     (["sample", "RUN", "--out", "g.png", "--attrs", "Smiling=yes"], "expected NAME=0 or NAME=1"),
+     (["evaluate", "RUN", "--classifier", "C", "--n", "5"], "--n must be >= 10, got 5")],
+)  # fmt: skip
+def test_sample_and_evaluate_options_are_refused_before_the_run_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str], words: str
+) -> None:
+    """gan sample's and gan evaluate's flags come from SampleOptions and GanEvaluateOptions."""
+    from cli_errors import refused_in_one_line
+
+    paths = {"RUN": "missing run", "C": "missing classifier", "g.png": "g.png"}
+    argv = ["gan", *(str(tmp_path / paths[a]) if a in paths else a for a in argv)]
+    err = refused_in_one_line(argv, capsys, words)
+    assert "missing" not in err and not (tmp_path / "g.png").exists()
+
+
+def test_the_library_checks_sampling_and_evaluation_options(tmp_path: Path) -> None:
+    from celebalab.generate import GanEvaluateOptions, SampleOptions
+    from celebalab.generate.sample import write_samples
+    from celebalab.options import ConfigError
+
+    faces = np.zeros((2, 8, 8, 3), np.uint8)
+    with pytest.raises(ConfigError, match="--upscale must be >= 1, got 0"):
+        write_samples(faces, tmp_path / "g.png", upscale=0)
+    with pytest.raises(ConfigError, match="--n must be >= 10, got 5"):
+        evaluate_gan(tmp_path / "missing run", tmp_path / "missing classifier", n=5)
+    with pytest.raises(ConfigError, match="unknown sampling option"):
+        SampleOptions.from_dict({"faces": 8})
+    with pytest.raises(ConfigError, match="unknown GAN evaluation option"):
+        GanEvaluateOptions.from_dict({"inception_weights": "w.pt"})
+    assert not (tmp_path / "g.png").exists()

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from celebalab.generate._report import add_metric_sections, add_training_sections
     from celebalab.generate.config import GanConfig
     from celebalab.generate.evaluate import evaluate_gan
+    from celebalab.generate.options import GanEvaluateOptions, SampleOptions
     from celebalab.generate.records import GanEvaluation, GanRun
     from celebalab.generate.run import LoadedGan, load_gan_run
     from celebalab.generate.sample import sample_images
@@ -20,9 +21,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GanConfig",
+    "GanEvaluateOptions",
     "GanEvaluation",
     "GanRun",
     "LoadedGan",
+    "SampleOptions",
     "add_metric_sections",
     "add_training_sections",
     "evaluate_gan",
@@ -33,9 +36,11 @@ __all__ = [
 
 _HOMES = {
     "GanConfig": "config",
+    "GanEvaluateOptions": "options",
     "GanEvaluation": "records",
     "GanRun": "records",
     "LoadedGan": "run",
+    "SampleOptions": "options",
     "add_metric_sections": "_report",
     "add_training_sections": "_report",
     "load_gan_run": "run",

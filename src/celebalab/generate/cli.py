@@ -11,6 +11,7 @@ import typer
 from celebalab._help import example
 from celebalab.cli_options import with_options
 from celebalab.generate.config import GanConfig
+from celebalab.generate.options import GanEvaluateOptions, SampleOptions, parse_attrs
 
 app = typer.Typer(no_args_is_help=True, help="Train, sample and evaluate face GANs (DCGAN).")
 
@@ -72,18 +73,12 @@ def train_command(
 @app.command(
     "sample", epilog=example("celebalab gan sample runs/gan --n 64 --out grid.png --seed 1")
 )
+@with_options(SampleOptions)
 def sample_command(
     run: Annotated[Path, typer.Argument(help="A finished GAN run directory.")],
     out: Annotated[Path, typer.Option("--out", help="Grid PNG to write.")],
-    n: Annotated[int, typer.Option("--n", help="Number of faces.")] = 64,
-    seed: Annotated[int, typer.Option(help="Noise seed: same seed, same faces.")] = 0,
-    attrs: Annotated[
-        str | None, typer.Option(help="Conditioned attributes, e.g. Smiling=1,Male=0.")
-    ] = None,
+    options: dict[str, Any],
     each: Annotated[Path | None, typer.Option(help="Also write one PNG per face here.")] = None,
-    upscale: Annotated[
-        int, typer.Option(help="Bicubic enlargement factor (adds pixels, not detail).")
-    ] = 1,
     overwrite: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
 ) -> None:
     """Draw faces from a trained generator (EMA weights)."""
@@ -91,49 +86,39 @@ def sample_command(
     from celebalab.generate.sample import (
         check_grid_path,
         fit_output,
-        parse_attrs,
         sample_images,
         write_samples,
     )
 
-    if upscale < 1:
-        raise typer.BadParameter("--upscale must be at least 1")
+    o = SampleOptions.from_dict(options, "the command line")
     check_grid_path(out, overwrite)
     gan = load_gan_run(run)
-    images = sample_images(gan, n, seed=seed, attrs=parse_attrs(attrs))
-    notes = write_samples(images, out, each, upscale=upscale, overwrite=overwrite)
-    upscale = fit_output(n, gan.image_size, upscale)[1]
+    images = sample_images(gan, o.n, seed=o.seed, attrs=parse_attrs(o.attrs))
+    notes = write_samples(images, out, each, upscale=o.upscale, overwrite=overwrite)
+    upscale = fit_output(o.n, gan.image_size, o.upscale)[1]
     scaled = f", upscaled {upscale}× bicubic" if upscale > 1 else ""
-    typer.echo(f"{out}: {n} faces at {gan.image_size} px{scaled}")
+    typer.echo(f"{out}: {o.n} faces at {gan.image_size} px{scaled}")
     for note in notes:
         typer.echo(f"note: {note}")
 
 
 @app.command("evaluate", epilog=example("celebalab gan evaluate runs/gan --classifier runs/a"))
+@with_options(GanEvaluateOptions)
 def evaluate_command(
     run: Annotated[Path, typer.Argument(help="A finished GAN run directory.")],
     classifier: Annotated[
         Path, typer.Option(help="celebalab classifier run whose features define the metrics.")
     ],
-    inception: Annotated[
-        Path | None,
-        typer.Option(help="Local Inception weights for true FID/KID (never downloaded)."),
-    ] = None,
-    root: Annotated[
-        Path | None, typer.Option(help="Dataset root (default: the training one).")
-    ] = None,
-    n: Annotated[
-        int, typer.Option("--n", help="Samples per set (capped at half the train split).")
-    ] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed of the samples and subsets.")] = 0,
+    options: dict[str, Any],
     overwrite: Annotated[bool, typer.Option(help="Replace RUN/eval.")] = False,
 ) -> None:
     """FID/KID (Inception with --inception, else classifier features), PR, memorisation."""
     from celebalab.generate._report import metric_table
     from celebalab.generate.evaluate import evaluate_gan
 
-    result = evaluate_gan(run, classifier, root=root, n=n, seed=seed,
-                          inception_weights=inception, overwrite=overwrite)  # fmt: skip
+    o = GanEvaluateOptions.from_dict(options, "the command line")
+    result = evaluate_gan(run, classifier, root=o.root, n=o.n, seed=o.seed,
+                          inception_weights=o.inception, overwrite=overwrite)  # fmt: skip
     typer.echo(metric_table(result).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     ratio = result.memorisation.ratio
     typer.echo(f"nearest-training distance ratio (generated / held-out): {ratio:.3g}")

@@ -25,6 +25,7 @@ from celebalab.errors import CelebalabError
 from celebalab.generate._data import GanData, load_gan_data, nchw, resize_bicubic
 from celebalab.generate._inception import check_weights, inception_metrics
 from celebalab.generate._metrics import distribution_metrics, nearest_distances
+from celebalab.generate.options import GanEvaluateOptions
 from celebalab.generate.records import GanEvaluation
 from celebalab.generate.run import EVAL_DIR, LoadedGan, load_gan_run
 from celebalab.generate.sample import combination_rows, sample_images, sample_with_labels
@@ -52,18 +53,19 @@ def evaluate_gan(
 
     ``classifier`` is a celebalab classifier run (its features define the metric space and its
     predictions the conditional check); ``n`` caps the samples per set; ``root`` defaults to the
-    dataset the GAN was trained on.
+    dataset the GAN was trained on. Bad values are one :class:`~celebalab.options.ConfigError`
+    (checked as :class:`~celebalab.generate.options.GanEvaluateOptions`), before any reading.
     """
     from celebalab.models.run import load_run
 
+    GanEvaluateOptions(inception=None if inception_weights is None else str(inception_weights),
+                       root=None if root is None else str(root), n=n, seed=seed)  # fmt: skip
     gan = load_gan_run(run_dir)
     out = gan.run_dir / EVAL_DIR
     if (out / "metrics.json").exists() and not overwrite:
         raise CelebalabError(f"{out}: an evaluation exists; pass --overwrite to replace it")
     if inception_weights is not None:
         check_weights(inception_weights)
-    if n < 10:
-        raise CelebalabError(f"--n {n}: need at least 10 samples per set")
     cls = load_run(classifier)
     info = gan.record
     data = load_gan_data(

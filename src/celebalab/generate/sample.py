@@ -16,6 +16,7 @@ from celebalab.errors import CelebalabError, OptionError
 from celebalab.generate._data import nchw, resize_bicubic, to_uint8
 from celebalab.generate._monitor import grid_columns, image_grid
 from celebalab.generate._networks import NOISE_DIM, attribute_code
+from celebalab.generate.options import SampleOptions, parse_attrs  # noqa: F401 (its old home)
 from celebalab.generate.run import LoadedGan
 from celebalab.io import atomic_path, check_output_file
 
@@ -28,26 +29,13 @@ MAX_GRID_FACES = 1024
 MAX_COMBINATIONS = 16
 
 
-def parse_attrs(text: str | None) -> dict[str, int]:
-    """``"Smiling=1,Male=0"`` → ``{"Smiling": 1, "Male": 0}`` (values 0/1)."""
-    if not text:
-        return {}
-    out: dict[str, int] = {}
-    for item in text.split(","):
-        name, sep, value = item.strip().partition("=")
-        if not sep or value.strip() not in ("0", "1"):
-            raise CelebalabError(f"--attrs {text!r}: expected NAME=0 or NAME=1, got {item!r}")
-        out[name.strip()] = int(value)
-    return out
-
-
 def sample_images(
     run: LoadedGan, n: int, *, seed: int = 0, attrs: dict[str, int] | None = None,
     batch_size: int = 256,
 ) -> np.ndarray:  # fmt: skip
-    """``n`` generated faces, uint8 ``n×S×S×3``; ``attrs`` fixes conditioned attributes."""
-    if n < 1:
-        raise CelebalabError(f"--n must be positive, not {n}")
+    """``n`` generated faces, uint8 ``n×S×S×3``; ``attrs`` fixes conditioned attributes
+    (``n`` and ``seed`` checked as :class:`~celebalab.generate.options.SampleOptions`)."""
+    SampleOptions(n=n, seed=seed)
     attrs = attrs or {}
     unknown = sorted(set(attrs) - set(run.conditional))
     if unknown:
@@ -140,7 +128,9 @@ def write_samples(
     """Save a grid (and one PNG per face in ``each_dir``); ``upscale`` enlarges bicubically.
 
     Returns the notes of :func:`fit_output` (what was capped to keep the files a sane size).
+    ``upscale`` is checked as :class:`~celebalab.generate.options.SampleOptions`.
     """
+    SampleOptions(upscale=upscale)
     from PIL import Image
 
     check_grid_path(grid_path, overwrite)
