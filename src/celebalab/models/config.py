@@ -10,6 +10,9 @@ on ``--resume``. ``celebalab train``'s options are made from these fields
 
 Options marked ``fixed`` define the experiment and may not change when a run is resumed; the
 others (epochs, to train longer, and how the work is executed) may.
+
+:class:`EvaluateRunOptions` and :class:`PredictOptions` are ``celebalab evaluate``'s and
+``celebalab predict``'s options, declared the same way.
 """
 
 from __future__ import annotations
