@@ -53,8 +53,10 @@ class ExtractOptions(Options):
     devices: int = option(1, help="GPUs; >1 runs Lightning predict with DDP.",
                           check=Interval(int, 1), panel="Speed")  # fmt: skip
     device: str | None = option(None, help="cpu, cuda or cuda:N (default: auto).", panel="Speed")
-    workers: int | None = option(None, help="Image decoding threads.", check=Interval(int, 0),
-                                 panel="Speed")  # fmt: skip
+    workers: int | None = option(
+        None, check=Interval(int, 0), panel="Speed",
+        help="Image decoding threads (processes when dlib detects or cuts the faces).",
+    )  # fmt: skip
     engine: str = option("auto", help="How units run (tests force lightning on one CPU).",
                          check=OneOf(ENGINES), cli=False)  # fmt: skip
 
