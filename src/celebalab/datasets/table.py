@@ -46,7 +46,7 @@ _OFFICIAL_BOUNDS = np.cumsum([CELEBA_PARTITION_SIZES[s] for s in ("train", "val"
 def load_table(
     root: str | Path, refresh: bool = False, celeba_root: str | Path | None = None
 ) -> pd.DataFrame:
-    """The metadata table of a CelebA or CelebAMask-HQ copy (see docs/ARCHITECTURE.md).
+    """The metadata table of a CelebA or CelebAMask-HQ copy (docs/design.md, "Metadata table").
 
     ``refresh`` re-parses even when the cache is current. For CelebAMask-HQ the partition and
     identities come from ``celeba_root`` (or a CelebA folder beside the HQ root) through the

@@ -1,6 +1,7 @@
 """PyTorch datasets over a CelebA or CelebAMask-HQ copy.
 
-Samples are dicts (see docs/ARCHITECTURE.md): ``image`` uint8 3×H×W, ``attributes`` float32 (40,),
+Samples are dicts (docs/design.md, "Samples from the PyTorch datasets"): ``image`` uint8 3×H×W,
+``attributes`` float32 (40),
 ``identity``, ``index`` (the row of ``dataset.table``), ``image_id``, plus ``mask`` (int64 H×W label
 map) for CelebAMask-HQ.
 
