@@ -1,9 +1,9 @@
 """The ``make demo`` GAN stage: a short 32 px run on the demo's faces, then its evaluation.
 
-A few epochs of the seed's small pair take about a minute on 2 CPU cores (batch 64: twice the
-generator updates of batch 128 for the same images, which matters in so short a run); the
-evaluation uses the demo's own classifier as the feature space (so the figures are the clearly
-named classifier-feature FID/KID, with their real-vs-real floor).
+A few epochs of the seed's small pair with ``gan train``'s default recipe (the one chosen by
+equal-time quality, docs/generation.md) take about a minute on 2 CPU cores; the evaluation uses
+the demo's own classifier as the feature space (so the figures are the clearly named
+classifier-feature FID/KID, with their real-vs-real floor).
 """
 
 from __future__ import annotations
@@ -24,18 +24,18 @@ from celebalab.reports.html import Report
 
 def run_demo_gan(
     root: Path, out: Path, classifier: Path, *, epochs: int, crop: str, seed: int,
-    batch_size: int = 64, samples: int = 500,
+    samples: int = 500,
 ) -> tuple[GanRun | None, GanEvaluation]:  # fmt: skip
     """Train the 32 px DCGAN for ``epochs`` into ``out`` and evaluate it with ``classifier``.
 
-    A dataset too small for four batches of ``batch_size`` per epoch (the demo's tiny test
-    sizes) trains with batches of a quarter of its training split instead.
+    A dataset too small for four of the recipe's batches per epoch (the demo's tiny test sizes)
+    trains with batches of a quarter of its training split instead.
     """
     from celebalab.datasets.dataset import open_dataset
 
     dataset = open_dataset(root)
     train = int(((dataset.partition == 0) & dataset.present).sum())
-    batch = max(2, min(batch_size, train // 4))
+    batch = max(2, min(GanConfig().batch_size, train // 4))
     config = GanConfig(size=32, crop=crop, epochs=epochs, batch_size=batch, seed=seed,
                        progress=False)  # fmt: skip
     info = train_gan(root, out, config)

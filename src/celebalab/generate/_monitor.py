@@ -71,7 +71,7 @@ def collapse_warnings(
             "epoch": epoch, "step": step, "kind": "discriminator_wins",
             "message": (f"discriminator loss {recent.mean():.4f} over the last {len(recent)} "
                         f"steps (< {D_COLLAPSE_LOSS}): the generator gets no useful gradient; "
-                        "try a lower discriminator learning rate or the hinge loss"),
+                        "try a lower learning rate, or DiffAugment (--augment color,translation)"),
         })  # fmt: skip
     falling = best_diversity == best_diversity and diversity < best_diversity / 2
     if diversity < MIN_DIVERSITY and (step >= DIVERSITY_WARMUP or falling):

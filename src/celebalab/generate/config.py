@@ -51,14 +51,14 @@ class GanConfig(Options):
                        check=OneOf(CROPS), fixed=True, panel="Data")  # fmt: skip
     epochs: int = option(10, help="Epochs over the training split.", check=Interval(int, 1),
                          panel="Training")  # fmt: skip
-    batch_size: int = option(128, help="Images per step and process.", check=Interval(int, 1),
+    batch_size: int = option(64, help="Images per step and process.", check=Interval(int, 1),
                              fixed=True, panel="Speed")  # fmt: skip
     lr: float = option(2e-4, help="Adam learning rate of both networks.",
                        check=Interval(float, 0, strict=True), fixed=True,
                        panel="Training")  # fmt: skip
     beta1: float = option(0.5, help="Adam beta1 of both networks.", check=_UNIT, fixed=True,
                           panel="Training")  # fmt: skip
-    loss: str = option("bce", help="The GAN loss (bce: non-saturating).", check=OneOf(LOSSES),
+    loss: str = option("hinge", help="The GAN loss (bce: non-saturating).", check=OneOf(LOSSES),
                        fixed=True, panel="Model")  # fmt: skip
     conditional: tuple[str, ...] = option(
         (), check=Names("attribute", ATTRIBUTE_NAMES), fixed=True, panel="Data",
