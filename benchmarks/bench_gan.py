@@ -17,7 +17,7 @@ after the first epoch (steady state: oneDNN builds its kernels in the first step
     python benchmarks/bench_gan.py --quick    # 400 images, 2 epochs
     python benchmarks/bench_gan.py --threads 2 1   # one comparison per thread count
     python benchmarks/bench_gan.py --precision auto 32   # bf16 (where native) and fp32
-    python benchmarks/bench_gan.py --quality --minutes 5 20 --cores 2   # equal-time quality
+    python benchmarks/bench_gan.py --quality --minutes 5 15 --cores 2   # equal time, ~90 min
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ def add_arguments(parser: Any) -> None:
     """The ``--quality`` options of ``bench_gan.py``."""
     group = parser.add_argument_group("--quality (equal-time comparison)")
     group.add_argument("--quality", action="store_true", help=__doc__.splitlines()[0])
-    group.add_argument("--minutes", type=float, nargs="+", default=[5.0, 20.0],
-                       help="time budgets, one comparison each (default 5 20)")  # fmt: skip
+    group.add_argument("--minutes", type=float, nargs="+", default=[5.0, 15.0],
+                       help="time budgets, one comparison each (default 5 15)")  # fmt: skip
     group.add_argument("--cores", type=int, default=2, help="torch threads of every side (2)")
     group.add_argument("--faces", type=int, default=4000, help="synthetic faces for the GANs")
     group.add_argument("--work", type=Path, help="keep data, classifier and runs here (reused)")
