@@ -28,7 +28,7 @@ def test_tiny_demo_writes_the_whole_report(tmp_path, capsys):
     assert (options.out / "stats" / "summary.json").exists()
     # a second run may reuse the demo's own folder (here it then stops on a bad --n)
     assert main(["--out", str(options.out), "--n", "0"]) == 2
-    assert "--n must be at least 1" in capsys.readouterr().err
+    assert "--n must be >= 1, got 0" in capsys.readouterr().err
 
 
 def test_refuses_a_folder_it_did_not_make(tmp_path):
