@@ -50,3 +50,49 @@ def test_resume_line_names_the_command_to_rerun(argv: list[str], resume: str) ->
     assert line == f"stopped by SIGTERM; the work done is kept; to resume, run: {resume}"
     stats = stopping.resume_line(["stats", "R"], stopping.Stopped(signal.SIGINT))
     assert stats == "stopped by SIGINT"
+
+
+_POOL_CHECK = """
+import signal, sys, time
+from celebalab import stopping
+
+noted = []
+signal.signal(signal.SIGTERM, lambda signum, frame: noted.append(signum))  # notes, as Lightning's
+make = stopping.worker_pool if sys.argv[1] == "worker_pool" else __import__("multiprocessing").Pool
+
+
+def default_sigterm():
+    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+if __name__ == "__main__":
+    pool = make(2)
+    print(pool.apply(default_sigterm), flush=True)
+    busy = pool.apply_async(time.sleep, (600,))
+    time.sleep(0.5)
+    pool.terminate()  # SIGTERM to each worker, then join
+    print("terminated", flush=True)
+"""
+
+
+@pytest.mark.parametrize("factory", ["worker_pool", "plain"])
+def test_pool_workers_die_on_terminate_whatever_the_parent_handles(tmp_path, factory):
+    """A parent that only notes SIGTERM (Lightning's handler) does not make its pool's workers
+    immortal: ``worker_pool``'s terminate returns; a plain fork pool's hangs (the control)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "pool_check.py"
+    script.write_text(_POOL_CHECK)
+    command = [sys.executable, str(script), factory]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)  # fmt: skip
+    try:
+        out, err = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the script and its workers
+        process.communicate()
+        assert factory == "plain", "worker_pool's terminate hung"
+        return
+    assert factory == "worker_pool", f"the plain pool did not hang: the test shows nothing {err}"
+    assert out.split() == ["True", "terminated"], err

@@ -8,11 +8,17 @@ the main thread, wherever the command is. The long commands write their progress
 Lightning's training is the exception: it catches SIGTERM itself and saves checkpoints in the
 middle of its loop, so there the signal is only noted (:func:`deferred`) and raised by
 :func:`check` at the next batch's end, after a checkpoint. Worker processes forked from the
-command ignore SIGINT (their parent stops them) and die on SIGTERM as usual.
+command ignore SIGINT (their parent stops them) and die on SIGTERM as usual: pools start them
+through :func:`worker_pool` / :func:`reset_worker_signals`, which restore the default SIGTERM
+whatever handler the parent had at the fork (Lightning's only notes SIGTERM; a worker that
+inherits it outlives ``Pool.terminate`` and hangs its parent, as ``make demo`` once did while
+packing after a training run).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.pool
 import os
 import shlex
 import signal
@@ -113,3 +119,15 @@ def resume_line(argv: Sequence[str], stop: Stopped) -> str:
                 words = [w for w in words if w != "--overwrite"] + [option]
             return f"{said}; the work done is kept; to resume, run: celebalab {shlex.join(words)}"
     return said
+
+
+def reset_worker_signals() -> None:
+    """In a worker process: SIGTERM kills it (the default), SIGINT is left to its parent."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def worker_pool(processes: int) -> multiprocessing.pool.Pool:
+    """A process pool whose workers :func:`reset_worker_signals` first, so that
+    ``Pool.terminate`` always ends them."""
+    return multiprocessing.get_context().Pool(processes, initializer=reset_worker_signals)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -46,7 +45,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from celebalab import __version__, _progress
+from celebalab import __version__, _progress, stopping
 from celebalab.datasets.config import PackOptions
 from celebalab.datasets.dataset import Dataset, DatasetLike, open_dataset
 from celebalab.datasets.decode import (
@@ -307,7 +306,7 @@ def _run(job: _Job, workers: int) -> tuple[int, int]:
             results: Iterator[tuple[int, list[tuple[int, str]]]] = map(_pack_chunk, job.tasks(todo))
             _collect(job, results, bar)
         else:
-            with multiprocessing.get_context().Pool(workers) as pool:
+            with stopping.worker_pool(workers) as pool:
                 _collect(job, pool.imap_unordered(_pack_chunk, job.tasks(todo)), bar)
     return len(todo), rows
 

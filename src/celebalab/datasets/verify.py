@@ -21,7 +21,7 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
-from celebalab import _progress
+from celebalab import _progress, stopping
 from celebalab.datasets._agreement import check_copies
 from celebalab.datasets.annotations import parse_annotation
 from celebalab.datasets.config import VerifyOptions
@@ -384,7 +384,7 @@ def _map_files(
             bar.update()
     else:
         chunksize = max(1, min(256, len(paths) // (8 * (workers or os.cpu_count() or 1))))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=stopping.reset_worker_signals) as pool:
             for result in pool.map(check, paths, chunksize=chunksize):
                 yield result
                 bar.update()

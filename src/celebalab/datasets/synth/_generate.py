@@ -9,7 +9,6 @@ the bytes do not depend on the number of workers.
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 import shutil
 import time
@@ -21,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from celebalab import __version__, _progress
+from celebalab import __version__, _progress, stopping
 from celebalab.datasets.schema import ATTRIBUTE_NAMES, MASK_CLASS_VALUES, PARTITION_NAMES
 from celebalab.datasets.synth import _writer as writer
 from celebalab.datasets.synth._appearance import face_parameters
@@ -326,7 +325,7 @@ class _results:
     def __enter__(self) -> Iterator:
         if self.workers == 1:
             return map(_draw_chunk, self.chunks)
-        self.pool = multiprocessing.get_context().Pool(self.workers)
+        self.pool = stopping.worker_pool(self.workers)
         return self.pool.imap(_draw_chunk, self.chunks)
 
     def __exit__(self, *exc: object) -> None:
