@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -96,3 +97,17 @@ def test_pool_workers_die_on_terminate_whatever_the_parent_handles(tmp_path, fac
         return
     assert factory == "worker_pool", f"the plain pool did not hang: the test shows nothing {err}"
     assert out.split() == ["True", "terminated"], err
+
+
+def test_a_swallowed_signal_is_raised_at_the_next_check():
+    """A signal whose ``Stopped`` Python swallows (it landed in an ``os.fork()`` callback while a
+    pool started) still stops the command at the next safe point; leaving the block forgets it."""
+    with stopping.stop_on_signals():
+        with contextlib.suppress(stopping.Stopped):  # what an at-fork callback does with it
+            os.kill(os.getpid(), signal.SIGTERM)
+        with pytest.raises(stopping.Stopped):
+            stopping.check()
+        stopping.check()  # raised once, not again
+        with contextlib.suppress(stopping.Stopped):
+            os.kill(os.getpid(), signal.SIGINT)
+    stopping.check()  # nothing pending outside the block

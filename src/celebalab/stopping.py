@@ -63,6 +63,9 @@ def _handler(signum: int, _frame: FrameType | None) -> None:
     if _state["deferring"] and not _state["pending"]:
         _state["pending"] = signum  # raised by check() at the next safe point
         return
+    # Also noted: a signal that lands in an os.fork() callback (a pool starting its workers)
+    # raises where Python swallows the exception; check() at the next safe point raises it.
+    _state["pending"] = signum
     raise Stopped(signum)
 
 
@@ -80,6 +83,7 @@ def stop_on_signals() -> Iterator[None]:
     try:
         yield
     finally:
+        _state["pending"] = 0
         for s, handler in before.items():
             signal.signal(s, handler)
 
@@ -102,7 +106,8 @@ def requested() -> bool:
 
 
 def check() -> None:
-    """Raise :class:`Stopped` for a signal noted inside :func:`deferred`."""
+    """Raise :class:`Stopped` for a signal noted and not raised yet (inside :func:`deferred`,
+    or one whose exception Python swallowed); loops call it at safe points."""
     signum, _state["pending"] = _state["pending"], 0
     if signum:
         raise Stopped(signum)

@@ -319,6 +319,7 @@ def _collect(job: _Job, results: Iterator[tuple[int, list[tuple[int, str]]]], ba
     for chunk_index, corrupt in results:
         job.record(chunk_index, corrupt)
         bar.update(_rows_in(job, [chunk_index]))
+        stopping.check()
 
 
 def _finish(job: _Job) -> list[dict[str, str]]:

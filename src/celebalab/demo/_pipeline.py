@@ -67,6 +67,7 @@ class Stages:
         print(f"[demo] {name} …", flush=True)
         start = time.perf_counter()
         result = work()
+        stopping.check()  # a signal lost in a worker pool's start ends the demo here
         seconds = time.perf_counter() - start
         self.rows.append({"stage": name, "seconds": round(seconds, 1), "output": str(output)})
         print(f"[demo] {name} done in {seconds:.1f} s", flush=True)

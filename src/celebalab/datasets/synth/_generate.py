@@ -291,6 +291,7 @@ def generate(
                 table = _truth_table(plan, hq_index, start, records)
                 pq_writer = pq_writer or pq.ParquetWriter(tmp, table.schema)
                 pq_writer.write_table(table)
+                stopping.check()
         pq_writer.close()
     _write_annotations(out, plan, marks, boxes, poses)
     if pairs:
