@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
+import types
 
 import pytest
 
@@ -99,7 +101,7 @@ def test_pool_workers_die_on_terminate_whatever_the_parent_handles(tmp_path, fac
     assert out.split() == ["True", "terminated"], err
 
 
-def test_a_swallowed_signal_is_raised_at_the_next_check():
+def test_a_swallowed_signal_is_raised_at_the_next_check(capsys):
     """A signal whose ``Stopped`` Python swallows (it landed in an ``os.fork()`` callback while a
     pool started) still stops the command at the next safe point; leaving the block forgets it."""
     with stopping.stop_on_signals():
@@ -108,6 +110,9 @@ def test_a_swallowed_signal_is_raised_at_the_next_check():
         with pytest.raises(stopping.Stopped):
             stopping.check()
         stopping.check()  # raised once, not again
+        swallowed = types.SimpleNamespace(exc_value=stopping.Stopped(signal.SIGTERM))
+        sys.unraisablehook(swallowed)  # Python's report of it: nothing printed
+        assert capsys.readouterr().err == ""
         with contextlib.suppress(stopping.Stopped):
             os.kill(os.getpid(), signal.SIGINT)
     stopping.check()  # nothing pending outside the block

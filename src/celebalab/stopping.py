@@ -22,10 +22,12 @@ import multiprocessing.pool
 import os
 import shlex
 import signal
+import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 #: Commands whose work a rerun continues: the option a rerun needs ("" when none).
 RESUMABLE: dict[tuple[str, ...], str] = {
@@ -77,15 +79,28 @@ def stop_on_signals() -> Iterator[None]:
         return
     signals = (signal.SIGINT, signal.SIGTERM)
     before = {s: signal.getsignal(s) for s in signals}
+    hook = sys.unraisablehook
     _state.update(pid=os.getpid(), deferring=0, pending=0)
     for s in signals:
         signal.signal(s, _handler)
+    sys.unraisablehook = _quiet_about_stopped(hook)
     try:
         yield
     finally:
         _state["pending"] = 0
+        sys.unraisablehook = hook
         for s, handler in before.items():
             signal.signal(s, handler)
+
+
+def _quiet_about_stopped(hook: Callable[[Any], object]) -> Callable[[Any], object]:
+    """``sys.unraisablehook`` that says nothing of a swallowed :class:`Stopped` (it is noted and
+    raised at the next :func:`check`) and passes anything else to ``hook``."""
+
+    def unraisable(info: Any) -> object:
+        return None if isinstance(info.exc_value, Stopped) else hook(info)
+
+    return unraisable
 
 
 @contextmanager
