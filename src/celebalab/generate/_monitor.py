@@ -6,7 +6,10 @@ from different noise vectors becoming alike). Diversity is the mean pairwise pix
 the fixed-noise samples divided by that of a fixed set of real training images; real faces
 give 1, a collapsed generator tends to 0. A freshly initialised generator also draws nearly the
 same grey face for every noise vector, so low diversity is only reported once the generator has
-had ``DIVERSITY_WARMUP`` steps, or when diversity falls below half its best earlier value.
+had ``DIVERSITY_WARMUP`` steps, or when diversity falls below half its best earlier value. The
+discriminator's loss is only judged after ``D_WARMUP`` steps too: a hinge discriminator meets
+every margin for a while at the start of most runs (the default recipe's runs dip below the
+threshold around step 150 and recover by themselves), which is not a collapse.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from celebalab.generate._data import nchw, resize_bicubic
 #: Mean discriminator loss (over the last ``D_WINDOW`` steps) below which D has "won".
 D_COLLAPSE_LOSS = 0.05
 D_WINDOW = 100
+D_WARMUP = 500
 #: Sample diversity (relative to real images) below which the samples are losing variety.
 MIN_DIVERSITY = 0.3
 DIVERSITY_WARMUP = 500
@@ -66,7 +70,7 @@ def collapse_warnings(
     """
     found: list[dict[str, object]] = []
     recent = np.asarray(d_losses[-D_WINDOW:], dtype=np.float64)
-    if len(recent) and float(recent.mean()) < D_COLLAPSE_LOSS:
+    if step >= D_WARMUP and len(recent) and float(recent.mean()) < D_COLLAPSE_LOSS:
         found.append({
             "epoch": epoch, "step": step, "kind": "discriminator_wins",
             "message": (f"discriminator loss {recent.mean():.4f} over the last {len(recent)} "
