@@ -153,6 +153,8 @@ def prepare(space: Workspace, faces: int, cores: int) -> None:
                 "threads": cores})  # fmt: skip
     if not space.folder.is_dir():
         _link_training_split(space.root, space.folder / "faces")
+    train = sum(1 for _ in (space.folder / "faces").iterdir())
+    print(f"training split: {train:,} images, the same for every contestant")
     info = json.loads((space.classifier / "run.json").read_text())
     print(f"classifier: {info['arch']} at {info['image_size']} px, {CLASSIFIER_EPOCHS} epochs on "
           f"the {CLASSIFIER_FACES} other faces (crop none, as both GANs)")  # fmt: skip
@@ -161,15 +163,15 @@ def prepare(space: Workspace, faces: int, cores: int) -> None:
 def _link_training_split(root: Path, target: Path) -> None:
     """Symlink the JPEGs of ``root``'s training split (the one ``gan train`` uses) into
     ``target``: the notebook's ImageFolder then trains on exactly the same images."""
-    from celebalab.datasets.table import load_table
+    from celebalab.datasets import open_dataset
     from celebalab.generate._data import load_gan_data
 
-    table = load_table(root)
-    data = load_gan_data(root, 32, "none", (), 0, progress=False)
+    dataset = open_dataset(root)
+    data = load_gan_data(dataset, 32, "none", (), 0)
     target.mkdir(parents=True)
-    image_dir = Path(table.attrs["image_dir"])
-    for name in table["image_id"].to_numpy()[data.rows["train"]]:
-        (target / name).symlink_to(image_dir / name)
+    for row in data.rows["train"]:
+        source = dataset.image_path(int(row))
+        (target / source.name).symlink_to(source)
 
 
 # ---------------------------------------------------------------- one budget

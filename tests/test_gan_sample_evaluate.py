@@ -16,8 +16,9 @@ from celebalab.generate._metrics import frechet_distance
 from celebalab.generate._monitor import collapse_warnings
 from celebalab.generate.config import GanConfig
 from celebalab.generate.evaluate import evaluate_gan
+from celebalab.generate.options import parse_attrs
 from celebalab.generate.run import load_gan_run
-from celebalab.generate.sample import parse_attrs, sample_images
+from celebalab.generate.sample import sample_images
 from celebalab.generate.train import train_gan
 
 

@@ -49,27 +49,11 @@ POSE_COLUMNS: tuple[str, ...] = ("yaw", "pitch", "roll")
 #: the authors' painting order: later classes overwrite earlier ones in the combined label map.
 MASK_CLASS_VALUES: MappingProxyType[str, int] = MappingProxyType(
     {
-        "background": 0,
-        "skin": 1,
-        "nose": 2,
-        "eye_g": 3,
-        "l_eye": 4,
-        "r_eye": 5,
-        "l_brow": 6,
-        "r_brow": 7,
-        "l_ear": 8,
-        "r_ear": 9,
-        "mouth": 10,
-        "u_lip": 11,
-        "l_lip": 12,
-        "hair": 13,
-        "hat": 14,
-        "ear_r": 15,
-        "neck_l": 16,
-        "neck": 17,
-        "cloth": 18,
+        "background": 0, "skin": 1, "nose": 2, "eye_g": 3, "l_eye": 4, "r_eye": 5, "l_brow": 6,
+        "r_brow": 7, "l_ear": 8, "r_ear": 9, "mouth": 10, "u_lip": 11, "l_lip": 12, "hair": 13,
+        "hat": 14, "ear_r": 15, "neck_l": 16, "neck": 17, "cloth": 18,
     }
-)
+)  # fmt: skip
 MASK_CLASS_NAMES: tuple[str, ...] = tuple(MASK_CLASS_VALUES)
 #: The 18 part classes that have their own ``<NNNNN>_<class>.png`` files (background has none).
 MASK_PART_NAMES: tuple[str, ...] = MASK_CLASS_NAMES[1:]

@@ -7,9 +7,9 @@ the fixed-noise samples divided by that of a fixed set of real training images; 
 give 1, a collapsed generator tends to 0. A freshly initialised generator also draws nearly the
 same grey face for every noise vector, so low diversity is only reported once the generator has
 had ``DIVERSITY_WARMUP`` steps, or when diversity falls below half its best earlier value. The
-discriminator's loss is only judged after ``D_WARMUP`` steps too: a hinge discriminator meets
-every margin for a while at the start of most runs (the default recipe's runs dip below the
-threshold around step 150 and recover by themselves), which is not a collapse.
+discriminator's loss is only judged after ``D_WARMUP`` steps too: a hinge discriminator often
+meets every margin for a while early in a run and loses that lead by itself, which is not a
+collapse.
 """
 
 from __future__ import annotations

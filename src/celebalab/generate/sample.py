@@ -16,7 +16,7 @@ from celebalab.errors import CelebalabError, OptionError
 from celebalab.generate._data import nchw, resize_bicubic, to_uint8
 from celebalab.generate._monitor import grid_columns, image_grid
 from celebalab.generate._networks import NOISE_DIM, attribute_code
-from celebalab.generate.options import SampleOptions, parse_attrs  # noqa: F401 (its old home)
+from celebalab.generate.options import SampleOptions
 from celebalab.generate.run import LoadedGan
 from celebalab.io import atomic_path, check_output_file
 
